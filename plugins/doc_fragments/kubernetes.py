@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Kubernetes authentication options, named as kubernetes.core names them (and read from the
+    # same K8S_AUTH_* environment variables).
+    DOCUMENTATION = r'''
+options:
+  kubeconfig:
+    description:
+      - Path to a kubeconfig file. When neither this nor O(host) is given, C(~/.kube/config) is used.
+      - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
+    type: path
+  context:
+    description:
+      - Context of the kubeconfig to use.
+      - Can also be set with the E(K8S_AUTH_CONTEXT) environment variable.
+    type: str
+  host:
+    description:
+      - URL of the Kubernetes API server; overrides the kubeconfig's.
+      - Can also be set with the E(K8S_AUTH_HOST) environment variable.
+    type: str
+  api_key:
+    description:
+      - Bearer token for the Kubernetes API; overrides the kubeconfig's.
+      - Can also be set with the E(K8S_AUTH_API_KEY) environment variable.
+    type: str
+  ca_cert:
+    description:
+      - PEM file of the certificate authority of the API server.
+      - Can also be set with the E(K8S_AUTH_SSL_CA_CERT) environment variable.
+    type: path
+    aliases: [ssl_ca_cert]
+  validate_certs:
+    description:
+      - Whether to verify the API server's certificate.
+      - Can also be set with the E(K8S_AUTH_VERIFY_SSL) environment variable.
+    type: bool
+    aliases: [verify_ssl]
+'''

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up a development/test environment on a fresh Debian 12 machine that has only python3:
+#   - Debian packages the lab needs (when running as root and they are missing)
+#   - .venv with the pinned Python dependencies (requirements-dev.txt)
+#   - .collections/ansible_collections/aks/tunnel -> this checkout, so ansible.cfg finds aks.tunnel
+# Idempotent and quiet when everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PYTHON=${PYTHON:-python3}
+
+APT_PACKAGES=(iproute2 iptables nftables ufw netcat-openbsd openssl shellcheck)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: NOTICE: missing Debian packages (${missing[*]}); the lab tests need them and root." >&2
+  fi
+fi
+
+stamp=.venv/.requirements-dev.sha256
+want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
+if [[ ! -x .venv/bin/python ]] || [[ ! -f $stamp ]] || [[ $(cat "$stamp") != "$want" ]]; then
+  echo "setup: creating .venv with pinned dependencies (requirements-dev.txt)"
+  [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+  echo "$want" > "$stamp"
+fi
+
+# Collection path used by ansible.cfg and by developers' pytest runs (no copy needed for those).
+mkdir -p .collections/ansible_collections/aks .tmp/dev/ansible_collections/aks
+ln -sfn ../../.. .collections/ansible_collections/aks/tunnel
+ln -sfn "$ROOT" .tmp/dev/ansible_collections/aks/tunnel

@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Skip tests that need root and network namespaces when they cannot run here, and say so once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+
+def _netns_usable():
+    if os.geteuid() != 0:
+        return 'not running as root'
+    if not shutil.which('ip'):
+        return 'iproute2 (ip) is not installed'
+    probe = 'akstn-probe-%d' % os.getpid()
+    try:
+        subprocess.run(['ip', 'netns', 'add', probe], check=True, capture_output=True, timeout=10)
+        subprocess.run(['ip', 'netns', 'delete', probe], check=True, capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return 'network namespaces are not usable: %s' % exc
+    return None
+
+
+_NETNS_SKIP_REASON = _netns_usable()
+
+
+def pytest_collection_modifyitems(config, items):
+    if not _NETNS_SKIP_REASON:
+        return
+    skip = pytest.mark.skip(reason='lab/netns test skipped: %s (run make test as root)' % _NETNS_SKIP_REASON)
+    for item in items:
+        if 'netns' in item.keywords or 'lab' in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    if _NETNS_SKIP_REASON:
+        return 'NOTICE: lab and network-namespace tests will be SKIPPED: %s' % _NETNS_SKIP_REASON
+    return 'lab and network-namespace tests enabled (root, ip netns usable)'
