@@ -1,0 +1,596 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""SNAT port math and the SNAT-exhaustion verdict for the AKS cluster load balancer.
+
+Pure Python (standard library only): imported by modules, filters and the lab.
+
+Facts used (AKS "configure a public standard load balancer" and Azure LB outbound docs):
+
+* each frontend (outbound) public IP gives 64,000 SNAT ports;
+* ``allocatedOutboundPorts`` is 0..64000 and a multiple of 8; 0 means automatic
+  allocation by backend pool size (1-50 nodes: 1024 ports per node, 51-100: 512,
+  101-200: 256, 201-400: 128, 401-800: 64, 801-1000: 32). The table ends at 1000
+  instances: automatic allocation is not defined for larger pools, so an explicit
+  value is required there;
+* ``managedOutboundIPs.count`` is 1..100;
+* capacity rule: ``64000 * outbound IPs / ports per node >= max nodes + surge nodes``
+  (AKS keeps one buffer node for upgrades by default); a profile that breaks it is
+  refused by AKS with ``InvalidLoadBalancerProfileAllocatedOutboundPorts`` or leaves
+  surge/scale-out nodes without SNAT ports.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+
+from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
+    SNAT_EXHAUSTION,
+    STATUS_NOT_APPLICABLE,
+    STATUS_OK,
+    STATUS_PROBLEM,
+    STATUS_UNKNOWN,
+    make_finding,
+)
+
+PORTS_PER_IP = 64000
+MAX_ALLOCATED_OUTBOUND_PORTS = 64000
+PORT_STEP = 8
+MIN_MANAGED_OUTBOUND_IPS = 1
+MAX_MANAGED_OUTBOUND_IPS = 100
+AUTO_ALLOCATION_MAX_POOL = 1000
+# (largest pool size of the tier, ports per node) for allocatedOutboundPorts = 0.
+DEFAULT_ALLOCATION_TABLE = (
+    (50, 1024),
+    (100, 512),
+    (200, 256),
+    (400, 128),
+    (800, 64),
+    (1000, 32),
+)
+# AKS keeps one extra node during upgrades unless maxSurge says otherwise.
+DEFAULT_SURGE_NODES = 1
+# Used/allocated ratio at which a backend counts as (about to be) exhausted. Azure gives
+# no official number; 80 % leaves headroom for bursts before connections start failing.
+DEFAULT_USAGE_THRESHOLD = 0.8
+
+METRIC_CONNECTIONS = 'SnatConnectionCount'
+METRIC_ALLOCATED = 'AllocatedSnatPorts'
+METRIC_USED = 'UsedSnatPorts'
+STATE_FAILED = 'failed'
+STATE_SUCCEEDED = 'succeeded'
+STATE_PENDING = 'pending'
+# Azure documents "Successful"; some tools and the issue say "Succeeded".
+_STATE_ALIASES = {
+    'failed': STATE_FAILED,
+    'failure': STATE_FAILED,
+    'succeeded': STATE_SUCCEEDED,
+    'successful': STATE_SUCCEEDED,
+    'success': STATE_SUCCEEDED,
+    'pending': STATE_PENDING,
+}
+# Key used when a series is not split by BackendIPAddress.
+ALL_BACKENDS = '*'
+# Keep the report readable on 1000-node clusters.
+MAX_EVIDENCE_BACKENDS = 20
+
+ADVICE = [
+    'Make applications reuse outbound connections (connection pooling, HTTP keep-alive) instead of one new connection per request.',
+    'Use a NAT gateway for egress (outboundType managedNATGateway or userAssignedNATGateway): 64,512 ports per IP, allocated on demand.',
+    'For many short-lived connections lower the load balancer idle timeout (--load-balancer-idle-timeout, 4..120 minutes, AKS default 30).',
+    'Set allocatedOutboundPorts explicitly: automatic allocation shrinks every node\'s ports when the pool crosses 50/100/200/400/800 nodes.',
+]
+
+
+class SnatInputError(ValueError):
+    """An input to the SNAT math or verdict is missing, of the wrong type or out of range."""
+
+
+class AutoAllocationUnsupportedError(SnatInputError):
+    """Automatic port allocation (allocatedOutboundPorts = 0) is not defined for this pool size."""
+
+
+def _int(name, value, minimum, maximum=None):
+    """Return value as int or raise SnatInputError saying what is allowed."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SnatInputError('%s must be an integer, got %r (%s)' % (name, value, type(value).__name__))
+    if value < minimum or (maximum is not None and value > maximum):
+        allowed = '%d..%d' % (minimum, maximum) if maximum is not None else '>= %d' % minimum
+        raise SnatInputError('%s must be %s, got %d' % (name, allowed, value))
+    return value
+
+
+def _ports(name, value, allow_zero):
+    """Validate an allocatedOutboundPorts-style value (multiple of 8, 0 only when allowed)."""
+    _int(name, value, 0 if allow_zero else PORT_STEP, MAX_ALLOCATED_OUTBOUND_PORTS)
+    if value % PORT_STEP:
+        lower = value - value % PORT_STEP
+        raise SnatInputError('%s must be a multiple of %d, got %d (use %d or %d)' % (name, PORT_STEP, value, lower, lower + PORT_STEP))
+    return value
+
+
+def default_ports_per_node(pool_size):
+    """Ports per node that automatic allocation (allocatedOutboundPorts = 0) gives a pool of this size.
+
+    Raises AutoAllocationUnsupportedError above 1000 instances, where the Azure table ends.
+    """
+    _int('pool_size', pool_size, 1)
+    for largest, ports in DEFAULT_ALLOCATION_TABLE:
+        if pool_size <= largest:
+            return ports
+    raise AutoAllocationUnsupportedError(
+        'automatic SNAT port allocation is only defined for backend pools of up to %d instances, got %d; '
+        'set allocatedOutboundPorts explicitly (see recommend())' % (AUTO_ALLOCATION_MAX_POOL, pool_size))
+
+
+def max_nodes_supported(outbound_ips, ports_per_node):
+    """How many nodes ``outbound_ips`` IPs can give ``ports_per_node`` ports each: floor(64000 * IPs / ports).
+
+    Rounded down (the docs say "nearest integer", but a node that would get only part of
+    its ports does not fit).
+
+    ports_per_node must be an explicit value (8..64000, multiple of 8); for automatic
+    allocation pass default_ports_per_node(pool size).
+    """
+    _int('outbound_ips', outbound_ips, 1)
+    if ports_per_node == 0 and not isinstance(ports_per_node, bool):
+        raise SnatInputError('ports_per_node 0 means automatic allocation; pass the effective value, '
+                             'e.g. default_ports_per_node(<pool size>)')
+    _ports('ports_per_node', ports_per_node, allow_zero=False)
+    return PORTS_PER_IP * outbound_ips // ports_per_node
+
+
+def max_ports_per_node(outbound_ips, nodes):
+    """Largest valid allocatedOutboundPorts (multiple of 8, <= 64000) that gives every one of ``nodes`` nodes its ports.
+
+    Returns 0 when even 8 ports per node do not fit.
+    """
+    _int('outbound_ips', outbound_ips, 1)
+    _int('nodes', nodes, 1)
+    ports = PORTS_PER_IP * outbound_ips // nodes
+    ports -= ports % PORT_STEP
+    return min(ports, MAX_ALLOCATED_OUTBOUND_PORTS)
+
+
+def surge_nodes(max_surge=None, node_count=None):
+    """Extra nodes an upgrade adds for one pool: AKS maxSurge ('33%', '2', 2) -> node count.
+
+    None -> 1 (AKS default buffer node). Percentages are of node_count, rounded up.
+    """
+    if max_surge is None or max_surge == '':
+        return DEFAULT_SURGE_NODES
+    if isinstance(max_surge, bool):
+        raise SnatInputError('max_surge must be a node count or a percentage such as "33%%", got %r' % (max_surge,))
+    if isinstance(max_surge, int):
+        return _int('max_surge', max_surge, 0)
+    if isinstance(max_surge, str):
+        text = max_surge.strip()
+        if text.endswith('%'):
+            number = text[:-1].strip()
+            if not number.isdigit():
+                raise SnatInputError('max_surge percentage must be a whole number such as "33%%", got %r' % (max_surge,))
+            if node_count is None:
+                raise SnatInputError('max_surge %r is a percentage; node_count (the pool\'s maximum node count) is required' % (max_surge,))
+            _int('node_count', node_count, 0)
+            return int(math.ceil(node_count * int(number) / 100.0))
+        if text.isdigit():
+            return int(text)
+    raise SnatInputError('max_surge must be a node count or a percentage such as "33%%", got %r' % (max_surge,))
+
+
+def validate_outbound_settings(ports, ips, max_nodes, surge=DEFAULT_SURGE_NODES):
+    """Check user-given allocatedOutboundPorts / managed outbound IP count against the cluster's growth.
+
+    Returns a list of error strings (empty when the settings are valid and let the cluster
+    scale to max_nodes + surge). Never raises for bad values: each becomes an error line.
+    """
+    errors = []
+    checks = (
+        ('allocated_outbound_ports', ports, lambda v: _ports('allocated_outbound_ports', v, allow_zero=True)),
+        ('managed_outbound_ips', ips, lambda v: _int('managed_outbound_ips', v, MIN_MANAGED_OUTBOUND_IPS, MAX_MANAGED_OUTBOUND_IPS)),
+        ('max_nodes', max_nodes, lambda v: _int('max_nodes', v, 1)),
+        ('surge', surge, lambda v: _int('surge', v, 0)),
+    )
+    for dummy_name, value, check in checks:
+        try:
+            check(value)
+        except SnatInputError as exc:
+            errors.append(str(exc))
+    if errors:
+        return errors
+    needed = max_nodes + surge
+    if ports == 0:
+        if needed > AUTO_ALLOCATION_MAX_POOL:
+            errors.append(
+                'allocated_outbound_ports 0 (automatic) is only defined for up to %d nodes, but max_nodes + surge = %d; '
+                'set an explicit value, at most %d with %d IP(s)' % (AUTO_ALLOCATION_MAX_POOL, needed, max_ports_per_node(ips, needed), ips))
+        return errors
+    capacity = max_nodes_supported(ips, ports)
+    if capacity < needed:
+        fitting_ports = max_ports_per_node(ips, needed)
+        needed_ips = int(math.ceil(needed * ports / float(PORTS_PER_IP)))
+        fixes = []
+        if fitting_ports >= PORT_STEP:
+            fixes.append('allocated_outbound_ports <= %d with %d IP(s)' % (fitting_ports, ips))
+        if needed_ips <= MAX_MANAGED_OUTBOUND_IPS:
+            fixes.append('managed_outbound_ips >= %d with %d ports' % (needed_ips, ports))
+        errors.append(
+            '%d IP(s) x 64000 / %d ports per node = %d nodes, fewer than max_nodes %d + surge %d = %d: '
+            'scale-out and upgrades would fail (InvalidLoadBalancerProfileAllocatedOutboundPorts); use %s'
+            % (ips, ports, capacity, max_nodes, surge, needed, ' or '.join(fixes) or 'fewer nodes'))
+    return errors
+
+
+def recommend(max_nodes, surge=DEFAULT_SURGE_NODES, current_ports=0, current_ips=1, current_nodes=None,
+              min_ports=0, max_ips=MAX_MANAGED_OUTBOUND_IPS):
+    """Recommend allocatedOutboundPorts and the managed outbound IP count for max_nodes + surge nodes.
+
+    Choice (documented policy):
+    1. never reduce the IP count, and never recommend fewer ports per node than the node gets
+       today (current_ports, or the automatic value for current_nodes when current_ports is 0)
+       or than min_ports (e.g. the observed peak of used ports) - unless that is the only way to fit;
+    2. with the current IPs, take the largest multiple of 8 that still fits max_nodes + surge;
+    3. if that is below the floor of rule 1, add IPs (up to max_ips, default 100) until it is not;
+    4. if even max_ips cannot keep the floor, use the largest value that fits with max_ips IPs.
+
+    Returns {'allocated_outbound_ports', 'managed_outbound_ips', 'required_nodes',
+    'max_nodes_supported', 'current_ports_per_node' (effective, None if unknown),
+    'current_ips', 'changed', 'reason'}. Raises SnatInputError on invalid input or when
+    not even 8 ports per node fit.
+    """
+    _int('max_nodes', max_nodes, 1)
+    _int('surge', surge, 0)
+    _ports('current_ports', current_ports, allow_zero=True)
+    _int('current_ips', current_ips, 1)
+    _int('max_ips', max_ips, MIN_MANAGED_OUTBOUND_IPS, MAX_MANAGED_OUTBOUND_IPS)
+    _int('min_ports', min_ports, 0, MAX_ALLOCATED_OUTBOUND_PORTS)
+    needed = max_nodes + surge
+
+    effective = current_ports or None
+    effective_note = 'explicit allocation of %d ports' % current_ports
+    if not current_ports:
+        effective_note = 'automatic allocation'
+        if current_nodes is not None:
+            _int('current_nodes', current_nodes, 1)
+            if current_nodes <= AUTO_ALLOCATION_MAX_POOL:
+                effective = default_ports_per_node(current_nodes)
+                effective_note = 'automatic allocation (%d ports per node for %d nodes)' % (effective, current_nodes)
+    floor = max(effective or 0, int(math.ceil(min_ports / float(PORT_STEP))) * PORT_STEP, PORT_STEP)
+
+    top_ips = max(current_ips, max_ips)
+    chosen_ips = None
+    for ips in range(current_ips, top_ips + 1):
+        if max_ports_per_node(ips, needed) >= floor:
+            chosen_ips = ips
+            break
+    nodes_text = '%d nodes (max %d + surge %d)' % (needed, max_nodes, surge)
+    if chosen_ips is None:
+        chosen_ips = top_ips
+        ports = max_ports_per_node(chosen_ips, needed)
+        if ports < PORT_STEP:
+            raise SnatInputError('%s cannot get even %d SNAT ports each from %d outbound IPs; '
+                                 'use a NAT gateway or split the cluster' % (nodes_text, PORT_STEP, chosen_ips))
+        reason = ('%s need at least %d ports each, but even %d outbound IPs give only %d; '
+                  'lowering to %d ports per node is the only way to fit (current: %s)'
+                  % (nodes_text, floor, chosen_ips, ports, ports, effective_note))
+    else:
+        ports = max_ports_per_node(chosen_ips, needed)
+        if chosen_ips == current_ips:
+            reason = ('%d outbound IP(s) x 64000 ports cover %s with up to %d ports per node '
+                      '(largest multiple of 8 that fits; current: %s)' % (chosen_ips, nodes_text, ports, effective_note))
+        else:
+            reason = ('%d outbound IP(s) give %s only %d ports per node, below the floor of %d (current: %s%s); '
+                      '%d IPs give %d ports per node'
+                      % (current_ips, nodes_text, max_ports_per_node(current_ips, needed), floor, effective_note,
+                         ', min_ports %d' % min_ports if min_ports else '', chosen_ips, ports))
+    return {
+        'allocated_outbound_ports': ports,
+        'managed_outbound_ips': chosen_ips,
+        'required_nodes': needed,
+        'max_nodes_supported': max_nodes_supported(chosen_ips, ports),
+        'current_ports_per_node': effective,
+        'current_ips': current_ips,
+        'changed': ports != current_ports or chosen_ips != current_ips,
+        'reason': reason,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdict from Azure Monitor series
+# ---------------------------------------------------------------------------------------------
+
+def _number(value, where):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SnatInputError('%s: expected a number, got %r' % (where, value))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SnatInputError('%s: expected a finite number, got %r' % (where, value))
+    return value
+
+
+def _point_value(point, preference, where):
+    """A point is a number, None (no sample) or an Azure data dict {total|maximum|average|...}."""
+    if point is None:
+        return None
+    if isinstance(point, dict):
+        for key in preference:
+            if point.get(key) is not None:
+                return _number(point[key], '%s.%s' % (where, key))
+        return None
+    return _number(point, where)
+
+
+_CONNECTION_PREFERENCE = ('total', 'value', 'maximum', 'average')
+_PORTS_PREFERENCE = ('maximum', 'value', 'average', 'total')
+
+
+def _points(series_by_ip, preference, where):
+    """{ip: [points]} -> {ip: [numbers]} (None samples dropped)."""
+    if series_by_ip is None:
+        return {}
+    if not isinstance(series_by_ip, dict):
+        raise SnatInputError('%s must be a mapping of backend IP -> list of points, got %s' % (where, type(series_by_ip).__name__))
+    result = {}
+    for ip, points in series_by_ip.items():
+        if points is None:
+            points = []
+        if not isinstance(points, (list, tuple)):
+            raise SnatInputError('%s[%r] must be a list of points, got %s' % (where, ip, type(points).__name__))
+        values = [_point_value(p, preference, '%s[%r][%d]' % (where, ip, i)) for i, p in enumerate(points)]
+        result[str(ip)] = [v for v in values if v is not None]
+    return result
+
+
+def _lookup(mapping, name):
+    for key, value in mapping.items():
+        if isinstance(key, str) and key.lower() == name.lower():
+            return value
+    return None
+
+
+def _ip_sort_key(ip):
+    try:
+        return (0, int(ipaddress.ip_address(ip)), ip)
+    except ValueError:
+        return (1, 0, ip)
+
+
+def _tidy(number):
+    if isinstance(number, float) and number.is_integer():
+        return int(number)
+    return number
+
+
+def snat_verdict(series, threshold=DEFAULT_USAGE_THRESHOLD):
+    """Decide SNAT exhaustion from load balancer metric series.
+
+    series: {
+      'SnatConnectionCount': {'Failed': {ip: [points]}, 'Succeeded' (or 'Successful'): {...}, 'Pending': {...}},
+      'AllocatedSnatPorts': {ip: [points]},
+      'UsedSnatPorts': {ip: [points]},
+    }
+    Metric and state names are case-insensitive; a point is a number, None, or an Azure data
+    dict (connections: total preferred; ports: maximum, then average). ip '*' = not split by backend.
+
+    A backend is 'problem' when it has failed SNAT connections (> 0) or used/allocated >= threshold;
+    'ok' when it has data and neither holds; 'unknown' without data. Overall: problem if any backend
+    is, ok if any backend has data, unknown otherwise.
+
+    Returns {'status', 'threshold', 'failed_total', 'max_ratio' (None without port data),
+    'problem_backends': [ip], 'backends': [{'backend_ip', 'allocated', 'used', 'failed',
+    'succeeded', 'pending', 'ratio', 'status', 'reasons': [str]}] (sorted by IP), 'summary'}.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+        raise SnatInputError('threshold must be a number in (0, 1], e.g. 0.8 for 80%% used/allocated, got %r' % (threshold,))
+    if series is None:
+        series = {}
+    if not isinstance(series, dict):
+        raise SnatInputError('series must be a mapping of metric name -> data, got %s' % type(series).__name__)
+
+    connections = _lookup(series, METRIC_CONNECTIONS)
+    if connections is None:
+        connections = {}
+    if not isinstance(connections, dict):
+        raise SnatInputError('%s must be a mapping of ConnectionState -> {ip: [points]}' % METRIC_CONNECTIONS)
+    by_state = {STATE_FAILED: {}, STATE_SUCCEEDED: {}, STATE_PENDING: {}}
+    for state_name, per_ip in connections.items():
+        state = _STATE_ALIASES.get(str(state_name).lower())
+        if state is None:
+            raise SnatInputError('unknown ConnectionState %r in %s; expected Failed, Succeeded/Successful or Pending'
+                                 % (state_name, METRIC_CONNECTIONS))
+        for ip, values in _points(per_ip, _CONNECTION_PREFERENCE, '%s.%s' % (METRIC_CONNECTIONS, state_name)).items():
+            by_state[state].setdefault(ip, []).extend(values)
+    allocated = _points(_lookup(series, METRIC_ALLOCATED), _PORTS_PREFERENCE, METRIC_ALLOCATED)
+    used = _points(_lookup(series, METRIC_USED), _PORTS_PREFERENCE, METRIC_USED)
+
+    ips = set(allocated) | set(used)
+    for per_ip in by_state.values():
+        ips.update(per_ip)
+    backends = []
+    for ip in sorted(ips, key=_ip_sort_key):
+        backends.append(_backend_verdict(ip, by_state, allocated.get(ip, []), used.get(ip, []), threshold))
+
+    problem = [b['backend_ip'] for b in backends if b['status'] == STATUS_PROBLEM]
+    with_data = [b for b in backends if b['status'] != STATUS_UNKNOWN]
+    ratios = [b['ratio'] for b in backends if b['ratio'] is not None]
+    failed_total = _tidy(sum(b['failed'] for b in backends))
+    max_ratio = max(ratios) if ratios else None
+    if problem:
+        status = STATUS_PROBLEM
+    elif with_data:
+        status = STATUS_OK
+    else:
+        status = STATUS_UNKNOWN
+    return {
+        'status': status,
+        'threshold': threshold,
+        'failed_total': failed_total,
+        'max_ratio': max_ratio,
+        'problem_backends': problem,
+        'backends': backends,
+        'summary': _verdict_summary(status, problem, failed_total, max_ratio, threshold, len(backends)),
+    }
+
+
+def _backend_verdict(ip, by_state, allocated_values, used_values, threshold):
+    failed = by_state[STATE_FAILED].get(ip, [])
+    succeeded = by_state[STATE_SUCCEEDED].get(ip, [])
+    pending = by_state[STATE_PENDING].get(ip, [])
+    allocated = _tidy(max(allocated_values)) if allocated_values else None
+    used = _tidy(max(used_values)) if used_values else None
+    ratio = None
+    if allocated and used is not None:
+        ratio = round(float(used) / allocated, 4)
+    failed_total = _tidy(sum(failed))
+    reasons = []
+    if failed_total > 0:
+        reasons.append('%s failed SNAT connections' % failed_total)
+    if ratio is not None and ratio >= threshold:
+        reasons.append('used %s of %s allocated SNAT ports (%.1f%% >= %.0f%%)' % (used, allocated, ratio * 100, threshold * 100))
+    has_data = bool(failed or succeeded or pending or allocated_values or used_values)
+    if reasons:
+        status = STATUS_PROBLEM
+    elif has_data:
+        status = STATUS_OK
+    else:
+        status = STATUS_UNKNOWN
+    return {
+        'backend_ip': ip,
+        'allocated': allocated,
+        'used': used,
+        'failed': failed_total,
+        'succeeded': _tidy(sum(succeeded)),
+        'pending': _tidy(sum(pending)),
+        'ratio': ratio,
+        'status': status,
+        'reasons': reasons,
+    }
+
+
+def _verdict_summary(status, problem, failed_total, max_ratio, threshold, backend_count):
+    ratio_text = 'no port data' if max_ratio is None else 'highest used/allocated %.1f%%' % (max_ratio * 100)
+    if status == STATUS_PROBLEM:
+        return ('SNAT exhaustion on %d of %d backend(s): %s failed SNAT connections, %s (threshold %.0f%%)'
+                % (len(problem), backend_count, failed_total, ratio_text, threshold * 100))
+    if status == STATUS_OK:
+        return 'no failed SNAT connections on %d backend(s), %s (threshold %.0f%%)' % (backend_count, ratio_text, threshold * 100)
+    return 'no SNAT metric data (SnatConnectionCount, AllocatedSnatPorts, UsedSnatPorts) for the cluster load balancer'
+
+
+def series_from_azure_metrics(metrics):
+    """Convert an Azure Monitor metrics response into the ``series`` shape snat_verdict() takes.
+
+    metrics: the response dict (with 'value') or its 'value' list, REST JSON or SDK ``as_dict()``
+    (keys timeStamp/time_stamp, metadatavalues with lower-cased dimension names). Request the
+    series split by BackendIPAddress (and ConnectionState for SnatConnectionCount). Series of the
+    same backend split by frontend IP are summed per timestamp, so a node's ports across all
+    outbound IPs count once.
+    """
+    if isinstance(metrics, dict):
+        metrics = metrics.get('value')
+    if not isinstance(metrics, (list, tuple)):
+        raise SnatInputError('metrics must be an Azure Monitor metrics response or its "value" list')
+    # (metric, state or None, ip) -> {timestamp or index: value}
+    sums = {}
+    for metric in metrics:
+        if not isinstance(metric, dict):
+            raise SnatInputError('each metric must be a mapping, got %s' % type(metric).__name__)
+        name = metric.get('name')
+        if isinstance(name, dict):
+            name = name.get('value')
+        canonical = {m.lower(): m for m in (METRIC_CONNECTIONS, METRIC_ALLOCATED, METRIC_USED)}.get(str(name).lower())
+        if canonical is None:
+            continue
+        preference = _CONNECTION_PREFERENCE if canonical == METRIC_CONNECTIONS else _PORTS_PREFERENCE
+        for series in metric.get('timeseries') or []:
+            dims = {}
+            for meta in series.get('metadatavalues') or []:
+                meta_name = meta.get('name')
+                if isinstance(meta_name, dict):
+                    meta_name = meta_name.get('value')
+                dims[str(meta_name).lower()] = meta.get('value')
+            ip = dims.get('backendipaddress') or ALL_BACKENDS
+            state = dims.get('connectionstate') if canonical == METRIC_CONNECTIONS else None
+            if canonical == METRIC_CONNECTIONS and not state:
+                continue
+            bucket = sums.setdefault((canonical, state, ip), {})
+            for index, point in enumerate(series.get('data') or []):
+                value = _point_value(point, preference, '%s[%s]' % (canonical, ip))
+                if value is None:
+                    continue
+                stamp = (point.get('timeStamp') or point.get('time_stamp') or index) if isinstance(point, dict) else index
+                bucket[str(stamp)] = bucket.get(str(stamp), 0) + value
+    result = {}
+    for (metric, state, ip), bucket in sums.items():
+        values = [bucket[k] for k in sorted(bucket)]
+        if metric == METRIC_CONNECTIONS:
+            result.setdefault(metric, {}).setdefault(state, {})[ip] = values
+        else:
+            result.setdefault(metric, {})[ip] = values
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding
+# ---------------------------------------------------------------------------------------------
+
+def snat_finding(verdict, recommendation=None, node_by_ip=None):
+    """Build the snat_exhaustion finding from snat_verdict() and (optionally) recommend() output.
+
+    node_by_ip maps backend IP -> node name for affected_nodes and evidence (a '*' series, not
+    split by backend, names no node). remediation (only
+    when the status is problem) is {'allocated_outbound_ports', 'managed_outbound_ips', 'reason',
+    'advice': [str]}; the first two are None without a recommendation.
+    """
+    if not isinstance(verdict, dict) or verdict.get('status') not in (STATUS_PROBLEM, STATUS_OK, STATUS_UNKNOWN):
+        raise SnatInputError('verdict must be the dict returned by snat_verdict()')
+    node_by_ip = node_by_ip or {}
+    evidence = [verdict.get('summary', '')] if verdict['status'] == STATUS_UNKNOWN else []
+    affected = []
+    shown = []
+    for backend in verdict.get('backends', []):
+        node = node_by_ip.get(backend['backend_ip'])
+        if backend['status'] == STATUS_PROBLEM and backend['backend_ip'] != ALL_BACKENDS:
+            affected.append(node or backend['backend_ip'])
+        if backend['status'] == STATUS_PROBLEM or verdict['status'] != STATUS_PROBLEM:
+            shown.append((backend, node))
+    # Worst first: problem backends, then by used/allocated ratio, then by failed connections.
+    shown.sort(key=lambda item: (item[0]['status'] != STATUS_PROBLEM, -(item[0]['ratio'] or 0), -item[0]['failed']))
+    for backend, node in shown[:MAX_EVIDENCE_BACKENDS]:
+        label = '%s (%s)' % (backend['backend_ip'], node) if node else backend['backend_ip']
+        if backend['backend_ip'] == ALL_BACKENDS:
+            label = 'all backends (series not split by BackendIPAddress)'
+        ratio = 'n/a' if backend['ratio'] is None else '%.1f%%' % (backend['ratio'] * 100)
+        evidence.append('%s: allocated %s, used %s (%s), failed %s, %s'
+                        % (label, _or_na(backend['allocated']), _or_na(backend['used']), ratio, backend['failed'], backend['status']))
+    if len(shown) > MAX_EVIDENCE_BACKENDS:
+        evidence.append('... and %d more backend(s)' % (len(shown) - MAX_EVIDENCE_BACKENDS))
+    remediation = {}
+    if verdict['status'] == STATUS_PROBLEM:
+        advice = list(ADVICE)
+        remediation = {
+            'allocated_outbound_ports': None,
+            'managed_outbound_ips': None,
+            'reason': 'no recommendation computed (cluster size unknown)',
+            'advice': advice,
+        }
+        if recommendation:
+            remediation.update({
+                'allocated_outbound_ports': recommendation['allocated_outbound_ports'],
+                'managed_outbound_ips': recommendation['managed_outbound_ips'],
+                'reason': recommendation['reason'],
+            })
+            advice.insert(0, 'az aks update -g <resource-group> -n <cluster> --load-balancer-outbound-ports %d '
+                             '--load-balancer-managed-outbound-ip-count %d'
+                             % (recommendation['allocated_outbound_ports'], recommendation['managed_outbound_ips']))
+    return make_finding(SNAT_EXHAUSTION, verdict['status'], verdict.get('summary', ''), affected, evidence, remediation)
+
+
+def snat_not_applicable_finding(reason):
+    """Finding for clusters where load balancer SNAT is not on the tunnel path (private cluster, NAT gateway, UDR)."""
+    return make_finding(SNAT_EXHAUSTION, STATUS_NOT_APPLICABLE, reason, evidence=[reason])
+
+
+def _or_na(value):
+    return 'n/a' if value is None else value
