@@ -1,0 +1,294 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Azure adapter: auth options, credential and client construction, and ARM error messages.
+
+Option names, environment variables and `~/.azure/credentials` profiles follow azure.azcollection,
+so users' existing module_defaults and CI secrets keep working. The Azure SDK is imported lazily
+and guarded: sanity `import` runs without it, and a missing SDK becomes a clear failure message.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+
+from ansible.module_utils.urls import open_url
+
+AZURE_SDK_IMPORT_ERROR = None
+try:
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
+    HAS_AZURE_SDK = True
+except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
+    HAS_AZURE_SDK = False
+    AZURE_SDK_IMPORT_ERROR = exc
+    ClientAuthenticationError = ServiceRequestError = ServiceResponseError = None
+
+AZURE_REQUIREMENTS = 'azure-identity, azure-mgmt-network, azure-mgmt-compute, azure-mgmt-containerservice and azure-mgmt-monitor'
+
+CLOUDS = {
+    'azurecloud': {'arm_endpoint': 'https://management.azure.com', 'authority_host': 'https://login.microsoftonline.com',
+                   'scope': 'https://management.azure.com/.default'},
+    'azurechinacloud': {'arm_endpoint': 'https://management.chinacloudapi.cn', 'authority_host': 'https://login.chinacloudapi.cn',
+                        'scope': 'https://management.chinacloudapi.cn/.default'},
+    'azureusgovernment': {'arm_endpoint': 'https://management.usgovcloudapi.net', 'authority_host': 'https://login.microsoftonline.us',
+                          'scope': 'https://management.usgovcloudapi.net/.default'},
+}
+
+AZURE_AUTH_ARGSPEC = dict(
+    auth_source=dict(type='str', default='auto', choices=['auto', 'cli', 'credential_file', 'env', 'msi']),
+    profile=dict(type='str'),
+    subscription_id=dict(type='str'),
+    client_id=dict(type='str'),
+    secret=dict(type='str', no_log=True),
+    tenant=dict(type='str'),
+    cloud_environment=dict(type='str', default='AzureCloud'),
+    arm_endpoint=dict(type='str'),
+    authority_host=dict(type='str'),
+    ca_path=dict(type='path'),
+)
+
+# Environment variables read for each option; the first one set wins. Both azcollection's and
+# azure-identity's spellings are accepted.
+AZURE_ENV = {
+    'profile': ('AZURE_PROFILE',),
+    'subscription_id': ('AZURE_SUBSCRIPTION_ID',),
+    'client_id': ('AZURE_CLIENT_ID',),
+    'secret': ('AZURE_SECRET', 'AZURE_CLIENT_SECRET'),
+    'tenant': ('AZURE_TENANT', 'AZURE_TENANT_ID'),
+    'cloud_environment': ('AZURE_CLOUD_ENVIRONMENT',),
+    'arm_endpoint': ('AZURE_ARM_ENDPOINT',),
+    'authority_host': ('AZURE_AUTHORITY_HOST',),
+    'ca_path': ('AZURE_CA_PATH',),
+}
+
+CREDENTIALS_FILE = os.path.join('~', '.azure', 'credentials')
+
+
+class AzureConfigError(ValueError):
+    """The Azure auth options are incomplete or contradictory; the message says how to fix it."""
+
+
+def _env(environ, option):
+    for name in AZURE_ENV.get(option, ()):
+        if environ.get(name):
+            return environ[name]
+    return None
+
+
+def read_credentials_file(path, profile):
+    """Return the options of one section of an azcollection-style credentials file, or None."""
+    path = os.path.expanduser(path)
+    if not os.path.isfile(path):
+        return None
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path)
+    except configparser.Error as exc:
+        raise AzureConfigError('cannot parse %s: %s' % (path, exc)) from None
+    if not parser.has_section(profile):
+        return None
+    return dict(parser.items(profile))
+
+
+def _service_principal(values, origin, kind='service_principal'):
+    return {'kind': kind, 'source': origin, 'client_id': values.get('client_id'), 'secret': values.get('secret'),
+            'tenant': values.get('tenant'), 'subscription_id': values.get('subscription_id')}
+
+
+def resolve_settings(params, environ=None, credentials_file=CREDENTIALS_FILE):
+    """Turn module parameters (+ environment, credentials file) into connection settings.
+
+    Precedence with auth_source=auto (as azure.azcollection): a `profile` parameter, explicit
+    client_id parameters, AZURE_CLIENT_ID in the environment, the [default] profile of the
+    credentials file, then the Azure CLI login. Each field of a service principal falls back to its
+    environment variable. Returns a dict: kind (service_principal|msi|cli), source, subscription_id,
+    client_id, secret, tenant, ca_path, arm_endpoint, authority_host, scope.
+    """
+    environ = os.environ if environ is None else environ
+    source = params.get('auth_source') or 'auto'
+    merged = {key: params.get(key) or _env(environ, key) for key in ('subscription_id', 'client_id', 'secret', 'tenant')}
+    profile = params.get('profile') or (_env(environ, 'profile') if source == 'credential_file' else None)
+
+    if source == 'msi':
+        settings = _service_principal(merged, 'managed identity', kind='msi')
+    elif source == 'cli':
+        settings = _service_principal(merged, 'Azure CLI login', kind='cli')
+    elif source == 'env':
+        settings = _service_principal(merged, 'environment variables')
+    elif profile or source == 'credential_file':
+        name = profile or 'default'
+        section = read_credentials_file(credentials_file, name)
+        if section is None:
+            raise AzureConfigError('profile [%s] was not found in %s' % (name, credentials_file))
+        settings = _service_principal(section, 'credentials file profile %s' % name)
+    elif params.get('client_id'):
+        settings = _service_principal(merged, 'module parameters')
+    elif _env(environ, 'client_id'):
+        settings = _service_principal(merged, 'environment variables')
+    else:
+        section = read_credentials_file(credentials_file, 'default')
+        if section is not None:
+            settings = _service_principal(section, 'credentials file profile default')
+        else:
+            settings = _service_principal(merged, 'Azure CLI login', kind='cli')
+    # An explicit subscription always wins over the one stored with the credentials.
+    settings['subscription_id'] = params.get('subscription_id') or settings['subscription_id'] or merged['subscription_id']
+    settings['ca_path'] = params.get('ca_path') or _env(environ, 'ca_path')
+
+    if settings['kind'] == 'service_principal':
+        missing = [name for name in ('client_id', 'secret', 'tenant') if not settings[name]]
+        if missing:
+            raise AzureConfigError(
+                'service principal credentials from %s lack %s; set the option(s) or the environment variable(s) %s'
+                % (settings['source'], ', '.join(missing), ', '.join(' or '.join(AZURE_ENV[name]) for name in missing)))
+    if not settings['subscription_id']:
+        raise AzureConfigError('subscription_id is required: set the option, AZURE_SUBSCRIPTION_ID, or subscription_id in %s' % CREDENTIALS_FILE)
+    settings.update(resolve_cloud(params, environ, settings['ca_path']))
+    return settings
+
+
+def resolve_cloud(params, environ, ca_path=None, timeout=30):
+    """ARM endpoint, authority and token scope for the configured cloud (name or metadata URL)."""
+    cloud = params.get('cloud_environment') or _env(environ, 'cloud_environment') or 'AzureCloud'
+    arm = params.get('arm_endpoint') or _env(environ, 'arm_endpoint')
+    authority = params.get('authority_host') or _env(environ, 'authority_host')
+    known = CLOUDS.get(cloud.lower())
+    if known is None and re.match(r'^https://', cloud):
+        # Azure Stack style: the URL is the ARM endpoint and publishes its metadata.
+        url = cloud.rstrip('/') + '/metadata/endpoints?api-version=2015-01-01'
+        try:
+            response = open_url(url, timeout=timeout, ca_path=os.path.expanduser(ca_path) if ca_path else None)
+            metadata = json.loads(response.read().decode('utf-8'))
+        except (OSError, ValueError) as exc:
+            raise AzureConfigError('cannot read cloud metadata from %s: %s' % (url, exc)) from None
+        auth = metadata.get('authentication') or {}
+        audiences = auth.get('audiences') or [cloud]
+        known = {'arm_endpoint': cloud.rstrip('/'), 'authority_host': (auth.get('loginEndpoint') or '').rstrip('/'),
+                 'scope': audiences[0].rstrip('/') + '/.default'}
+    elif known is None:
+        raise AzureConfigError('unknown cloud_environment %r; use AzureCloud, AzureChinaCloud, AzureUSGovernment or a metadata URL' % cloud)
+    result = dict(known)
+    if arm:
+        result['arm_endpoint'] = arm.rstrip('/')
+        result['scope'] = result['arm_endpoint'] + '/.default'
+    if authority:
+        result['authority_host'] = authority.rstrip('/')
+    for key in ('arm_endpoint', 'authority_host'):
+        if not result[key].startswith('https://'):
+            raise AzureConfigError('%s must be an https:// URL, got %r' % (key, result[key]))
+    return result
+
+
+def transport_kwargs(settings, timeout):
+    """Keyword arguments every SDK client and credential gets: CA bundle and per-call timeouts."""
+    kwargs = {'connection_timeout': min(timeout, 30), 'read_timeout': timeout}
+    if settings.get('ca_path'):
+        kwargs['connection_verify'] = os.path.expanduser(settings['ca_path'])
+    return kwargs
+
+
+def build_credential(settings, timeout=60):
+    """azure-identity credential for the resolved settings."""
+    from azure.identity import AzureCliCredential, ClientSecretCredential, ManagedIdentityCredential  # pylint: disable=import-outside-toplevel
+    kwargs = transport_kwargs(settings, timeout)
+    if settings['kind'] == 'service_principal':
+        return ClientSecretCredential(settings['tenant'], settings['client_id'], settings['secret'],
+                                      authority=settings['authority_host'], disable_instance_discovery=True, **kwargs)
+    if settings['kind'] == 'msi':
+        return ManagedIdentityCredential(client_id=settings.get('client_id'), **kwargs)
+    return AzureCliCredential(tenant_id=settings.get('tenant'), process_timeout=timeout)
+
+
+class AzureClients:
+    """Lazily built management clients sharing one credential (clients are thread-safe)."""
+
+    def __init__(self, settings, timeout=60, retry_total=4):
+        self.settings = settings
+        self.timeout = timeout
+        self._retry_total = retry_total
+        self._credential = None
+        self._clients = {}
+
+    @property
+    def subscription_id(self):
+        return self.settings['subscription_id']
+
+    def _client(self, name, factory):
+        if name not in self._clients:
+            if self._credential is None:
+                self._credential = build_credential(self.settings, self.timeout)
+            kwargs = transport_kwargs(self.settings, self.timeout)
+            kwargs.update(base_url=self.settings['arm_endpoint'], credential_scopes=[self.settings['scope']],
+                          retry_total=self._retry_total, polling_interval=2)
+            self._clients[name] = factory(self._credential, self.subscription_id, **kwargs)
+        return self._clients[name]
+
+    @property
+    def network(self):
+        from azure.mgmt.network import NetworkManagementClient  # pylint: disable=import-outside-toplevel
+        return self._client('network', NetworkManagementClient)
+
+    @property
+    def compute(self):
+        from azure.mgmt.compute import ComputeManagementClient  # pylint: disable=import-outside-toplevel
+        return self._client('compute', ComputeManagementClient)
+
+    @property
+    def containerservice(self):
+        from azure.mgmt.containerservice import ContainerServiceClient  # pylint: disable=import-outside-toplevel
+        return self._client('containerservice', ContainerServiceClient)
+
+    @property
+    def monitor(self):
+        from azure.mgmt.monitor import MonitorManagementClient  # pylint: disable=import-outside-toplevel
+        return self._client('monitor', MonitorManagementClient)
+
+    def close(self):
+        for client in self._clients.values():
+            try:
+                client.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+        if self._credential is not None and hasattr(self._credential, 'close'):
+            self._credential.close()
+
+
+_HINTS = {
+    401: 'Azure rejected the credentials: check client_id, secret and tenant (or the AZURE_* environment variables) and that the secret has not expired.',
+    403: 'The identity is not allowed to do this. Grant it the permission named above on that scope (see docs/rbac.md for the exact roles).',
+    404: 'Check the resource group and resource names, and that subscription_id is the subscription that holds them.',
+    409: 'Another operation holds the resource; retry when it has finished.',
+    429: 'Azure Resource Manager throttled the requests; retry later or lower the concurrency.',
+}
+
+_ACTION_RE = re.compile(r"perform action '([^']+)' over scope '([^']+)'")
+
+
+def describe_azure_error(exc, doing):
+    """A one-paragraph message for an Azure SDK exception: what failed, ARM code and message, hint."""
+    status = getattr(exc, 'status_code', None)
+    error = getattr(exc, 'error', None)
+    code = getattr(error, 'code', None) if error is not None else None
+    message = getattr(error, 'message', None) if error is not None else None
+    if not message:
+        message = str(getattr(exc, 'message', None) or exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    parts = ['Failed to %s' % doing]
+    if status:
+        parts.append('HTTP %s' % status)
+    head = ' ('.join([parts[0], ', '.join(parts[1:]) + ')']) if len(parts) > 1 else parts[0]
+    text = '%s: %s%s' % (head, '%s: ' % code if code else '', message)
+    hint = None
+    if HAS_AZURE_SDK and isinstance(exc, ClientAuthenticationError) and status is None:
+        hint = _HINTS[401]
+    elif status in _HINTS:
+        hint = _HINTS[status]
+        match = _ACTION_RE.search(message or '')
+        if status == 403 and match:
+            hint = 'The identity lacks the permission %s on %s. Grant a role that includes it (see docs/rbac.md).' % match.groups()
+    elif HAS_AZURE_SDK and isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        hint = 'Azure Resource Manager could not be reached: check arm_endpoint/cloud_environment, the network path and ca_path.'
+    return text + (' ' + hint if hint else '')
