@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one AnsibleModule wrapper every aks.tunnel module uses.
+
+It merges the shared Azure/Kubernetes auth options into the module's argument spec, fails cleanly
+when an SDK is missing, builds the clients once, and turns every SDK exception into a `fail_json`
+with the service's code and message plus a hint - so no traceback ever reaches the user.
+Only the main thread may call exit_json/fail_json/warn; workers return data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.aks.tunnel.plugins.module_utils import _azure
+from ansible_collections.aks.tunnel.plugins.module_utils import _kube
+
+
+class AksTunnelModule:
+    """AnsibleModule plus lazily built Azure clients and Kubernetes ApiClient."""
+
+    def __init__(self, argument_spec, azure=False, kube=False, timeout_option='timeout', **kwargs):
+        spec = dict(argument_spec)
+        if azure:
+            spec.update(_azure.AZURE_AUTH_ARGSPEC)
+        if kube:
+            spec.update(_kube.KUBE_AUTH_ARGSPEC)
+        kwargs.setdefault('supports_check_mode', True)
+        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        self.params = self.module.params
+        self.check_mode = self.module.check_mode
+        self.diff_mode = self.module._diff  # pylint: disable=protected-access
+        self._timeout_option = timeout_option
+        self._azure = None
+        self._kube = None
+        if azure and not _azure.HAS_AZURE_SDK:
+            self.module.fail_json(msg=missing_required_lib(_azure.AZURE_REQUIREMENTS),
+                                  exception=''.join(traceback.format_exception(_azure.AZURE_SDK_IMPORT_ERROR)))
+        if kube and not _kube.HAS_KUBERNETES:
+            self.module.fail_json(msg=missing_required_lib('kubernetes'),
+                                  exception=''.join(traceback.format_exception(_kube.KUBE_IMPORT_ERROR)))
+
+    @property
+    def timeout(self):
+        return self.params.get(self._timeout_option) or 60
+
+    @property
+    def azure(self):
+        """AzureClients for the resolved auth settings (fails the task with the reason if incomplete)."""
+        if self._azure is None:
+            try:
+                settings = _azure.resolve_settings(self.params)
+            except _azure.AzureConfigError as exc:
+                self.module.fail_json(msg='Azure authentication settings: %s' % exc)
+            if settings.get('secret'):
+                self.module.no_log_values.add(settings['secret'])
+            self._azure = _azure.AzureClients(settings, timeout=self.timeout)
+        return self._azure
+
+    @property
+    def kube(self):
+        """kubernetes ApiClient for the resolved kubeconfig/host/token (fails the task with the reason)."""
+        if self._kube is None:
+            try:
+                self._kube = _kube.build_api_client(self.params, timeout=self.timeout)
+            except _kube.KubeConfigError as exc:
+                self.module.fail_json(msg='Kubernetes authentication settings: %s' % exc)
+            key = self._kube.configuration.api_key or {}
+            for value in key.values():
+                if value:
+                    self.module.no_log_values.add(value.split(' ', 1)[-1])
+        return self._kube
+
+    @property
+    def kube_timeout(self):
+        return _kube.request_timeout(self.kube)
+
+    def fail(self, msg, **result):
+        self.close()
+        self.module.fail_json(msg=msg, **result)
+
+    def exit(self, **result):
+        self.close()
+        self.module.exit_json(**result)
+
+    def warn(self, msg):
+        self.module.warn(msg)
+
+    def close(self):
+        if self._azure is not None:
+            self._azure.close()
+            self._azure = None
+
+    @contextlib.contextmanager
+    def api_errors(self, doing, **partial_result):
+        """Fail the task with a clear message when an Azure or Kubernetes call inside raises.
+
+        `partial_result` goes into the failure so callers can report what was done before.
+        """
+        try:
+            yield
+        except Exception as exc:  # pylint: disable=broad-except
+            self.fail_from_exception(exc, doing, **partial_result)
+
+    def fail_from_exception(self, exc, doing, **partial_result):
+        if _kube.HAS_KUBERNETES and isinstance(exc, _kube.ApiException):
+            self.fail(_kube.describe_kube_error(exc, doing), status=exc.status, **partial_result)
+        if _azure.HAS_AZURE_SDK and _is_azure_error(exc):
+            error = getattr(exc, 'error', None)
+            self.fail(_azure.describe_azure_error(exc, doing), status=getattr(exc, 'status_code', None),
+                      error_code=getattr(error, 'code', None), **partial_result)
+        if isinstance(exc, (OSError, ValueError)) or type(exc).__module__.startswith('urllib3'):
+            self.fail('Failed to %s: %s' % (doing, exc), **partial_result)
+        raise exc
+
+
+def _is_azure_error(exc):
+    from azure.core.exceptions import AzureError  # pylint: disable=import-outside-toplevel
+    return isinstance(exc, AzureError)
