@@ -761,7 +761,9 @@ def test_render_refuses_what_cpa_refuses():
 ])
 def test_ladders_equal(first, second, equal):
     assert ladders_equal(first, second) is equal
-    assert ladders_equal(second, first) is equal
+    # symmetric: swap the operands
+    reversed_pair = (second, first)
+    assert ladders_equal(*reversed_pair) is equal
 
 
 @pytest.mark.parametrize('entries, steps', [
