@@ -1,0 +1,753 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Parsers for node firewall tool output and the "is TCP 10250 blocked, and by what" verdict.
+
+Pure Python (standard library only): used by modules, filters and the lab.
+
+Inputs are the plain outputs of ``ufw status verbose``, ``iptables -S`` (filter table),
+``iptables --list --line-numbers [-n]``, ``nft list ruleset`` and ``ss -ltn`` as printed on
+Ubuntu and Azure Linux nodes (fixtures captured from the real tools live in
+``tests/unit/plugins/module_utils/fixtures/firewall``).  Note that on Debian 12 and recent
+Ubuntu ``iptables`` is iptables-nft: its rules also appear in ``nft list ruleset`` as
+``table ip filter``; :func:`decide_10250_block` therefore judges those tables through the
+iptables view and only native nft tables through the nft view.
+
+The packet modelled everywhere is a NEW TCP connection (a SYN) from another node to this
+node's address on the port (10250 by default), arriving on a non-loopback interface.  Each
+rule is judged ``yes`` (matches every such packet), ``no`` (matches none) or ``maybe``
+(depends on something we cannot know here: source address, interface name, rate limits,
+ipsets, ...).
+
+Decisions (documented because the repair relies on them):
+
+* An ACCEPT that matches with ``yes`` ends the walk: later DROP/REJECT rules are *not*
+  blocking (they are reported in ``shadowed`` instead).  A ``maybe`` ACCEPT (e.g. only from a
+  source subnet) does not shadow anything.
+* A DROP/REJECT that matches with ``yes`` or ``maybe`` is a blocking rule (``maybe`` ones
+  carry ``conditional: True``); the walk continues after it so one repair can remove every
+  rule on the path, in order.
+* Jumps are followed whatever their condition; the jump's condition is carried into the
+  called chain (a REJECT behind ``-s 10.0.0.0/8 -j CHAIN`` is conditional); ``-g`` returns to
+  the caller of the current chain; RETURN with ``yes`` leaves the chain.
+* The INPUT policy DROP blocks when no ``yes`` ACCEPT was met; it is returned as the spec
+  ``-P INPUT DROP`` (it cannot be deleted with ``iptables -D``: the repair adds an ACCEPT).
+* Rules are returned as the exact ``iptables -S`` line (``-A CHAIN ...``), so the repair can
+  run ``iptables -D CHAIN <rest>`` with the full spec, never a line number.
+* Rules in chains named ``ufw-*``/``ufw6-*`` are attributed to UFW, and so is a DROP INPUT
+  policy while UFW is active.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+DEFAULT_PORT = 10250
+
+YES = 'yes'
+NO = 'no'
+MAYBE = 'maybe'
+
+IPTABLES_BUILTIN_TARGETS = frozenset((
+    'ACCEPT', 'DROP', 'REJECT', 'RETURN', 'LOG', 'NFLOG', 'ULOG', 'MARK', 'CONNMARK', 'CT',
+    'NOTRACK', 'TRACE', 'AUDIT', 'CHECKSUM', 'CLASSIFY', 'DSCP', 'TOS', 'TTL', 'HL', 'TCPMSS',
+    'SET', 'QUEUE', 'NFQUEUE', 'TEE', 'SNAT', 'DNAT', 'MASQUERADE', 'REDIRECT', 'SECMARK',
+    'CONNSECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'SYNPROXY', 'TPROXY', 'CLUSTERIP', 'NETMAP',
+))
+BLOCK_TARGETS = frozenset(('DROP', 'REJECT'))
+UFW_CHAIN_PREFIXES = ('ufw-', 'ufw6-')
+IPTABLES_NFT_TABLES = frozenset(('filter', 'nat', 'mangle', 'raw', 'security'))
+
+
+class FirewallParseError(ValueError):
+    """Raised when a firewall tool output cannot be understood at all."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+def port_spec_covers(spec, port):
+    """Tell whether an iptables/ufw/nft port list covers ``port``.
+
+    Accepts ``10250``, ``10000:11000``, ``10000-11000``, ``22,10250`` and
+    ``{ 22, 10240-10260 }``; service names (``ssh``) never match a number.
+    """
+    text = str(spec).strip().strip('{}').strip()
+    for item in re.split(r'[,\s]+', text):
+        if not item:
+            continue
+        bounds = re.split(r'[:-]', item, maxsplit=1)
+        try:
+            low = int(bounds[0])
+            high = int(bounds[1]) if len(bounds) > 1 else low
+        except ValueError:
+            continue
+        if low <= port <= high:
+            return True
+    return False
+
+
+def _combine(a, b):
+    """AND two match results."""
+    if NO in (a, b):
+        return NO
+    if MAYBE in (a, b):
+        return MAYBE
+    return YES
+
+
+def _negate(result, negated):
+    if not negated:
+        return result
+    return {YES: NO, NO: YES, MAYBE: MAYBE}[result]
+
+
+# --------------------------------------------------------------------------- ufw
+
+_UFW_RULE_RE = re.compile(
+    r'^(?P<to>.+?)\s{2,}(?P<action>ALLOW|DENY|REJECT|LIMIT)(?:\s+(?P<direction>IN|OUT|FWD))?\s{2,}(?P<from>.+?)\s*$')
+
+
+def _ufw_to_covers(to_field, port):
+    """Judge whether a ufw "To" column covers TCP ``port``: returns yes/no/maybe."""
+    text = to_field.replace('(v6)', ' ').strip()
+    on_iface = None
+    match = re.search(r'\s+on\s+(\S+)$', text)
+    if match:
+        on_iface = match.group(1)
+        text = text[:match.start()].strip()
+    result = YES if on_iface is None else (NO if on_iface == 'lo' else MAYBE)
+    if text in ('Anywhere', ''):
+        return result
+    # forms: "10250/tcp", "10250", "22,80/tcp", "10000:11000/tcp", "10.0.0.1 10250/tcp", "OpenSSH"
+    parts = text.split()
+    portpart = parts[-1]
+    if not re.match(r'^[0-9,:]+(/\w+)?$', portpart):
+        # an address only, or an application profile name: the ports are unknown here
+        return _combine(result, MAYBE)
+    if len(parts) > 1:
+        # "<address> <port>/tcp": only traffic to that address
+        result = _combine(result, MAYBE)
+    ports, _sep, proto = portpart.partition('/')
+    if proto and proto != 'tcp':
+        return NO
+    if not port_spec_covers(ports, port):
+        return NO
+    return result
+
+
+def parse_ufw_status(text, port=DEFAULT_PORT):
+    """Parse ``ufw status verbose`` (or plain ``ufw status``).
+
+    Returns ``{installed, active, default_incoming, logging, rules: [{to, action, direction,
+    from, v6, matches_port}], allows_port, blocks_port, deciding_rule, reason}``.
+    ``allows_10250``/``blocks_10250`` are aliases for the default port.
+    """
+    result = {
+        'installed': True, 'active': False, 'default_incoming': None, 'logging': None,
+        'rules': [], 'allows_port': False, 'blocks_port': False, 'deciding_rule': None,
+        'port': port, 'reason': '',
+    }
+    stripped = (text or '').strip()
+    if not stripped or 'command not found' in stripped or 'No such file' in stripped:
+        result['installed'] = False
+        result['reason'] = 'ufw is not installed'
+        return _ufw_alias(result, port)
+    status = re.search(r'^Status:\s*(\w+)', stripped, re.M)
+    if not status:
+        raise FirewallParseError('ufw output has no "Status:" line; expected the output of `ufw status verbose`')
+    result['active'] = status.group(1) == 'active'
+    default = re.search(r'^Default:\s*(\w+)\s*\(incoming\)', stripped, re.M)
+    if default:
+        result['default_incoming'] = default.group(1)
+    logging = re.search(r'^Logging:\s*(.+)$', stripped, re.M)
+    if logging:
+        result['logging'] = logging.group(1).strip()
+    in_table = False
+    for line in stripped.splitlines():
+        if re.match(r'^--\s+-+\s+-+', line.strip()):
+            in_table = True
+            continue
+        if not in_table or not line.strip():
+            continue
+        match = _UFW_RULE_RE.match(line.rstrip())
+        if not match:
+            continue
+        direction = match.group('direction') or 'IN'
+        to_field = match.group('to').strip()
+        from_field = match.group('from').strip()
+        v6 = '(v6)' in to_field or '(v6)' in from_field
+        matches = NO
+        if direction == 'IN':
+            matches = _ufw_to_covers(to_field, port)
+            if matches != NO and not from_field.replace('(v6)', '').strip().startswith('Anywhere'):
+                matches = _combine(matches, MAYBE)
+            elif matches != NO and ' on ' in from_field:
+                matches = _combine(matches, MAYBE)
+        result['rules'].append({
+            'to': to_field, 'action': match.group('action'), 'direction': direction,
+            'from': from_field, 'v6': v6, 'matches_port': matches, 'line': line.rstrip(),
+        })
+    if not result['active']:
+        result['reason'] = 'ufw is inactive'
+        return _ufw_alias(result, port)
+    # ufw is first-match: the first IPv4 rule that surely matches decides; else the default.
+    for rule in result['rules']:
+        if rule['v6'] or rule['matches_port'] != YES:
+            continue
+        result['deciding_rule'] = rule['line'].strip()
+        if rule['action'] in ('ALLOW', 'LIMIT'):
+            result['allows_port'] = True
+            result['reason'] = 'ufw rule "%s" allows %d/tcp' % (result['deciding_rule'], port)
+        else:
+            result['blocks_port'] = True
+            result['reason'] = 'ufw rule "%s" denies %d/tcp' % (result['deciding_rule'], port)
+        return _ufw_alias(result, port)
+    conditional = [r for r in result['rules'] if not r['v6'] and r['matches_port'] == MAYBE and r['action'] in ('ALLOW', 'LIMIT')]
+    if result['default_incoming'] in ('deny', 'reject'):
+        result['blocks_port'] = True
+        result['reason'] = 'ufw is active with default %s (incoming) and no rule allowing %d/tcp from anywhere' % (
+            result['default_incoming'], port)
+        if conditional:
+            result['reason'] += ' (only conditional allows: %s)' % '; '.join(r['line'].strip() for r in conditional)
+    elif result['default_incoming'] is None:
+        result['reason'] = 'ufw is active but its default incoming policy is unknown (use `ufw status verbose`)'
+    else:
+        result['allows_port'] = True
+        result['reason'] = 'ufw is active with default %s (incoming)' % result['default_incoming']
+    return _ufw_alias(result, port)
+
+
+def _ufw_alias(result, port):
+    if port == DEFAULT_PORT:
+        result['allows_10250'] = result['allows_port']
+        result['blocks_10250'] = result['blocks_port']
+    return result
+
+
+# --------------------------------------------------------------------------- iptables -S
+
+def parse_iptables_s(text):
+    """Parse ``iptables -S`` output of one table.
+
+    Returns ``{policies: {chain: policy}, chains: [names in order], rules: {chain: [spec, ...]}}``
+    where every spec is the full original line (``-A CHAIN ...``).
+    """
+    policies = {}
+    chains = []
+    rules = {}
+    for raw in (text or '').splitlines():
+        line = raw.strip()
+        if not line or line.startswith('#'):
+            continue
+        if line.startswith('-P '):
+            parts = line.split()
+            if len(parts) >= 3:
+                policies[parts[1]] = parts[2]
+                if parts[1] not in chains:
+                    chains.append(parts[1])
+                rules.setdefault(parts[1], [])
+        elif line.startswith('-N '):
+            parts = line.split()
+            if len(parts) >= 2:
+                if parts[1] not in chains:
+                    chains.append(parts[1])
+                rules.setdefault(parts[1], [])
+        elif line.startswith('-A '):
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            if parts[1] not in chains:
+                chains.append(parts[1])
+            rules.setdefault(parts[1], []).append(line)
+    return {'policies': policies, 'chains': chains, 'rules': rules}
+
+
+def _tokens(spec):
+    try:
+        return shlex.split(spec)
+    except ValueError:
+        return spec.split()
+
+
+def iptables_rule_match(spec, port=DEFAULT_PORT):
+    """Judge one ``-A`` rule against a NEW TCP packet to ``port``.
+
+    Returns ``(match, target, goto)`` with match yes/no/maybe, target the jump target or None.
+    """
+    tokens = _tokens(spec)
+    result = YES
+    target = None
+    goto = False
+    negate = False
+    i = 2  # skip "-A CHAIN"
+    while i < len(tokens):
+        tok = tokens[i]
+        arg = tokens[i + 1] if i + 1 < len(tokens) else ''
+        if tok == '!':
+            negate = True
+            i += 1
+            continue
+        step = 2
+        part = YES
+        if tok in ('-j', '--jump'):
+            target = arg
+        elif tok in ('-g', '--goto'):
+            target = arg
+            goto = True
+        elif tok in ('-p', '--protocol'):
+            part = YES if arg.lower() in ('tcp', '6', 'all', '0') else NO
+        elif tok in ('--dport', '--destination-port', '--dports', '--destination-ports'):
+            part = YES if port_spec_covers(arg, port) else NO
+        elif tok == '--ports':
+            # multiport --ports matches source OR destination port
+            part = YES if port_spec_covers(arg, port) else MAYBE
+        elif tok in ('-i', '--in-interface'):
+            part = NO if arg == 'lo' else (YES if arg == '+' else MAYBE)
+        elif tok in ('-s', '--source', '-d', '--destination'):
+            # the packet goes from another node to this node's own address: never loopback
+            if arg.startswith('127.') or arg in ('::1', '::1/128'):
+                part = NO
+            else:
+                part = YES if arg in ('0.0.0.0/0', '::/0') else MAYBE
+        elif tok in ('--ctstate', '--state'):
+            states = arg.upper().split(',')
+            part = YES if 'NEW' in states else NO
+        elif tok == '--dst-type':
+            part = YES if arg.upper() == 'LOCAL' else NO
+        elif tok == '--src-type':
+            part = NO if arg.upper() == 'LOCAL' else MAYBE
+        elif tok == '--syn':
+            part = YES
+            step = 1
+        elif tok in ('-m', '--match', '--comment', '--reject-with', '--log-prefix', '--log-level',
+                     '-o', '--out-interface', '--set-xmark', '--set-mark'):
+            part = YES
+        elif tok.startswith('-'):
+            # any other match option (limit, recent, set, mark, sport, tcp-flags, ...): unknown
+            part = MAYBE
+            if tok in ('--log-uid', '--log-tcp-options', '--log-ip-options', '--log-tcp-sequence', '--rcheck', '--update', '--set', '--remove'):
+                step = 1
+        else:
+            step = 1
+            part = YES
+        if tok not in ('-j', '--jump', '-g', '--goto', '-m', '--match', '--comment', '-o', '--out-interface'):
+            result = _combine(result, _negate(part, negate))
+        negate = False
+        i += step
+    return result, target, goto
+
+
+def analyze_iptables(text, port=DEFAULT_PORT, chain='INPUT'):
+    """Walk the filter table from ``chain`` for a NEW TCP packet to ``port``.
+
+    Returns ``{blocked: yes|maybe|no, blocking: [{spec, chain, target, conditional, ufw}],
+    accepted_by: spec|None, shadowed: [spec], policy: str|None, policy_blocks: bool,
+    reachable_chains: [...]}``.  See the module docstring for the rules of the walk.
+    """
+    parsed = parse_iptables_s(text)
+    if not parsed['policies'] and not parsed['rules']:
+        raise FirewallParseError('no iptables rules found; expected the output of `iptables -S` (filter table)')
+    user_chains = set(c for c in parsed['chains'] if c not in parsed['policies'])
+    state = {'accepted_by': None, 'blocking': [], 'shadowed': [], 'reachable': [], 'dropped': False}
+
+    def walk(name, stack, cond):
+        """Walk one chain entered under condition ``cond`` (yes/maybe)."""
+        if name not in state['reachable']:
+            state['reachable'].append(name)
+        for spec in parsed['rules'].get(name, []):
+            match, target, goto = iptables_rule_match(spec, port)
+            match = _combine(match, cond)
+            if match == NO:
+                continue
+            if state['accepted_by']:
+                if target in BLOCK_TARGETS:
+                    state['shadowed'].append(spec)
+                continue
+            if target == 'ACCEPT':
+                # after a sure DROP/REJECT later ACCEPTs are unreachable: keep collecting blockers
+                if match == YES and not state['dropped']:
+                    state['accepted_by'] = spec
+            elif target in BLOCK_TARGETS:
+                state['blocking'].append({
+                    'spec': spec, 'chain': name, 'target': target, 'conditional': match != YES,
+                    'ufw': name.startswith(UFW_CHAIN_PREFIXES),
+                })
+                if match == YES:
+                    state['dropped'] = True
+            elif target == 'RETURN':
+                if match == YES:
+                    return
+            elif target in user_chains and target not in stack:
+                walk(target, stack + [target], match)
+                if goto and match == YES:
+                    return
+        return
+
+    walk(chain, [chain], YES)
+    policy = parsed['policies'].get(chain)
+    policy_blocks = bool(policy in ('DROP', 'REJECT') and not state['accepted_by'] and not state['dropped'])
+    sure = [b for b in state['blocking'] if not b['conditional']]
+    if sure or policy_blocks:
+        blocked = YES
+    elif state['blocking']:
+        blocked = MAYBE
+    else:
+        blocked = NO
+    return {
+        'blocked': blocked, 'blocking': state['blocking'], 'accepted_by': state['accepted_by'],
+        'shadowed': state['shadowed'], 'policy': policy, 'policy_blocks': policy_blocks,
+        'reachable_chains': state['reachable'], 'port': port,
+    }
+
+
+def iptables_blocking_rules(text, port=DEFAULT_PORT, include_ufw=True):
+    """Full ``-A CHAIN ...`` specs that drop/reject TCP ``port`` on the INPUT path (in walk order).
+
+    Suitable for ``iptables -D``: strip the leading ``-A`` and pass the rest as arguments.
+    A blocking ``-P INPUT DROP`` policy is not included (see :func:`analyze_iptables`).
+    """
+    analysis = analyze_iptables(text, port=port)
+    return [b['spec'] for b in analysis['blocking'] if include_ufw or not b['ufw']]
+
+
+def iptables_delete_args(spec):
+    """Turn ``-A CHAIN <match...>`` into the argv for ``iptables -D CHAIN <match...>``."""
+    tokens = _tokens(spec)
+    if len(tokens) < 2 or tokens[0] != '-A':
+        raise FirewallParseError('not an "-A CHAIN ..." rule spec: %r; pass a line from `iptables -S`' % spec)
+    return ['-D'] + tokens[1:]
+
+
+# --------------------------------------------------------------------------- iptables -L
+
+_CHAIN_HEADER_RE = re.compile(r'^Chain (\S+) \((?:policy (\S+)(?: .*)?|(\d+) references)\)')
+
+
+def parse_iptables_list_line_numbers(text):
+    """Parse ``iptables --list --line-numbers [-n]``.
+
+    Returns ``{chain: {policy, references, rules: [{num, target, prot, opt, source,
+    destination, extra}]}}``.  Informational only: ``-L`` hides interfaces (``-i lo``) and
+    match details, so verdicts use ``iptables -S``.
+    """
+    chains = {}
+    current = None
+    for raw in (text or '').splitlines():
+        line = raw.rstrip()
+        if not line.strip():
+            continue
+        header = _CHAIN_HEADER_RE.match(line)
+        if header:
+            current = {
+                'policy': header.group(2), 'references': int(header.group(3)) if header.group(3) else None, 'rules': [],
+            }
+            chains[header.group(1)] = current
+            continue
+        if current is None or line.startswith('num '):
+            continue
+        parts = line.split(None, 5)
+        if len(parts) < 5 or not parts[0].isdigit():
+            continue
+        # "num target prot opt source destination extra"; target may be empty (no -j)
+        if len(parts) >= 6 and (parts[3] in ('--', '-f', '!f') or parts[3].startswith('-')):
+            num, target, prot, opt, rest = parts[0], parts[1], parts[2], parts[3], parts[4] + ' ' + parts[5]
+        else:
+            num, target = parts[0], ''
+            rest_parts = line.split(None, 4)
+            prot, opt, rest = rest_parts[1], rest_parts[2], ' '.join(rest_parts[3:])
+        rest_split = rest.split(None, 2)
+        source = rest_split[0] if rest_split else ''
+        destination = rest_split[1] if len(rest_split) > 1 else ''
+        extra = rest_split[2].strip() if len(rest_split) > 2 else ''
+        current['rules'].append({
+            'num': int(num), 'target': target, 'prot': prot, 'opt': opt,
+            'source': source, 'destination': destination, 'extra': extra,
+        })
+    return chains
+
+
+def list_rule_mentions_port(rule, port=DEFAULT_PORT):
+    """True when a parsed ``-L`` rule's match text names ``port`` (dpt:, dpts:, multiport dports)."""
+    prot_ok = rule['prot'] in ('tcp', '6', 'all', '0')
+    found = re.findall(r'(?:dpt|dpts):(\S+)|multiport dports (\S+)', rule['extra'])
+    return prot_ok and any(port_spec_covers(a or b, port) for a, b in found)
+
+
+# --------------------------------------------------------------------------- ss -ltn
+
+def parse_ss_ltn(text):
+    """Parse ``ss -ltn``: returns ``{listeners: [{address, port}], ports: sorted set}``."""
+    listeners = []
+    for raw in (text or '').splitlines():
+        parts = raw.split()
+        if len(parts) < 5 or parts[0] != 'LISTEN':
+            continue
+        local = parts[3]
+        address, _sep, port = local.rpartition(':')
+        if not port.isdigit():
+            continue
+        listeners.append({'address': address.strip('[]'), 'port': int(port)})
+    return {'listeners': listeners, 'ports': sorted(set(item['port'] for item in listeners))}
+
+
+def ss_listening(text, port=DEFAULT_PORT):
+    """Return ``yes`` (listening on a non-loopback or wildcard address), ``loopback_only`` or ``no``."""
+    addrs = [item['address'] for item in parse_ss_ltn(text)['listeners'] if item['port'] == port]
+    if not addrs:
+        return 'no'
+    if all(a.startswith('127.') or a == '::1' for a in addrs):
+        return 'loopback_only'
+    return 'yes'
+
+
+# --------------------------------------------------------------------------- nft
+
+def parse_nft_ruleset(text):
+    """Minimal ``nft list ruleset`` parser.
+
+    Returns ``{tables: [{family, name, iptables_nft, chains: {name: {hook, type, priority,
+    policy, rules: [text]}}}]}``.  Sets, maps and flowtables are skipped.
+    """
+    tables = []
+    table = None
+    chain = None
+    depth = 0
+    skip_depth = None
+    for raw in (text or '').splitlines():
+        line = raw.strip()
+        if not line or line.startswith('#'):
+            continue
+        opens = line.count('{')
+        closes = line.count('}')
+        if skip_depth is not None:
+            depth += opens - closes
+            if depth <= skip_depth:
+                skip_depth = None
+            continue
+        match = re.match(r'^table\s+(\S+)\s+(\S+)\s*\{', line)
+        if match and depth == 0:
+            table = {'family': match.group(1), 'name': match.group(2), 'chains': {},
+                     'iptables_nft': match.group(1) in ('ip', 'ip6') and match.group(2) in IPTABLES_NFT_TABLES}
+            tables.append(table)
+            depth += 1
+            continue
+        match = re.match(r'^chain\s+(\S+)\s*\{', line)
+        if match and depth == 1 and table is not None:
+            chain = {'hook': None, 'type': None, 'priority': None, 'policy': None, 'rules': []}
+            table['chains'][match.group(1)] = chain
+            depth += 1
+            continue
+        if depth == 1 and re.match(r'^(set|map|flowtable|counter|quota|limit|ct|secmark|synproxy)\s', line) and opens:
+            skip_depth = depth
+            depth += opens - closes
+            if depth <= skip_depth:
+                skip_depth = None
+            continue
+        if line == '}':
+            depth -= 1
+            if depth == 1:
+                chain = None
+            elif depth == 0:
+                table = None
+            continue
+        if chain is not None and depth == 2:
+            base = re.match(r'^type\s+(\S+)\s+hook\s+(\S+)(?:\s+device\s+\S+)?\s+priority\s+([^;]+);(?:\s*policy\s+(\w+);)?', line)
+            if base:
+                chain['type'] = base.group(1)
+                chain['hook'] = base.group(2)
+                chain['priority'] = base.group(3).strip()
+                chain['policy'] = base.group(4) or 'accept'
+                continue
+            chain['rules'].append(line)
+            depth += opens - closes
+    return {'tables': tables}
+
+
+def nft_rule_match(rule, port=DEFAULT_PORT):
+    """Judge one nft rule text; returns ``(match, verdict, target)``."""
+    result = YES
+    verdict = None
+    target = None
+    words = rule.replace('{', ' { ').replace('}', ' } ').replace(',', ' , ').split()
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in ('accept', 'drop', 'reject', 'return', 'continue'):
+            verdict = word
+        elif word in ('jump', 'goto') and i + 1 < len(words):
+            verdict, target = word, words[i + 1]
+            i += 1
+        elif word in ('tcp', 'udp', 'th', 'sctp', 'dccp', 'udplite') and i + 2 < len(words) and words[i + 1] in ('dport', 'sport'):
+            field = words[i + 1]
+            negated = words[i + 2] == '!='
+            j = i + 3 if negated else i + 2
+            if j < len(words) and words[j] == '{':
+                end = words.index('}', j) if '}' in words[j:] else len(words) - 1
+                value = ' '.join(w for w in words[j + 1:end] if w != ',')
+                i = end
+            else:
+                value = words[j] if j < len(words) else ''
+                i = j
+            if field == 'sport':
+                part = MAYBE
+            elif word in ('tcp', 'th'):
+                part = YES if port_spec_covers(value, port) else NO
+            else:
+                part = NO
+            result = _combine(result, _negate(part, negated))
+        elif word == 'l4proto' and i + 1 < len(words):
+            value = words[i + 1]
+            result = _combine(result, YES if value in ('tcp', '6') else NO)
+            i += 1
+        elif word in ('iifname', 'iif') and i + 1 < len(words):
+            value = words[i + 1].strip('"')
+            negated = value == '!='
+            if negated and i + 2 < len(words):
+                value = words[i + 2].strip('"')
+                i += 1
+            part = NO if value == 'lo' else MAYBE
+            result = _combine(result, _negate(part, negated))
+            i += 1
+        elif word == 'state' and i > 0 and words[i - 1] == 'ct' and i + 1 < len(words):
+            values = []
+            j = i + 1
+            if words[j] == '{':
+                j += 1
+            while j < len(words) and re.match(r'^[a-z,]+$', words[j]) and words[j] not in ('counter', 'accept', 'drop', 'reject', 'jump', 'goto', 'log'):
+                values.extend(v for v in words[j].split(',') if v)
+                j += 1
+            result = _combine(result, YES if 'new' in values else NO)
+            i = j - 1
+        elif word in ('saddr', 'daddr') and i > 0 and words[i - 1] in ('ip', 'ip6'):
+            result = _combine(result, MAYBE)
+            i += 1
+        elif word == 'fib' and i + 3 < len(words) and words[i + 1] == 'daddr' and words[i + 2] == 'type':
+            negated = words[i + 3] == '!='
+            value = words[i + 4] if negated and i + 4 < len(words) else words[i + 3]
+            result = _combine(result, _negate(YES if value == 'local' else NO, negated))
+            i += 4 if negated else 3
+        elif word == 'pkttype' and i + 1 < len(words):
+            result = _combine(result, YES if words[i + 1] in ('host', 'unicast') else NO)
+            i += 1
+        elif word in ('limit', 'meter', 'mark', '@') or word.startswith('@'):
+            result = _combine(result, MAYBE)
+        i += 1
+    return result, verdict, target
+
+
+def analyze_nft(text, port=DEFAULT_PORT, include_iptables_nft=False):
+    """Walk every ``hook input`` filter chain for a NEW TCP packet to ``port``.
+
+    Tables managed by iptables-nft are skipped unless ``include_iptables_nft`` (their rules
+    are judged through ``iptables -S``).  Returns ``{blocked, blocking: [{table, chain, rule,
+    verdict, conditional}], policy_drops: ['family table chain'], accepted_by: [...]}``.
+    """
+    parsed = parse_nft_ruleset(text)
+    blocking = []
+    policy_drops = []
+    accepted = []
+    for table in parsed['tables']:
+        if table['family'] not in ('ip', 'inet', 'ip6') or (table['iptables_nft'] and not include_iptables_nft):
+            continue
+        if table['family'] == 'ip6':
+            continue
+        label = '%s %s' % (table['family'], table['name'])
+        for chain_name, chain in table['chains'].items():
+            if chain['hook'] != 'input' or chain['type'] != 'filter':
+                continue
+            state = {'accept': None}
+
+            def walk(name, stack, cond, table=table, label=label, state=state):
+                for rule in table['chains'].get(name, {}).get('rules', []):
+                    match, verdict, target = nft_rule_match(rule, port)
+                    match = _combine(match, cond)
+                    if match == NO or verdict is None:
+                        continue
+                    if verdict == 'accept' and match == YES:
+                        state['accept'] = '%s %s: %s' % (label, name, rule)
+                        return 'accept'
+                    if verdict in ('drop', 'reject'):
+                        blocking.append({'table': label, 'chain': name, 'rule': rule, 'verdict': verdict,
+                                         'conditional': match != YES})
+                        if match == YES:
+                            return 'drop'
+                    elif verdict == 'return' and match == YES:
+                        return None
+                    elif verdict in ('jump', 'goto') and target in table['chains'] and target not in stack:
+                        outcome = walk(target, stack + [target], match)
+                        if outcome in ('accept', 'drop'):
+                            return outcome
+                        if verdict == 'goto' and match == YES:
+                            return None
+                return None
+
+            outcome = walk(chain_name, [chain_name], YES)
+            if state['accept']:
+                accepted.append(state['accept'])
+            if outcome is None and chain['policy'] == 'drop':
+                policy_drops.append('%s %s' % (label, chain_name))
+    sure = [b for b in blocking if not b['conditional']]
+    blocked = YES if sure or policy_drops else (MAYBE if blocking else NO)
+    return {'blocked': blocked, 'blocking': blocking, 'policy_drops': policy_drops, 'accepted_by': accepted, 'port': port}
+
+
+# --------------------------------------------------------------------------- verdict
+
+def decide_10250_block(ufw=None, iptables=None, nft=None, ss=None, port=DEFAULT_PORT):
+    """Decide whether (and by what) TCP ``port`` is blocked on a node.
+
+    Each argument is the raw text of the tool output, or None when not collected.
+    Returns ``{blocked_by: 'ufw'|'iptables'|'nft'|'not_listening'|None, rules: [...],
+    conditional: bool, reason: str, details: {ufw, iptables, nft, listening}}``.
+    Precedence: ufw, iptables (non-ufw chains and the INPUT policy), native nft, listener.
+    """
+    details = {'ufw': None, 'iptables': None, 'nft': None, 'listening': None}
+    ufw_active = False
+    if ufw is not None:
+        details['ufw'] = parse_ufw_status(ufw, port=port)
+        ufw_active = details['ufw']['active']
+    if iptables is not None and iptables.strip():
+        details['iptables'] = analyze_iptables(iptables, port=port)
+    if nft is not None and nft.strip():
+        details['nft'] = analyze_nft(nft, port=port, include_iptables_nft=details['iptables'] is None)
+    if ss is not None:
+        details['listening'] = ss_listening(ss, port=port)
+
+    ipt = details['iptables']
+    ufw_rules = [b for b in ipt['blocking'] if b['ufw']] if ipt else []
+    other_rules = [b for b in ipt['blocking'] if not b['ufw']] if ipt else []
+
+    def verdict(by, rules, conditional, reason):
+        return {'blocked_by': by, 'rules': rules, 'conditional': conditional, 'reason': reason, 'details': details}
+
+    if details['ufw'] and details['ufw']['blocks_port']:
+        rules = [b['spec'] for b in ufw_rules]
+        return verdict('ufw', rules, False, details['ufw']['reason'])
+    if ufw_active and ufw_rules and not details['ufw']['allows_port']:
+        return verdict('ufw', [b['spec'] for b in ufw_rules], any(b['conditional'] for b in ufw_rules),
+                       'ufw chains drop/reject %d/tcp' % port)
+    if other_rules:
+        conditional = all(b['conditional'] for b in other_rules)
+        what = 'may drop/reject (conditional)' if conditional else 'drop/reject'
+        return verdict('iptables', [b['spec'] for b in other_rules], conditional,
+                       'iptables rules on the INPUT path %s %d/tcp: %s' % (what, port, '; '.join(b['spec'] for b in other_rules)))
+    if ipt and ipt['policy_blocks'] and not ufw_active:
+        return verdict('iptables', ['-P INPUT %s' % ipt['policy']], False,
+                       'iptables INPUT policy is %s and no rule accepts %d/tcp' % (ipt['policy'], port))
+    if ipt and ipt['policy_blocks'] and ufw_active:
+        return verdict('ufw', ['-P INPUT %s' % ipt['policy']], False,
+                       'ufw is active and the INPUT policy %s is reached for %d/tcp' % (ipt['policy'], port))
+    nftd = details['nft']
+    if nftd and nftd['blocked'] != NO:
+        rules = ['%s %s: %s' % (b['table'], b['chain'], b['rule']) for b in nftd['blocking']]
+        rules += ['%s: policy drop' % p for p in nftd['policy_drops']]
+        conditional = nftd['blocked'] == MAYBE
+        return verdict('nft', rules, conditional, 'nftables %s %d/tcp in an input hook: %s' % (
+            'may drop/reject' if conditional else 'drops/rejects', port, '; '.join(rules)))
+    if details['listening'] in ('no', 'loopback_only'):
+        return verdict('not_listening', [], False, 'nothing listens on %s:%d/tcp (%s)' % (
+            'a non-loopback address' if details['listening'] == 'loopback_only' else 'any address', port,
+            details['listening']))
+    return verdict(None, [], False, 'no firewall rule blocking %d/tcp was found' % port)
