@@ -659,7 +659,7 @@ def analyze_nft(text, port=DEFAULT_PORT, include_iptables_nft=False):
                 continue
             state = {'accept': None}
 
-            def walk(name, stack, cond, table=table, label=label, state=state):
+            def walk(name, stack, cond, table=table, label=label, state=state):  # pylint: disable=dangerous-default-value
                 for rule in table['chains'].get(name, {}).get('rules', []):
                     match, verdict, target = nft_rule_match(rule, port)
                     match = _combine(match, cond)

@@ -128,3 +128,35 @@ def describe_kube_error(exc, doing):
         hint = _HINTS.get(exc.status)
         return text + (' ' + hint if hint else '')
     return 'Failed to %s: %s. Check that the Kubernetes API server is reachable (host, kubeconfig, ca_cert).' % (doing, exc)
+
+
+# Added for the konnectivity modules (issue 6): raw-JSON reads and paged lists.
+
+def read_json(call, *args, **kwargs):
+    """Run a kubernetes client read/list call and return the API's JSON as plain dicts (no model round trip)."""
+    kwargs['_preload_content'] = False
+    response = call(*args, **kwargs)
+    data = response.data
+    return json.loads(data.decode('utf-8') if isinstance(data, bytes) else data)
+
+
+def read_or_none(call, *args, **kwargs):
+    """read_json(), or None when the object does not exist (404)."""
+    try:
+        return read_json(call, *args, **kwargs)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def list_all(call, *args, page_size=500, **kwargs):
+    """All items of a list call, following `continue` tokens `page_size` items at a time."""
+    items = []
+    token = None
+    while True:
+        page = read_json(call, *args, limit=page_size, _continue=token, **kwargs)
+        items.extend(page.get('items') or [])
+        token = (page.get('metadata') or {}).get('continue')
+        if not token:
+            return items

@@ -222,7 +222,7 @@ def lab(tmp_path_factory):
         _make_cert(tmpdir)
         lab.start_server('b', NS_B, IP_B, 'tcp:10250,tls:443,tlsnoalpn:8443,udp:1194')
         lab.start_server('c', NS_C, IP_C, 'tcp:10250,tcp:10255,tcp:10260,udp:1194')
-        for _ in range(50):
+        for _attempt in range(50):
             if nsx(NS_A, 'ping', '-c1', '-W1', IP_C, check=False).returncode == 0:
                 break
             time.sleep(0.1)

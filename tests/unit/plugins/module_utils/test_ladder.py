@@ -748,7 +748,7 @@ def test_render_refuses_what_cpa_refuses():
         render_ladder('{"nodesToReplicas":[[1.5,2]]}')
 
 
-@pytest.mark.parametrize('first, second, equal', [
+@pytest.mark.parametrize('left, right, equal', [
     ('{"nodesToReplicas":[[1,2],[100,3]]}', {'nodesToReplicas': [[100, 3], [1, 2]]}, True),
     ('{"nodesToReplicas":[[1,2]]}', '{"nodesToReplicas":[[1,2]],"coresToReplicas":[],"includeUnschedulableNodes":false}', True),
     ('{"nodesToReplicas":[[1,2]]}', '{"NodesToReplicas":[[1,2]],"comment":"x"}', True),
@@ -759,11 +759,9 @@ def test_render_refuses_what_cpa_refuses():
     ('{"nodesToReplicas":[[1.5,2]]}', '{"nodesToReplicas":[[1.5,2]]}', False),
     ('{"nodesToReplicas":[[1,2]]}', 'not json', False),
 ])
-def test_ladders_equal(first, second, equal):
-    assert ladders_equal(first, second) is equal
-    # symmetric: swap the operands
-    reversed_pair = (second, first)
-    assert ladders_equal(*reversed_pair) is equal
+def test_ladders_equal(left, right, equal):
+    assert ladders_equal(left, right) is equal
+    assert ladders_equal(right, left) is equal  # symmetric
 
 
 @pytest.mark.parametrize('entries, steps', [

@@ -228,9 +228,9 @@ def _pattern(name, n=5000):
     if name == 'every_other_refused':
         return ''.join('sr'[i % 2] for i in range(n))
     if name == 'random_stru':
-        return ''.join(rng.choice('stru') for _ in range(n))
+        return ''.join(rng.choice('stru') for _index in range(n))
     if name == 'random_all_letters':
-        return ''.join(rng.choice('strudex') for _ in range(n))
+        return ''.join(rng.choice('strudex') for _index in range(n))
     if name == 'every_other_error':
         return ''.join('se'[i % 2] for i in range(n))
     if name == 'few_failures':
