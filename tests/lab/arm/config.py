@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""JSON Schema of the ARM emulator config, and its validation (clear 'where + what' messages).
+
+The config is scenario-shaped (`cluster` + `node_pools` feed `topology.build_topology`), so unknown
+top-level and cluster/pool keys are allowed: other lab parts (Kubernetes emulator, data plane) read
+the same scenario file.
+"""
+
+from __future__ import annotations
+
+import jsonschema
+
+from .common import LabConfigError
+
+_METRIC_VALUE = {'oneOf': [{'type': 'number', 'minimum': 0}, {'type': 'array', 'items': {'type': 'number', 'minimum': 0}}]}
+_METRIC_VALUES = {
+    'type': 'object', 'additionalProperties': False,
+    'properties': {'allocated': {'oneOf': [{'type': 'null'}, _METRIC_VALUE]}, 'used': _METRIC_VALUE, 'successful': _METRIC_VALUE,
+                   'failed': _METRIC_VALUE, 'pending': _METRIC_VALUE},
+}
+CONFIG_SCHEMA = {
+    '$schema': 'http://json-schema.org/draft-07/schema#',
+    'title': 'aks.tunnel lab ARM emulator config',
+    'type': 'object',
+    'required': ['cluster', 'node_pools'],
+    'properties': {
+        'cluster': {
+            'type': 'object', 'required': ['name', 'resource_group'],
+            'properties': {
+                'name': {'type': 'string', 'minLength': 1}, 'resource_group': {'type': 'string', 'minLength': 1},
+                'location': {'type': 'string'}, 'node_resource_group': {'type': 'string'},
+                'subscription_id': {'type': 'string'}, 'tenant_id': {'type': 'string'},
+                'vnet_prefix': {'type': 'string'}, 'subnet_prefix': {'type': 'string'},
+                'private': {'type': 'boolean'}, 'tunnel': {'type': 'string'},
+                'outbound_type': {'enum': ['loadBalancer', 'userDefinedRouting', 'managedNATGateway', 'userAssignedNATGateway', 'none']},
+                'kubernetes_version': {'type': 'string'}, 'network_plugin': {'enum': ['azure', 'kubenet', 'none']},
+                'network_plugin_mode': {'type': ['string', 'null']}, 'pod_cidr': {'type': 'string'},
+                'enable_vnet_integration': {'type': 'boolean'}, 'enable_private_cluster_public_fqdn': {'type': 'boolean'},
+                'byo_subnet': {'type': 'boolean'}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}},
+                'load_balancer_profile': {
+                    'type': 'object', 'additionalProperties': False,
+                    'properties': {'managed_outbound_ip_count': {'type': 'integer', 'minimum': 1, 'maximum': 100},
+                                   'allocated_outbound_ports': {'type': 'integer', 'minimum': 0, 'maximum': 64000, 'multipleOf': 8},
+                                   'idle_timeout_in_minutes': {'type': 'integer', 'minimum': 4, 'maximum': 120}},
+                },
+            },
+        },
+        'node_pools': {
+            'type': 'array', 'minItems': 1,
+            'items': {'type': 'object', 'required': ['name', 'count'],
+                      'properties': {'name': {'type': 'string'}, 'count': {'type': 'integer', 'minimum': 0}, 'vm_size': {'type': 'string'},
+                                     'mode': {'enum': ['System', 'User']}, 'os_sku': {'type': 'string'},
+                                     'max_count': {'type': ['integer', 'null'], 'minimum': 0}, 'min_count': {'type': 'integer', 'minimum': 0},
+                                     'max_surge': {'type': ['string', 'integer']}, 'max_pods': {'type': 'integer', 'minimum': 10}}},
+        },
+        'clients': {
+            'type': 'array',
+            'items': {'type': 'object', 'required': ['client_id', 'client_secret'], 'additionalProperties': False,
+                      'properties': {'client_id': {'type': 'string', 'minLength': 1}, 'client_secret': {'type': 'string', 'minLength': 1},
+                                     'object_id': {'type': 'string'}, 'role': {'enum': ['owner', 'contributor', 'reader', 'none']},
+                                     'actions': {'type': 'array', 'items': {'type': 'string'}},
+                                     'not_actions': {'type': 'array', 'items': {'type': 'string'}}}},
+        },
+        'network': {
+            'type': 'object', 'additionalProperties': False,
+            'properties': {
+                'node_nsg_on': {'enum': ['nic', 'subnet', 'both']},
+                'nsgs': {'type': 'object', 'additionalProperties': {
+                    'type': ['object', 'null'], 'additionalProperties': False,
+                    'properties': {'resource_group': {'type': 'string'}, 'security_rules': {'type': 'array', 'items': {'type': 'object'}}}}},
+                'subnet_nsg': {'type': ['string', 'null']},
+                'outbound_ip_addresses': {'type': 'array', 'items': {'type': 'string'}},
+            },
+        },
+        'metrics': {'type': 'object', 'additionalProperties': False,
+                    'properties': {'default': _METRIC_VALUES, 'nodes': {'type': 'object', 'additionalProperties': _METRIC_VALUES}}},
+        'faults': {'type': 'array', 'items': {'type': 'object', 'required': ['type']}},
+        'executor': {'type': 'string'},
+        'runcommand_latency_s': {'type': 'number', 'minimum': 0},
+        'runcommand_timeout_s': {'type': 'number', 'exclusiveMinimum': 0},
+        'lro_in_progress_polls': {'type': 'integer', 'minimum': 0},
+        'lro_retry_after_ms': {'type': 'integer', 'minimum': 1},
+        'lro_retry_after_s': {'type': 'integer', 'minimum': 0},
+        'vmss_vm_page_size': {'type': 'integer', 'minimum': 1},
+        'token_lifetime_s': {'type': 'integer', 'minimum': 60},
+        'extra_api_versions': {'type': 'object', 'additionalProperties': {'type': 'array', 'items': {'type': 'string'}}},
+    },
+}
+
+
+def validate_config(config):
+    """Raise LabConfigError naming the first problem (JSON path + message)."""
+    validator = jsonschema.Draft7Validator(CONFIG_SCHEMA)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        where = '.'.join(str(p) for p in error.absolute_path) or '<root>'
+        raise LabConfigError('ARM emulator config %s: %s (see CONFIG_SCHEMA in tests/lab/arm/config.py)' % (where, error.message))

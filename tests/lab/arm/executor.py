@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Where a run command script really runs.
+
+Interface (duck-typed): `executor.run(node, script, args, timeout) -> (stdout: bytes, stderr: bytes)`
+with `node` = the node dict from `topology.build_topology`; optional `close()` is called on stop.
+The data plane plugs in an executor that enters the node's network namespace.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import threading
+
+
+class LocalBashExecutor:
+    """Runs `bash -c script bash args...` on this host (unit use; no isolation).
+
+    `env` adds variables; the node's name/IP are exported as LAB_NODE_NAME / LAB_NODE_IP so tests
+    can see which node a script was meant for.
+    """
+
+    def __init__(self, env=None, cwd=None):
+        self.env = dict(env or {})
+        self.cwd = cwd
+        self._procs = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def run(self, node, script, args, timeout):
+        env = dict(os.environ)
+        env.update(self.env)
+        env['LAB_NODE_NAME'] = node.get('name', '')
+        env['LAB_NODE_IP'] = node.get('ip', '')
+        with self._lock:
+            if self._closed:
+                return b'', b'executor closed\n'
+            proc = subprocess.Popen(['bash', '-c', script, 'bash'] + [str(a) for a in args], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=self.cwd, start_new_session=True)
+            self._procs.add(proc)
+        try:
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._kill(proc)
+                out, err = proc.communicate()
+                err = err + b'\nscript timed out after %ds\n' % int(timeout)
+        finally:
+            with self._lock:
+                self._procs.discard(proc)
+        return out, err
+
+    @staticmethod
+    def _kill(proc):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close(self):
+        with self._lock:
+            self._closed = True
+            procs = list(self._procs)
+        for proc in procs:
+            self._kill(proc)
+
+
+class NullExecutor:
+    """Runs nothing; every script 'succeeds' with empty output."""
+
+    def run(self, node, script, args, timeout):
+        return b'', b''
+
+
+def load_executor(spec, config):
+    """Build an executor from a config string: 'local', 'null', or 'package.module:factory' (factory(config))."""
+    if spec in (None, '', 'local'):
+        return LocalBashExecutor()
+    if spec == 'null':
+        return NullExecutor()
+    if ':' not in spec:
+        raise ValueError("executor %r: use 'local', 'null' or 'package.module:factory'" % spec)
+    module_name, attr = spec.split(':', 1)
+    factory = getattr(importlib.import_module(module_name), attr)
+    return factory(config)

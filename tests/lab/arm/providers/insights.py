@@ -1,0 +1,269 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Microsoft.Insights metrics (2024-02-01) for the cluster load balancer: SNAT connections and ports.
+
+Series values come from config `metrics`:
+  {"default": {"allocated": null, "used": 0, "successful": 0, "failed": 0, "pending": 0},
+   "nodes": {"<node name | pool-index | ip>": {"used": 900, "failed": 12, ...}}}
+`allocated` null means what the LB profile gives each node. A value may be a list: one number per
+time point (the last one repeats). Errors use Monitor's flat shape {"code", "message"}.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from ..common import ArmError, Response, iso_z, utcnow
+from .network import has_lb
+
+NAMESPACE = 'Microsoft.Network/loadBalancers'
+AGGREGATIONS = ('average', 'count', 'minimum', 'maximum', 'total')
+METRICS = {
+    'SnatConnectionCount': {'unit': 'Count', 'primary': 'total', 'display': 'SNAT Connection Count',
+                            'description': 'Total number of new SNAT connections created within the time period',
+                            'dims': ('FrontendIPAddress', 'BackendIPAddress', 'ConnectionState')},
+    'AllocatedSnatPorts': {'unit': 'Count', 'primary': 'average', 'display': 'Allocated SNAT Ports',
+                           'description': 'Total number of SNAT ports allocated within time period',
+                           'dims': ('FrontendIPAddress', 'BackendIPAddress', 'ProtocolType', 'IsAwaitingRemoval')},
+    'UsedSnatPorts': {'unit': 'Count', 'primary': 'average', 'display': 'Used SNAT Ports',
+                      'description': 'Total number of SNAT ports used within time period',
+                      'dims': ('FrontendIPAddress', 'BackendIPAddress', 'ProtocolType', 'IsAwaitingRemoval')},
+}
+_DURATION_RE = re.compile(r'^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$', re.IGNORECASE)
+_COND_RE = re.compile(r"^\s*\(*\s*([A-Za-z][\w]*)\s+eq\s+'([^']*)'\s*\)*\s*$", re.IGNORECASE)
+
+
+def _bad(message, code='BadRequest', status=400):
+    return ArmError(status, code, message, flat=True)
+
+
+def parse_duration(text):
+    match = _DURATION_RE.match(text or '')
+    if not match or not any(match.groups()):
+        return None
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return datetime.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def _format_duration(delta):
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0:
+        return 'P%dD' % (seconds // 86400)
+    hours, rem = divmod(seconds, 3600)
+    minutes, secs = divmod(rem, 60)
+    return 'PT' + (('%dH' % hours) if hours else '') + (('%dM' % minutes) if minutes else '') + (('%dS' % secs) if secs else '')
+
+
+def _parse_time(text):
+    try:
+        value = datetime.datetime.fromisoformat(text.strip().replace('Z', '+00:00'))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value
+
+
+def parse_timespan(text, now=None):
+    now = now or utcnow()
+    if not text:
+        return now - datetime.timedelta(hours=1), now
+    parts = text.split('/')
+    if len(parts) == 1:
+        delta = parse_duration(parts[0])
+        if delta is None:
+            raise _bad("Invalid time interval input: '%s'. Use '<start>/<end>' ISO 8601 times or a duration." % text)
+        return now - delta, now
+    if len(parts) != 2:
+        raise _bad("Invalid time interval input: '%s'." % text)
+    start_d, end_d = parse_duration(parts[0]), parse_duration(parts[1])
+    start, end = _parse_time(parts[0]) if start_d is None else None, _parse_time(parts[1]) if end_d is None else None
+    if start is None and end is not None and start_d is not None:
+        start = end - start_d
+    if end is None and start is not None and end_d is not None:
+        end = start + end_d
+    if start is None or end is None or end <= start:
+        raise _bad("Invalid time interval input: '%s'. The start must be before the end." % text)
+    return start, end
+
+
+def parse_filter(text, dims_allowed, metric_name):
+    """`Dim eq 'v' [or Dim eq 'w'] [and Other eq '*']` -> ordered {dim: set(values) | '*'}."""
+    result = {}
+    if not text or not text.strip():
+        return result
+    canon = {d.lower(): d for d in dims_allowed}
+    for clause in re.split(r'\s+and\s+', text.strip(), flags=re.IGNORECASE):
+        dim_name, values = None, set()
+        for cond in re.split(r'\s+or\s+', clause.strip(), flags=re.IGNORECASE):
+            match = _COND_RE.match(cond)
+            if not match:
+                raise _bad("Invalid $filter '%s': use \"<Dimension> eq '<value>'\" joined by 'and' / 'or'." % text)
+            name = match.group(1)
+            if name.lower() not in canon:
+                raise _bad('Metric: %s does not support requested dimension combination: %s, supported ones are: %s, please check metric '
+                           'definition.' % (metric_name, name, ','.join(dims_allowed)))
+            if dim_name and dim_name != canon[name.lower()]:
+                raise _bad("Invalid $filter '%s': 'or' may only combine values of one dimension." % text)
+            dim_name = canon[name.lower()]
+            values.add(match.group(2))
+        result[dim_name] = '*' if '*' in values else values
+    return result
+
+
+def _node_values(state, node):
+    cfg = state.metrics or {}
+    merged = {'allocated': None, 'used': 0, 'successful': 0, 'failed': 0, 'pending': 0}
+    merged.update(cfg.get('default') or {})
+    nodes = cfg.get('nodes') or {}
+    for key in (node['name'], node['short'], node['ip']):
+        if key in nodes:
+            merged.update(nodes[key] or {})
+    if merged['allocated'] is None:
+        merged['allocated'] = state.effective_ports_per_node()
+    return merged
+
+
+def _at(value, index):
+    if isinstance(value, list):
+        if not value:
+            return 0
+        return value[min(index, len(value) - 1)]
+    return value
+
+
+def _cells(state, metric):
+    frontend = state.public_ips()[0]['address'] if state.public_ips() else ''
+    cells = []
+    for node in state.topology['nodes']:
+        values = _node_values(state, node)
+        if metric == 'SnatConnectionCount':
+            for conn_state in ('Successful', 'Failed', 'Pending'):
+                cells.append(({'FrontendIPAddress': frontend, 'BackendIPAddress': node['ip'], 'ConnectionState': conn_state},
+                              values[conn_state.lower()]))
+        else:
+            value = values['allocated'] if metric == 'AllocatedSnatPorts' else values['used']
+            cells.append(({'FrontendIPAddress': frontend, 'BackendIPAddress': node['ip'], 'ProtocolType': 'TCP', 'IsAwaitingRemoval': 'False'},
+                          value))
+    return cells
+
+
+def _aggregate(values, aggregations):
+    point = {}
+    if not values:
+        return point
+    total = float(sum(values))
+    for agg in aggregations:
+        point[agg] = {'total': total, 'count': float(len(values)), 'average': total / len(values),
+                      'minimum': float(min(values)), 'maximum': float(max(values))}[agg]
+    return point
+
+
+def metrics_list(ctx, p):
+    state = ctx.state
+    query = ctx.query
+    resource_uri = '/' + p['resource_uri'].strip('/')
+    lb_id = state.topology['load_balancer']['id']
+    if resource_uri.lower() != lb_id.lower() or not has_lb(state):
+        raise _bad("The Resource '%s' was not found, or metrics are not emulated for it." % resource_uri.strip('/'), 'ResourceNotFound', 404)
+    namespace = query.get('metricnamespace')
+    if namespace and namespace.lower() != NAMESPACE.lower():
+        raise _bad("Metric namespace '%s' is not valid for resource type '%s'." % (namespace, NAMESPACE))
+    names = [n.strip() for n in (query.get('metricnames') or 'SnatConnectionCount').split(',') if n.strip()]
+    canon = {k.lower(): k for k in METRICS}
+    for name in names:
+        if name.lower() not in canon:
+            raise _bad('Failed to find metric configuration for provider: Microsoft.Network, resource Type: loadBalancers, metric: %s, '
+                       'Valid metrics: %s' % (name, ','.join(METRICS)))
+    requested_aggs = [a.strip().lower() for a in (query.get('aggregation') or '').split(',') if a.strip()]
+    for agg in requested_aggs:
+        if agg not in AGGREGATIONS:
+            raise _bad('Invalid aggregation type: %s. Valid values: %s' % (agg, ', '.join(AGGREGATIONS)))
+    # an unencoded '+' of a UTC offset arrives as a space
+    start, end = parse_timespan((query.get('timespan') or '').replace(' ', '+'))
+    interval_text = query.get('interval') or 'PT1M'
+    if interval_text.upper() == 'FULL':
+        interval = end - start
+    else:
+        interval = parse_duration(interval_text)
+        if interval is None or interval.total_seconds() < 60:
+            raise _bad("Invalid interval '%s': use an ISO 8601 duration of at least PT1M, or FULL." % interval_text)
+    if interval_text.upper() != 'FULL':
+        epoch = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+        start = epoch + ((start - epoch) // interval) * interval
+    points = []
+    cursor = start
+    while cursor < end and len(points) <= 10000:
+        points.append(cursor)
+        cursor += interval
+    if len(points) > 10000:
+        raise _bad('The query would return more than 10000 data points per series; use a larger interval or a shorter timespan.')
+    try:
+        top = int(query.get('top') or 10)
+    except ValueError:
+        raise _bad("Invalid value for 'top': %s" % query.get('top')) from None
+    orderby = (query.get('orderby') or '').strip().lower().split()
+    metadata_only = (query.get('resulttype') or '').lower() == 'metadata'
+    stamps = [iso_z(ts) for ts in points]
+    value = []
+    with state.lock:
+        for raw_name in names:
+            name = canon[raw_name.lower()]
+            info = METRICS[name]
+            aggs = requested_aggs or [info['primary']]
+            filt = parse_filter(query.get('$filter'), info['dims'], name)
+            groups = {}
+            for dims, series_value in _cells(state, name):
+                key = []
+                keep = True
+                for dim, wanted in filt.items():
+                    if wanted != '*' and dims[dim] not in wanted:
+                        keep = False
+                        break
+                    key.append((dim, dims[dim]))
+                if keep:
+                    groups.setdefault(tuple(key), []).append(series_value)
+            series = []
+            for key, cell_values in groups.items():
+                entry = {'metadatavalues': [{'name': {'value': dim.lower(), 'localizedValue': dim.lower()}, 'value': val} for dim, val in key]}
+                if not metadata_only:
+                    entry['data'] = [dict({'timeStamp': stamp}, **_aggregate([_at(v, i) for v in cell_values], aggs))
+                                     for i, stamp in enumerate(stamps)]
+                series.append(entry)
+            if filt and len(orderby) >= 1 and orderby[0] in AGGREGATIONS and not metadata_only:
+                series.sort(key=lambda s: sum(d.get(orderby[0], 0) for d in s['data']), reverse=len(orderby) < 2 or orderby[1] != 'asc')
+            if filt:
+                series = series[:top]
+            value.append({'id': '%s/providers/Microsoft.Insights/metrics/%s' % (resource_uri, name), 'type': 'Microsoft.Insights/metrics',
+                          'name': {'value': name, 'localizedValue': info['display']}, 'displayDescription': info['description'],
+                          'unit': info['unit'], 'errorCode': 'Success', 'timeseries': series})
+    body = {'cost': len(points) * max(1, len(value)), 'timespan': '%s/%s' % (iso_z(start), iso_z(end)),
+            'interval': _format_duration(interval) if interval_text.upper() != 'FULL' else _format_duration(end - start),
+            'namespace': NAMESPACE, 'resourceregion': state.location, 'value': value}
+    return Response(200, body)
+
+
+def metric_definitions_list(ctx, p):
+    """The three emulated load balancer metrics as MetricDefinition objects."""
+    state = ctx.state
+    resource_uri = '/' + p['resource_uri'].strip('/')
+    if resource_uri.lower() != state.topology['load_balancer']['id'].lower() or not has_lb(state):
+        raise _bad("The Resource '%s' was not found, or metrics are not emulated for it." % resource_uri.strip('/'), 'ResourceNotFound', 404)
+    namespace = ctx.query.get('metricnamespace')
+    if namespace and namespace.lower() != NAMESPACE.lower():
+        raise _bad("Metric namespace '%s' is not valid for resource type '%s'." % (namespace, NAMESPACE))
+    grains = ('PT1M', 'PT5M', 'PT15M', 'PT30M', 'PT1H', 'PT6H', 'PT12H', 'P1D')
+    value = []
+    for name, info in METRICS.items():
+        value.append({
+            'id': '%s/providers/microsoft.insights/metricdefinitions/%s' % (resource_uri, name), 'resourceId': resource_uri,
+            'namespace': NAMESPACE, 'name': {'value': name, 'localizedValue': info['display']}, 'displayDescription': info['description'],
+            'isDimensionRequired': False, 'unit': info['unit'], 'primaryAggregationType': info['primary'].capitalize(),
+            'supportedAggregationTypes': ['None', 'Average', 'Minimum', 'Maximum', 'Total', 'Count'],
+            'metricAvailabilities': [{'timeGrain': g, 'retention': 'P93D'} for g in grains],
+            'dimensions': [{'value': d, 'localizedValue': d} for d in info['dims']],
+        })
+    return Response(200, {'value': value})

@@ -1,0 +1,207 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The emulator's resources, seeded from `topology.build_topology(config)` plus the config's extras.
+
+Everything mutable sits behind `state.lock` (an RLock). NSG changes call the `on_nsg_change` hooks
+(in the request thread, after the change is applied) with `(state, event)` where event is
+`{"nsg_id": ..., "change": "rule_put|rule_delete|nsg_put|admin_replace|subnet_nsg"}`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import uuid
+
+from ..topology import build_topology, TopologyError
+from .common import LabConfigError, new_etag, stable_uuid
+from .config import validate_config
+from .lro import OperationStore
+from .providers import network as net
+
+LOG = logging.getLogger(__name__)
+
+NSG_ID = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/networkSecurityGroups/%s'
+
+
+class ArmState:
+    def __init__(self, config):
+        self.lock = threading.RLock()
+        validate_config(config)
+        self.config = copy.deepcopy(config)
+        try:
+            self.topology = build_topology(self.config)
+        except TopologyError as exc:
+            raise LabConfigError('config: %s' % exc) from None
+        self._nodes_by_vmss = {}
+        self._node_index = {}
+        for node in self.topology['nodes']:
+            self._nodes_by_vmss.setdefault(node['vmss_name'].lower(), []).append(node)
+            self._node_index[(node['vmss_name'].lower(), node['instance_id'])] = node
+        cluster = self.topology['cluster']
+        self.subscription_id = cluster['subscription_id']
+        self.tenant_id = cluster['tenant_id']
+        self.location = cluster['location']
+        self.resource_group = cluster['resource_group']
+        self.node_resource_group = cluster['node_resource_group']
+        self.cluster_name = cluster['name']
+        self.operations = OperationStore()
+        self._nsg_hooks = []
+        self.settings = {
+            'runcommand_latency_s': float(self.config.get('runcommand_latency_s', 0.0)),
+            'runcommand_timeout_s': float(self.config.get('runcommand_timeout_s', 5400)),
+            'lro_in_progress_polls': int(self.config.get('lro_in_progress_polls', 0)),
+            'lro_retry_after_ms': int(self.config.get('lro_retry_after_ms', 200)),
+            'vmss_vm_page_size': int(self.config.get('vmss_vm_page_size', 50)),
+            'lro_retry_after_s': int(self.config.get('lro_retry_after_s', 0)),
+        }
+        netcfg = self.config.get('network') or {}
+        self.nic_nsg_enabled = netcfg.get('node_nsg_on', 'nic') in ('nic', 'both')
+        self.nsgs = {}
+        self._add_nsg(self.node_resource_group, self.topology['nic_nsg']['name'], [])
+        for name, spec in (netcfg.get('nsgs') or {}).items():
+            spec = spec or {}
+            rg = spec.get('resource_group', self.node_resource_group)
+            if (rg.lower(), name.lower()) not in self.nsgs:
+                self._add_nsg(rg, name, [])
+            self._seed_rules(self.nsgs[(rg.lower(), name.lower())], spec.get('security_rules') or [])
+        self.subnet_nsg_id = None
+        if netcfg.get('node_nsg_on') in ('subnet', 'both'):
+            self.subnet_nsg_id = self.topology['nic_nsg']['id']
+        if netcfg.get('subnet_nsg'):
+            self.subnet_nsg_id = self.find_nsg_by_ref(netcfg['subnet_nsg'])['id']
+        self.subnet_etag = new_etag()
+        self.vnet_etag = new_etag()
+        # AKS side
+        ccfg = self.config.get('cluster') or {}
+        lbp = ccfg.get('load_balancer_profile') or {}
+        self.cluster_props = {
+            'kubernetes_version': ccfg.get('kubernetes_version', '1.33.3'),
+            'network_plugin': ccfg.get('network_plugin', 'azure'),
+            'network_plugin_mode': ccfg.get('network_plugin_mode', 'overlay'),
+            'pod_cidr': ccfg.get('pod_cidr', '10.244.0.0/16'),
+            'enable_vnet_integration': bool(ccfg.get('enable_vnet_integration', False)),
+            'private_fqdn_public': bool(ccfg.get('enable_private_cluster_public_fqdn', False)),
+            'byo_subnet': bool(ccfg.get('byo_subnet', False)),
+            'tags': dict(ccfg.get('tags') or {}),
+        }
+        self.lb_profile = {
+            'managed_outbound_ip_count': int(lbp.get('managed_outbound_ip_count', 1)),
+            'allocated_outbound_ports': int(lbp.get('allocated_outbound_ports', 0)),
+            'idle_timeout_in_minutes': int(lbp.get('idle_timeout_in_minutes', 30)),
+        }
+        self.outbound_ip_addresses = list(netcfg.get('outbound_ip_addresses') or [])
+        self.cluster_etag = str(uuid.uuid4())
+        self.lb_etag = new_etag()
+        self.metrics = copy.deepcopy(self.config.get('metrics') or {})
+        # run commands
+        self.runcommand_busy = {}     # vm id (lower) -> op id
+        self.runcommand_journal = []  # dicts, newest last
+
+    # --- NSGs -------------------------------------------------------------------------------------
+    def _add_nsg(self, rg, name, rules):
+        nsg = {'name': name, 'resource_group': rg, 'id': NSG_ID % (self.subscription_id, rg, name), 'location': self.location,
+               'etag': new_etag(), 'resource_guid': stable_uuid('nsg', rg, name), 'tags': {}, 'rules': []}
+        self.nsgs[(rg.lower(), name.lower())] = nsg
+        self._seed_rules(nsg, rules)
+        return nsg
+
+    def _seed_rules(self, nsg, rules):
+        for rule in rules:
+            if not isinstance(rule, dict) or not rule.get('name'):
+                raise LabConfigError('NSG %s: each security rule needs a name, got %r' % (nsg['name'], rule))
+            props = rule.get('properties')
+            if props is None:
+                props = {k: v for k, v in rule.items() if k != 'name'}
+            try:
+                stored = net.build_rule(nsg, rule['name'], props, [r for r in nsg['rules'] if r['name'].lower() != rule['name'].lower()])
+            except net.ArmError as exc:
+                raise LabConfigError('NSG %s rule %s: %s (%s)' % (nsg['name'], rule['name'], exc.message, exc.code)) from None
+            nsg['rules'] = [r for r in nsg['rules'] if r['name'].lower() != rule['name'].lower()] + [stored]
+
+    def find_nsg(self, rg, name):
+        return self.nsgs.get((rg.lower(), name.lower()))
+
+    def find_nsg_by_ref(self, ref):
+        """NSG by id, by name (any resource group), or raise LabConfigError."""
+        for nsg in self.nsgs.values():
+            if ref.lower() in (nsg['id'].lower(), nsg['name'].lower()):
+                return nsg
+        raise LabConfigError('no NSG %r in the lab; known: %s' % (ref, ', '.join(n['name'] for n in self.nsgs.values())))
+
+    def on_nsg_change(self, callback):
+        self._nsg_hooks.append(callback)
+
+    def nsg_changed(self, nsg_id, change):
+        for hook in list(self._nsg_hooks):
+            try:
+                hook(self, {'nsg_id': nsg_id, 'change': change})
+            except Exception:  # pylint: disable=broad-except
+                LOG.exception('on_nsg_change hook failed')
+
+    # --- lookups ----------------------------------------------------------------------------------
+    def pool_specs(self):
+        return {p.get('name'): p for p in self.config.get('node_pools') or []}
+
+    def vmss(self, rg, name):
+        if rg.lower() != self.node_resource_group.lower():
+            return None
+        for pool in self.topology['pools']:
+            if pool['vmss_name'].lower() == name.lower():
+                return pool
+        return None
+
+    def nodes_of(self, vmss_name):
+        return list(self._nodes_by_vmss.get(vmss_name.lower(), []))
+
+    def node(self, vmss_name, instance_id):
+        return self._node_index.get((vmss_name.lower(), str(instance_id).strip()))
+
+    def node_by_ref(self, ref):
+        for node in self.topology['nodes']:
+            if ref in (node['name'], node['short'], node['ip']):
+                return node
+        return None
+
+    def known_resource_group(self, rg):
+        groups = {self.resource_group.lower(), self.node_resource_group.lower()}
+        groups.update(n['resource_group'].lower() for n in self.nsgs.values())
+        return rg.lower() in groups
+
+    def public_ips(self):
+        """Managed outbound public IPs (name, id, address), as many as the LB profile asks for."""
+        result = []
+        for index in range(self.lb_profile['managed_outbound_ip_count']):
+            name = stable_uuid('pip', self.topology['cluster']['id'], index)
+            if index < len(self.outbound_ip_addresses):
+                address = self.outbound_ip_addresses[index]
+            else:
+                address = '203.0.113.%d' % (10 + index)
+            result.append({'name': name, 'address': address,
+                           'id': '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/publicIPAddresses/%s'
+                                 % (self.subscription_id, self.node_resource_group, name)})
+        return result
+
+    def effective_ports_per_node(self):
+        ports = self.lb_profile['allocated_outbound_ports']
+        if ports:
+            return ports
+        count = len(self.topology['nodes'])
+        for limit, value in ((50, 1024), (100, 512), (200, 256), (400, 128), (800, 64), (1000, 32)):
+            if count <= limit:
+                return value
+        return 16
+
+    def dump(self):
+        with self.lock:
+            return {
+                'subscription_id': self.subscription_id, 'tenant_id': self.tenant_id,
+                'resource_group': self.resource_group, 'node_resource_group': self.node_resource_group,
+                'nsgs': {n['id']: {'rules': copy.deepcopy(n['rules']), 'etag': n['etag']} for n in self.nsgs.values()},
+                'subnet_nsg_id': self.subnet_nsg_id, 'nic_nsg_enabled': self.nic_nsg_enabled,
+                'lb_profile': dict(self.lb_profile), 'settings': dict(self.settings), 'metrics': copy.deepcopy(self.metrics),
+                'topology': copy.deepcopy(self.topology),
+            }

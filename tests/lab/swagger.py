@@ -1,0 +1,256 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Validate JSON bodies against the Azure swagger 2.0 specs in ../shared/azure-specs.
+
+Swagger definitions are converted to JSON Schema (draft 4): `$ref`s across files are resolved into
+one `definitions` map, `allOf` is kept, `x-ms-*`/`discriminator`/`example` are dropped, `x-nullable`
+allows null, `readOnly` is harmless, additional properties stay allowed (the README of azure-specs lists
+fields newer api-versions add). Only `date-time` formats are checked.
+
+The specs folder: env AKS_TUNNEL_AZURE_SPECS, else `<repo>/../shared/azure-specs` (CI clones the repo
+beside shared/).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import os
+import re
+import threading
+
+import jsonschema
+
+NETWORK = 'specification/network/resource-manager/Microsoft.Network/stable/2024-01-01/'
+COMPUTE = 'specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-03-01/'
+SPEC_GROUPS = {
+    'network': [NETWORK + f for f in ('networkSecurityGroup.json', 'virtualNetwork.json', 'vmssNetworkInterface.json', 'loadBalancer.json',
+                                      'publicIpAddress.json')],
+    'compute': [COMPUTE + 'virtualMachineScaleSet.json'],
+    'runcommand': [COMPUTE + 'runCommand.json'],
+    'aks': ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2024-02-01/managedClusters.json'],
+    'metrics': ['specification/monitor/resource-manager/Microsoft.Insights/stable/2024-02-01/metrics_API.json',
+                'specification/monitor/resource-manager/Microsoft.Insights/stable/2024-02-01/metricDefinitions_API.json'],
+}
+# Error shape for operations whose spec lists no `default` response.
+DEFAULT_ERRORS = {
+    'runcommand': ('specification/compute/resource-manager/Microsoft.Compute/common-types/v1/common.json', 'CloudError'),
+}
+# The LRO status resource is not described per operation; ARM's common shape is OperationStatusResult.
+OPERATION_STATUS = ('specification/common-types/resource-management/v5/types.json', 'OperationStatusResult')
+ARM_ERROR = ('specification/common-types/resource-management/v5/types.json', 'ErrorResponse')
+# Enum values newer api-versions add (azure-specs README "Schema deltas").
+ENUM_DELTAS = {('loadBalancer', 'userDefinedRouting'): ['none']}
+_KEEP = ('type', 'required', 'enum', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'minItems',
+         'maxItems', 'uniqueItems', 'readOnly', 'pattern')
+
+
+class SpecNotFound(RuntimeError):
+    """The azure-specs folder or an operation in it is missing."""
+
+
+class SchemaValidationError(AssertionError):
+    """A body does not match its swagger schema; `errors` lists 'path: message' strings."""
+
+    def __init__(self, label, errors):
+        super().__init__('%s does not match the spec:\n  %s' % (label, '\n  '.join(errors)))
+        self.errors = errors
+
+
+def specs_root():
+    """AKS_TUNNEL_AZURE_SPECS, else the first `shared/azure-specs` beside the repo or beside one of its ancestors.
+
+    Walking up also finds it from a collection copy such as <repo>/.tmp/collections/ansible_collections/aks/tunnel.
+    """
+    env = os.environ.get('AKS_TUNNEL_AZURE_SPECS')
+    if env:
+        return env
+    default = None
+    for start in (os.path.realpath(__file__), os.path.abspath(__file__)):
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(start)))
+        parent = os.path.dirname(repo)
+        default = default or os.path.join(parent, 'shared', 'azure-specs')
+        while True:
+            candidate = os.path.join(parent, 'shared', 'azure-specs')
+            if os.path.isdir(os.path.join(candidate, 'specification')):
+                return candidate
+            if os.path.dirname(parent) == parent:
+                break
+            parent = os.path.dirname(parent)
+    return default
+
+
+def _check_datetime(value):
+    if not isinstance(value, str):
+        return True
+    try:
+        datetime.datetime.fromisoformat(re.sub(r'(\.\d{6})\d+', r'\1', value.replace('Z', '+00:00')))
+    except ValueError:
+        return False
+    return True
+
+
+FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
+FORMAT_CHECKER.checks('date-time')(_check_datetime)
+
+
+class SwaggerSchemas:
+    """Loads spec files lazily and builds (cached) JSON Schemas for operation responses."""
+
+    def __init__(self, root=None):
+        self.root = root or specs_root()
+        if not os.path.isdir(os.path.join(self.root, 'specification')):
+            raise SpecNotFound('Azure specs not found at %s; set AKS_TUNNEL_AZURE_SPECS or put shared/azure-specs beside the repo' % self.root)
+        self._files = {}
+        self._lock = threading.RLock()
+        self._cache = {}
+
+    def _load(self, path):
+        path = os.path.normpath(path)
+        with self._lock:
+            if path not in self._files:
+                with open(path, encoding='utf-8') as handle:
+                    self._files[path] = json.load(handle)
+            return self._files[path]
+
+    def _abs(self, rel):
+        return os.path.normpath(os.path.join(self.root, rel))
+
+    # --- conversion -----------------------------------------------------------------------------
+    def _resolve(self, ref, base_file):
+        file_part, _unused, pointer = ref.partition('#')
+        target_file = os.path.normpath(os.path.join(os.path.dirname(base_file), file_part)) if file_part else base_file
+        node = self._load(target_file)
+        for token in [t for t in pointer.split('/') if t]:
+            node = node[token.replace('~1', '/').replace('~0', '~')]
+        return target_file, pointer, node
+
+    def _key(self, target_file, pointer):
+        rel = os.path.relpath(target_file, self.root)
+        return re.sub(r'[^A-Za-z0-9_.]+', '_', rel + pointer)
+
+    def _convert(self, node, base_file, defs):
+        if isinstance(node, list):
+            return [self._convert(x, base_file, defs) for x in node]
+        if not isinstance(node, dict):
+            return node
+        if '$ref' in node:
+            target_file, pointer, target = self._resolve(node['$ref'], base_file)
+            key = self._key(target_file, pointer)
+            if key not in defs:
+                defs[key] = {}
+                defs[key] = self._convert(target, target_file, defs)
+            return {'$ref': '#/definitions/' + key}
+        out = {}
+        for key in _KEEP:
+            if key in node:
+                out[key] = copy.deepcopy(node[key])
+        if 'pattern' in out:
+            try:
+                re.compile(out['pattern'])
+            except re.error:
+                del out['pattern']
+        if out.get('type') == 'file':
+            del out['type']
+        if node.get('format') == 'date-time':
+            out['format'] = 'date-time'
+        if 'enum' in out:
+            for marker, extra in ENUM_DELTAS.items():
+                if all(m in out['enum'] for m in marker):
+                    out['enum'] = out['enum'] + [e for e in extra if e not in out['enum']]
+        if 'properties' in node:
+            out['properties'] = {k: self._convert(v, base_file, defs) for k, v in node['properties'].items()}
+        if 'items' in node:
+            out['items'] = self._convert(node['items'], base_file, defs)
+        if 'allOf' in node:
+            out['allOf'] = [self._convert(x, base_file, defs) for x in node['allOf']]
+        if isinstance(node.get('additionalProperties'), dict):
+            out['additionalProperties'] = self._convert(node['additionalProperties'], base_file, defs)
+        if node.get('x-nullable') and 'type' in out:
+            out['type'] = [out['type'], 'null'] if isinstance(out['type'], str) else out['type'] + ['null']
+            if 'enum' in out:
+                out['enum'] = out['enum'] + [None]
+        return out
+
+    def _schema_for(self, node, base_file):
+        defs = {}
+        root = self._convert(node, base_file, defs)
+        root = dict(root)
+        root['definitions'] = defs
+        return root
+
+    # --- lookups --------------------------------------------------------------------------------
+    def operation(self, group, operation_id):
+        for rel in SPEC_GROUPS[group]:
+            path = self._abs(rel)
+            spec = self._load(path)
+            for template, ops in spec.get('paths', {}).items():
+                for method, op in ops.items():
+                    if isinstance(op, dict) and op.get('operationId') == operation_id:
+                        return path, template, method.upper(), op
+        raise SpecNotFound('operation %s not found in spec group %s' % (operation_id, group))
+
+    def definition_schema(self, rel_file, name):
+        key = ('def', rel_file, name)
+        with self._lock:
+            if key not in self._cache:
+                path = self._abs(rel_file)
+                self._cache[key] = self._schema_for({'$ref': '#/definitions/' + name}, path)
+            return self._cache[key]
+
+    def response_schema(self, group, operation_id, status):
+        """JSON Schema for the response body, or None when the spec says the response has no body."""
+        key = ('op', group, operation_id, int(status))
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+            path, _template, _method, op = self.operation(group, operation_id)
+            responses = op.get('responses', {})
+            response = responses.get(str(status))
+            if response is None and int(status) >= 400:
+                response = responses.get('default')
+                if response is None and group in DEFAULT_ERRORS:
+                    schema = self.definition_schema(*DEFAULT_ERRORS[group])
+                    self._cache[key] = schema
+                    return schema
+            if response is None:
+                raise SpecNotFound('%s has no response %s (has %s)' % (operation_id, status, ', '.join(responses)))
+            schema = self._schema_for(response['schema'], path) if 'schema' in response else None
+            self._cache[key] = schema
+            return schema
+
+    def validate_schema(self, schema, body, label):
+        validator = jsonschema.Draft4Validator(schema, format_checker=FORMAT_CHECKER)
+        errors = ['%s: %s' % ('/'.join(str(p) for p in e.absolute_path) or '<root>', e.message)
+                  for e in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))]
+        if errors:
+            raise SchemaValidationError(label, errors[:20])
+
+    def validate_response(self, group, operation_id, status, body):
+        """Raise SchemaValidationError unless `body` fits the spec's response `status` of `operation_id`."""
+        schema = self.response_schema(group, operation_id, status)
+        label = '%s %s response' % (operation_id, status)
+        if schema is None:
+            if body not in (None, b'', '', {}):
+                raise SchemaValidationError(label, ['the spec defines no body for this response, got %r' % (body,)])
+            return
+        self.validate_schema(schema, body, label)
+
+    def validate_operation_status(self, body):
+        self.validate_schema(self.definition_schema(*OPERATION_STATUS), body, 'LRO status resource')
+
+    def validate_journal_entry(self, entry):
+        """Validate one emulator journal entry ({spec: [group, operationId], status, body}); LRO entries use ARM's shapes."""
+        group, operation_id = entry['spec']
+        if group == 'lro':
+            if operation_id == 'status' and entry['status'] == 200:
+                self.validate_operation_status(entry['body'])
+            elif operation_id == 'status' or entry['status'] >= 400:
+                self.validate_schema(self.definition_schema(*ARM_ERROR), entry['body'], 'LRO error')
+            elif entry['body'] not in (None, {}):
+                raise SchemaValidationError('LRO location response', ['expected no body, got %r' % (entry['body'],)])
+            return
+        self.validate_response(group, operation_id, entry['status'], entry['body'])
