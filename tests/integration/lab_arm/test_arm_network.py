@@ -244,7 +244,7 @@ def test_load_balancer_outbound_rule_and_public_ip(arm):
     assert len(lb.backend_address_pools[0].backend_ip_configurations) == len(arm.topology['nodes'])
     pip_id = lb.frontend_ip_configurations[0].public_ip_address.id
     pip = client.public_ip_addresses.get(arm.node_rg, pip_id.rsplit('/', 1)[1])
-    assert pip.ip_address == '203.0.113.10'
+    assert pip.ip_address == '198.51.100.10'
     assert [x.name for x in client.load_balancer_outbound_rules.list(arm.node_rg, 'kubernetes')] == ['aksOutboundRule']
 
 

@@ -179,7 +179,7 @@ class ArmState:
             if index < len(self.outbound_ip_addresses):
                 address = self.outbound_ip_addresses[index]
             else:
-                address = '203.0.113.%d' % (10 + index)
+                address = '198.51.100.%d' % (10 + index)
             result.append({'name': name, 'address': address,
                            'id': '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/publicIPAddresses/%s'
                                  % (self.subscription_id, self.node_resource_group, name)})
