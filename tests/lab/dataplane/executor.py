@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run-command executor for the ARM emulator: the script runs with bash, as root, inside the node's
+network namespace (`ip netns exec`, so the node's /etc/netns files - hosts, ufw - apply), in its own UTS
+namespace with the node's host name, positional parameters as given, stdout/stderr captured, killed at
+the timeout. A node listed in `cannot_report` runs the script but the call never returns (until close),
+like a VM whose agent cannot reach Azure to report the result.
+
+Interface: `executor.run(node, script, args, timeout) -> (stdout: bytes, stderr: bytes)`, `close()`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+
+from .record import LabRecord
+
+# $1 = host name, rest = the command; a private UTS namespace so `hostname` shows the node name.
+_WRAPPER = 'hostname "$1" 2>/dev/null; shift; exec "$@"'
+_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+
+class NetnsExecutor:
+    def __init__(self, plan):
+        self.plan = plan
+        self._procs = set()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self.journal = []
+
+    def namespace_of(self, node):
+        name = node.get('name') if isinstance(node, dict) else node
+        entry = self.plan['nodes'].get(name)
+        if entry is None:
+            raise KeyError('node %r is not part of this lab' % (name,))
+        return entry['ns']
+
+    def command(self, node, script, args):
+        name = node.get('name') if isinstance(node, dict) else node
+        return (['ip', 'netns', 'exec', self.namespace_of(node), 'unshare', '--uts', '--', 'sh', '-c', _WRAPPER, 'sh', name,
+                 'bash', '-c', script, 'bash'] + [str(a) for a in args])
+
+    def run(self, node, script, args, timeout):
+        name = node.get('name') if isinstance(node, dict) else node
+        env = {'PATH': _PATH, 'HOME': '/root', 'LANG': 'C.UTF-8', 'LAB_NODE_NAME': name,
+               'LAB_NODE_IP': self.plan['nodes'].get(name, {}).get('ip', '')}
+        with self._lock:
+            if self._closed.is_set():
+                return b'', b'executor closed\n'
+            proc = subprocess.Popen(self.command(node, script, args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=env, cwd='/', start_new_session=True)
+            self._procs.add(proc)
+        try:
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._kill(proc)
+                out, err = proc.communicate()
+                err = err + b'\nscript timed out after %ds\n' % int(timeout)
+        finally:
+            with self._lock:
+                self._procs.discard(proc)
+        self.journal.append({'node': name, 'rc': proc.returncode})
+        del self.journal[:-200]
+        if name in self.plan.get('cannot_report', []):
+            # The script ran; the result never reaches "Azure".
+            self._closed.wait()
+            return b'', b'executor closed\n'
+        return out, err
+
+    @staticmethod
+    def _kill(proc):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close(self):
+        self._closed.set()
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            self._kill(proc)
+
+
+def factory(config):
+    """`load_executor('...dataplane.executor:factory', config)` hook: config['lab_state_dir'] names the lab."""
+    record = LabRecord.load(config['lab_state_dir'])
+    if record is None:
+        raise ValueError('no lab record in %s' % config['lab_state_dir'])
+    return NetnsExecutor(record.get('plan'))
