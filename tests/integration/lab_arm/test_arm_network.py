@@ -315,3 +315,14 @@ def test_on_nsg_change_hook_in_process(tmp_path):
         client.security_rules.begin_create_or_update(emu.state.node_resource_group, nsg['name'], 'r1', _rule(300)).result()
         client.security_rules.begin_delete(emu.state.node_resource_group, nsg['name'], 'r1').result()
     assert events == [('rule_put', nsg['id'], 1), ('rule_delete', nsg['id'], 0)]
+
+
+@pytest.mark.parametrize('quote', ['%s', '"%s"'])
+def test_if_match_accepts_quoted_and_bare_etags(quote):
+    from ansible_collections.aks.tunnel.tests.lab.arm.common import etag_matches
+    etag = 'W/"7d2c1c7e-0000-4000-8000-000000000001"'
+    inner = '7d2c1c7e-0000-4000-8000-000000000001'
+    assert etag_matches(quote % etag if quote == '%s' else etag, etag)
+    assert etag_matches(quote % inner, etag)
+    assert etag_matches('*', etag)
+    assert not etag_matches(quote % 'other', etag)

@@ -54,6 +54,19 @@ def new_etag():
     return 'W/"%s"' % uuid.uuid4()
 
 
+def etag_matches(wanted, current):
+    """HTTP If-Match: '*' or the same entity tag, whether the client quoted it or not (SDKs do both)."""
+    if not wanted or wanted.strip() == '*':
+        return True
+
+    def norm(tag):
+        tag = (tag or '').strip()
+        if tag.startswith('W/'):
+            tag = tag[2:]
+        return tag.strip('"')
+    return any(norm(part) == norm(current) for part in wanted.split(','))
+
+
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
 

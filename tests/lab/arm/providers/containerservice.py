@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 
-from ..common import ArmError, Response, not_found, stable_uuid
+from ..common import ArmError, Response, etag_matches, not_found, stable_uuid
 
 TYPE = 'Microsoft.ContainerService/managedClusters'
 
@@ -184,7 +184,7 @@ def _write(ctx, p, body, full):
         if not isinstance(body, dict):
             raise _bad('InvalidParameter', 'The request body must be a JSON object.')
         wanted = ctx.headers.get('If-Match')
-        if wanted and wanted not in ('*', state.cluster_etag):
+        if not etag_matches(wanted, state.cluster_etag):
             raise ArmError(412, 'PreconditionFailed', 'Operation is not allowed because the etag %s does not match the current etag %s.'
                            % (wanted, state.cluster_etag))
         if full and body.get('location') and body['location'].replace(' ', '').lower() != state.location.lower():

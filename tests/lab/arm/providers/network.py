@@ -16,7 +16,7 @@ import copy
 import ipaddress
 import re
 
-from ..common import ArmError, Response, new_etag, not_found, stable_uuid
+from ..common import ArmError, Response, etag_matches, new_etag, not_found, stable_uuid
 
 RULE_TYPE = 'Microsoft.Network/networkSecurityGroups/securityRules'
 DEFAULT_RULE_TYPE = 'Microsoft.Network/networkSecurityGroups/defaultSecurityRules'
@@ -296,7 +296,7 @@ def _nsg_or_404(ctx, p):
 
 def _check_if_match(ctx, etag):
     wanted = ctx.headers.get('If-Match')
-    if wanted and wanted != '*' and wanted != etag:
+    if not etag_matches(wanted, etag):
         raise ArmError(412, 'PreconditionFailed', 'Precondition failed: the If-Match etag %s does not match the current etag %s.' % (wanted, etag))
 
 

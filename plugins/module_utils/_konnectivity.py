@@ -1,0 +1,598 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""konnectivity-agent checks over Kubernetes API objects (plain dicts as the API returns them).
+
+Pure Python (standard library + the collection's pure engines): the modules do the API calls and
+hand the objects to these functions, which decide what they mean:
+
+* evaluate_ladder(): the autoscaler ConfigMap read with CPA v1.9.0 semantics, compared with the
+  Deployment, plus the `konnectivity_agent_scaling` finding;
+* desired_ladder(): the ladder document a `state: present` run writes;
+* analyze_agents(): OOM kills, crash loops, memory usage and replicas of the agent pods;
+* detect_tunnel() / pod_ready(): which tunnel component the cluster runs and pod readiness.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from ansible_collections.aks.tunnel.plugins.module_utils import _ladder
+from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
+    KONNECTIVITY_AGENT_SCALING,
+    STATUS_NOT_APPLICABLE,
+    STATUS_OK,
+    STATUS_PROBLEM,
+    STATUS_UNKNOWN,
+    make_finding,
+)
+
+NAMESPACE = 'kube-system'
+AGENT_DEPLOYMENT = 'konnectivity-agent'
+AGENT_CONTAINER = 'konnectivity-agent'
+AGENT_SELECTOR = 'app=konnectivity-agent'
+AUTOSCALER_DEPLOYMENT = 'konnectivity-agent-autoscaler'
+DEFAULT_CONFIGMAP = _ladder.AKS_CONFIGMAP_NAME
+ADDON_MODE_LABEL = 'addonmanager.kubernetes.io/mode'
+# The agent binary is /proxy-agent: that is the <comm> of the kernel's "Killed process" line.
+AGENT_PROCESSES = ('proxy-agent', 'konnectivity-agent')
+DEFAULT_MEMORY_THRESHOLD = 0.9
+DEFAULT_MIN_REPLICAS = _ladder.HA_MIN_REPLICAS
+OOM_EXIT_CODE = 137
+
+# Tunnel components, newest first: (kind, Deployment name, label selector used when it is absent).
+TUNNELS = (
+    ('konnectivity', 'konnectivity-agent', 'app=konnectivity-agent'),
+    ('tunnelfront', 'tunnelfront', 'component=tunnel'),
+    ('aks-link', 'aks-link', 'app=aks-link'),
+)
+
+RECONCILE_CAVEAT = ('AKS manages konnectivity-agent: its Deployment carries %s=Reconcile, so edits to its resources are '
+                    'reverted at the next reconcile (upgrade, az aks update); more replicas through the ladder ConfigMap persist, '
+                    'a higher memory limit needs a support request or an AKS-supported setting.' % ADDON_MODE_LABEL)
+
+_KILLED_RE = re.compile(r'Killed process (\d+) \(([^)]*)\)')
+
+
+class KonnectivityInputError(ValueError):
+    """An option value the konnectivity modules cannot use; the message says how to fix it."""
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------------------------
+
+def _get(obj, *path, default=None):
+    for key in path:
+        if not isinstance(obj, dict):
+            return default
+        obj = obj.get(key)
+        if obj is None:
+            return default
+    return obj
+
+
+def flag_value(args, name):
+    """Value of `--name=value` or `--name value` in a container's command + args, or None."""
+    args = [str(arg) for arg in args or []]
+    for index, arg in enumerate(args):
+        if arg.startswith(name + '='):
+            return arg.split('=', 1)[1]
+        if arg == name and index + 1 < len(args):
+            return args[index + 1]
+    return None
+
+
+def autoscaler_refs(deployment):
+    """ConfigMap, target and namespace the CPA Deployment is started with ({} when it is absent)."""
+    if not deployment:
+        return {}
+    refs = {}
+    for container in _get(deployment, 'spec', 'template', 'spec', 'containers', default=[]):
+        args = list(container.get('command') or []) + list(container.get('args') or [])
+        for key, flag in (('configmap', '--configmap'), ('target', '--target'), ('namespace', '--namespace'), ('nodelabels', '--nodelabels')):
+            value = flag_value(args, flag)
+            if value and key not in refs:
+                refs[key] = value
+    if 'nodelabels' in refs:
+        # CPA counts only the nodes matching --nodelabels=key=value[,key=value...].
+        refs['node_labels'] = dict(pair.split('=', 1) for pair in refs['nodelabels'].split(',') if '=' in pair)
+    target = refs.get('target')
+    if target:
+        kind, _sep, name = target.partition('/')
+        refs['target_kind'] = kind.lower()
+        refs['target_name'] = name
+    return refs
+
+
+def quantity(text):
+    """A Kubernetes quantity string as a float (None when absent or unparseable)."""
+    if text is None or text == '':
+        return None
+    try:
+        return float(_ladder.parse_cpu_quantity(str(text)))
+    except _ladder.LadderError:
+        return None
+
+
+def mib(value_bytes):
+    return None if value_bytes is None else int(value_bytes // (1024 * 1024))
+
+
+def millicores(cores):
+    return None if cores is None else int(round(cores * 1000))
+
+
+def pod_ready(pod):
+    for condition in _get(pod, 'status', 'conditions', default=[]):
+        if condition.get('type') == 'Ready':
+            return condition.get('status') == 'True'
+    return False
+
+
+def selector_string(match_labels):
+    return ','.join('%s=%s' % (key, match_labels[key]) for key in sorted(match_labels or {}))
+
+
+def detect_tunnel(deployments, component='auto'):
+    """Pick the tunnel component: deployments maps Deployment name -> object (or None when absent).
+
+    Returns {'kind', 'deployment', 'selector'} or None when no tunnel Deployment exists (or the
+    requested component is absent).
+    """
+    for kind, name, fallback in TUNNELS:
+        if component not in ('auto', kind):
+            continue
+        deployment = deployments.get(name)
+        if deployment:
+            selector = selector_string(_get(deployment, 'spec', 'selector', 'matchLabels', default={})) or fallback
+            return {'kind': kind, 'deployment': name, 'selector': selector}
+    return None
+
+
+def deployment_summary(deployment):
+    if not deployment:
+        return {'exists': False, 'name': None, 'replicas': None, 'ready_replicas': None, 'available_replicas': None, 'addon_mode': None}
+    status = deployment.get('status') or {}
+    return {
+        'exists': True,
+        'name': _get(deployment, 'metadata', 'name'),
+        'replicas': _get(deployment, 'spec', 'replicas', default=1),
+        'ready_replicas': status.get('readyReplicas', 0) or 0,
+        'available_replicas': status.get('availableReplicas', 0) or 0,
+        'addon_mode': _get(deployment, 'metadata', 'labels', default={}).get(ADDON_MODE_LABEL),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the ladder
+# ---------------------------------------------------------------------------------------------
+
+def _int_list(value, option):
+    """Option value -> [[int, int], ...]; digit strings are converted, anything else is an error."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise KonnectivityInputError('%s must be a list of [threshold, replicas] pairs, e.g. [[1, 2], [100, 3]]' % option)
+    result = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, (list, tuple)) or len(entry) != 2:
+            raise KonnectivityInputError('%s[%d] must be a pair [threshold, replicas], got %s' % (option, index, json.dumps(entry, default=str)))
+        pair = []
+        for item, what in zip(entry, ('threshold', 'replicas')):
+            if isinstance(item, str) and item.strip().isdigit():
+                item = int(item.strip())
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise KonnectivityInputError('%s[%d] %s must be a whole number, got %s' % (option, index, what, json.dumps(item, default=str)))
+            pair.append(item)
+        result.append(pair)
+    return result
+
+
+def desired_ladder(current, nodes_to_replicas=None, cores_to_replicas=None, include_unschedulable_nodes=None):
+    """The ladder document to write.
+
+    current: the live ladder as parse_ladder() returns it, or None (missing or not parseable).
+    An option left None keeps the live value; an empty list removes that list. Returns
+    (document, errors, warnings): errors from the stricter-than-CPA validator mean "do not write".
+    """
+    nodes = _int_list(nodes_to_replicas, 'nodes_to_replicas')
+    cores = _int_list(cores_to_replicas, 'cores_to_replicas')
+    if nodes is None and cores is None:
+        raise KonnectivityInputError('state=present needs nodes_to_replicas and/or cores_to_replicas')
+    current = current or {}
+    if nodes is None:
+        nodes = current.get(_ladder.NODES_KEY) or []
+    if cores is None:
+        cores = current.get(_ladder.CORES_KEY) or []
+    if include_unschedulable_nodes is None:
+        include_unschedulable_nodes = bool(current.get(_ladder.INCLUDE_UNSCHEDULABLE_KEY))
+    document = {}
+    if cores:
+        document[_ladder.CORES_KEY] = cores
+    if nodes:
+        document[_ladder.NODES_KEY] = nodes
+    if include_unschedulable_nodes:
+        document[_ladder.INCLUDE_UNSCHEDULABLE_KEY] = True
+    errors, warnings = _ladder.validate_ladder_for_write(document)
+    return document, errors, warnings
+
+
+def cluster_counts(nodes, node_labels=None):
+    """CPA v1.9.0 counts over Node objects (schedulable = not cordoned; only nodes matching --nodelabels)."""
+    return _ladder.cluster_status(nodes, node_labels=node_labels or None)
+
+
+def _expected(params, counts):
+    return _ladder.compute_replicas(params, counts['total_nodes'], counts['total_cores'],
+                                    counts['schedulable_nodes'], counts['schedulable_cores'])
+
+
+def what_if_counts(counts, node_count=None, core_count=None):
+    """Counts for "what if the cluster had N nodes / C cores": cores estimated from the average node when not given."""
+    if node_count is None and core_count is None:
+        return None
+    for name, value in (('node_count', node_count), ('core_count', core_count)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise KonnectivityInputError('%s must be a whole number >= 0, got %r' % (name, value))
+    estimated = False
+    if node_count is None:
+        node_count = counts['schedulable_nodes']
+    if core_count is None:
+        per_node = float(counts['schedulable_cores']) / counts['schedulable_nodes'] if counts['schedulable_nodes'] else 2.0
+        core_count = int(math.ceil(node_count * per_node))
+        estimated = True
+    return {'total_nodes': node_count, 'schedulable_nodes': node_count, 'total_cores': core_count, 'schedulable_cores': core_count,
+            'core_count_estimated': estimated}
+
+
+def baseline_replicas(schedulable_nodes, minimum=DEFAULT_MIN_REPLICAS):
+    """What a cluster of this size needs at least: the AKS documented ladder's value, never below `minimum`."""
+    return max(minimum, _ladder.entries_replicas(schedulable_nodes, _ladder.AKS_DOC_EXAMPLE_LADDER[_ladder.NODES_KEY]))
+
+
+def evaluate_ladder(configmap, nodes, deployment, configmap_ref, autoscaler=None, node_count=None, core_count=None,
+                    minimum_replicas=DEFAULT_MIN_REPLICAS):
+    """Everything `konnectivity_ladder state=query` returns (without the Kubernetes plumbing).
+
+    configmap / deployment / autoscaler: API objects or None when absent; nodes: Node objects;
+    configmap_ref: {'namespace', 'name', 'source'}. Returns a dict (see the module's RETURN).
+    """
+    counts = cluster_counts(nodes, autoscaler_refs(autoscaler).get('node_labels'))
+    data = (configmap or {}).get('data') or {}
+    labels = _get(configmap, 'metadata', 'labels', default={})
+    report = {
+        'configmap': dict(configmap_ref, exists=configmap is not None, data_keys=sorted(data),
+                          resource_version=_get(configmap, 'metadata', 'resourceVersion'), addon_mode=labels.get(ADDON_MODE_LABEL)),
+        'autoscaler': {'exists': autoscaler is not None, 'name': _get(autoscaler, 'metadata', 'name'),
+                       'args': autoscaler_refs(autoscaler) if autoscaler else {}},
+        'mode': None, 'ladder': None, 'ladder_json': None, 'steps': {}, 'cpa_valid': False, 'cpa_errors': [],
+        'safety_errors': [], 'safety_warnings': [], 'cluster': counts, 'expected_replicas': None,
+        'deployment': deployment_summary(deployment), 'replicas_agree': None,
+        'baseline_replicas': baseline_replicas(counts['schedulable_nodes'], minimum_replicas),
+        'caveats': [], 'what_if': None,
+    }
+    params = None
+    if configmap is None:
+        report['cpa_errors'].append('Error syncing configMap with apiserver: configmaps "%s" not found' % configmap_ref['name'])
+    else:
+        try:
+            params = _ladder.parse_configmap_data(data)
+        except _ladder.LadderError as exc:
+            report['cpa_errors'].append(exc.cpa_message or str(exc))
+    if params is not None:
+        report['cpa_valid'] = True
+        report['mode'] = params.mode
+        report['expected_replicas'] = _expected(params, counts)
+        if params.mode == _ladder.LADDER_MODE:
+            report['ladder'] = params.params
+            report['ladder_json'] = _ladder.render_ladder(params.params)
+            report['steps'] = {key: _ladder.ladder_steps(params.params[key]) for key in (_ladder.NODES_KEY, _ladder.CORES_KEY)}
+            errors, warnings = _ladder.validate_ladder_for_write(data[_ladder.LADDER_MODE])
+            report['safety_errors'], report['safety_warnings'] = errors, warnings
+        else:
+            report['ladder'] = params.params
+    elif len(data) >= 1 and _ladder.LADDER_MODE in data:
+        # CPA refuses it, but show what the ladder key alone would mean.
+        try:
+            report['ladder'] = _ladder.parse_ladder(data[_ladder.LADDER_MODE])
+        except _ladder.LadderError:
+            report['ladder'] = None
+    replicas = report['deployment']['replicas']
+    if report['expected_replicas'] is not None and replicas is not None:
+        report['replicas_agree'] = replicas == report['expected_replicas']
+    if report['configmap']['addon_mode'] == 'Reconcile':
+        report['caveats'].append('ConfigMap %s/%s has %s=Reconcile: AKS reverts edits to it' % (configmap_ref['namespace'], configmap_ref['name'],
+                                                                                                ADDON_MODE_LABEL))
+    what_if = what_if_counts(counts, node_count, core_count)
+    if what_if is not None:
+        report['what_if'] = dict(what_if, expected_replicas=_expected(params, what_if) if params is not None else None,
+                                 baseline_replicas=baseline_replicas(what_if['schedulable_nodes'], minimum_replicas))
+    report['finding'] = ladder_finding(report)
+    return report
+
+
+def ladder_finding(report):
+    """The konnectivity_agent_scaling finding of the ladder check."""
+    ref = report['configmap']
+    where = '%s/%s' % (ref['namespace'], ref['name'])
+    deployment = report['deployment']
+    counts = report['cluster']
+    evidence = ['cluster: %d schedulable of %d nodes, %d schedulable cores (CPA v1.9.0 counts)'
+                % (counts['schedulable_nodes'], counts['total_nodes'], counts['schedulable_cores'])]
+    problems = []
+    if not deployment['exists']:
+        return make_finding(KONNECTIVITY_AGENT_SCALING, STATUS_NOT_APPLICABLE,
+                            'no konnectivity-agent Deployment: the cluster runs a legacy tunnel (or none)', evidence=evidence)
+    if ref['exists']:
+        evidence.append('ConfigMap %s data keys: %s' % (where, ', '.join(ref['data_keys']) or '(none)'))
+    if report['ladder_json']:
+        evidence.append('ladder: %s' % report['ladder_json'])
+    if not ref['exists'] and not report['autoscaler']['exists']:
+        status = STATUS_OK if (deployment['replicas'] or 0) >= DEFAULT_MIN_REPLICAS else STATUS_PROBLEM
+        evidence.append('no autoscaler and no ConfigMap %s: konnectivity-agent has a fixed %s replica(s)' % (where, deployment['replicas']))
+        summary = 'konnectivity-agent is not autoscaled (%s replicas)' % deployment['replicas']
+        return make_finding(KONNECTIVITY_AGENT_SCALING, status, summary, evidence=evidence,
+                            remediation=_ladder_remediation(report) if status == STATUS_PROBLEM else {})
+    for error in report['cpa_errors']:
+        problems.append('CPA refuses ConfigMap %s (%s); konnectivity-agent stays at %s replica(s)' % (where, error, deployment['replicas']))
+    for error in report['safety_errors']:
+        problems.append('unsafe ladder: %s' % error)
+    expected = report['expected_replicas']
+    if expected is not None:
+        evidence.append('CPA expects %d replica(s); Deployment has %s (ready %s)' % (expected, deployment['replicas'], deployment['ready_replicas']))
+        if report['mode'] == _ladder.LADDER_MODE and expected < report['baseline_replicas']:
+            problems.append('the ladder gives %d replica(s) for %d schedulable nodes; the cluster needs at least %d (AKS documented ladder, HA minimum %d)'
+                            % (expected, counts['schedulable_nodes'], report['baseline_replicas'], DEFAULT_MIN_REPLICAS))
+        if report['replicas_agree'] is False:
+            problems.append('konnectivity-agent has %s replica(s) but CPA expects %d: the autoscaler is not applying the ladder'
+                            % (deployment['replicas'], expected))
+    for warning in report['safety_warnings'] + report['caveats']:
+        evidence.append('warning: %s' % warning)
+    if problems:
+        return make_finding(KONNECTIVITY_AGENT_SCALING, STATUS_PROBLEM, '; '.join(problems), evidence=problems + evidence,
+                            remediation=_ladder_remediation(report))
+    return make_finding(KONNECTIVITY_AGENT_SCALING, STATUS_OK,
+                        'ladder in %s is valid and gives %s replica(s), matching the Deployment' % (where, expected), evidence=evidence)
+
+
+def _ladder_remediation(report):
+    # The AKS documented ladder: safe (>= 2 everywhere), sorted, and what AKS itself ships as the example.
+    suggested = _ladder.aks_doc_example_ladder()
+    counts = report['cluster']
+    ref = report['configmap']
+    return {
+        'module': 'aks.tunnel.konnectivity_ladder',
+        'namespace': ref['namespace'],
+        'configmap': ref['name'],
+        'nodes_to_replicas': suggested[_ladder.NODES_KEY],
+        'expected_replicas': _ladder.ladder_replicas(suggested, counts['total_nodes'], counts['total_cores'],
+                                                     counts['schedulable_nodes'], counts['schedulable_cores']),
+        'note': 'write a sorted ladder under the single "ladder" key with state=present; the previous ladder is returned for rollback',
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the agent pods
+# ---------------------------------------------------------------------------------------------
+
+def parse_killed_process(message):
+    """(pid, comm) from a kernel `Killed process <pid> (<comm>)` line, or (None, None)."""
+    match = _KILLED_RE.search(message or '')
+    if not match:
+        return None, None
+    return int(match.group(1)), match.group(2)
+
+
+def _termination(state):
+    terminated = (state or {}).get('terminated')
+    if not terminated:
+        return None
+    return {'reason': terminated.get('reason'), 'exit_code': terminated.get('exitCode'),
+            'started_at': terminated.get('startedAt'), 'finished_at': terminated.get('finishedAt')}
+
+
+def _oom_kind(termination):
+    if not termination:
+        return None
+    if termination['reason'] == 'OOMKilled':
+        return 'definite'
+    if termination['exit_code'] == OOM_EXIT_CODE:
+        return 'possible'
+    return None
+
+
+def _resources(container):
+    resources = container.get('resources') or {}
+    return {'requests': dict(resources.get('requests') or {}), 'limits': dict(resources.get('limits') or {})}
+
+
+def _metrics_by_pod(pod_metrics):
+    result = {}
+    for item in pod_metrics or []:
+        name = _get(item, 'metadata', 'name')
+        result[name] = {c.get('name'): c.get('usage') or {} for c in item.get('containers') or []}
+    return result
+
+
+def _event_summary(event):
+    pid, comm = parse_killed_process(event.get('message'))
+    return {
+        'node': _get(event, 'involvedObject', 'name') or _get(event, 'source', 'host'),
+        'reason': event.get('reason'), 'source': _get(event, 'source', 'component'), 'message': event.get('message'),
+        'count': event.get('count') or 1, 'last_timestamp': event.get('lastTimestamp') or event.get('eventTime'),
+        'pid': pid, 'process': comm,
+    }
+
+
+def node_top(node, usage):
+    """`kubectl top node` numbers: millicores, MiB and their percentages of allocatable (truncated)."""
+    allocatable = _get(node, 'status', 'allocatable', default={})
+    cpu = quantity((usage or {}).get('cpu'))
+    memory = quantity((usage or {}).get('memory'))
+    cpu_total = quantity(allocatable.get('cpu'))
+    memory_total = quantity(allocatable.get('memory'))
+    return {
+        'name': _get(node, 'metadata', 'name'),
+        'metrics_available': usage is not None,
+        'cpu_millicores': millicores(cpu),
+        'cpu_percent': int(cpu * 100 / cpu_total) if cpu is not None and cpu_total else None,
+        'memory_mib': mib(memory),
+        'memory_percent': int(memory * 100 / memory_total) if memory is not None and memory_total else None,
+        'allocatable_cpu': allocatable.get('cpu'),
+        'allocatable_memory': allocatable.get('memory'),
+    }
+
+
+def analyze_agents(pods, deployment, events, nodes, pod_metrics=None, node_metrics=None, metrics_error=None, expected_replicas=None,
+                   memory_threshold=DEFAULT_MEMORY_THRESHOLD, agent_processes=AGENT_PROCESSES, container_name=AGENT_CONTAINER):
+    """konnectivity-agent health from its pods, node events and metrics; returns the module's result and finding.
+
+    pods: agent Pod objects; deployment: the agent Deployment or None; events: core/v1 Events
+    (OOMKilling and SystemOOM on any node; only the agent nodes are kept); nodes: Node objects
+    (for allocatable); pod_metrics / node_metrics: metrics.k8s.io items, or None with metrics_error.
+    """
+    if isinstance(memory_threshold, bool) or not isinstance(memory_threshold, (int, float)) or not 0 < memory_threshold <= 1:
+        raise KonnectivityInputError('memory_threshold must be a number in (0, 1], e.g. 0.9, got %r' % (memory_threshold,))
+    usage_by_pod = _metrics_by_pod(pod_metrics)
+    agent_nodes = sorted({_get(p, 'spec', 'nodeName') for p in pods if _get(p, 'spec', 'nodeName')})
+    problems, unknowns, affected = [], [], set()
+    pod_rows = []
+    for pod in sorted(pods, key=lambda p: _get(p, 'metadata', 'name', default='')):
+        name = _get(pod, 'metadata', 'name')
+        node = _get(pod, 'spec', 'nodeName')
+        statuses = {s.get('name'): s for s in _get(pod, 'status', 'containerStatuses', default=[])}
+        containers = []
+        for container in _get(pod, 'spec', 'containers', default=[]):
+            cname = container.get('name')
+            status = statuses.get(cname) or {}
+            last = _termination(status.get('lastState')) or _termination(status.get('state'))
+            waiting = _get(status, 'state', 'waiting', 'reason')
+            res = _resources(container)
+            usage = usage_by_pod.get(name, {}).get(cname) if name in usage_by_pod else None
+            memory_used = quantity((usage or {}).get('memory'))
+            memory_limit = quantity(res['limits'].get('memory'))
+            ratio = round(memory_used / memory_limit, 4) if memory_used is not None and memory_limit else None
+            row = {
+                'name': cname, 'restarts': status.get('restartCount', 0) or 0, 'ready': bool(status.get('ready')),
+                'waiting_reason': waiting, 'last_termination': last, 'oom': _oom_kind(last),
+                'requests': res['requests'], 'limits': res['limits'],
+                'usage': {'cpu_millicores': millicores(quantity((usage or {}).get('cpu'))), 'memory_mib': mib(memory_used)} if usage else None,
+                'memory_usage_ratio': ratio,
+            }
+            containers.append(row)
+            label = 'pod %s container %s on %s' % (name, cname, node)
+            if row['oom'] == 'definite':
+                problems.append('%s was OOMKilled (exit %s, finished %s, %d restart(s), memory limit %s)'
+                                % (label, last['exit_code'], last['finished_at'], row['restarts'], res['limits'].get('memory', 'none')))
+                affected.add(node)
+            elif row['oom'] == 'possible':
+                unknowns.append((node, '%s was killed with exit code 137 (reason %s): possibly OOM or a failed liveness probe'
+                                 % (label, last['reason'])))
+            if waiting == 'CrashLoopBackOff':
+                problems.append('%s is in CrashLoopBackOff (%d restarts)' % (label, row['restarts']))
+                affected.add(node)
+            if ratio is not None and ratio >= memory_threshold:
+                problems.append('%s uses %d MiB of its %d MiB memory limit (%.0f%% >= %.0f%%)'
+                                % (label, mib(memory_used), mib(memory_limit), ratio * 100, memory_threshold * 100))
+                affected.add(node)
+        pod_rows.append({'name': name, 'node': node, 'phase': _get(pod, 'status', 'phase'), 'ready': pod_ready(pod),
+                         'restarts': sum(c['restarts'] for c in containers), 'containers': containers})
+
+    oom_events, system_oom_events = [], []
+    for event in events or []:
+        summary = _event_summary(event)
+        if summary['node'] not in agent_nodes:
+            continue
+        if event.get('reason') == 'OOMKilling':
+            summary['agent_process'] = summary['process'] in agent_processes
+            oom_events.append(summary)
+        elif event.get('reason') == 'SystemOOM':
+            system_oom_events.append(summary)
+    for summary in oom_events:
+        if summary['agent_process']:
+            problems.append('node %s: kernel OOM-killed %s (pid %s) %d time(s), last %s'
+                            % (summary['node'], summary['process'], summary['pid'], summary['count'], summary['last_timestamp']))
+            affected.add(summary['node'])
+    for node, text in unknowns:
+        corroborated = any(e['agent_process'] and e['node'] == node for e in oom_events)
+        if not corroborated:
+            continue
+        problems.append(text + ', and the node recorded an OOMKilling event for the agent')
+        affected.add(node)
+    unknowns = [(node, text) for node, text in unknowns if not any(e['agent_process'] and e['node'] == node for e in oom_events)]
+
+    summary = deployment_summary(deployment)
+    if deployment is not None:
+        if expected_replicas is not None and (summary['replicas'] or 0) < expected_replicas:
+            problems.append('konnectivity-agent has %s replica(s), fewer than the %d the ladder gives' % (summary['replicas'], expected_replicas))
+        if summary['ready_replicas'] < (summary['replicas'] or 0):
+            problems.append('only %d of %s konnectivity-agent replica(s) are ready' % (summary['ready_replicas'], summary['replicas']))
+
+    by_name = {_get(n, 'metadata', 'name'): n for n in nodes or []}
+    node_usage = {_get(m, 'metadata', 'name'): m.get('usage') or {} for m in node_metrics or []}
+    node_rows = [node_top(by_name.get(name, {'metadata': {'name': name}}), node_usage.get(name) if node_metrics is not None else None)
+                 for name in agent_nodes]
+
+    evidence = []
+    for row in pod_rows:
+        for container in row['containers']:
+            if container['name'] != container_name and len(row['containers']) > 1:
+                continue
+            usage = container['usage'] or {}
+            evidence.append('pod %s on %s: ready %s, %d restart(s), last termination %s, memory %s MiB of limit %s'
+                            % (row['name'], row['node'], row['ready'], container['restarts'],
+                               (container['last_termination'] or {}).get('reason') or 'none',
+                               usage.get('memory_mib', 'n/a'), container['limits'].get('memory', 'none')))
+    evidence.extend(text for _node, text in unknowns)
+    for event in system_oom_events:
+        evidence.append('node %s: SystemOOM (%s), %d time(s), last %s' % (event['node'], event['message'], event['count'], event['last_timestamp']))
+    for event in oom_events:
+        if not event['agent_process']:
+            evidence.append('node %s: kernel OOM-killed %s (not the agent), %d time(s)' % (event['node'], event['process'], event['count']))
+    if metrics_error:
+        evidence.append('metrics.k8s.io unavailable: %s' % metrics_error)
+
+    if deployment is None and not pods:
+        finding = make_finding(KONNECTIVITY_AGENT_SCALING, STATUS_NOT_APPLICABLE,
+                               'no konnectivity-agent Deployment or pods: the cluster runs a legacy tunnel (or none)', evidence=evidence)
+    elif problems:
+        finding = make_finding(KONNECTIVITY_AGENT_SCALING, STATUS_PROBLEM, '; '.join(problems), affected, problems + evidence,
+                               _agent_remediation(deployment, pod_rows, container_name))
+    elif unknowns:
+        finding = make_finding(KONNECTIVITY_AGENT_SCALING, STATUS_UNKNOWN, 'konnectivity-agent was SIGKILLed (exit 137) without an OOM record',
+                               sorted({node for node, _text in unknowns}), evidence)
+    else:
+        finding = make_finding(KONNECTIVITY_AGENT_SCALING, STATUS_OK,
+                               '%d konnectivity-agent pod(s) healthy: no OOM kills, no crash loops, memory below %.0f%% of the limit'
+                               % (len(pod_rows), memory_threshold * 100), evidence=evidence)
+    return {
+        'pods': pod_rows, 'deployment': summary, 'expected_replicas': expected_replicas, 'agent_nodes': agent_nodes,
+        'oom_events': oom_events, 'system_oom_events': system_oom_events, 'nodes': node_rows,
+        'metrics_available': pod_metrics is not None and not metrics_error, 'finding': finding,
+    }
+
+
+def _agent_remediation(deployment, pod_rows, container_name):
+    limit = None
+    peak = 0
+    for row in pod_rows:
+        for container in row['containers']:
+            if container['name'] != container_name:
+                continue
+            limit = quantity(container['limits'].get('memory')) or limit
+            peak = max(peak, (container['usage'] or {}).get('memory_mib') or 0)
+    suggested = None
+    if limit:
+        suggested = '%dMi' % max(int(math.ceil(2 * limit / (1024 * 1024))), int(math.ceil(peak * 1.5)))
+    name = _get(deployment, 'metadata', 'name', default=AGENT_DEPLOYMENT)
+    namespace = _get(deployment, 'metadata', 'namespace', default=NAMESPACE)
+    return {
+        'ladder': 'raise the replica count with aks.tunnel.konnectivity_ladder state=present (more agents share the tunnel load)',
+        'deployment_resources': {'namespace': namespace, 'deployment': name, 'container': container_name,
+                                 'current_memory_limit': '%dMi' % mib(limit) if limit else None, 'suggested_memory_limit': suggested},
+        'caveat': RECONCILE_CAVEAT,
+    }

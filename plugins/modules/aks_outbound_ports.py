@@ -1,0 +1,261 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: aks_outbound_ports
+short_description: Set the SNAT ports per node and managed outbound IPs of an AKS cluster load balancer
+version_added: 0.1.0
+description:
+  - Sets C(networkProfile.loadBalancerProfile.allocatedOutboundPorts) and/or C(managedOutboundIPs.count) of the
+    cluster through the managedClusters API (a long-running operation), the repair for SNAT port exhaustion.
+  - V(recommended) takes the SNAT engine's value - the largest multiple of 8 ports per node that still fits the
+    pools' maximum node count plus upgrade surge, adding managed outbound IPs only when needed.
+  - Validates before sending - ports a multiple of 8 in 0..64000, 1..100 managed IPs, and
+    C(64000 x IPs / ports >= max nodes + surge) - and refuses values that would block scale-out or upgrades,
+    saying why and what would fit.
+  - Writes with the cluster's C(eTag) (C(If-Match)), so a concurrent change of the cluster is not overwritten.
+author: aks.tunnel contributors (@aks-tunnel)
+options:
+  resource_group:
+    description: Resource group of the AKS cluster.
+    type: str
+    required: true
+  name:
+    description: Name of the AKS cluster.
+    type: str
+    required: true
+    aliases: [cluster_name]
+  allocated_outbound_ports:
+    description:
+      - SNAT ports per node, a multiple of 8 in 0..64000 (V(0) = automatic allocation by pool size), or V(recommended).
+      - Unset keeps the current value.
+    type: raw
+  managed_outbound_ips:
+    description:
+      - Number of managed outbound public IPs, 1..100, or V(recommended). Unset keeps the current count, except that
+        O(allocated_outbound_ports=recommended) may raise it when the recommendation needs more IPs.
+    type: raw
+  max_surge:
+    description:
+      - Upgrade surge for the capacity check, a node count (V(1)) or a percentage (V(33%)); overrides every pool's
+        C(upgradeSettings.maxSurge). Default is each pool's own value (1 node when unset).
+    type: str
+  max_nodes:
+    description: Node count to plan for; default is the sum over pools of C(maxCount) (autoscaling) or C(count).
+    type: int
+  min_ports:
+    description: With V(recommended), never go below this many ports per node (e.g. the observed peak of used ports).
+    type: int
+    default: 0
+  wait_timeout:
+    description: Seconds to wait for the managedClusters update to finish.
+    type: int
+    default: 1800
+  timeout:
+    description: Seconds allowed for each Azure call.
+    type: int
+    default: 60
+extends_documentation_fragment:
+  - aks.tunnel.azure
+  - aks.tunnel.attributes
+  - aks.tunnel.attributes.ACTIONGROUP_AZURE
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Computes and validates the new profile and sends nothing.
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the load balancer profile values before and after.
+  idempotent:
+    support: full
+    details:
+      - No update is sent when the cluster already has the requested values.
+notes:
+  - Azure RBAC - C(Microsoft.ContainerService/managedClusters/read) and C(Microsoft.ContainerService/managedClusters/write)
+    on the cluster (Azure Kubernetes Service Contributor). A read-only identity gets a clear 403 and nothing changes.
+  - Changing the outbound configuration makes AKS update the load balancer; existing outbound connections may be reset.
+'''
+
+EXAMPLES = r'''
+- name: Take the recommended ports per node (check mode first)
+  aks.tunnel.aks_outbound_ports:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    allocated_outbound_ports: recommended
+  check_mode: true
+  diff: true
+
+- name: 4000 ports per node with 2 managed outbound IPs
+  aks.tunnel.aks_outbound_ports:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    allocated_outbound_ports: 4000
+    managed_outbound_ips: 2
+  register: outbound
+
+- name: Undo
+  aks.tunnel.aks_outbound_ports:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    allocated_outbound_ports: "{{ outbound.rollback.allocated_outbound_ports }}"
+    managed_outbound_ips: "{{ outbound.rollback.managed_outbound_ips }}"
+'''
+
+RETURN = r'''
+previous:
+  description: The load balancer profile values before the run.
+  returned: always
+  type: dict
+  sample: {allocated_outbound_ports: 1024, managed_outbound_ips: 1}
+desired:
+  description: The values set (or that would be set in check mode).
+  returned: always
+  type: dict
+  sample: {allocated_outbound_ports: 9136, managed_outbound_ips: 1}
+current:
+  description: The values the cluster reports after the run.
+  returned: always
+  type: dict
+  sample: {allocated_outbound_ports: 9136, managed_outbound_ips: 1}
+rollback:
+  description: Module options that restore the previous values.
+  returned: always
+  type: dict
+  sample: {allocated_outbound_ports: 1024, managed_outbound_ips: 1}
+capacity:
+  description: Nodes the outbound ports must cover (pools' max counts plus surge).
+  returned: always
+  type: dict
+  sample: {max_nodes: 5, surge: 2, required_nodes: 7, current_nodes: 5,
+           pools: [{name: nodepool1, count: 3, max_count: 3, max_surge: 10%, surge: 1}]}
+max_nodes_supported:
+  description: C(64000 x IPs / ports) for the desired values (null with automatic allocation).
+  returned: always
+  type: int
+  sample: 7
+recommendation:
+  description: The SNAT engine's recommendation, when V(recommended) was asked for.
+  returned: when O(allocated_outbound_ports=recommended) or O(managed_outbound_ips=recommended)
+  type: dict
+  sample: {allocated_outbound_ports: 9136, managed_outbound_ips: 1, required_nodes: 7, max_nodes_supported: 7,
+           current_ports_per_node: 1024, current_ips: 1, changed: true, reason: '...'}
+validation_errors:
+  description: Why the requested values were refused (nothing is sent).
+  returned: on failure, when the values do not fit the cluster
+  type: list
+  elements: str
+  sample: ['1 IP(s) x 64000 / 64000 ports per node = 1 nodes, fewer than max_nodes 5 + surge 2 = 7: ...']
+provisioning_state:
+  description: The cluster's provisioningState after the update.
+  returned: when changed and not in check mode
+  type: str
+  sample: Succeeded
+'''
+
+from ansible_collections.aks.tunnel.plugins.module_utils import _outbound
+from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
+
+ARGUMENT_SPEC = dict(
+    resource_group=dict(type='str', required=True),
+    name=dict(type='str', required=True, aliases=['cluster_name']),
+    allocated_outbound_ports=dict(type='raw'),
+    managed_outbound_ips=dict(type='raw'),
+    max_surge=dict(type='str'),
+    max_nodes=dict(type='int'),
+    min_ports=dict(type='int', default=0),
+    wait_timeout=dict(type='int', default=1800),
+    timeout=dict(type='int', default=60),
+)
+
+
+def _option(value):
+    """'recommended', an int, or None; numbers given as strings (templating) become ints."""
+    if value is None or value == 'recommended':
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+def _values(profile):
+    return {'allocated_outbound_ports': profile['allocated_outbound_ports'], 'managed_outbound_ips': profile['managed_outbound_ips']}
+
+
+def main():
+    module = AksTunnelModule(ARGUMENT_SPEC, azure=True)
+    params = module.params
+    for option in ('wait_timeout', 'timeout'):
+        if params[option] < 1:
+            module.fail('%s must be >= 1, got %d' % (option, params[option]))
+    if not 0 <= params['min_ports'] <= 64000:
+        module.fail('min_ports must be in 0..64000, got %d' % params['min_ports'])
+    ports_option = _option(params['allocated_outbound_ports'])
+    ips_option = _option(params['managed_outbound_ips'])
+    rg, name = params['resource_group'], params['name']
+    clusters = module.azure.containerservice.managed_clusters
+    with module.api_errors('read managed cluster %s/%s' % (rg, name)):
+        cluster = clusters.get(rg, name).as_dict()
+    summary = _outbound.cluster_summary(cluster)
+    if summary['outbound_type'] != 'loadBalancer':
+        module.fail('cluster %s has outboundType %s; allocated outbound ports and managed outbound IPs exist only with outboundType '
+                    'loadBalancer' % (name, summary['outbound_type']))
+    profile = summary['load_balancer_profile']
+    try:
+        capacity = _outbound.capacity(cluster, params['max_surge'], params['max_nodes'])
+        desired = _outbound.desired_profile(profile, capacity, ports_option, ips_option, min_ports=params['min_ports'])
+    except _outbound.OutboundInputError as exc:
+        module.fail(str(exc))
+    previous = _values(profile)
+    wanted = {'allocated_outbound_ports': desired['allocated_outbound_ports'], 'managed_outbound_ips': desired['managed_outbound_ips']}
+    result = {'previous': previous, 'desired': wanted, 'current': previous, 'rollback': dict(previous), 'capacity': capacity,
+              'max_nodes_supported': (64000 * desired['outbound_ip_count'] // wanted['allocated_outbound_ports']
+                                      if wanted['allocated_outbound_ports'] else None)}
+    if desired['recommendation'] is not None:
+        result['recommendation'] = desired['recommendation']
+    if desired['errors']:
+        module.fail('refusing to set allocated_outbound_ports=%s with %s outbound IP(s): %s'
+                    % (wanted['allocated_outbound_ports'], desired['outbound_ip_count'], '; '.join(desired['errors'])),
+                    validation_errors=desired['errors'], **result)
+    changed = wanted != previous
+    if module.diff_mode:
+        result['diff'] = {'before': previous, 'after': wanted,
+                          'before_header': '%s loadBalancerProfile' % name, 'after_header': '%s loadBalancerProfile' % name}
+    if not changed or module.check_mode:
+        module.exit(changed=changed, **result)
+
+    from azure.core.exceptions import ResourceModifiedError  # pylint: disable=import-outside-toplevel
+    body = cluster
+    lb_profile = body.setdefault('properties', {}).setdefault('networkProfile', {}).setdefault('loadBalancerProfile', {})
+    lb_profile.pop('effectiveOutboundIPs', None)
+    lb_profile['allocatedOutboundPorts'] = wanted['allocated_outbound_ports']
+    if not (profile['custom_outbound_ips'] or profile['custom_outbound_ip_prefixes']):
+        lb_profile['managedOutboundIPs'] = dict(lb_profile.get('managedOutboundIPs') or {}, count=wanted['managed_outbound_ips'])
+    kwargs = {}
+    if summary['etag']:
+        # The eTag exactly as the GET returned it (as az aks and older SDKs send it), not re-quoted.
+        kwargs = {'headers': {'If-Match': summary['etag']}}
+    with module.api_errors('update the load balancer profile of %s/%s' % (rg, name), changed=False, **result):
+        try:
+            poller = clusters.begin_create_or_update(rg, name, body, **kwargs)
+            updated = poller.result(timeout=params['wait_timeout'])
+        except ResourceModifiedError:
+            module.fail('cluster %s/%s was changed by someone else since it was read (eTag mismatch); nothing was changed. '
+                        'Run the task again.' % (rg, name), changed=False, **result)
+    if not poller.done():
+        module.fail('the update of %s/%s is still running after %d seconds; check it with az aks show and run the task again'
+                    % (rg, name, params['wait_timeout']), changed=True, **result)
+    after = _outbound.cluster_summary(updated.as_dict() if updated is not None else cluster)
+    result['current'] = _values(after['load_balancer_profile'])
+    result['provisioning_state'] = ((updated.as_dict() if updated is not None else {}).get('properties') or {}).get('provisioningState')
+    module.exit(changed=True, **result)
+
+
+if __name__ == '__main__':
+    main()

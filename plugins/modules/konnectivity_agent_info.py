@@ -1,0 +1,270 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: konnectivity_agent_info
+short_description: Check konnectivity-agent pods for OOM kills, crash loops, memory pressure and missing replicas
+version_added: 0.1.0
+description:
+  - Reads the konnectivity-agent pods (label C(app=konnectivity-agent) in C(kube-system)) and reports per pod the
+    restarts, the last termination (reason C(OOMKilled) is a definite OOM kill; exit code 137 with another reason
+    is a possible one), container requests and limits, and current usage from C(metrics.k8s.io) when available.
+  - Collects the node-problem-detector C(OOMKilling) events (namespace C(default), source C(kernel-monitor),
+    message C(Killed process <pid> (<comm>))) and kubelet C(SystemOOM) events of the nodes that host agents, and
+    C(kubectl top nodes) numbers for those nodes.
+  - Compares the Deployment's replicas with the count the autoscaler ladder gives (see aks.tunnel.konnectivity_ladder).
+  - Returns a C(konnectivity_agent_scaling) finding; it is a problem on OOM kills, memory usage at or above
+    O(memory_threshold) of the limit, too few replicas for the ladder, and crash loops. Never changes anything.
+author: aks.tunnel contributors (@aks-tunnel)
+options:
+  namespace:
+    description: Namespace of the agent.
+    type: str
+    default: kube-system
+  deployment:
+    description: Name of the agent Deployment.
+    type: str
+    default: konnectivity-agent
+  label_selector:
+    description: Label selector of the agent pods.
+    type: str
+    default: app=konnectivity-agent
+  container:
+    description: Name of the agent container.
+    type: str
+    default: konnectivity-agent
+  configmap:
+    description:
+      - Autoscaler ConfigMap to compute the expected replica count from. Default is the C(--configmap) argument of the
+        C(konnectivity-agent-autoscaler) Deployment, or C(konnectivity-agent-autoscaler).
+    type: str
+  memory_threshold:
+    description: Fraction of the memory limit (0 to 1) at which current usage counts as a problem.
+    type: float
+    default: 0.9
+  agent_processes:
+    description: Process names (the kernel's C(<comm>)) that identify the agent in C(OOMKilling) events.
+    type: list
+    elements: str
+    default: [proxy-agent, konnectivity-agent]
+  timeout:
+    description: Seconds allowed for each Kubernetes API call.
+    type: int
+    default: 30
+extends_documentation_fragment:
+  - aks.tunnel.kubernetes
+  - aks.tunnel.attributes
+  - aks.tunnel.attributes.INFO_MODULE
+  - aks.tunnel.attributes.ACTIONGROUP_KUBERNETES
+notes:
+  - Kubernetes RBAC - C(get)/C(list) on pods, deployments and configmaps in O(namespace), C(list) on events in C(default),
+    C(get)/C(list) on nodes, and C(get)/C(list) on C(pods.metrics.k8s.io) and C(nodes.metrics.k8s.io) (optional).
+  - Events expire (one hour by default), so the pods' C(lastState) is the primary signal and events corroborate it.
+'''
+
+EXAMPLES = r'''
+- name: Check the konnectivity-agent pods
+  aks.tunnel.konnectivity_agent_info:
+    kubeconfig: ~/.kube/config
+  register: agents
+
+- name: Show the OOM kills
+  ansible.builtin.debug:
+    msg: "{{ agents.pods | selectattr('restarts') | map(attribute='name') | list }}"
+
+- name: Stricter memory threshold
+  aks.tunnel.konnectivity_agent_info:
+    memory_threshold: 0.8
+'''
+
+RETURN = r'''
+pods:
+  description: One entry per agent pod.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: konnectivity-agent-5d9c7b6f4-x2k8q
+      node: aks-nodepool1-12345678-vmss000000
+      phase: Running
+      ready: true
+      restarts: 3
+      containers:
+        - name: konnectivity-agent
+          restarts: 3
+          ready: true
+          waiting_reason: null
+          last_termination: {reason: OOMKilled, exit_code: 137, started_at: '2026-11-25T19:40:00Z', finished_at: '2026-11-25T19:57:00Z'}
+          oom: definite
+          requests: {cpu: 20m, memory: 30Mi}
+          limits: {memory: 64Mi}
+          usage: {cpu_millicores: 7, memory_mib: 60}
+          memory_usage_ratio: 0.9375
+deployment:
+  description: Replica counts of the agent Deployment.
+  returned: always
+  type: dict
+  sample: {exists: true, name: konnectivity-agent, replicas: 2, ready_replicas: 2, available_replicas: 2, addon_mode: Reconcile}
+expected_replicas:
+  description: Replicas the autoscaler ladder gives for this cluster (null when the ConfigMap is missing or refused by CPA).
+  returned: always
+  type: int
+  sample: 2
+agent_nodes:
+  description: Nodes that host agent pods.
+  returned: always
+  type: list
+  elements: str
+  sample: [aks-nodepool1-12345678-vmss000000, aks-nodepool1-12345678-vmss000001]
+oom_events:
+  description: C(OOMKilling) node events on the agent nodes; the C(agent_process) key of each event tells whether the killed process was the agent.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {node: aks-nodepool1-12345678-vmss000000, reason: OOMKilling, source: kernel-monitor, count: 3, last_timestamp: '2026-11-25T19:57:00Z',
+       pid: 4242, process: proxy-agent, agent_process: true,
+       message: 'Memory cgroup out of memory: Killed process 4242 (proxy-agent) total-vm:...'}
+system_oom_events:
+  description: Kubelet C(SystemOOM) events on the agent nodes.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{node: aks-nodepool1-12345678-vmss000000, reason: SystemOOM, source: kubelet, count: 1, pid: 4242, process: null,
+            last_timestamp: '2026-11-25T19:57:00Z', message: 'System OOM encountered, victim process: proxy-agent, pid: 4242'}]
+nodes:
+  description: C(kubectl top nodes) numbers for the agent nodes (percentages of allocatable, truncated).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: aks-nodepool1-12345678-vmss000000, metrics_available: true, cpu_millicores: 250, cpu_percent: 13, memory_mib: 1953,
+            memory_percent: 37, allocatable_cpu: 1900m, allocatable_memory: 5368Mi}]
+metrics_available:
+  description: Whether C(metrics.k8s.io) answered.
+  returned: always
+  type: bool
+  sample: true
+metrics_error:
+  description: Why usage numbers are missing (metrics-server absent or not allowed).
+  returned: when metrics.k8s.io could not be read
+  type: str
+  sample: 'HTTP 503: the server is currently unable to handle the request'
+events_error:
+  description: Why the node events could not be read (the check then relies on pod status alone).
+  returned: when listing events in C(default) was forbidden
+  type: str
+  sample: 'Failed to list OOMKilling events in namespace default (HTTP 403): Forbidden: ...'
+finding:
+  description: The C(konnectivity_agent_scaling) finding from the pod side.
+  returned: always
+  type: dict
+  sample: {cause: konnectivity_agent_scaling, status: problem, summary: 'pod konnectivity-agent-... was OOMKilled ...',
+           affected_nodes: [aks-nodepool1-12345678-vmss000000], evidence: ['...'],
+           remediation: {ladder: 'raise the replica count with aks.tunnel.konnectivity_ladder ...',
+                         deployment_resources: {namespace: kube-system, deployment: konnectivity-agent, container: konnectivity-agent,
+                                                current_memory_limit: 64Mi, suggested_memory_limit: 128Mi},
+                         caveat: 'AKS manages konnectivity-agent ...'}}
+'''
+
+from ansible_collections.aks.tunnel.plugins.module_utils import _kube
+from ansible_collections.aks.tunnel.plugins.module_utils import _konnectivity
+from ansible_collections.aks.tunnel.plugins.module_utils import _ladder
+from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
+
+ARGUMENT_SPEC = dict(
+    namespace=dict(type='str', default='kube-system'),
+    deployment=dict(type='str', default='konnectivity-agent'),
+    label_selector=dict(type='str', default='app=konnectivity-agent'),
+    container=dict(type='str', default='konnectivity-agent'),
+    configmap=dict(type='str'),
+    memory_threshold=dict(type='float', default=0.9),
+    agent_processes=dict(type='list', elements='str', default=['proxy-agent', 'konnectivity-agent']),
+    timeout=dict(type='int', default=30),
+)
+
+
+def read_metrics(module, namespace, label_selector):
+    """(pod metrics items, node metrics items, error text); both None when metrics.k8s.io is unavailable."""
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
+    custom = client.CustomObjectsApi(module.kube)
+    try:
+        pods = _kube.read_json(custom.list_namespaced_custom_object, 'metrics.k8s.io', 'v1beta1', namespace, 'pods',
+                               label_selector=label_selector, _request_timeout=module.kube_timeout).get('items') or []
+        nodes = _kube.read_json(custom.list_cluster_custom_object, 'metrics.k8s.io', 'v1beta1', 'nodes',
+                                _request_timeout=module.kube_timeout).get('items') or []
+    except ApiException as exc:
+        return None, None, _kube.describe_kube_error(exc, 'read metrics.k8s.io')
+    return pods, nodes, None
+
+
+def read_events(module, core):
+    """OOMKilling and SystemOOM events (namespace default); a 403 is reported, not fatal: pod status is the primary signal."""
+    from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
+    events = []
+    for reason in ('OOMKilling', 'SystemOOM'):
+        try:
+            events.extend(_kube.list_all(core.list_namespaced_event, 'default', field_selector='reason=%s' % reason,
+                                         _request_timeout=module.kube_timeout))
+        except ApiException as exc:
+            if exc.status != 403:
+                module.fail_from_exception(exc, 'list %s events in namespace default' % reason)
+            return events, _kube.describe_kube_error(exc, 'list %s events in namespace default' % reason)
+    return events, None
+
+
+def main():
+    module = AksTunnelModule(ARGUMENT_SPEC, kube=True)
+    params = module.params
+    if not 0 < params['memory_threshold'] <= 1:
+        module.fail('memory_threshold must be in (0, 1], e.g. 0.9 for 90%% of the limit, got %s' % params['memory_threshold'])
+    if params['timeout'] < 1:
+        module.fail('timeout must be >= 1, got %d' % params['timeout'])
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    core = client.CoreV1Api(module.kube)
+    apps = client.AppsV1Api(module.kube)
+    timeout = module.kube_timeout
+    namespace = params['namespace']
+    with module.api_errors('read Deployment %s/%s' % (namespace, params['deployment'])):
+        deployment = _kube.read_or_none(apps.read_namespaced_deployment, params['deployment'], namespace, _request_timeout=timeout)
+    with module.api_errors('list pods %s in %s' % (params['label_selector'], namespace)):
+        pods = _kube.list_all(core.list_namespaced_pod, namespace, label_selector=params['label_selector'], _request_timeout=timeout)
+    events, events_error = read_events(module, core)
+    with module.api_errors('list nodes'):
+        nodes = _kube.list_all(core.list_node, _request_timeout=timeout)
+    expected = None
+    with module.api_errors('read the autoscaler ConfigMap'):
+        autoscaler = _kube.read_or_none(apps.read_namespaced_deployment, _konnectivity.AUTOSCALER_DEPLOYMENT, namespace, _request_timeout=timeout)
+        name = params['configmap'] or _konnectivity.autoscaler_refs(autoscaler).get('configmap') or _konnectivity.DEFAULT_CONFIGMAP
+        configmap = _kube.read_or_none(core.read_namespaced_config_map, name, namespace, _request_timeout=timeout)
+    if configmap is not None:
+        counts = _konnectivity.cluster_counts(nodes, _konnectivity.autoscaler_refs(autoscaler).get('node_labels'))
+        try:
+            expected = _ladder.compute_replicas(configmap.get('data') or {}, counts['total_nodes'], counts['total_cores'],
+                                                counts['schedulable_nodes'], counts['schedulable_cores'])
+        except _ladder.LadderError:
+            expected = None
+    pod_metrics, node_metrics, metrics_error = read_metrics(module, namespace, params['label_selector'])
+    try:
+        result = _konnectivity.analyze_agents(pods, deployment, events, nodes, pod_metrics=pod_metrics, node_metrics=node_metrics,
+                                              metrics_error=metrics_error, expected_replicas=expected,
+                                              memory_threshold=params['memory_threshold'], agent_processes=tuple(params['agent_processes']),
+                                              container_name=params['container'])
+    except (_konnectivity.KonnectivityInputError, _ladder.LadderError) as exc:
+        module.fail(str(exc))
+    if metrics_error:
+        result['metrics_error'] = metrics_error
+    if events_error:
+        result['events_error'] = events_error
+        result['finding']['evidence'].append('node events unavailable: %s' % events_error)
+        module.warn('node events were not readable, OOMKilling/SystemOOM evidence is missing: %s' % events_error)
+    module.exit(changed=False, **result)
+
+
+if __name__ == '__main__':
+    main()

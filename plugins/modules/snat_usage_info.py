@@ -1,0 +1,264 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: snat_usage_info
+short_description: Measure SNAT port use of the AKS cluster load balancer and detect exhaustion
+version_added: 0.1.0
+description:
+  - For public clusters with C(outboundType=loadBalancer) reads, from Azure Monitor on the cluster load balancer
+    (C(<node resource group>/kubernetes)), C(SnatConnectionCount) split by C(ConnectionState), and
+    C(AllocatedSnatPorts) and C(UsedSnatPorts) per backend IP over O(window).
+  - Maps every backend IP to its node name (VMSS VMs and NICs of the node resource group) and returns per node the
+    allocated, used and failed numbers, the worst used/allocated ratio, and a C(snat_exhaustion) finding with a
+    concrete recommendation (ports per node and outbound IP count that fit the pools' maximum node count plus surge).
+  - Private clusters and other outbound types get a C(not_applicable) finding with the reason. Never changes anything.
+author: aks.tunnel contributors (@aks-tunnel)
+options:
+  resource_group:
+    description: Resource group of the AKS cluster.
+    type: str
+    required: true
+  name:
+    description: Name of the AKS cluster.
+    type: str
+    required: true
+    aliases: [cluster_name]
+  window:
+    description: How far back to look, an ISO 8601 duration (V(PT1H), V(PT30M), V(P1D)).
+    type: str
+    default: PT1H
+  interval:
+    description: Metric time grain, an ISO 8601 duration of at least V(PT1M).
+    type: str
+    default: PT1M
+  usage_threshold:
+    description: Used/allocated ratio (0 to 1) at which a backend counts as exhausted.
+    type: float
+    default: 0.8
+  max_surge:
+    description:
+      - Upgrade surge for the capacity check, a node count (V(1)) or a percentage (V(33%)); overrides every pool's
+        C(upgradeSettings.maxSurge). Default is each pool's own value (1 node when unset).
+    type: str
+  max_nodes:
+    description: Node count to plan for; default is the sum over pools of C(maxCount) (autoscaling) or C(count).
+    type: int
+  node_names:
+    description:
+      - Backend IP to node name map. When given, the module does not read the VMSS VMs and NICs.
+    type: dict
+  timeout:
+    description: Seconds allowed for each Azure call.
+    type: int
+    default: 60
+extends_documentation_fragment:
+  - aks.tunnel.azure
+  - aks.tunnel.attributes
+  - aks.tunnel.attributes.INFO_MODULE
+  - aks.tunnel.attributes.ACTIONGROUP_AZURE
+notes:
+  - Azure RBAC - C(Microsoft.ContainerService/managedClusters/read) on the cluster,
+    C(Microsoft.Insights/metrics/read) on the load balancer, and C(Microsoft.Compute/virtualMachineScaleSets/read),
+    C(Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read),
+    C(Microsoft.Network/networkInterfaces/read) in the node resource group (the Reader role covers all).
+'''
+
+EXAMPLES = r'''
+- name: SNAT usage over the last hour
+  aks.tunnel.snat_usage_info:
+    resource_group: rg-aks-prod
+    name: aks-prod
+  register: snat
+
+- name: Last day, stricter threshold, planning for 2 surge nodes per pool
+  aks.tunnel.snat_usage_info:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    window: P1D
+    interval: PT15M
+    usage_threshold: 0.7
+    max_surge: "2"
+'''
+
+RETURN = r'''
+applicable:
+  description: Whether load balancer SNAT is on the tunnel's path.
+  returned: always
+  type: bool
+  sample: true
+reason:
+  description: Why SNAT does not apply (null when it does).
+  returned: always
+  type: str
+  sample: null
+cluster:
+  description: The cluster fields that decide SNAT exposure.
+  returned: always
+  type: dict
+  sample: {name: aks-prod, outbound_type: loadBalancer, private: false, load_balancer_sku: standard,
+           node_resource_group: MC_rg-aks-prod_aks-prod_westeurope, node_count: 5,
+           load_balancer_id: /subscriptions/0000/resourceGroups/MC_rg-aks-prod_aks-prod_westeurope/providers/Microsoft.Network/loadBalancers/kubernetes,
+           load_balancer_profile: {allocated_outbound_ports: 1024, managed_outbound_ips: 1, custom_outbound_ips: 0,
+                                   custom_outbound_ip_prefixes: 0, idle_timeout_in_minutes: 30, outbound_ip_count: 1}}
+timespan:
+  description: The Azure Monitor timespan queried.
+  returned: when applicable
+  type: str
+  sample: 2026-11-25T19:00:00Z/2026-11-25T20:00:00Z
+nodes:
+  description: One entry per backend IP, worst first.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{backend_ip: 10.240.0.4, node: aks-nodepool1-12345678-vmss000000, allocated: 1024, used: 1024, failed: 250,
+            succeeded: 4000, pending: 0, ratio: 1.0, status: problem, reasons: ['250 failed SNAT connections']}]
+worst:
+  description: The backend with the highest used/allocated ratio (null without data).
+  returned: always
+  type: dict
+  sample: {backend_ip: 10.240.0.4, node: aks-nodepool1-12345678-vmss000000, ratio: 1.0, failed: 250}
+max_ratio:
+  description: Highest used/allocated ratio.
+  returned: always
+  type: float
+  sample: 1.0
+failed_total:
+  description: Failed SNAT connections over the window, all backends.
+  returned: always
+  type: int
+  sample: 1250
+capacity:
+  description: Nodes the outbound ports must cover (pools' max counts plus surge).
+  returned: when applicable
+  type: dict
+  sample: {max_nodes: 5, surge: 2, required_nodes: 7, current_nodes: 5,
+           pools: [{name: nodepool1, count: 3, max_count: 3, max_surge: 10%, surge: 1}]}
+recommendation:
+  description: Ports per node and outbound IPs that fit RV(capacity) (see aks.tunnel.aks_outbound_ports).
+  returned: when applicable
+  type: dict
+  sample: {allocated_outbound_ports: 9136, managed_outbound_ips: 1, required_nodes: 7, max_nodes_supported: 7,
+           current_ports_per_node: 1024, current_ips: 1, changed: true, reason: '1 outbound IP(s) x 64000 ports cover ...'}
+finding:
+  description: The C(snat_exhaustion) finding.
+  returned: always
+  type: dict
+  sample: {cause: snat_exhaustion, status: problem, summary: 'SNAT exhaustion on 5 of 5 backend(s) ...',
+           affected_nodes: [aks-nodepool1-12345678-vmss000000], evidence: ['10.240.0.4 (aks-nodepool1-12345678-vmss000000): allocated 1024, ...'],
+           remediation: {allocated_outbound_ports: 9136, managed_outbound_ips: 1, reason: '...', advice: ['...']}}
+'''
+
+from ansible_collections.aks.tunnel.plugins.module_utils import _outbound
+from ansible_collections.aks.tunnel.plugins.module_utils import _snat
+from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
+
+ARGUMENT_SPEC = dict(
+    resource_group=dict(type='str', required=True),
+    name=dict(type='str', required=True, aliases=['cluster_name']),
+    window=dict(type='str', default='PT1H'),
+    interval=dict(type='str', default='PT1M'),
+    usage_threshold=dict(type='float', default=0.8),
+    max_surge=dict(type='str'),
+    max_nodes=dict(type='int'),
+    node_names=dict(type='dict'),
+    timeout=dict(type='int', default=60),
+)
+NAMESPACE = 'Microsoft.Network/loadBalancers'
+
+
+def resolve_node_names(module, node_rg):
+    """Backend IP -> computer name from the node resource group's scale sets."""
+    azure = module.azure
+    vm_names, nic_ips = {}, []
+    with module.api_errors('list the scale sets of %s' % node_rg):
+        scale_sets = [vmss.name for vmss in azure.compute.virtual_machine_scale_sets.list(node_rg)]
+    for vmss in scale_sets:
+        with module.api_errors('list the VMs of scale set %s' % vmss):
+            for vm in azure.compute.virtual_machine_scale_set_vms.list(node_rg, vmss):
+                props = vm.as_dict().get('properties') or {}
+                vm_names[vm.id] = (props.get('osProfile') or {}).get('computerName')
+        with module.api_errors('list the NICs of scale set %s' % vmss):
+            for nic in azure.network.network_interfaces.list_virtual_machine_scale_set_network_interfaces(node_rg, vmss):
+                vm_id = nic.virtual_machine.id if nic.virtual_machine else None
+                for ipconf in nic.ip_configurations or []:
+                    nic_ips.append((vm_id, ipconf.private_ip_address))
+    return _outbound.node_ip_map(vm_names, nic_ips)
+
+
+def read_metrics(module, lb_id, span, interval, node_count):
+    """The metric series in snat_verdict()'s shape."""
+    monitor = module.azure.monitor
+    top = max(50, 3 * (node_count + 10))
+    values = []
+    with module.api_errors('read SnatConnectionCount of %s' % lb_id):
+        response = monitor.metrics.list(lb_id, timespan=span, interval=interval, metricnames=_snat.METRIC_CONNECTIONS, aggregation='Total',
+                                        filter="BackendIPAddress eq '*' and ConnectionState eq '*'", metricnamespace=NAMESPACE, top=top)
+        values.extend(m.as_dict() for m in response.value or [])
+    with module.api_errors('read AllocatedSnatPorts and UsedSnatPorts of %s' % lb_id):
+        response = monitor.metrics.list(lb_id, timespan=span, interval=interval,
+                                        metricnames='%s,%s' % (_snat.METRIC_ALLOCATED, _snat.METRIC_USED), aggregation='Average,Maximum',
+                                        filter="BackendIPAddress eq '*'", metricnamespace=NAMESPACE, top=top)
+        values.extend(m.as_dict() for m in response.value or [])
+    return _snat.series_from_azure_metrics(values)
+
+
+def main():
+    module = AksTunnelModule(ARGUMENT_SPEC, azure=True)
+    params = module.params
+    if params['timeout'] < 1:
+        module.fail('timeout must be >= 1, got %d' % params['timeout'])
+    try:
+        window = _outbound.parse_duration(params['window'], 'window')
+        _outbound.parse_duration(params['interval'], 'interval')
+    except _outbound.OutboundInputError as exc:
+        module.fail(str(exc))
+    with module.api_errors('read managed cluster %s/%s' % (params['resource_group'], params['name'])):
+        cluster = module.azure.containerservice.managed_clusters.get(params['resource_group'], params['name']).as_dict()
+    summary = _outbound.cluster_summary(cluster)
+    result = {'cluster': summary, 'nodes': [], 'worst': None, 'max_ratio': None, 'failed_total': 0}
+    reason = _outbound.not_applicable_reason(summary)
+    if reason:
+        module.exit(changed=False, applicable=False, reason=reason, finding=_snat.snat_not_applicable_finding(reason), **result)
+    try:
+        capacity = _outbound.capacity(cluster, params['max_surge'], params['max_nodes'])
+    except _outbound.OutboundInputError as exc:
+        module.fail(str(exc))
+    span = _outbound.timespan(window)
+    series = read_metrics(module, summary['load_balancer_id'], span, params['interval'].upper(), summary['node_count'])
+    try:
+        verdict = _snat.snat_verdict(series, params['usage_threshold'])
+    except _snat.SnatInputError as exc:
+        module.fail('cannot evaluate the SNAT metrics: %s' % exc)
+    node_names = params['node_names']
+    if node_names is None:
+        node_names = resolve_node_names(module, summary['node_resource_group'])
+    profile = summary['load_balancer_profile']
+    used_peak = max([b['used'] for b in verdict['backends'] if b['used'] is not None] or [0])
+    recommendation = None
+    try:
+        recommendation = _snat.recommend(capacity['max_nodes'], capacity['surge'], current_ports=profile['allocated_outbound_ports'],
+                                         current_ips=profile['outbound_ip_count'], current_nodes=capacity['current_nodes'] or None,
+                                         min_ports=min(int(used_peak), _snat.MAX_ALLOCATED_OUTBOUND_PORTS))
+    except _snat.SnatInputError as exc:
+        module.warn('no SNAT recommendation: %s' % exc)
+    finding = _snat.snat_finding(verdict, recommendation, node_names)
+    rows = []
+    for backend in verdict['backends']:
+        rows.append(dict(backend, node=node_names.get(backend['backend_ip'])))
+    rows.sort(key=lambda row: (row['status'] != 'problem', -(row['ratio'] or 0), -row['failed'], row['backend_ip']))
+    worst = None
+    if rows and (rows[0]['ratio'] is not None or rows[0]['failed']):
+        worst = {key: rows[0][key] for key in ('backend_ip', 'node', 'ratio', 'failed')}
+    result.update(nodes=rows, worst=worst, max_ratio=verdict['max_ratio'], failed_total=verdict['failed_total'])
+    module.exit(changed=False, applicable=True, reason=None, timespan=span, capacity=capacity, recommendation=recommendation,
+                finding=finding, **result)
+
+
+if __name__ == '__main__':
+    main()
