@@ -39,6 +39,8 @@ IP_A, IP_B, IP_C = '10.250.7.1', '10.250.7.2', '10.250.7.3'
 IP_NOROUTE = '10.250.8.5'
 SUFFIX = '%d' % (os.getpid() % 100000)
 NS_A, NS_B, NS_C = 'akstp-%s-a' % SUFFIX, 'akstp-%s-b' % SUFFIX, 'akstp-%s-c' % SUFFIX
+# A per-run metric so concurrent runs (two checkouts, or xdist workers) never collide on the safety routes.
+ROUTE_METRIC = str(200000 + os.getpid() % 100000)
 
 
 def _netns_unusable_reason():
@@ -167,7 +169,7 @@ class Lab:
         for path in self.etc_dirs:
             shutil.rmtree(path, ignore_errors=True)
         for route in self.routes:
-            sh('ip', 'route', 'del', 'blackhole', route, check=False)
+            sh('ip', 'route', 'del', 'blackhole', route, 'metric', ROUTE_METRIC, check=False)
 
 
 def _make_cert(tmpdir):
@@ -194,7 +196,7 @@ def lab(tmp_path_factory):
     lab = Lab(tmpdir)
     try:
         for route in (SUBNET, UNREACHABLE_SUBNET):
-            sh('ip', 'route', 'add', 'blackhole', route)
+            sh('ip', 'route', 'add', 'blackhole', route, 'metric', ROUTE_METRIC)
             lab.routes.append(route)
         for ns in (NS_A, NS_B, NS_C):
             sh('ip', 'netns', 'add', ns)
