@@ -1,0 +1,406 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The cluster model: managedClusters + VMSS + VMSS VMs + NICs + subnets/VNets + NSGs + nodes/pods.
+
+Fetching uses list calls only (paged by the SDKs / `continue` tokens), so a 5000-node cluster costs
+a handful of API calls per pool, never one per node. `assemble()` is pure (plain dicts in ARM REST
+shape and Kubernetes JSON in, the model out) and is what the unit tests exercise.
+
+Node <-> VMSS instance: `spec.providerID` (``azure:///subscriptions/.../virtualMachines/<id>``,
+compared case-insensitively) first, the VM's computer name second.
+"""
+
+from __future__ import annotations
+
+import re
+
+TUNNEL_KONNECTIVITY = 'konnectivity'
+TUNNEL_FRONT = 'tunnel-front'
+TUNNEL_AKS_LINK = 'aks-link'
+TUNNEL_NONE = 'none'
+
+# (component, label selector) in the order they are recognised.
+TUNNEL_SELECTORS = (
+    (TUNNEL_KONNECTIVITY, 'app=konnectivity-agent'),
+    (TUNNEL_AKS_LINK, 'app=aks-link'),
+    (TUNNEL_FRONT, 'component=tunnel'),
+)
+
+# Egress each component needs toward the API server (AKS outbound rules documentation).
+TUNNEL_EGRESS = {
+    TUNNEL_KONNECTIVITY: [{'protocol': 'Tcp', 'port': 443, 'kind': 'tls', 'alpn': 'konnectivity'}],
+    TUNNEL_FRONT: [{'protocol': 'Tcp', 'port': 9000, 'kind': 'tcp', 'alpn': None}],
+    TUNNEL_AKS_LINK: [{'protocol': 'Udp', 'port': 1194, 'kind': 'udp', 'alpn': None}],
+    TUNNEL_NONE: [],
+}
+
+_PROVIDER_PREFIX = 'azure://'
+_ID_PAIRS_RE = re.compile(r'/+')
+
+
+class ClusterModelError(ValueError):
+    """The cluster data cannot be turned into a model (missing node resource group, ...)."""
+
+
+def as_dict(obj):
+    """SDK model (TypeSpec or msrest) or dict -> plain dict in ARM REST shape."""
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj
+    if hasattr(obj, 'as_dict'):
+        try:
+            return obj.as_dict()
+        except TypeError:
+            pass
+    if hasattr(obj, 'serialize'):
+        return obj.serialize(keep_readonly=True)
+    return dict(obj)
+
+
+def parse_resource_id(resource_id):
+    """Split an ARM id into ``{subscription, resource_group, provider, types: [..], names: [..], name}`` (None if not an id)."""
+    if not resource_id or not isinstance(resource_id, str):
+        return None
+    parts = [p for p in _ID_PAIRS_RE.split(resource_id.strip()) if p]
+    result = {'subscription': None, 'resource_group': None, 'provider': None, 'types': [], 'names': [], 'name': None}
+    i = 0
+    while i + 1 < len(parts):
+        key, value = parts[i], parts[i + 1]
+        lower = key.lower()
+        if lower == 'subscriptions' and result['subscription'] is None:
+            result['subscription'] = value
+        elif lower == 'resourcegroups' and result['resource_group'] is None:
+            result['resource_group'] = value
+        elif lower == 'providers' and result['provider'] is None:
+            result['provider'] = value
+        else:
+            result['types'].append(key)
+            result['names'].append(value)
+        i += 2
+    result['name'] = result['names'][-1] if result['names'] else None
+    return result
+
+
+def _get(data, *path, default=None):
+    for key in path:
+        if not isinstance(data, dict):
+            return default
+        data = data.get(key)
+        if data is None:
+            return default
+    return data
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
+# --------------------------------------------------------------------------- fetching (SDK + kubernetes client)
+
+def fetch_azure(clients, resource_group, name):
+    """All Azure data the model needs, as plain dicts: cluster, scale sets, VMs and NICs per scale set, subnets, VNets."""
+    cluster = as_dict(clients.containerservice.managed_clusters.get(resource_group, name))
+    node_rg = _get(cluster, 'properties', 'nodeResourceGroup')
+    if not node_rg:
+        raise ClusterModelError('cluster %s/%s has no nodeResourceGroup; is it fully provisioned?' % (resource_group, name))
+    scale_sets = [as_dict(x) for x in clients.compute.virtual_machine_scale_sets.list(node_rg)]
+    vms = {}
+    nics = {}
+    for vmss in scale_sets:
+        vmss_name = vmss['name']
+        vms[vmss_name] = [as_dict(x) for x in clients.compute.virtual_machine_scale_set_vms.list(node_rg, vmss_name)]
+        nics[vmss_name] = [as_dict(x) for x in
+                           clients.network.network_interfaces.list_virtual_machine_scale_set_network_interfaces(node_rg, vmss_name)]
+    subnet_ids = set()
+    for nic_list in nics.values():
+        for nic in nic_list:
+            for ipconf in _get(nic, 'properties', 'ipConfigurations', default=[]):
+                subnet_id = _get(ipconf, 'properties', 'subnet', 'id')
+                if subnet_id:
+                    subnet_ids.add(subnet_id)
+    subnets = {}
+    vnets = {}
+    for subnet_id in sorted(subnet_ids, key=str.lower):
+        parsed = parse_resource_id(subnet_id)
+        if not parsed or len(parsed['names']) < 2:
+            continue
+        subnets[subnet_id.lower()] = as_dict(clients.network.subnets.get(parsed['resource_group'], parsed['names'][0], parsed['names'][1]))
+        vnet_id = subnet_id.lower().split('/subnets/')[0]
+        if vnet_id not in vnets:
+            vnets[vnet_id] = as_dict(clients.network.virtual_networks.get(parsed['resource_group'], parsed['names'][0]))
+    return {'cluster': cluster, 'scale_sets': scale_sets, 'vms': vms, 'nics': nics, 'subnets': subnets, 'vnets': vnets}
+
+
+def fetch_kube(api_client, request_timeout, list_all):
+    """Nodes and the kube-system tunnel pods (one paged list per selector). ``list_all`` is _kube.list_all."""
+    from kubernetes import client as kclient  # pylint: disable=import-outside-toplevel
+    core = kclient.CoreV1Api(api_client)
+    nodes = list_all(core.list_node, _request_timeout=request_timeout)
+    pods = {}
+    for component, selector in TUNNEL_SELECTORS:
+        pods[component] = list_all(core.list_namespaced_pod, 'kube-system', label_selector=selector, _request_timeout=request_timeout)
+    return {'nodes': nodes, 'pods': pods}
+
+
+def fetch_nsgs(network, nsg_ids):
+    """NSG objects (ARM REST shape) by lower-cased id; one GET per distinct NSG."""
+    result = {}
+    for nsg_id in sorted(set(i for i in nsg_ids if i), key=str.lower):
+        key = nsg_id.lower()
+        if key in result:
+            continue
+        parsed = parse_resource_id(nsg_id)
+        result[key] = as_dict(network.network_security_groups.get(parsed['resource_group'], parsed['name']))
+    return result
+
+
+# --------------------------------------------------------------------------- assembling (pure)
+
+def _node_ready(node):
+    for cond in _get(node, 'status', 'conditions', default=[]):
+        if cond.get('type') == 'Ready':
+            return cond.get('status') == 'True'
+    return None
+
+
+def _node_ip(node):
+    for addr in _get(node, 'status', 'addresses', default=[]):
+        if addr.get('type') == 'InternalIP':
+            return addr.get('address')
+    return None
+
+
+def _pod_summary(pod):
+    statuses = _get(pod, 'status', 'containerStatuses', default=[])
+    ready = None
+    for cond in _get(pod, 'status', 'conditions', default=[]):
+        if cond.get('type') == 'Ready':
+            ready = cond.get('status') == 'True'
+    if ready is None and statuses:
+        ready = all(s.get('ready') for s in statuses)
+    return {
+        'name': _get(pod, 'metadata', 'name'),
+        'node': _get(pod, 'spec', 'nodeName'),
+        'phase': _get(pod, 'status', 'phase'),
+        'ready': bool(ready),
+        'restarts': sum(int(s.get('restartCount') or 0) for s in statuses),
+    }
+
+
+def detect_tunnel(pods_by_component, private_cluster=False, vnet_integration=False):
+    """The tunnel component, its pods and nodes, and the egress it needs.
+
+    ``pods_by_component``: {konnectivity|aks-link|tunnel-front: [pod JSON]} as selected by TUNNEL_SELECTORS.
+    A ``component=tunnel`` pod that is also ``app=konnectivity-agent`` counts as konnectivity.
+    """
+    component = TUNNEL_NONE
+    pods = []
+    for name, _selector in TUNNEL_SELECTORS:
+        candidates = list(pods_by_component.get(name) or [])
+        if name == TUNNEL_FRONT:
+            candidates = [p for p in candidates if _get(p, 'metadata', 'labels', 'app') not in ('konnectivity-agent', 'aks-link')]
+        candidates = [p for p in candidates if not _get(p, 'metadata', 'deletionTimestamp')]
+        if candidates:
+            component = name
+            pods = [_pod_summary(p) for p in candidates]
+            break
+    pods.sort(key=lambda p: p['name'] or '')
+    nodes = sorted(set(p['node'] for p in pods if p['node'] and p['phase'] in ('Running', 'Pending', None)))
+    needed = not (private_cluster or vnet_integration) and component != TUNNEL_NONE
+    if vnet_integration:
+        reason = 'API Server VNet Integration: the API server reaches the kubelets directly, no tunnel egress is needed'
+    elif private_cluster:
+        reason = 'private cluster: nodes reach the API server through a private endpoint'
+    elif component == TUNNEL_NONE:
+        reason = 'no tunnel pods found (labels app=konnectivity-agent, app=aks-link, component=tunnel in kube-system)'
+    else:
+        reason = '%s needs %s to the API server' % (component, ', '.join(
+            '%s %d%s' % (e['protocol'].upper(), e['port'], ' with ALPN %s' % e['alpn'] if e['alpn'] else '') for e in TUNNEL_EGRESS[component]))
+    return {
+        'component': component,
+        'pods': pods,
+        'nodes': nodes,
+        'egress': [dict(e) for e in TUNNEL_EGRESS[component]] if needed else [],
+        'egress_reason': reason,
+    }
+
+
+def assemble(azure, kube=None):
+    """Build the model ``{cluster, nodes, tunnel}`` from fetch_azure()/fetch_kube() data (pure)."""
+    mc = azure['cluster']
+    props = mc.get('properties') or {}
+    access = props.get('apiServerAccessProfile') or {}
+    network = props.get('networkProfile') or {}
+    cluster_id = mc.get('id')
+    parsed = parse_resource_id(cluster_id) or {}
+    node_rg = props.get('nodeResourceGroup')
+    private = bool(access.get('enablePrivateCluster'))
+    vnet_integration = bool(access.get('enableVnetIntegration'))
+
+    pool_os = {}
+    for pool in props.get('agentPoolProfiles') or []:
+        pool_os[pool.get('name')] = {'os_type': pool.get('osType'), 'os_sku': pool.get('osSKU'), 'mode': pool.get('mode')}
+
+    # NICs by VM id (lower-case)
+    nic_by_vm = {}
+    lb_ids = set()
+    for nic_list in (azure.get('nics') or {}).values():
+        for nic in nic_list:
+            vm_id = _get(nic, 'properties', 'virtualMachine', 'id')
+            if vm_id:
+                nic_by_vm[vm_id.lower()] = nic
+            for ipconf in _get(nic, 'properties', 'ipConfigurations', default=[]):
+                for pool in _get(ipconf, 'properties', 'loadBalancerBackendAddressPools', default=[]):
+                    if pool.get('id') and '/backendaddresspools/' in pool['id'].lower():
+                        lb_ids.add(pool['id'][:pool['id'].lower().index('/backendaddresspools/')])
+
+    subnets = azure.get('subnets') or {}
+    vnets = azure.get('vnets') or {}
+    vnet_prefixes = []
+    for vnet in vnets.values():
+        for prefix in _get(vnet, 'properties', 'addressSpace', 'addressPrefixes', default=[]):
+            if prefix not in vnet_prefixes:
+                vnet_prefixes.append(prefix)
+
+    kube_nodes = {}
+    kube_by_provider = {}
+    for node in (kube or {}).get('nodes') or []:
+        name = _get(node, 'metadata', 'name')
+        kube_nodes[_lower(name)] = node
+        provider = _get(node, 'spec', 'providerID')
+        if provider and provider.lower().startswith(_PROVIDER_PREFIX):
+            kube_by_provider[provider[len(_PROVIDER_PREFIX):].lower().rstrip('/')] = node
+    tunnel = detect_tunnel((kube or {}).get('pods') or {}, private, vnet_integration) if kube is not None else {
+        'component': None, 'pods': [], 'nodes': [], 'egress': [], 'egress_reason': 'Kubernetes was not queried'}
+    tunnel_nodes = set(tunnel['nodes'])
+
+    nodes = []
+    matched = set()
+    for vmss in azure.get('scale_sets') or []:
+        vmss_name = vmss['name']
+        tags = vmss.get('tags') or {}
+        pool = tags.get('aks-managed-poolName')
+        vmss_nsg = None
+        for conf in _get(vmss, 'properties', 'virtualMachineProfile', 'networkProfile', 'networkInterfaceConfigurations', default=[]):
+            vmss_nsg = _get(conf, 'properties', 'networkSecurityGroup', 'id') or vmss_nsg
+        for vm in (azure.get('vms') or {}).get(vmss_name) or []:
+            vm_id = vm.get('id') or ''
+            computer = _get(vm, 'properties', 'osProfile', 'computerName')
+            knode = kube_by_provider.get('/' + vm_id.lower().lstrip('/')) or kube_nodes.get(_lower(computer))
+            nic = nic_by_vm.get(vm_id.lower()) or {}
+            ipconfs = _get(nic, 'properties', 'ipConfigurations', default=[])
+            primary = next((c for c in ipconfs if _get(c, 'properties', 'primary')), ipconfs[0] if ipconfs else {})
+            subnet_id = _get(primary, 'properties', 'subnet', 'id')
+            subnet = subnets.get(subnet_id.lower()) if subnet_id else None
+            name = _get(knode, 'metadata', 'name') if knode else (computer or '').lower() or None
+            if knode:
+                matched.add(_lower(name))
+            labels = _get(knode, 'metadata', 'labels', default={}) if knode else {}
+            pool_name = pool or labels.get('kubernetes.azure.com/agentpool') or labels.get('agentpool')
+            os_info = pool_os.get(pool_name) or {}
+            nodes.append({
+                'name': name,
+                'pool': pool_name,
+                'vmss': vmss_name,
+                'vmss_id': vmss.get('id'),
+                'instance_id': str(vm.get('instanceId')) if vm.get('instanceId') is not None else vm_id.rsplit('/', 1)[-1],
+                'vm_id': vm_id,
+                'computer_name': computer,
+                'private_ip': _get(primary, 'properties', 'privateIPAddress') or (_node_ip(knode) if knode else None),
+                'subnet_id': subnet_id,
+                'subnet_prefix': _get(subnet, 'properties', 'addressPrefix') if subnet else None,
+                'nic_id': nic.get('id'),
+                'nic_nsg_id': _get(nic, 'properties', 'networkSecurityGroup', 'id') or vmss_nsg,
+                'subnet_nsg_id': _get(subnet, 'properties', 'networkSecurityGroup', 'id') if subnet else None,
+                'os': os_info.get('os_sku') or _get(vm, 'properties', 'storageProfile', 'osDisk', 'osType'),
+                'os_type': os_info.get('os_type') or _get(vm, 'properties', 'storageProfile', 'osDisk', 'osType'),
+                'in_kubernetes': knode is not None,
+                'ready': _node_ready(knode) if knode else None,
+                'unschedulable': bool(_get(knode, 'spec', 'unschedulable')) if knode else None,
+                'allocatable_cpu': _get(knode, 'status', 'allocatable', 'cpu') if knode else None,
+                'hosts_tunnel': bool(name and name in tunnel_nodes),
+            })
+    # Kubernetes nodes without a VMSS instance (virtual nodes, availability sets, stale objects).
+    for key, knode in sorted(kube_nodes.items()):
+        if key in matched:
+            continue
+        name = _get(knode, 'metadata', 'name')
+        labels = _get(knode, 'metadata', 'labels', default={})
+        nodes.append({
+            'name': name, 'pool': labels.get('kubernetes.azure.com/agentpool') or labels.get('agentpool'), 'vmss': None, 'vmss_id': None,
+            'instance_id': None, 'vm_id': None, 'computer_name': None, 'private_ip': _node_ip(knode), 'subnet_id': None,
+            'subnet_prefix': None, 'nic_id': None, 'nic_nsg_id': None, 'subnet_nsg_id': None, 'os': _get(knode, 'status', 'nodeInfo', 'osImage'),
+            'os_type': _get(knode, 'status', 'nodeInfo', 'operatingSystem'), 'in_kubernetes': True, 'ready': _node_ready(knode),
+            'unschedulable': bool(_get(knode, 'spec', 'unschedulable')), 'allocatable_cpu': _get(knode, 'status', 'allocatable', 'cpu'),
+            'hosts_tunnel': name in tunnel_nodes,
+        })
+    nodes.sort(key=lambda n: (n['pool'] or '', n['name'] or ''))
+
+    outbound = network.get('outboundType') or 'loadBalancer'
+    lb_id = sorted(lb_ids)[0] if lb_ids else None
+    if lb_id is None and outbound == 'loadBalancer' and node_rg and parsed.get('subscription'):
+        lb_id = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/loadBalancers/kubernetes' % (parsed['subscription'], node_rg)
+    fqdn = props.get('fqdn')
+    private_fqdn = props.get('privateFQDN')
+    cluster = {
+        'id': cluster_id,
+        'name': mc.get('name'),
+        'resource_group': parsed.get('resource_group'),
+        'subscription_id': parsed.get('subscription'),
+        'location': mc.get('location'),
+        'node_resource_group': node_rg,
+        'kubernetes_version': props.get('currentKubernetesVersion') or props.get('kubernetesVersion'),
+        'fqdn': fqdn,
+        'private_fqdn': private_fqdn,
+        'api_server_host': private_fqdn if private and private_fqdn else (fqdn or private_fqdn),
+        'private_cluster': private,
+        'vnet_integration': vnet_integration,
+        'network_plugin': network.get('networkPlugin'),
+        'network_plugin_mode': network.get('networkPluginMode'),
+        'outbound_type': outbound,
+        'load_balancer_profile': network.get('loadBalancerProfile'),
+        'load_balancer_id': lb_id if outbound == 'loadBalancer' else None,
+        'vnet_ids': sorted(v.get('id') for v in vnets.values() if v.get('id')),
+        'vnet_address_prefixes': vnet_prefixes,
+        'subnet_ids': sorted(set(n['subnet_id'] for n in nodes if n['subnet_id'])),
+        'node_count': len(nodes),
+    }
+    return {'cluster': cluster, 'nodes': nodes, 'tunnel': tunnel}
+
+
+def build_model(clients, resource_group, name, kube_client=None, request_timeout=None, list_all=None):
+    """Fetch and assemble; ``kube_client`` None skips Kubernetes (no readiness, no tunnel pods)."""
+    azure = fetch_azure(clients, resource_group, name)
+    kube = fetch_kube(kube_client, request_timeout, list_all) if kube_client is not None else None
+    model = assemble(azure, kube)
+    model['_azure'] = azure
+    return model
+
+
+def nodes_by_name(model):
+    return dict((n['name'], n) for n in model['nodes'] if n['name'])
+
+
+def resolve_nodes(model, refs):
+    """Map node references (node name, computer name, or ``vmss/instance``) to model nodes; raise with the unknown ones."""
+    by_name = {}
+    for node in model['nodes']:
+        for key in (node['name'], node['computer_name'], '%s/%s' % (node['vmss'], node['instance_id']) if node['vmss'] else None):
+            if key:
+                by_name[key.lower()] = node
+    found = []
+    missing = []
+    for ref in refs:
+        node = by_name.get(str(ref).lower())
+        if node is None:
+            missing.append(str(ref))
+        elif node not in found:
+            found.append(node)
+    if missing:
+        sample = ', '.join(n['name'] for n in model['nodes'][:3] if n['name'])
+        raise ClusterModelError('unknown node(s) %s: give Kubernetes node names (e.g. %s) or <vmss>/<instance id>'
+                                % (', '.join(missing), sample or 'aks-nodepool1-12345678-vmss000000'))
+    return found

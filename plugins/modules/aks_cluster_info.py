@@ -1,0 +1,193 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: aks_cluster_info
+short_description: Build the model of an AKS cluster that the tunnel diagnosis works on
+version_added: 0.1.0
+description:
+  - Reads the managed cluster, its node resource group's scale sets, their instances and network interfaces,
+    the node subnets and VNets from Azure Resource Manager, and the nodes and tunnel pods from Kubernetes.
+  - Maps every Kubernetes node to its VMSS instance by C(spec.providerID), falling back to the computer name.
+  - Detects the tunnel component from the pods in C(kube-system) - C(app=konnectivity-agent) (konnectivity),
+    C(app=aks-link) (aks-link) or C(component=tunnel) (tunnel-front) - and the egress it needs to the API
+    server (konnectivity TCP 443 with ALPN C(konnectivity), tunnel-front TCP 9000, aks-link UDP 1194; none for
+    private clusters and API Server VNet Integration).
+  - All lists are paged, so a 5000-node cluster costs a handful of API calls per node pool, not one per node.
+  - Never changes anything.
+author: aks.tunnel contributors (@aks-tunnel)
+options:
+  resource_group:
+    description: Resource group of the managed cluster.
+    type: str
+    required: true
+  name:
+    description: Name of the managed cluster.
+    type: str
+    required: true
+  timeout:
+    description: Seconds allowed for each Azure and Kubernetes API call.
+    type: int
+    default: 60
+extends_documentation_fragment:
+  - aks.tunnel.azure
+  - aks.tunnel.kubernetes
+  - aks.tunnel.attributes
+  - aks.tunnel.attributes.INFO_MODULE
+attributes:
+  action_group:
+    description: Use C(group/aks.tunnel.azure) or C(group/aks.tunnel.kubernetes) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - aks.tunnel.azure
+      - aks.tunnel.kubernetes
+notes:
+  - Azure RBAC - read access to the managed cluster, the scale sets and instances of the node resource group,
+    their network interfaces, the node subnets and VNets (the built-in Reader role is enough).
+  - Kubernetes RBAC - C(list) on nodes and on pods in C(kube-system).
+'''
+
+EXAMPLES = r'''
+- name: Read the cluster model
+  aks.tunnel.aks_cluster_info:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    kubeconfig: ~/.kube/config
+  register: aks
+
+- name: Show the nodes that host the tunnel pods
+  ansible.builtin.debug:
+    msg: "{{ aks.tunnel.component }} runs on {{ aks.tunnel.nodes | join(', ') }}"
+
+- name: Same, with module defaults for the whole play
+  module_defaults:
+    group/aks.tunnel.azure:
+      subscription_id: "{{ subscription_id }}"
+      auth_source: cli
+  aks.tunnel.aks_cluster_info:
+    resource_group: rg-aks-prod
+    name: aks-prod
+'''
+
+RETURN = r'''
+cluster:
+  description: Cluster-level facts.
+  returned: success
+  type: dict
+  contains:
+    id: {description: Resource id of the managed cluster., type: str, returned: success}
+    name: {description: Cluster name., type: str, returned: success}
+    resource_group: {description: Resource group of the cluster., type: str, returned: success}
+    subscription_id: {description: Subscription of the cluster., type: str, returned: success}
+    location: {description: Azure region., type: str, returned: success}
+    node_resource_group: {description: The node (MC_) resource group., type: str, returned: success}
+    kubernetes_version: {description: Current Kubernetes version., type: str, returned: success}
+    fqdn: {description: Public API server FQDN (null for private clusters without a public FQDN)., type: str, returned: success}
+    private_fqdn: {description: Private API server FQDN of private clusters., type: str, returned: success}
+    api_server_host: {description: The API server host the nodes use (private FQDN for private clusters)., type: str, returned: success}
+    private_cluster: {description: Whether the API server is private., type: bool, returned: success}
+    vnet_integration: {description: Whether API Server VNet Integration is enabled (no tunnel needed)., type: bool, returned: success}
+    network_plugin: {description: "azure, kubenet or none.", type: str, returned: success}
+    network_plugin_mode: {description: overlay or null., type: str, returned: success}
+    outbound_type: {description: "loadBalancer, userDefinedRouting, managedNATGateway, userAssignedNATGateway or none.", type: str, returned: success}
+    load_balancer_profile:
+      description: The networkProfile.loadBalancerProfile as ARM returns it (null without a load balancer).
+      type: dict
+      returned: success
+    load_balancer_id: {description: Id of the cluster load balancer (outboundType loadBalancer only)., type: str, returned: success}
+    vnet_ids: {description: VNets of the node subnets., type: list, elements: str, returned: success}
+    vnet_address_prefixes:
+      description: Address prefixes of those VNets (what the VirtualNetwork service tag covers).
+      type: list
+      elements: str
+      returned: success
+    subnet_ids: {description: Node subnets., type: list, elements: str, returned: success}
+    node_count: {description: Number of nodes in the model., type: int, returned: success}
+  sample:
+    id: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-aks-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod
+    name: aks-prod
+    node_resource_group: MC_rg-aks-prod_aks-prod_westeurope
+    fqdn: aks-prod-1a2b3c4d.hcp.westeurope.azmk8s.io
+    api_server_host: aks-prod-1a2b3c4d.hcp.westeurope.azmk8s.io
+    private_cluster: false
+    vnet_integration: false
+    network_plugin: azure
+    outbound_type: loadBalancer
+    vnet_address_prefixes: [10.224.0.0/12]
+nodes:
+  description: One entry per node (VMSS instance and/or Kubernetes node), sorted by pool and name.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - name: aks-nodepool1-12345678-vmss000000
+      pool: nodepool1
+      vmss: aks-nodepool1-12345678-vmss
+      instance_id: '0'
+      vm_id: /subscriptions/.../virtualMachineScaleSets/aks-nodepool1-12345678-vmss/virtualMachines/0
+      computer_name: aks-nodepool1-12345678-vmss000000
+      private_ip: 10.224.0.4
+      subnet_id: /subscriptions/.../virtualNetworks/aks-vnet-12345678/subnets/aks-subnet
+      subnet_prefix: 10.224.0.0/16
+      nic_id: /subscriptions/.../virtualMachines/0/networkInterfaces/aks-nodepool1-12345678-vmss
+      nic_nsg_id: /subscriptions/.../networkSecurityGroups/aks-agentpool-12345678-nsg
+      subnet_nsg_id: null
+      os: Ubuntu
+      os_type: Linux
+      in_kubernetes: true
+      ready: true
+      unschedulable: false
+      allocatable_cpu: 1900m
+      hosts_tunnel: true
+tunnel:
+  description: The tunnel component, its pods, the nodes hosting them and the egress it needs.
+  returned: success
+  type: dict
+  contains:
+    component: {description: "konnectivity, tunnel-front, aks-link or none.", type: str, returned: success}
+    pods: {description: 'Tunnel pods: name, node, phase, ready, restarts.', type: list, elements: dict, returned: success}
+    nodes: {description: Nodes that host a tunnel pod., type: list, elements: str, returned: success}
+    egress:
+      description: 'Egress the component needs to the API server: protocol, port, kind (tcp, tls, udp) and alpn.'
+      type: list
+      elements: dict
+      returned: success
+    egress_reason: {description: Why that egress is (or is not) needed., type: str, returned: success}
+  sample:
+    component: konnectivity
+    pods: [{name: konnectivity-agent-5d9c7b6f4-x2k8q, node: aks-nodepool1-12345678-vmss000000, phase: Running, ready: true, restarts: 0}]
+    nodes: [aks-nodepool1-12345678-vmss000000]
+    egress: [{protocol: Tcp, port: 443, kind: tls, alpn: konnectivity}]
+    egress_reason: konnectivity needs TCP 443 with ALPN konnectivity to the API server
+'''
+
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
+from ansible_collections.aks.tunnel.plugins.module_utils import _kube
+from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
+
+
+def main():
+    module = AksTunnelModule(
+        dict(
+            resource_group=dict(type='str', required=True),
+            name=dict(type='str', required=True),
+            timeout=dict(type='int', default=60),
+        ),
+        azure=True, kube=True,
+    )
+    params = module.params
+    doing = 'read the cluster %s/%s' % (params['resource_group'], params['name'])
+    with module.api_errors(doing):
+        model = _cluster_model.build_model(module.azure, params['resource_group'], params['name'],
+                                           kube_client=module.kube, request_timeout=module.kube_timeout, list_all=_kube.list_all)
+    model.pop('_azure', None)
+    module.exit(changed=False, **model)
+
+
+if __name__ == '__main__':
+    main()

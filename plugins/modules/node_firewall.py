@@ -1,0 +1,333 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: node_firewall
+short_description: Open the kubelet port in UFW and iptables on AKS nodes, through VMSS Run Command
+version_added: 0.1.0
+description:
+  - For each node of O(nodes), inspects UFW and iptables (INPUT and every chain it jumps to) through Run Command,
+    plans what opens TCP O(port) (10250 by default), and - unless in check mode - applies it in a second Run Command
+    that first saves C(iptables-save) to a file on the node, acts, and inspects again in the same script.
+  - O(ufw=allow) runs C(ufw allow <port>/tcp) when UFW is active and does not allow the port; O(ufw=disable) runs
+    C(ufw --force disable) when UFW is active; O(ufw=ignore) leaves UFW alone.
+  - O(iptables=delete_blocking) deletes exactly the rules that drop or reject TCP O(port) on the INPUT path (rules in
+    UFW's own chains excepted), by their full rule spec (C(iptables -D <chain> <spec>), only after C(iptables -C)
+    finds it), never by a line number read earlier.
+  - Nodes are handled concurrently with a bounded pool; values reach the node as Run Command parameters only.
+  - B(Support policy) - changing a node's operating system configuration by hand is outside what AKS manages and
+    supports (see the AKS support policy on node maintenance and access); node image upgrades and reimaging revert
+    it. Prefer fixing what enabled the firewall. The module prints this caveat as a warning on every run.
+author: aks.tunnel contributors (@aks-tunnel)
+options:
+  resource_group:
+    description: Resource group of the managed cluster.
+    type: str
+    required: true
+  name:
+    description: Name of the managed cluster.
+    type: str
+    required: true
+  nodes:
+    description: Nodes to fix (Kubernetes node names, or C(<vmss>/<instance id>)).
+    type: list
+    elements: str
+    required: true
+  port:
+    description: The port to open.
+    type: int
+    default: 10250
+  ufw:
+    description: What to do about UFW.
+    type: str
+    choices: [allow, disable, ignore]
+    default: allow
+  iptables:
+    description: What to do about iptables rules that drop or reject the port.
+    type: str
+    choices: [delete_blocking, ignore]
+    default: delete_blocking
+  concurrency:
+    description: How many Run Commands run at the same time.
+    type: int
+    default: 10
+  timeout:
+    description: Seconds one node's Run Command may take.
+    type: int
+    default: 300
+  deadline:
+    description: Seconds each round (inspection, repair) may take in total. V(0) means no deadline.
+    type: int
+    default: 1800
+  conflict_wait:
+    description: Seconds to wait before retrying after HTTP 409 (another run command in progress on the VM).
+    type: float
+    default: 5
+  api_timeout:
+    description: Seconds allowed for each Azure API read.
+    type: int
+    default: 60
+extends_documentation_fragment:
+  - aks.tunnel.azure
+  - aks.tunnel.attributes
+  - aks.tunnel.attributes.ACTIONGROUP_AZURE
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Inspects only (one Run Command per node) and reports the planned actions.
+  diff_mode:
+    support: full
+    details:
+      - The diff shows, per node, the UFW state and the blocking iptables rules before and after.
+  idempotent:
+    support: full
+    details:
+      - A second run finds nothing to change (one inspecting Run Command per node) and reports no change.
+notes:
+  - Azure RBAC - Reader on the cluster and node resource group plus
+    C(Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action).
+  - The full C(iptables-save) backup is written on the node to C(/var/lib/aks-tunnel/); the result carries its path,
+    the filter table (capped) and an undo command for each change.
+  - After a repair, restart the tunnel pods (aks.tunnel.tunnel_pod_restart) and probe again.
+'''
+
+EXAMPLES = r'''
+- name: Plan (check mode) what would open 10250 on two nodes
+  aks.tunnel.node_firewall:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    nodes: [aks-user1-12345678-vmss000001, aks-user1-12345678-vmss000002]
+  check_mode: true
+  register: plan
+
+- name: Open it
+  aks.tunnel.node_firewall:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    nodes: "{{ probe.findings | selectattr('status', 'eq', 'problem') | map(attribute='affected_nodes') | flatten | unique }}"
+
+- name: Disable UFW instead of adding a rule, leave iptables alone
+  aks.tunnel.node_firewall:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    nodes: [aks-user1-12345678-vmss000001]
+    ufw: disable
+    iptables: ignore
+'''
+
+RETURN = r'''
+nodes:
+  description: Per node - before, planned/applied actions (with undo commands), after, backup, unresolved problems.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - node: aks-nodepool1-12345678-vmss000002
+      changed: true
+      error: null
+      before: {ufw: {installed: true, active: false, allows_port: false, blocks_port: false, reason: ufw is inactive},
+               iptables_blocking: ['-A INPUT -p tcp -m tcp --dport 10250 -j DROP'], ufw_rules: [], policy: ACCEPT,
+               policy_blocks: false, blocked_by: iptables, conditional: false, reason: '...'}
+      actions:
+        - {type: iptables_delete, spec: '-A INPUT -p tcp -m tcp --dport 10250 -j DROP',
+           command: 'iptables -D INPUT -p tcp -m tcp --dport 10250 -j DROP',
+           undo: 'iptables -I INPUT 1 -p tcp -m tcp --dport 10250 -j DROP', rc: 0, result: done}
+      after: {ufw: {active: false}, iptables_blocking: [], blocked_by: null}
+      fixed: true
+      backup: {path: /var/lib/aks-tunnel/iptables-f1a2b3-20261125T210000.rules, filter_table: "*filter ..."}
+      unresolved: []
+changed:
+  description: Whether any node was (or in check mode would be) changed.
+  returned: always
+  type: bool
+undo:
+  description: Commands that revert the changes, per node, in the order to run them.
+  returned: always
+  type: dict
+  sample: {aks-nodepool1-12345678-vmss000002: ['iptables -I INPUT 1 -p tcp -m tcp --dport 10250 -j DROP']}
+support_policy:
+  description: The AKS support-policy caveat.
+  returned: always
+  type: str
+diff:
+  description: Per-node firewall state before and after (with C(--diff)).
+  returned: when diff mode is on
+  type: dict
+'''
+
+import uuid
+
+from ansible_collections.aks.tunnel.plugins.module_utils import _azure
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
+from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_fix as ff
+from ansible_collections.aks.tunnel.plugins.module_utils import _runcommand
+from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
+
+SUPPORT_POLICY = ('Changing the operating system configuration of AKS nodes by hand (UFW, iptables) is outside what AKS manages '
+                  'and supports (AKS support policy: node maintenance and access); node image upgrades and reimaging revert it. '
+                  'Fix what enabled the firewall as well.')
+
+
+def _diff_view(state):
+    if not state:
+        return {}
+    return {'ufw_active': state['ufw']['active'], 'ufw_allows_port': state['ufw']['allows_port'],
+            'iptables_blocking': state['iptables_blocking'], 'blocked_by': state['blocked_by']}
+
+
+def main():
+    module = AksTunnelModule(
+        dict(
+            resource_group=dict(type='str', required=True),
+            name=dict(type='str', required=True),
+            nodes=dict(type='list', elements='str', required=True),
+            port=dict(type='int', default=10250),
+            ufw=dict(type='str', default='allow', choices=['allow', 'disable', 'ignore']),
+            iptables=dict(type='str', default='delete_blocking', choices=['delete_blocking', 'ignore']),
+            concurrency=dict(type='int', default=10),
+            timeout=dict(type='int', default=300),
+            deadline=dict(type='int', default=1800),
+            conflict_wait=dict(type='float', default=5),
+            api_timeout=dict(type='int', default=60),
+        ),
+        azure=True, timeout_option='api_timeout',
+    )
+    params = module.params
+    if not params['nodes']:
+        module.fail('nodes must list at least one node')
+    if not 1 <= params['port'] <= 65535:
+        module.fail('port must be between 1 and 65535, got %d' % params['port'])
+    for key in ('concurrency', 'timeout'):
+        if params[key] < 1:
+            module.fail('%s must be at least 1, got %d' % (key, params[key]))
+    with module.api_errors('read the cluster %s/%s' % (params['resource_group'], params['name'])):
+        model = _cluster_model.build_model(module.azure, params['resource_group'], params['name'])
+    try:
+        nodes = _cluster_model.resolve_nodes(model, params['nodes'])
+    except _cluster_model.ClusterModelError as exc:
+        module.fail(str(exc))
+    missing = [n['name'] for n in nodes if not n['vmss']]
+    if missing:
+        module.fail('node(s) %s are not VMSS instances; Run Command cannot reach them' % ', '.join(missing))
+    node_rg = model['cluster']['node_resource_group']
+    run_id = 'f' + uuid.uuid4().hex[:12]
+
+    def run(targets):
+        executor = _runcommand.RunCommandExecutor(module.azure.compute, concurrency=params['concurrency'], timeout=params['timeout'],
+                                                  deadline=params['deadline'] or None, conflict_wait=params['conflict_wait'],
+                                                  describe=_azure.describe_azure_error)
+        return dict((r['key'], r) for r in executor.run(targets))
+
+    inspect_params = ff.build_fix_parameters(port=params['port'], apply=False, run_id=run_id)
+    inspected = run([{'key': n['name'], 'resource_group': node_rg, 'vmss': n['vmss'], 'instance_id': n['instance_id'],
+                      'script': ff.FIX_SCRIPT, 'parameters': inspect_params} for n in nodes])
+    per_node = []
+    apply_targets = []
+    for node in nodes:
+        entry = {'node': node['name'], 'changed': False, 'error': None, 'before': None, 'actions': [], 'after': None, 'fixed': None,
+                 'backup': None, 'unresolved': []}
+        per_node.append(entry)
+        run_result = inspected[node['name']]
+        if run_result['status'] != 'succeeded':
+            entry['error'] = run_result['error']
+            continue
+        parsed = ff.parse_fix_output(run_result['stdout'], run_id)
+        if parsed['error'] or not parsed['complete']:
+            entry['error'] = 'inspection failed: %s' % (parsed['error'] or '; '.join(parsed['problems']))
+            continue
+        try:
+            entry['before'] = ff.firewall_state(parsed['sections'], port=params['port'])
+            actions, unresolved = ff.plan_actions(entry['before'], parsed['sections'], ufw=params['ufw'],
+                                                  iptables=params['iptables'], port=params['port'])
+        except ff.FirewallFixError as exc:
+            entry['error'] = str(exc)
+            continue
+        entry['actions'] = actions
+        entry['unresolved'] = unresolved
+        entry['changed'] = bool(actions)
+        if actions and not module.check_mode:
+            ufw_action = next((a['type'][4:] for a in actions if a['type'].startswith('ufw_')), 'ignore')
+            specs = [a['spec'] for a in actions if a['type'] == 'iptables_delete']
+            apply_targets.append({'key': node['name'], 'resource_group': node_rg, 'vmss': node['vmss'], 'instance_id': node['instance_id'],
+                                  'script': ff.FIX_SCRIPT,
+                                  'parameters': ff.build_fix_parameters(port=params['port'], apply=True, ufw=ufw_action,
+                                                                        delete_specs=specs, run_id=run_id)})
+        elif not actions:
+            entry['after'] = entry['before']
+            entry['fixed'] = entry['before']['blocked_by'] not in ('ufw', 'iptables')
+
+    if apply_targets:
+        applied = run(apply_targets)
+        for entry in per_node:
+            run_result = applied.get(entry['node'])
+            if run_result is None:
+                continue
+            if run_result['status'] != 'succeeded':
+                entry['error'] = run_result['error']
+                entry['changed'] = False
+                continue
+            parsed = ff.parse_fix_output(run_result['stdout'], run_id)
+            if parsed['error'] or not parsed['complete']:
+                entry['error'] = 'repair script failed: %s' % (parsed['error'] or '; '.join(parsed['problems']))
+                continue
+            results = dict((a['index'], a) for a in parsed['actions'])
+            for index, action in enumerate(entry['actions']):
+                outcome = results.get(index)
+                if outcome is None:
+                    action['result'] = 'not run'
+                elif outcome['absent']:
+                    action['result'] = 'already absent'
+                else:
+                    action['rc'] = outcome['rc']
+                    action['result'] = 'done' if outcome['rc'] == 0 else 'failed'
+            entry['changed'] = any(a.get('result') == 'done' for a in entry['actions'])
+            backup = parsed['sections'].get('backup')
+            if backup:
+                entry['backup'] = {'path': backup.get('path'), 'filter_table': backup.get('text'), 'trimmed': bool(backup.get('trimmed'))}
+            try:
+                entry['after'] = ff.firewall_state(parsed['sections'], prefix='after-', port=params['port'])
+            except ff.FirewallFixError as exc:
+                entry['error'] = 'could not verify the result: %s' % exc
+                continue
+            handled = set()
+            if params['ufw'] != 'ignore':
+                handled.add('ufw')
+            if params['iptables'] != 'ignore':
+                handled.add('iptables')
+            entry['fixed'] = entry['after']['blocked_by'] not in handled and not (
+                params['iptables'] != 'ignore' and entry['after']['iptables_blocking'])
+            failed = [a for a in entry['actions'] if a.get('result') == 'failed']
+            if failed:
+                entry['error'] = 'action(s) failed: %s' % '; '.join('%s (rc %s)' % (a['command'], a.get('rc')) for a in failed)
+            elif not entry['fixed']:
+                entry['error'] = 'port %d is still blocked after the repair: %s' % (params['port'], entry['after']['reason'])
+
+    changed = any(e['changed'] for e in per_node)
+    undo = dict((e['node'], [a['undo'] for a in reversed(e['actions']) if module.check_mode or a.get('result') == 'done'])
+                for e in per_node if e['actions'])
+    result = {'changed': changed, 'nodes': per_node, 'undo': undo, 'support_policy': SUPPORT_POLICY}
+    if module.diff_mode:
+        after = {}
+        for entry in per_node:
+            view = _diff_view(entry['after']) if not module.check_mode else None
+            after[entry['node']] = view or {'planned': [a['command'] for a in entry['actions']]}
+        result['diff'] = {'before': dict((e['node'], _diff_view(e['before'])) for e in per_node), 'after': after}
+    module.warn(SUPPORT_POLICY)
+    for entry in per_node:
+        for text in entry['unresolved']:
+            module.warn('%s: %s' % (entry['node'], text))
+    errors = [e for e in per_node if e['error']]
+    if errors:
+        details = '; '.join('%s: %s' % (e['node'], e['error']) for e in errors)
+        module.fail('node_firewall failed on %d of %d node(s): %s' % (len(errors), len(per_node), details), **result)
+    module.exit(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,263 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: nsg_port_check
+short_description: Find the NSG rules that block the AKS tunnel (kubelet port and tunnel egress)
+version_added: 0.1.0
+description:
+  - Evaluates every network security group on the path from the nodes that host the tunnel pods to every node's
+    kubelet port (source NIC and subnet NSGs outbound, destination subnet and NIC NSGs inbound), the way Azure does
+    (lowest priority first, first match wins, default rules included, C(VirtualNetwork) = the VNet address space).
+  - Optionally evaluates the egress the tunnel component needs from those nodes to the API server (konnectivity
+    TCP 443, tunnel-front TCP 9000, aks-link UDP 1194).
+  - Evaluates once per distinct combination of NSGs on the path; only when a rule names specific addresses are
+    flows evaluated per node pair.
+  - Returns per-NSG verdicts, the blocking rules (NSG, name, priority, direction and the nodes they cut off) and
+    the C(nsg_blocks_10250) and C(egress_ports_blocked) findings. Verdicts the engine cannot decide (unknown
+    service tags, application security groups) are C(unknown) with the reason. Never changes anything.
+author: aks.tunnel contributors (@aks-tunnel)
+options:
+  resource_group:
+    description: Resource group of the managed cluster.
+    type: str
+    required: true
+  name:
+    description: Name of the managed cluster.
+    type: str
+    required: true
+  port:
+    description: The kubelet port the API server reaches through the tunnel.
+    type: int
+    default: 10250
+  source_nodes:
+    description:
+      - Nodes the flows start from. Default - the nodes hosting the tunnel pods (read from Kubernetes).
+      - With this option set, Kubernetes is not queried.
+    type: list
+    elements: str
+  check_egress:
+    description: Also evaluate the tunnel's egress to the API server.
+    type: bool
+    default: true
+  api_server_ip:
+    description:
+      - IP address of the API server for the egress evaluation. Default - the address the controller resolves the
+        API server FQDN to; the egress verdict is C(unknown) when it cannot be resolved.
+    type: str
+  timeout:
+    description: Seconds allowed for each Azure and Kubernetes API call.
+    type: int
+    default: 60
+extends_documentation_fragment:
+  - aks.tunnel.azure
+  - aks.tunnel.kubernetes
+  - aks.tunnel.attributes
+  - aks.tunnel.attributes.INFO_MODULE
+attributes:
+  action_group:
+    description: Use C(group/aks.tunnel.azure) or C(group/aks.tunnel.kubernetes) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - aks.tunnel.azure
+      - aks.tunnel.kubernetes
+notes:
+  - Azure RBAC - read access to the cluster, the node resource group (scale sets, instances, network interfaces,
+    NSGs) and the node subnets and their NSGs (the built-in Reader role is enough).
+  - Kubernetes RBAC - C(list) on nodes and on pods in C(kube-system) (not needed with O(source_nodes)).
+  - Azure platform traffic and NSG flows between two IPs of the same node are not evaluated.
+'''
+
+EXAMPLES = r'''
+- name: Which NSG rules cut the tunnel off?
+  aks.tunnel.nsg_port_check:
+    resource_group: rg-aks-prod
+    name: aks-prod
+  register: nsg_check
+
+- name: Show the blocking rules
+  ansible.builtin.debug:
+    msg: "{{ item.nsg_name }}/{{ item.rule }} ({{ item.priority }}) blocks {{ item.nodes | join(', ') }}"
+  loop: "{{ nsg_check.blocking_rules }}"
+
+- name: Check from given nodes, with a known API server address
+  aks.tunnel.nsg_port_check:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    source_nodes: [aks-nodepool1-12345678-vmss000000]
+    api_server_ip: 20.50.1.10
+'''
+
+RETURN = r'''
+finding:
+  description: The C(nsg_blocks_10250) finding (cause, status, summary, affected_nodes, evidence, remediation).
+  returned: success
+  type: dict
+  sample:
+    cause: nsg_blocks_10250
+    status: problem
+    summary: NSG rule(s) 'deny-kubelet' deny TCP 10250 from the tunnel nodes to 2 node(s)
+    affected_nodes: [aks-user1-12345678-vmss000000, aks-user1-12345678-vmss000001]
+    evidence: ["rule 'deny-kubelet' (priority 200, Inbound) in NSG aks-agentpool-12345678-nsg denies TCP 10250 from ... to ..."]
+    remediation:
+      module: aks.tunnel.nsg_port_rule
+      summary: Add an Allow rule for TCP 10250 ...
+      rules: [{resource_group: MC_rg_aks_westeurope, nsg: aks-agentpool-12345678-nsg, direction: Inbound, port: 10250,
+               protocol: Tcp, blocking_rule: deny-kubelet, blocking_priority: 200}]
+egress_finding:
+  description: The C(egress_ports_blocked) finding for NSGs (C(not_applicable) when no egress is needed or checked).
+  returned: success
+  type: dict
+  sample: {cause: egress_ports_blocked, status: ok, summary: no NSG blocks the tunnel egress (TCP 443) to the API server,
+           affected_nodes: [], evidence: [], remediation: {}}
+findings:
+  description: Both findings, kubelet path first.
+  returned: success
+  type: list
+  elements: dict
+blocking_rules:
+  description: Rules that deny a checked flow, with the nodes they cut off.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - nsg_id: /subscriptions/.../networkSecurityGroups/aks-agentpool-12345678-nsg
+      nsg_name: aks-agentpool-12345678-nsg
+      resource_group: MC_rg_aks_westeurope
+      rule: deny-kubelet
+      priority: 200
+      direction: Inbound
+      position: destination_nic
+      default_rule: false
+      flow: kubelet
+      port: 10250
+      protocol: Tcp
+      nodes: [aks-user1-12345678-vmss000000]
+      source_nodes: [aks-nodepool1-12345678-vmss000000]
+nsgs:
+  description: Per-NSG verdicts over the evaluated flow combinations (allowed, denied, unknown counts, blocking rule names, reasons).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {nsg_id: /subscriptions/.../aks-agentpool-12345678-nsg, nsg_name: aks-agentpool-12345678-nsg, resource_group: MC_rg_aks_westeurope,
+       positions: [source_nic, destination_nic], flows: 6, allowed: 4, denied: 2, unknown: 0, blocking_rules: [deny-kubelet], unknown_reasons: []}
+paths:
+  description: Counts over all (source node, destination node) pairs.
+  returned: success
+  type: dict
+  sample: {checked: 8, allowed: 4, denied: 4, unknown: 0}
+unknown_nodes:
+  description: Nodes whose verdict could not be decided, with the reason.
+  returned: success
+  type: list
+  elements: dict
+egress:
+  description: Egress verdict per source node and port (access Allow, Deny or Unknown, deciding rule, reason).
+  returned: success
+  type: list
+  elements: dict
+source_nodes:
+  description: The nodes the flows start from.
+  returned: success
+  type: list
+  elements: str
+evaluations:
+  description: How many path evaluations were needed (distinct NSG combinations, or pairs where rules name addresses).
+  returned: success
+  type: int
+  sample: 1
+api_server_ip:
+  description: The API server address used for the egress evaluation (null when unknown).
+  returned: success
+  type: str
+  sample: 20.50.1.10
+'''
+
+import socket
+import threading
+
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
+from ansible_collections.aks.tunnel.plugins.module_utils import _kube
+from ansible_collections.aks.tunnel.plugins.module_utils import _nsg_check
+from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
+
+
+def resolve_host(host, timeout=3.0):
+    """First IPv4 address of ``host``, or None (in a daemon thread: getaddrinfo has no timeout)."""
+    if not host:
+        return None
+    found = []
+
+    def lookup():
+        try:
+            for info in socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM):
+                found.append(info[4][0])
+                return
+        except OSError:
+            return
+
+    thread = threading.Thread(target=lookup, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return found[0] if found else None
+
+
+def main():
+    module = AksTunnelModule(
+        dict(
+            resource_group=dict(type='str', required=True),
+            name=dict(type='str', required=True),
+            port=dict(type='int', default=10250),
+            source_nodes=dict(type='list', elements='str'),
+            check_egress=dict(type='bool', default=True),
+            api_server_ip=dict(type='str'),
+            timeout=dict(type='int', default=60),
+        ),
+        azure=True, kube=True,
+    )
+    params = module.params
+    if not 1 <= params['port'] <= 65535:
+        module.fail('port must be between 1 and 65535, got %d' % params['port'])
+    doing = 'read the cluster %s/%s' % (params['resource_group'], params['name'])
+    with module.api_errors(doing):
+        kube = None if params['source_nodes'] else module.kube
+        model = _cluster_model.build_model(module.azure, params['resource_group'], params['name'], kube_client=kube,
+                                           request_timeout=module.kube_timeout if kube else None, list_all=_kube.list_all)
+        nsg_ids = set()
+        for node in model['nodes']:
+            nsg_ids.update(i for i in (node['nic_nsg_id'], node['subnet_nsg_id']) if i)
+    with module.api_errors('read the network security groups of the cluster'):
+        nsgs = _cluster_model.fetch_nsgs(module.azure.network, nsg_ids)
+    try:
+        if params['source_nodes']:
+            sources = _cluster_model.resolve_nodes(model, params['source_nodes'])
+        else:
+            sources = [n for n in model['nodes'] if n['hosts_tunnel']]
+    except _cluster_model.ClusterModelError as exc:
+        module.fail(str(exc))
+    tunnel = model['tunnel']
+    if params['source_nodes'] and params['check_egress'] and tunnel['component'] is None:
+        module.warn('source_nodes is set, so Kubernetes was not read and the tunnel component (and its egress) is unknown; '
+                    'egress is not checked')
+    egress = tunnel['egress'] if params['check_egress'] else []
+    api_ip = params['api_server_ip']
+    if egress and not api_ip:
+        api_ip = resolve_host(model['cluster']['api_server_host'])
+    result = _nsg_check.check_paths(model, nsgs, sources, port=params['port'], egress=egress, api_server_ip=api_ip)
+    finding = _nsg_check.kubelet_finding(result, sources, port=params['port'])
+    egress_finding = _nsg_check.egress_finding(result, tunnel if tunnel['component'] is not None else {'egress': []},
+                                               checked=params['check_egress'])
+    module.exit(changed=False, finding=finding, egress_finding=egress_finding, findings=[finding, egress_finding],
+                blocking_rules=result['blocking_rules'], nsgs=result['nsgs'], paths=result['paths'],
+                unknown_nodes=result['unknown_nodes'], egress=result['egress'], source_nodes=[n['name'] for n in sources],
+                evaluations=result['evaluations'], api_server_ip=api_ip)
+
+
+if __name__ == '__main__':
+    main()
