@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Action plugin for aks.tunnel.tunnel_report: runs on the controller, so the report lands where ansible-playbook runs."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.aks.tunnel.plugins.module_utils import _report
+
+ARGUMENT_SPEC = dict(
+    findings=dict(type='list', elements='raw', required=True),
+    cluster=dict(type='dict', default={}),
+    checked=dict(type='list', elements='str'),
+    errors=dict(type='dict', default={}),
+    stats=dict(type='dict', default={}),
+    started_at=dict(type='float'),
+    report_dir=dict(type='path', default='aks-tunnel-report'),
+    before=dict(type='dict'),
+    fail_on_problem=dict(type='bool', default=True),
+    remediate_playbook=dict(type='str', default='playbooks/remediate.yml'),
+    extra_args=dict(type='str', default=''),
+    write=dict(type='bool', default=True),
+    display=dict(type='bool', default=True),
+)
+
+
+def _write(path, text):
+    """Write atomically (a reader never sees half a report)."""
+    tmp = '%s.tmp.%d' % (path, os.getpid())
+    with open(tmp, 'w', encoding='utf-8') as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+class ActionModule(ActionBase):
+    """Build the report from findings and stats, write report.json/report.md/junit.xml, return summary and verdict."""
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
+        if validation.error_messages:
+            raise AnsibleActionFail('aks.tunnel.tunnel_report: %s' % '; '.join(validation.error_messages))
+        args = validation.validated_parameters
+        stats = dict(args['stats'] or {})
+        if args['started_at'] is not None and stats.get('duration_s') is None:
+            stats['duration_s'] = max(time.time() - args['started_at'], 0.0)
+        generated_at = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+        try:
+            report = _report.build_report(args['cluster'], args['findings'], stats, generated_at, args['checked'], args['errors'])
+            summary = _report.summary_lines(report, args['remediate_playbook'], args['extra_args'], args['before'])
+            markdown = _report.render_markdown(report, args['remediate_playbook'], args['extra_args'], args['before'])
+            junit = _report.render_junit(report)
+        except _report.ReportInputError as exc:
+            raise AnsibleActionFail('aks.tunnel.tunnel_report: %s' % exc) from exc
+
+        files = {}
+        if args['write']:
+            # Report files are the output of a diagnosis, not managed state: they are written in check mode too.
+            directory = args['report_dir']
+            try:
+                os.makedirs(directory, exist_ok=True)
+                names = [('json', 'report.json', _report.render_json(report)), ('markdown', 'report.md', markdown),
+                         ('junit', 'junit.xml', junit)]
+                if args['before']:
+                    names.append(('before', 'report-before.json', _report.render_json(args['before'])))
+                for key, name, text in names:
+                    path = os.path.join(directory, name)
+                    _write(path, text)
+                    files[key] = os.path.abspath(path)
+                stale = os.path.join(directory, 'report-before.json')
+                if not args['before'] and os.path.exists(stale):
+                    # A plain diagnosis must not leave the "before" of an older remediation next to its report.
+                    os.remove(stale)
+            except OSError as exc:
+                raise AnsibleActionFail('aks.tunnel.tunnel_report: cannot write the report to %s: %s; set aks_tunnel_report_dir to a '
+                                        'writable directory' % (directory, to_native(exc))) from exc
+
+        if args['display']:
+            # Printed as plain lines (not through the result callback's YAML/JSON folding): readable in a terminal and a CI log.
+            rule = '=' * 100
+            lines = [rule] + summary + (['Reports: %s' % ', '.join(files.values())] if files else []) + [rule]
+            self._display.display('\n'.join(lines))
+        result.update(changed=False, report=report, problems=report['problems'], summary=summary, files=files,
+                      fail=_report.should_fail(report, args['fail_on_problem']))
+        return result

@@ -1,0 +1,308 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The diagnosis report: one finding per cause, report.json / report.md / junit.xml and the terminal summary.
+
+Pure Python (standard library only): used by the tunnel_report action plugin and its unit tests.
+"""
+
+from __future__ import annotations
+
+import json
+from xml.sax.saxutils import escape, quoteattr
+
+from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
+    CAUSE_IDS,
+    CAUSE_TITLES,
+    EGRESS_PORTS_BLOCKED,
+    STATUS_NOT_APPLICABLE,
+    STATUS_OK,
+    STATUS_PROBLEM,
+    STATUS_UNKNOWN,
+    STATUSES,
+    FindingError,
+    combine_findings,
+    make_finding,
+)
+
+SCHEMA = 'aks.tunnel/report/v1'
+
+# Playbook tag of each cause (same as _symptoms.CAUSE_TAGS; kept here so the report needs no regexes).
+CAUSE_TAGS = {
+    'nsg_blocks_10250': 'nsg',
+    'ufw_blocks_10250': 'ufw',
+    'iptables_blocks_10250': 'iptables',
+    'egress_ports_blocked': 'egress',
+    'snat_exhaustion': 'snat',
+    'konnectivity_agent_scaling': 'konnectivity',
+}
+
+STATUS_LABELS = {STATUS_PROBLEM: 'PROBLEM', STATUS_OK: 'OK', STATUS_UNKNOWN: 'UNKNOWN', STATUS_NOT_APPLICABLE: 'N/A'}
+
+# Causes where a real probe from the nodes ("a packet got through") settles a static NSG evaluation that could not decide.
+_PROBE_SETTLES = (EGRESS_PORTS_BLOCKED,)
+
+NOT_CHECKED = 'not checked in this run (skipped by --tags or aks_tunnel_checks)'
+
+STATS_KEYS = ('run_commands', 'arm_calls', 'kube_calls', 'duration_s')
+
+
+class ReportInputError(ValueError):
+    """The findings, cluster or stats given to the report are malformed."""
+
+
+def _check_finding(finding, where):
+    if not isinstance(finding, dict):
+        raise ReportInputError('%s must be a finding dict (cause, status, summary, ...), got %s' % (where, type(finding).__name__))
+    missing = [key for key in ('cause', 'status') if key not in finding]
+    if missing:
+        raise ReportInputError('%s lacks %s; pass the `finding`/`findings` a detection module returned' % (where, ', '.join(missing)))
+    if finding['cause'] not in CAUSE_IDS:
+        raise ReportInputError('%s has unknown cause %r; expected one of %s' % (where, finding['cause'], ', '.join(CAUSE_IDS)))
+    if finding['status'] not in STATUSES:
+        raise ReportInputError('%s has unknown status %r; expected one of %s' % (where, finding['status'], ', '.join(STATUSES)))
+
+
+def _normalized(finding):
+    return make_finding(finding['cause'], finding['status'], finding.get('summary') or '', finding.get('affected_nodes'),
+                        finding.get('evidence'), finding.get('remediation'))
+
+
+def merge_cause(cause, findings):
+    """One finding for `cause` from every source that reported on it (None when no source did).
+
+    The most severe status wins (combine_findings), except that for causes in _PROBE_SETTLES an `ok` from the
+    real probe beats an `unknown` static evaluation; the undecided evaluation stays in the evidence.
+    """
+    findings = [_normalized(f) for f in findings]
+    if not findings:
+        return None
+    statuses = {f['status'] for f in findings}
+    if cause in _PROBE_SETTLES and STATUS_PROBLEM not in statuses and STATUS_OK in statuses and STATUS_UNKNOWN in statuses:
+        settled = [f for f in findings if f['status'] != STATUS_UNKNOWN]
+        merged = combine_findings(settled)
+        notes = ['inconclusive static check (settled by the probe): %s' % f['summary'] for f in findings if f['status'] == STATUS_UNKNOWN]
+        merged['evidence'] = merged['evidence'] + notes
+        return merged
+    try:
+        return combine_findings(findings)
+    except FindingError as exc:
+        raise ReportInputError(str(exc)) from exc
+
+
+def merge_findings(findings, checked=None, errors=None):
+    """Exactly one finding per cause id, in CAUSE_IDS order.
+
+    findings: list of finding dicts (several per cause allowed). checked: cause ids that were checked in this run
+    (None = all); a cause that was checked but has no finding, or was not checked, becomes `unknown` with the reason.
+    errors: {cause id: why its check failed}; each adds an `unknown` finding for that cause (a problem still wins).
+    """
+    if not isinstance(findings, list):
+        raise ReportInputError('findings must be a list of finding dicts, got %s' % type(findings).__name__)
+    errors = errors or {}
+    if not isinstance(errors, dict) or set(errors) - set(CAUSE_IDS):
+        raise ReportInputError('errors must map cause ids (%s) to messages, got %r' % (', '.join(CAUSE_IDS), errors))
+    by_cause = dict((cause, []) for cause in CAUSE_IDS)
+    for index, finding in enumerate(findings):
+        _check_finding(finding, 'findings[%d]' % index)
+        by_cause[finding['cause']].append(finding)
+    for cause, message in errors.items():
+        by_cause[cause].append(make_finding(cause, STATUS_UNKNOWN, 'check failed: %s' % message, evidence=[str(message)]))
+    checked = set(CAUSE_IDS if checked is None else checked)
+    unknown_ids = checked - set(CAUSE_IDS)
+    if unknown_ids:
+        raise ReportInputError('checked names unknown cause id(s) %s; expected some of %s' % (', '.join(sorted(unknown_ids)), ', '.join(CAUSE_IDS)))
+    merged = []
+    for cause in CAUSE_IDS:
+        finding = merge_cause(cause, by_cause[cause])
+        if finding is None:
+            reason = 'checked, but no check returned a result' if cause in checked else NOT_CHECKED
+            finding = make_finding(cause, STATUS_UNKNOWN, reason)
+        merged.append(finding)
+    return merged
+
+
+def _stats(stats):
+    stats = dict(stats or {})
+    unknown = set(stats) - set(STATS_KEYS)
+    if unknown:
+        raise ReportInputError('stats has unknown key(s) %s; expected some of %s' % (', '.join(sorted(unknown)), ', '.join(STATS_KEYS)))
+    result = {}
+    for key in STATS_KEYS:
+        value = stats.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ReportInputError('stats.%s must be a number or null, got %r' % (key, value))
+        result[key] = value
+    if result['duration_s'] is not None:
+        result['duration_s'] = round(float(result['duration_s']), 1)
+    return result
+
+
+def build_report(cluster, findings, stats=None, generated_at=None, checked=None, errors=None):
+    """The report.json document (schema aks.tunnel/report/v1).
+
+    cluster: {name, resource_group, tunnel_component, node_count, private} (missing keys are null).
+    """
+    if not isinstance(cluster, dict):
+        raise ReportInputError('cluster must be a dict with name, resource_group, tunnel_component, node_count, private')
+    merged = merge_findings(findings, checked, errors)
+    return {
+        'schema': SCHEMA,
+        'generated_at': generated_at,
+        'cluster': dict((key, cluster.get(key)) for key in ('name', 'resource_group', 'tunnel_component', 'node_count', 'private')),
+        'findings': merged,
+        'problems': [f['cause'] for f in merged if f['status'] == STATUS_PROBLEM],
+        'stats': _stats(stats),
+    }
+
+
+def should_fail(report, fail_on_problem=True):
+    """The run must end non-zero: a problem was found and the caller asked to fail on problems."""
+    return bool(fail_on_problem) and bool(report['problems'])
+
+
+# --------------------------------------------------------------------------- next commands
+
+def next_command(finding, remediate_playbook, extra_args):
+    """The exact command to run next for a finding (None when nothing is to be done)."""
+    tag = CAUSE_TAGS[finding['cause']]
+    args = (' ' + extra_args) if extra_args else ''
+    if finding['status'] == STATUS_PROBLEM:
+        return 'ansible-playbook %s --check --diff --tags %s%s' % (remediate_playbook, tag, args)
+    return None
+
+
+def _blocking(finding):
+    """A short 'what blocks' text from the finding's remediation (NSG rule, iptables rules, egress rule to add)."""
+    remediation = finding.get('remediation') or {}
+    rules = remediation.get('rules')
+    if isinstance(rules, list) and rules and isinstance(rules[0], dict):
+        parts = []
+        for rule in rules:
+            if rule.get('blocking_rule'):
+                parts.append('%s/%s (priority %s, %s)' % (rule.get('nsg'), rule['blocking_rule'], rule.get('blocking_priority'),
+                                                          rule.get('direction')))
+        return ', '.join(dict.fromkeys(parts))
+    if isinstance(rules, dict) and rules:
+        return '; '.join('%s: %s' % (node, ' / '.join(specs)) for node, specs in sorted(rules.items()))
+    return ''
+
+
+def _nodes_text(nodes, limit=4):
+    nodes = list(nodes or [])
+    if not nodes:
+        return ''
+    shown = ', '.join(nodes[:limit])
+    return shown + (' (+%d more)' % (len(nodes) - limit) if len(nodes) > limit else '')
+
+
+def summary_lines(report, remediate_playbook='playbooks/remediate.yml', extra_args='', before=None):
+    """The end-of-run summary: a title, one line per cause, then what to run next."""
+    cluster = report['cluster']
+    lines = ['aks.tunnel diagnosis of %s/%s (%s, %s nodes): %s' % (
+        cluster.get('resource_group'), cluster.get('name'), cluster.get('tunnel_component') or 'no tunnel component',
+        cluster.get('node_count'),
+        ('%d problem(s): %s' % (len(report['problems']), ', '.join(report['problems']))) if report['problems'] else 'no problem found')]
+    previous = dict((f['cause'], f['status']) for f in (before or {}).get('findings', []))
+    width = max(len(c) for c in CAUSE_IDS)
+    for finding in report['findings']:
+        status = STATUS_LABELS[finding['status']]
+        if previous:
+            status = '%s -> %s' % (STATUS_LABELS.get(previous.get(finding['cause']), '?'), status)
+        line = '%-*s  %-*s %s' % (width, finding['cause'], 19 if previous else 8, status, finding['summary'])
+        if finding['affected_nodes']:
+            line += ' | nodes: %s' % _nodes_text(finding['affected_nodes'])
+        blocking = _blocking(finding) if finding['status'] == STATUS_PROBLEM else ''
+        if blocking:
+            line += ' | blocking: %s' % blocking
+        lines.append(line)
+    commands = []
+    for finding in report['findings']:
+        command = next_command(finding, remediate_playbook, extra_args)
+        if command:
+            commands.append('  %s: %s' % (finding['cause'], command))
+    if commands:
+        lines.append('Next (plan the repair, changes nothing):')
+        lines.extend(commands)
+        tags = ','.join(CAUSE_TAGS[c] for c in report['problems'])
+        lines.append('  all: ansible-playbook %s --check --diff --tags %s%s' % (remediate_playbook, tags, (' ' + extra_args) if extra_args else ''))
+    return lines
+
+
+# --------------------------------------------------------------------------- renderers
+
+def render_json(report):
+    return json.dumps(report, indent=2, sort_keys=False) + '\n'
+
+
+def _md_cell(text):
+    return str(text).replace('|', '\\|').replace('\n', ' ')
+
+
+def render_markdown(report, remediate_playbook='playbooks/remediate.yml', extra_args='', before=None):
+    cluster = report['cluster']
+    out = ['# aks.tunnel report: %s/%s' % (cluster.get('resource_group'), cluster.get('name')), '',
+           '* generated: %s' % report.get('generated_at'),
+           '* tunnel component: %s, nodes: %s, private: %s' % (cluster.get('tunnel_component'), cluster.get('node_count'),
+                                                               cluster.get('private')),
+           '* problems: %s' % (', '.join('`%s`' % p for p in report['problems']) or 'none'),
+           '* run commands: %s, ARM calls: %s, Kubernetes calls: %s, duration: %s s' % tuple(
+               'n/a' if report['stats'][k] is None else report['stats'][k] for k in STATS_KEYS), '']
+    previous = dict((f['cause'], f['status']) for f in (before or {}).get('findings', []))
+    if previous:
+        out += ['| cause | before | after | summary |', '|---|---|---|---|']
+        for finding in report['findings']:
+            row = (finding['cause'], STATUS_LABELS.get(previous.get(finding['cause']), '?'), STATUS_LABELS[finding['status']],
+                   _md_cell(finding['summary']))
+            out.append('| `%s` | %s | %s | %s |' % row)
+    else:
+        out += ['| cause | status | affected nodes | summary |', '|---|---|---|---|']
+        for finding in report['findings']:
+            row = (finding['cause'], STATUS_LABELS[finding['status']], _md_cell(', '.join(finding['affected_nodes']) or '-'),
+                   _md_cell(finding['summary']))
+            out.append('| `%s` | %s | %s | %s |' % row)
+    for finding in report['findings']:
+        if finding['status'] in (STATUS_OK, STATUS_NOT_APPLICABLE) and not finding['evidence']:
+            continue
+        out += ['', '## %s: %s (%s)' % (finding['cause'], CAUSE_TITLES[finding['cause']], STATUS_LABELS[finding['status']]), '',
+                finding['summary'] or '']
+        if finding['affected_nodes']:
+            out += ['', 'Affected nodes: %s' % ', '.join('`%s`' % n for n in finding['affected_nodes'])]
+        if finding['evidence']:
+            out += ['', 'Evidence:', ''] + ['* %s' % _md_cell(line) for line in finding['evidence']]
+        remediation = finding['remediation']
+        if remediation:
+            out += ['', 'Remediation:', '', '```json', json.dumps(remediation, indent=2, sort_keys=True), '```']
+        command = next_command(finding, remediate_playbook, extra_args)
+        if command:
+            out += ['', 'Next: `%s`' % command]
+    return '\n'.join(out) + '\n'
+
+
+def render_junit(report):
+    """JUnit XML: one testcase per cause; problem = failure, unknown = skipped with the reason."""
+    cluster = report['cluster']
+    suite = 'aks.tunnel %s/%s' % (cluster.get('resource_group'), cluster.get('name'))
+    failures = sum(1 for f in report['findings'] if f['status'] == STATUS_PROBLEM)
+    skipped = sum(1 for f in report['findings'] if f['status'] == STATUS_UNKNOWN)
+    duration = report['stats'].get('duration_s') or 0
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<testsuites name="aks.tunnel" tests="%d" failures="%d" skipped="%d" errors="0" time="%s">' % (
+               len(report['findings']), failures, skipped, duration),
+           '  <testsuite name=%s tests="%d" failures="%d" skipped="%d" errors="0" time="%s" timestamp=%s>' % (
+               quoteattr(suite), len(report['findings']), failures, skipped, duration, quoteattr(str(report.get('generated_at') or '')))]
+    for finding in report['findings']:
+        out.append('    <testcase classname="aks.tunnel.%s" name=%s time="0">' % (
+            CAUSE_TAGS[finding['cause']], quoteattr('%s: %s' % (finding['cause'], CAUSE_TITLES[finding['cause']]))))
+        body = '\n'.join([finding['summary'] or ''] + (['nodes: ' + ', '.join(finding['affected_nodes'])] if finding['affected_nodes'] else [])
+                         + list(finding['evidence']))
+        if finding['status'] == STATUS_PROBLEM:
+            out.append('      <failure message=%s type="problem">%s</failure>' % (quoteattr(finding['summary'] or 'problem'), escape(body)))
+        elif finding['status'] == STATUS_UNKNOWN:
+            out.append('      <skipped message=%s/>' % quoteattr(finding['summary'] or 'unknown'))
+        else:
+            out.append('      <system-out>%s</system-out>' % escape('%s: %s' % (STATUS_LABELS[finding['status']], body)))
+        out.append('    </testcase>')
+    out += ['  </testsuite>', '</testsuites>']
+    return '\n'.join(out) + '\n'

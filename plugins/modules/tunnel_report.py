@@ -1,0 +1,153 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: tunnel_report
+short_description: Write the aks.tunnel diagnosis report (report.json, report.md, junit.xml) and decide the verdict
+version_added: 0.1.0
+description:
+  - Merges the findings of the detection modules into exactly one finding per cause id (C(nsg_blocks_10250),
+    C(ufw_blocks_10250), C(iptables_blocks_10250), C(egress_ports_blocked), C(snat_exhaustion),
+    C(konnectivity_agent_scaling)); when several checks report on one cause the most severe status wins, except that
+    a real probe that reached the API server settles an undecided static NSG evaluation of the egress.
+  - A cause that was not checked in this run (tags) or that no check reported on is C(unknown) with the reason.
+  - Writes C(report.json) (schema C(aks.tunnel/report/v1)), C(report.md) and C(junit.xml) (one testcase per cause;
+    problem = failure, unknown = skipped) into O(report_dir), and returns the report, a readable summary (one line per
+    cause, then the exact commands to run next) and whether the run should fail.
+  - Runs on the controller (action plugin). Never fails because of problems; the caller fails after printing the
+    summary when RV(fail) is true.
+author: aks.tunnel contributors (@aks-tunnel)
+options:
+  findings:
+    description: Findings of the detection modules (each C(cause), C(status), C(summary), C(affected_nodes), C(evidence), C(remediation)).
+    type: list
+    elements: raw
+    required: true
+  cluster:
+    description: C(name), C(resource_group), C(tunnel_component), C(node_count) and C(private) of the cluster.
+    type: dict
+    default: {}
+  checked:
+    description: Cause ids checked in this run. Default - all six.
+    type: list
+    elements: str
+  errors:
+    description: Cause id to the reason its check failed; each becomes an C(unknown) finding for that cause (a problem still wins).
+    type: dict
+    default: {}
+  stats:
+    description: C(run_commands), C(arm_calls), C(kube_calls), C(duration_s); missing ones are null in the report.
+    type: dict
+    default: {}
+  started_at:
+    description: Unix time the diagnosis started; gives C(stats.duration_s) when O(stats) has none.
+    type: float
+  report_dir:
+    description: Directory for the report files (created when missing).
+    type: path
+    default: aks-tunnel-report
+  before:
+    description: The report before a remediation; the summary and C(report.md) then show before and after, and it is written as C(report-before.json).
+    type: dict
+  fail_on_problem:
+    description: Whether RV(fail) is true when a problem was found.
+    type: bool
+    default: true
+  remediate_playbook:
+    description: How the remediation playbook is called in the suggested next commands.
+    type: str
+    default: playbooks/remediate.yml
+  extra_args:
+    description: Arguments appended to the suggested next commands (for example C(-e @.lab/vars.yml)).
+    type: str
+    default: ''
+  write:
+    description: Write the files (V(false) only returns the report).
+    type: bool
+    default: true
+  display:
+    description: Print the summary as plain lines on the controller's terminal (in addition to RV(summary)).
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - aks.tunnel.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The report files are output, not managed state, so they are written in check mode too.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - Always reports no change.
+  action:
+    support: full
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+notes:
+  - Needs no Azure or Kubernetes access.
+'''
+
+EXAMPLES = r'''
+- name: Report the findings of a custom pipeline
+  aks.tunnel.tunnel_report:
+    findings: "{{ [nsg.finding] + probe.findings }}"
+    checked: [nsg_blocks_10250, ufw_blocks_10250, iptables_blocks_10250, egress_ports_blocked]
+    cluster: {name: aks-prod, resource_group: rg-aks-prod, tunnel_component: konnectivity, node_count: 12, private: false}
+    report_dir: "{{ playbook_dir }}/aks-tunnel-report"
+  register: report
+
+- name: Fail the pipeline on problems, after the report is written
+  ansible.builtin.fail:
+    msg: "{{ report.summary | join('\n') }}"
+  when: report.fail
+'''
+
+RETURN = r'''
+report:
+  description: The report.json document.
+  returned: success
+  type: dict
+  contains:
+    schema: {description: C(aks.tunnel/report/v1)., type: str, returned: success}
+    generated_at: {description: UTC time of the report., type: str, returned: success}
+    cluster: {description: "name, resource_group, tunnel_component, node_count, private.", type: dict, returned: success}
+    findings: {description: "Exactly one finding per cause id, in the fixed cause order.", type: list, elements: dict, returned: success}
+    problems: {description: Cause ids with status problem., type: list, elements: str, returned: success}
+    stats: {description: "run_commands, arm_calls, kube_calls, duration_s (null when not measured).", type: dict, returned: success}
+  sample:
+    schema: aks.tunnel/report/v1
+    generated_at: '2026-11-25T21:30:00Z'
+    cluster: {name: aks-prod, resource_group: rg-aks-prod, tunnel_component: konnectivity, node_count: 7, private: false}
+    findings: [{cause: nsg_blocks_10250, status: problem, summary: "NSG rule(s) 'deny-kubelet' deny TCP 10250 ...",
+                affected_nodes: [aks-user1-12345678-vmss000002], evidence: [], remediation: {}}]
+    problems: [nsg_blocks_10250]
+    stats: {run_commands: 5, arm_calls: null, kube_calls: null, duration_s: 41.2}
+problems:
+  description: Cause ids with status problem.
+  returned: success
+  type: list
+  elements: str
+  sample: [nsg_blocks_10250]
+summary:
+  description: The readable summary, one line per cause, then the commands to run next.
+  returned: success
+  type: list
+  elements: str
+files:
+  description: Absolute paths of the files written (C(json), C(markdown), C(junit), and C(before) with O(before)).
+  returned: success
+  type: dict
+  sample: {json: /work/aks-tunnel-report/report.json, markdown: /work/aks-tunnel-report/report.md, junit: /work/aks-tunnel-report/junit.xml}
+fail:
+  description: True when a problem was found and O(fail_on_problem) is true.
+  returned: success
+  type: bool
+  sample: true
+'''

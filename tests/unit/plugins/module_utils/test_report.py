@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ansible_collections.aks.tunnel.plugins.module_utils._causes import CAUSE_IDS, make_finding
+from ansible_collections.aks.tunnel.plugins.module_utils import _report as r
+
+NSG, UFW, IPT = 'nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250'
+EGRESS, SNAT, KONN = 'egress_ports_blocked', 'snat_exhaustion', 'konnectivity_agent_scaling'
+CLUSTER = {'name': 'aks-lab', 'resource_group': 'rg-aks-lab', 'tunnel_component': 'konnectivity', 'node_count': 7, 'private': False}
+NSG_RULE = {'nsg': 'aks-nsg', 'blocking_rule': 'deny-kubelet', 'blocking_priority': 310, 'direction': 'Inbound'}
+NSG_PROBLEM = make_finding(NSG, 'problem', "NSG rule(s) 'deny-kubelet' deny TCP 10250", ['n2'], ['rule deny-kubelet ...'],
+                           {'module': 'aks.tunnel.nsg_port_rule', 'rules': [NSG_RULE]})
+IPT_PROBLEM = make_finding(IPT, 'problem', 'iptables blocks TCP 10250 on 1 node(s)', ['n0'], [],
+                           {'rules': {'n0': ['-A INPUT -p tcp --dport 10250 -j DROP']}})
+
+
+def ok(cause, summary='fine'):
+    return make_finding(cause, 'ok', summary)
+
+
+def all_ok():
+    return [ok(c) for c in CAUSE_IDS]
+
+
+@pytest.mark.parametrize('findings, checked, errors, expected', [
+    # Every cause ok.
+    (all_ok(), None, None, ['ok'] * 6),
+    # Missing causes that were not checked become unknown.
+    ([ok(NSG)], [NSG], None, ['ok'] + ['unknown'] * 5),
+    # Checked but nothing reported.
+    ([], [SNAT], None, ['unknown'] * 6),
+    # A problem wins over ok from another source.
+    (all_ok() + [NSG_PROBLEM], None, None, ['problem'] + ['ok'] * 5),
+    # The probe's ok settles an undecided NSG egress evaluation ...
+    (all_ok() + [make_finding(EGRESS, 'unknown', 'API server address unknown')], None, None, ['ok'] * 6),
+    # ... but not for other causes.
+    (all_ok() + [make_finding(KONN, 'unknown', 'exit 137')], None, None, ['ok'] * 5 + ['unknown']),
+    # A failed check is unknown; a problem from another source still wins.
+    (all_ok(), None, {SNAT: 'HTTP 403'}, ['ok'] * 4 + ['unknown', 'ok']),
+    (all_ok() + [NSG_PROBLEM], None, {NSG: 'timeout'}, ['problem'] + ['ok'] * 5),
+    # not_applicable + ok -> ok; not_applicable alone stays.
+    ([make_finding(EGRESS, 'not_applicable', 'private')] + all_ok(), None, None, ['ok'] * 6),
+    ([make_finding(EGRESS, 'not_applicable', 'private')] + [ok(c) for c in CAUSE_IDS if c != EGRESS], None, None,
+     ['ok'] * 3 + ['not_applicable', 'ok', 'ok']),
+])
+def test_merge_findings_statuses(findings, checked, errors, expected):
+    merged = r.merge_findings(findings, checked, errors)
+    assert [f['cause'] for f in merged] == list(CAUSE_IDS)
+    assert [f['status'] for f in merged] == expected
+
+
+def test_merge_keeps_undecided_evidence_and_reasons():
+    merged = r.merge_findings([ok(EGRESS, 'works from 2 node(s)'), make_finding(EGRESS, 'unknown', 'address unknown')], [EGRESS])
+    egress = merged[3]
+    assert egress['summary'] == 'works from 2 node(s)'
+    assert egress['evidence'] == ['inconclusive static check (settled by the probe): address unknown']
+    assert merged[0]['summary'] == r.NOT_CHECKED
+    failed = r.merge_findings([], [SNAT], {SNAT: 'HTTP 403 Forbidden'})[4]
+    assert (failed['status'], failed['summary'], failed['evidence']) == ('unknown', 'check failed: HTTP 403 Forbidden', ['HTTP 403 Forbidden'])
+
+
+@pytest.mark.parametrize('findings, checked, errors, message', [
+    ('x', None, None, 'findings must be a list'),
+    (['x'], None, None, 'findings[0] must be a finding dict'),
+    ([{'cause': NSG}], None, None, 'findings[0] lacks status'),
+    ([{'cause': 'bogus', 'status': 'ok'}], None, None, "findings[0] has unknown cause 'bogus'"),
+    ([{'cause': NSG, 'status': 'bad'}], None, None, "findings[0] has unknown status 'bad'"),
+    ([], ['bogus'], None, 'checked names unknown cause id(s) bogus'),
+    ([], None, {'bogus': 'x'}, 'errors must map cause ids'),
+])
+def test_merge_findings_refuses_bad_input(findings, checked, errors, message):
+    with pytest.raises(r.ReportInputError, match=message.replace('(', r'\(').replace(')', r'\)').replace('[', r'\[').replace(']', r'\]')):
+        r.merge_findings(findings, checked, errors)
+
+
+def test_build_report_contract_and_verdict():
+    report = r.build_report(CLUSTER, all_ok() + [NSG_PROBLEM, IPT_PROBLEM], {'run_commands': 3, 'duration_s': 12.345},
+                            '2026-11-25T21:00:00Z')
+    assert list(report) == ['schema', 'generated_at', 'cluster', 'findings', 'problems', 'stats']
+    assert report['schema'] == 'aks.tunnel/report/v1'
+    assert report['cluster'] == CLUSTER
+    assert report['problems'] == [NSG, IPT]
+    assert report['stats'] == {'run_commands': 3, 'arm_calls': None, 'kube_calls': None, 'duration_s': 12.3}
+    assert r.should_fail(report) is True and r.should_fail(report, False) is False
+    assert r.should_fail(r.build_report(CLUSTER, all_ok())) is False
+    assert json.loads(r.render_json(report)) == report
+
+
+@pytest.mark.parametrize('cluster, stats, message', [
+    ('x', None, 'cluster must be a dict'),
+    (CLUSTER, {'bogus': 1}, 'stats has unknown key(s) bogus'),
+    (CLUSTER, {'run_commands': 'many'}, "stats.run_commands must be a number or null, got 'many'"),
+    (CLUSTER, {'duration_s': True}, 'stats.duration_s must be a number or null, got True'),
+])
+def test_build_report_refuses_bad_input(cluster, stats, message):
+    with pytest.raises(r.ReportInputError) as exc:
+        r.build_report(cluster, all_ok(), stats)
+    assert str(exc.value).startswith(message)
+
+
+def test_summary_lines_one_per_cause_and_the_exact_next_commands():
+    report = r.build_report(CLUSTER, all_ok() + [NSG_PROBLEM, IPT_PROBLEM])
+    lines = r.summary_lines(report, 'playbooks/remediate.yml', '-e @.lab/vars.yml')
+    assert lines[0] == 'aks.tunnel diagnosis of rg-aks-lab/aks-lab (konnectivity, 7 nodes): 2 problem(s): nsg_blocks_10250, iptables_blocks_10250'
+    assert lines[1] == ("nsg_blocks_10250            PROBLEM  NSG rule(s) 'deny-kubelet' deny TCP 10250 | nodes: n2"
+                        ' | blocking: aks-nsg/deny-kubelet (priority 310, Inbound)')
+    assert lines[2] == 'ufw_blocks_10250            OK       fine'
+    assert lines[3] == ('iptables_blocks_10250       PROBLEM  iptables blocks TCP 10250 on 1 node(s) | nodes: n0'
+                        ' | blocking: n0: -A INPUT -p tcp --dport 10250 -j DROP')
+    assert lines[7:] == [
+        'Next (plan the repair, changes nothing):',
+        '  nsg_blocks_10250: ansible-playbook playbooks/remediate.yml --check --diff --tags nsg -e @.lab/vars.yml',
+        '  iptables_blocks_10250: ansible-playbook playbooks/remediate.yml --check --diff --tags iptables -e @.lab/vars.yml',
+        '  all: ansible-playbook playbooks/remediate.yml --check --diff --tags nsg,iptables -e @.lab/vars.yml',
+    ]
+    clean = r.summary_lines(r.build_report(CLUSTER, all_ok()), before=report)
+    assert clean[0].endswith(': no problem found')
+    assert clean[1].startswith('nsg_blocks_10250            PROBLEM -> OK       fine')
+    assert len(clean) == 7
+
+
+def test_nodes_are_shortened():
+    finding = make_finding(SNAT, 'problem', 'SNAT exhaustion', ['a', 'b', 'c', 'd', 'e', 'f'])
+    line = r.summary_lines(r.build_report(CLUSTER, all_ok() + [finding]))[5]
+    assert line.endswith('| nodes: a, b, c, d (+2 more)')
+
+
+def test_junit_problem_is_failure_unknown_is_skipped():
+    report = r.build_report(CLUSTER, [NSG_PROBLEM, ok(UFW)], {'duration_s': 5}, '2026-11-25T21:00:00Z', checked=[NSG, UFW])
+    root = ET.fromstring(r.render_junit(report))
+    assert (root.get('tests'), root.get('failures'), root.get('skipped')) == ('6', '1', '4')
+    cases = root.findall('.//testcase')
+    assert [c.get('classname') for c in cases] == ['aks.tunnel.nsg', 'aks.tunnel.ufw', 'aks.tunnel.iptables', 'aks.tunnel.egress',
+                                                   'aks.tunnel.snat', 'aks.tunnel.konnectivity']
+    failure = cases[0].find('failure')
+    assert failure.get('message') == "NSG rule(s) 'deny-kubelet' deny TCP 10250"
+    assert 'nodes: n2' in failure.text
+    assert cases[1].find('failure') is None and cases[1].find('skipped') is None
+    assert cases[2].find('skipped').get('message') == r.NOT_CHECKED
+
+
+def test_markdown_lists_findings_and_before_after():
+    report = r.build_report(CLUSTER, all_ok() + [NSG_PROBLEM], {'run_commands': 2}, '2026-11-25T21:00:00Z')
+    text = r.render_markdown(report, 'playbooks/remediate.yml', '-e @v.yml')
+    assert text.startswith('# aks.tunnel report: rg-aks-lab/aks-lab\n')
+    assert '| `nsg_blocks_10250` | PROBLEM | n2 | NSG rule(s) \'deny-kubelet\' deny TCP 10250 |' in text
+    assert 'Next: `ansible-playbook playbooks/remediate.yml --check --diff --tags nsg -e @v.yml`' in text
+    assert '* run commands: 2, ARM calls: n/a, Kubernetes calls: n/a, duration: n/a s' in text
+    after = r.render_markdown(r.build_report(CLUSTER, all_ok()), before=report)
+    assert '| `nsg_blocks_10250` | PROBLEM | OK | fine |' in after
