@@ -78,5 +78,5 @@ notes:
   - Diagnosis needs only read access plus the
     C(Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action) permission on
     the node resource group; repairs need write access to what they change. See the collection's
-    C(docs/rbac.md).
+    C(docs/usage.md), section Permissions.
 '''

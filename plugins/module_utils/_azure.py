@@ -259,7 +259,7 @@ class AzureClients:
 
 _HINTS = {
     401: 'Azure rejected the credentials: check client_id, secret and tenant (or the AZURE_* environment variables) and that the secret has not expired.',
-    403: 'The identity is not allowed to do this. Grant it the permission named above on that scope (see docs/rbac.md for the exact roles).',
+    403: 'The identity is not allowed to do this. Grant it the permission named above on that scope (docs/usage.md, section Permissions).',
     404: 'Check the resource group and resource names, and that subscription_id is the subscription that holds them.',
     409: 'Another operation holds the resource; retry when it has finished.',
     429: 'Azure Resource Manager throttled the requests; retry later or lower the concurrency.',
@@ -288,7 +288,7 @@ def describe_azure_error(exc, doing):
         hint = _HINTS[status]
         match = _ACTION_RE.search(message or '')
         if status == 403 and match:
-            hint = 'The identity lacks the permission %s on %s. Grant a role that includes it (see docs/rbac.md).' % match.groups()
+            hint = 'The identity lacks the permission %s on %s. Grant a role that includes it (see docs/usage.md, section Permissions).' % match.groups()
     elif HAS_AZURE_SDK and isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         hint = 'Azure Resource Manager could not be reached: check arm_endpoint/cloud_environment, the network path and ca_path.'
     return text + (' ' + hint if hint else '')

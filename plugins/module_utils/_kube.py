@@ -106,7 +106,7 @@ def request_timeout(api_client):
 
 _HINTS = {
     401: 'The Kubernetes API rejected the credentials: refresh the kubeconfig (az aks get-credentials) or the token.',
-    403: 'The user is not allowed to do this: grant the Kubernetes RBAC permission named above (see docs/rbac.md).',
+    403: 'The user is not allowed to do this: grant the Kubernetes RBAC permission named above (see docs/usage.md, section Permissions).',
     404: 'The object does not exist: check the name and namespace.',
     409: 'The object changed meanwhile (resourceVersion conflict); read it again before writing.',
     429: 'The API server throttled the requests; retry later.',
