@@ -59,3 +59,15 @@ attributes:
     membership:
       - aks.tunnel.kubernetes
 '''
+
+    # Modules that talk to both Azure and Kubernetes.
+    ACTIONGROUP_AZURE_AND_KUBERNETES = r'''
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/aks.tunnel.azure) or C(group/aks.tunnel.kubernetes) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - aks.tunnel.azure
+      - aks.tunnel.kubernetes
+'''

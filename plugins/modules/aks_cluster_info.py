@@ -38,14 +38,8 @@ extends_documentation_fragment:
   - aks.tunnel.azure
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
+  - aks.tunnel.attributes.ACTIONGROUP_AZURE_AND_KUBERNETES
   - aks.tunnel.attributes.INFO_MODULE
-attributes:
-  action_group:
-    description: Use C(group/aks.tunnel.azure) or C(group/aks.tunnel.kubernetes) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - aks.tunnel.azure
-      - aks.tunnel.kubernetes
 notes:
   - Azure RBAC - read access to the managed cluster, the scale sets and instances of the node resource group,
     their network interfaces, the node subnets and VNets (the built-in Reader role is enough).

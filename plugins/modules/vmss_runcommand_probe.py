@@ -116,14 +116,8 @@ extends_documentation_fragment:
   - aks.tunnel.azure
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
+  - aks.tunnel.attributes.ACTIONGROUP_AZURE_AND_KUBERNETES
   - aks.tunnel.attributes.INFO_MODULE
-attributes:
-  action_group:
-    description: Use C(group/aks.tunnel.azure) or C(group/aks.tunnel.kubernetes) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - aks.tunnel.azure
-      - aks.tunnel.kubernetes
 notes:
   - Azure RBAC - Reader on the cluster and node resource group plus
     C(Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action). Without the latter every node
