@@ -326,7 +326,7 @@ _PORTS_PREFERENCE = ('maximum', 'value', 'average', 'total')
 
 
 def _points(series_by_ip, preference, where):
-    """{ip: [points]} -> {ip: [numbers]} (None samples dropped)."""
+    """{ip: [points]} -> {ip: [number or None]}; None (no sample) keeps its place so series stay aligned in time."""
     if series_by_ip is None:
         return {}
     if not isinstance(series_by_ip, dict):
@@ -337,9 +337,12 @@ def _points(series_by_ip, preference, where):
             points = []
         if not isinstance(points, (list, tuple)):
             raise SnatInputError('%s[%r] must be a list of points, got %s' % (where, ip, type(points).__name__))
-        values = [_point_value(p, preference, '%s[%r][%d]' % (where, ip, i)) for i, p in enumerate(points)]
-        result[str(ip)] = [v for v in values if v is not None]
+        result[str(ip)] = [_point_value(p, preference, '%s[%r][%d]' % (where, ip, i)) for i, p in enumerate(points)]
     return result
+
+
+def _present(values):
+    return [v for v in values if v is not None]
 
 
 def _lookup(mapping, name):
@@ -369,16 +372,22 @@ def snat_verdict(series, threshold=DEFAULT_USAGE_THRESHOLD):
       'SnatConnectionCount': {'Failed': {ip: [points]}, 'Succeeded' (or 'Successful'): {...}, 'Pending': {...}},
       'AllocatedSnatPorts': {ip: [points]},
       'UsedSnatPorts': {ip: [points]},
+      'timestamps': [str],   # optional: the time of each point (series_from_azure_metrics() adds it)
     }
-    Metric and state names are case-insensitive; a point is a number, None, or an Azure data
-    dict (connections: total preferred; ports: maximum, then average). ip '*' = not split by backend.
+    Metric and state names are case-insensitive; a point is a number, None (no sample), or an Azure
+    data dict (connections: total preferred; ports: maximum, then average). ip '*' = not split by
+    backend. Lists of one backend are aligned in time (index i = the same time bucket).
 
     A backend is 'problem' when it has failed SNAT connections (> 0) or used/allocated >= threshold;
-    'ok' when it has data and neither holds; 'unknown' without data. Overall: problem if any backend
-    is, ok if any backend has data, unknown otherwise.
+    'ok' when it has data and neither holds; 'unknown' without data. When the backend's allocated
+    ports rose during the window (the outbound-ports repair, or a smaller pool), only the buckets
+    after the bucket of the change count: failures before it are history (``failed_before_change``,
+    ``allocation_change``), because the allocation that failed is no longer in effect.
+    Overall: problem if any backend is, ok if any backend has data, unknown otherwise.
 
-    Returns {'status', 'threshold', 'failed_total', 'max_ratio' (None without port data),
-    'problem_backends': [ip], 'backends': [{'backend_ip', 'allocated', 'used', 'failed',
+    Returns {'status', 'threshold', 'failed_total', 'failed_before_change', 'max_ratio' (None
+    without port data), 'problem_backends': [ip], 'backends': [{'backend_ip', 'allocated', 'used',
+    'failed', 'failed_before_change', 'allocation_change' ({'from', 'to', 'at'} or None),
     'succeeded', 'pending', 'ratio', 'status', 'reasons': [str]}] (sorted by IP), 'summary'}.
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
@@ -400,21 +409,25 @@ def snat_verdict(series, threshold=DEFAULT_USAGE_THRESHOLD):
             raise SnatInputError('unknown ConnectionState %r in %s; expected Failed, Succeeded/Successful or Pending'
                                  % (state_name, METRIC_CONNECTIONS))
         for ip, values in _points(per_ip, _CONNECTION_PREFERENCE, '%s.%s' % (METRIC_CONNECTIONS, state_name)).items():
-            by_state[state].setdefault(ip, []).extend(values)
+            by_state[state][ip] = _add_aligned(by_state[state].get(ip), values)
     allocated = _points(_lookup(series, METRIC_ALLOCATED), _PORTS_PREFERENCE, METRIC_ALLOCATED)
     used = _points(_lookup(series, METRIC_USED), _PORTS_PREFERENCE, METRIC_USED)
+    timestamps = _lookup(series, 'timestamps')
+    if not isinstance(timestamps, (list, tuple)):
+        timestamps = None
 
     ips = set(allocated) | set(used)
     for per_ip in by_state.values():
         ips.update(per_ip)
     backends = []
     for ip in sorted(ips, key=_ip_sort_key):
-        backends.append(_backend_verdict(ip, by_state, allocated.get(ip, []), used.get(ip, []), threshold))
+        backends.append(_backend_verdict(ip, by_state, allocated.get(ip, []), used.get(ip, []), threshold, timestamps))
 
     problem = [b['backend_ip'] for b in backends if b['status'] == STATUS_PROBLEM]
     with_data = [b for b in backends if b['status'] != STATUS_UNKNOWN]
     ratios = [b['ratio'] for b in backends if b['ratio'] is not None]
     failed_total = _tidy(sum(b['failed'] for b in backends))
+    failed_before = _tidy(sum(b['failed_before_change'] for b in backends))
     max_ratio = max(ratios) if ratios else None
     if problem:
         status = STATUS_PROBLEM
@@ -422,33 +435,81 @@ def snat_verdict(series, threshold=DEFAULT_USAGE_THRESHOLD):
         status = STATUS_OK
     else:
         status = STATUS_UNKNOWN
+    changed = [b for b in backends if b['allocation_change']]
     return {
         'status': status,
         'threshold': threshold,
         'failed_total': failed_total,
+        'failed_before_change': failed_before,
         'max_ratio': max_ratio,
         'problem_backends': problem,
         'backends': backends,
-        'summary': _verdict_summary(status, problem, failed_total, max_ratio, threshold, len(backends)),
+        'summary': _verdict_summary(status, problem, failed_total, max_ratio, threshold, len(backends), changed, failed_before),
     }
 
 
-def _backend_verdict(ip, by_state, allocated_values, used_values, threshold):
+def _add_aligned(current, values):
+    """Element-wise sum of two aligned point lists (None + None = None)."""
+    if current is None:
+        return list(values)
+    longer, shorter = (current, values) if len(current) >= len(values) else (values, current)
+    result = list(longer)
+    for index, value in enumerate(shorter):
+        if value is not None:
+            result[index] = value if result[index] is None else result[index] + value
+    return result
+
+
+def _allocation_raise(allocated_values):
+    """(index of the first bucket with the new allocation, from, to) when the allocation ended higher than before, else None.
+
+    Only the final allocation matters: the last bucket that shows another value ends the old period.
+    A drop (more nodes under automatic allocation) is not a raise: earlier failures then still count.
+    """
+    present = [(index, value) for index, value in enumerate(allocated_values) if value is not None]
+    if len(present) < 2:
+        return None
+    last = present[-1][1]
+    other = [position for position, (_index, value) in enumerate(present) if value != last]
+    if not other:
+        return None
+    previous = present[other[-1]][1]
+    if max(value for _index, value in present[:other[-1] + 1]) >= last:
+        return None
+    return present[other[-1] + 1][0], previous, last
+
+
+def _backend_verdict(ip, by_state, allocated_values, used_values, threshold, timestamps=None):
     failed = by_state[STATE_FAILED].get(ip, [])
     succeeded = by_state[STATE_SUCCEEDED].get(ip, [])
     pending = by_state[STATE_PENDING].get(ip, [])
-    allocated = _tidy(max(allocated_values)) if allocated_values else None
-    used = _tidy(max(used_values)) if used_values else None
+    change = _allocation_raise(allocated_values)
+    aligned = all(len(values) in (0, len(allocated_values)) for values in (failed, succeeded, pending, used_values))
+    failed_before = []
+    allocation_change = None
+    if change and aligned:
+        first, previous, current = change
+        at = timestamps[first] if timestamps and len(timestamps) == len(allocated_values) else None
+        # The bucket of the change still holds connections made under the old allocation.
+        failed_before, failed = failed[:first + 1], failed[first + 1:]
+        succeeded, pending, used_values = succeeded[first + 1:], pending[first + 1:], used_values[first:]
+        allocated_values = allocated_values[first:]
+        allocation_change = {'from': _tidy(previous), 'to': _tidy(current), 'at': at}
+    allocated_present = _present(allocated_values)
+    used_present = _present(used_values)
+    allocated = _tidy(max(allocated_present)) if allocated_present else None
+    used = _tidy(max(used_present)) if used_present else None
     ratio = None
     if allocated and used is not None:
         ratio = round(float(used) / allocated, 4)
-    failed_total = _tidy(sum(failed))
+    failed_total = _tidy(sum(_present(failed)))
     reasons = []
     if failed_total > 0:
-        reasons.append('%s failed SNAT connections' % failed_total)
+        reasons.append('%s failed SNAT connections' % failed_total
+                       + (' after the allocation rose to %s ports' % allocation_change['to'] if allocation_change else ''))
     if ratio is not None and ratio >= threshold:
         reasons.append('used %s of %s allocated SNAT ports (%.1f%% >= %.0f%%)' % (used, allocated, ratio * 100, threshold * 100))
-    has_data = bool(failed or succeeded or pending or allocated_values or used_values)
+    has_data = bool(_present(failed) or _present(succeeded) or _present(pending) or allocated_present or used_present)
     if reasons:
         status = STATUS_PROBLEM
     elif has_data:
@@ -460,21 +521,28 @@ def _backend_verdict(ip, by_state, allocated_values, used_values, threshold):
         'allocated': allocated,
         'used': used,
         'failed': failed_total,
-        'succeeded': _tidy(sum(succeeded)),
-        'pending': _tidy(sum(pending)),
+        'failed_before_change': _tidy(sum(_present(failed_before))),
+        'allocation_change': allocation_change,
+        'succeeded': _tidy(sum(_present(succeeded))),
+        'pending': _tidy(sum(_present(pending))),
         'ratio': ratio,
         'status': status,
         'reasons': reasons,
     }
 
 
-def _verdict_summary(status, problem, failed_total, max_ratio, threshold, backend_count):
+def _verdict_summary(status, problem, failed_total, max_ratio, threshold, backend_count, changed=(), failed_before=0):
     ratio_text = 'no port data' if max_ratio is None else 'highest used/allocated %.1f%%' % (max_ratio * 100)
+    since = ''
+    if changed:
+        since = (' since the allocated SNAT ports rose on %d backend(s) (%s failed connection(s) before the change)'
+                 % (len(changed), failed_before))
     if status == STATUS_PROBLEM:
-        return ('SNAT exhaustion on %d of %d backend(s): %s failed SNAT connections, %s (threshold %.0f%%)'
-                % (len(problem), backend_count, failed_total, ratio_text, threshold * 100))
+        return ('SNAT exhaustion on %d of %d backend(s): %s failed SNAT connections%s, %s (threshold %.0f%%)'
+                % (len(problem), backend_count, failed_total, since, ratio_text, threshold * 100))
     if status == STATUS_OK:
-        return 'no failed SNAT connections on %d backend(s), %s (threshold %.0f%%)' % (backend_count, ratio_text, threshold * 100)
+        return ('no failed SNAT connections on %d backend(s)%s, %s (threshold %.0f%%)'
+                % (backend_count, since, ratio_text, threshold * 100))
     return 'no SNAT metric data (SnatConnectionCount, AllocatedSnatPorts, UsedSnatPorts) for the cluster load balancer'
 
 
@@ -485,7 +553,8 @@ def series_from_azure_metrics(metrics):
     (keys timeStamp/time_stamp, metadatavalues with lower-cased dimension names). Request the
     series split by BackendIPAddress (and ConnectionState for SnatConnectionCount). Series of the
     same backend split by frontend IP are summed per timestamp, so a node's ports across all
-    outbound IPs count once.
+    outbound IPs count once. Every list is aligned on the sorted union of the timestamps (None
+    where a series has no sample), listed under 'timestamps'.
     """
     if isinstance(metrics, dict):
         metrics = metrics.get('value')
@@ -493,6 +562,7 @@ def series_from_azure_metrics(metrics):
         raise SnatInputError('metrics must be an Azure Monitor metrics response or its "value" list')
     # (metric, state or None, ip) -> {timestamp or index: value}
     sums = {}
+    stamps = set()
     for metric in metrics:
         if not isinstance(metric, dict):
             raise SnatInputError('each metric must be a mapping, got %s' % type(metric).__name__)
@@ -516,18 +586,24 @@ def series_from_azure_metrics(metrics):
                 continue
             bucket = sums.setdefault((canonical, state, ip), {})
             for index, point in enumerate(series.get('data') or []):
+                stamp = (point.get('timeStamp') or point.get('time_stamp') or index) if isinstance(point, dict) else index
+                stamp = stamp.isoformat() if hasattr(stamp, 'isoformat') else stamp
+                stamps.add(stamp)
                 value = _point_value(point, preference, '%s[%s]' % (canonical, ip))
                 if value is None:
+                    bucket.setdefault(stamp, None)
                     continue
-                stamp = (point.get('timeStamp') or point.get('time_stamp') or index) if isinstance(point, dict) else index
-                bucket[str(stamp)] = bucket.get(str(stamp), 0) + value
+                bucket[stamp] = value if bucket.get(stamp) is None else bucket[stamp] + value
+    order = sorted(stamps, key=lambda stamp: (isinstance(stamp, str), stamp if isinstance(stamp, str) else '%012d' % stamp))
     result = {}
     for (metric, state, ip), bucket in sums.items():
-        values = [bucket[k] for k in sorted(bucket)]
+        values = [bucket.get(stamp) for stamp in order]
         if metric == METRIC_CONNECTIONS:
             result.setdefault(metric, {}).setdefault(state, {})[ip] = values
         else:
             result.setdefault(metric, {})[ip] = values
+    if result:
+        result['timestamps'] = [str(stamp) for stamp in order]
     return result
 
 
@@ -562,8 +638,13 @@ def snat_finding(verdict, recommendation=None, node_by_ip=None):
         if backend['backend_ip'] == ALL_BACKENDS:
             label = 'all backends (series not split by BackendIPAddress)'
         ratio = 'n/a' if backend['ratio'] is None else '%.1f%%' % (backend['ratio'] * 100)
-        evidence.append('%s: allocated %s, used %s (%s), failed %s, %s'
-                        % (label, _or_na(backend['allocated']), _or_na(backend['used']), ratio, backend['failed'], backend['status']))
+        line = ('%s: allocated %s, used %s (%s), failed %s, %s'
+                % (label, _or_na(backend['allocated']), _or_na(backend['used']), ratio, backend['failed'], backend['status']))
+        change = backend.get('allocation_change')
+        if change:
+            line += ('; allocated ports rose %s -> %s%s, %s failed before the change'
+                     % (change['from'], change['to'], ' at %s' % change['at'] if change['at'] else '', backend['failed_before_change']))
+        evidence.append(line)
     if len(shown) > MAX_EVIDENCE_BACKENDS:
         evidence.append('... and %d more backend(s)' % (len(shown) - MAX_EVIDENCE_BACKENDS))
     remediation = {}

@@ -17,6 +17,10 @@ description:
   - Maps every backend IP to its node name (VMSS VMs and NICs of the node resource group) and returns per node the
     allocated, used and failed numbers, the worst used/allocated ratio, and a C(snat_exhaustion) finding with a
     concrete recommendation (ports per node and outbound IP count that fit the pools' maximum node count plus surge).
+  - When a backend's allocated ports rose during O(window) (for example after M(aks.tunnel.aks_outbound_ports)), only the
+    time buckets after the bucket of the change decide its verdict; failures before the change are returned as history
+    (RV(failed_before_change), C(allocation_change) per node), so a diagnosis right after a repair judges the allocation
+    now in effect. A drop of the allocation (a pool grown past an automatic-allocation tier) keeps the whole window.
   - Private clusters and other outbound types get a C(not_applicable) finding with the reason. Never changes anything.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
@@ -117,6 +121,7 @@ nodes:
   type: list
   elements: dict
   sample: [{backend_ip: 10.240.0.4, node: aks-nodepool1-12345678-vmss000000, allocated: 1024, used: 1024, failed: 250,
+            failed_before_change: 0, allocation_change: null,
             succeeded: 4000, pending: 0, ratio: 1.0, status: problem, reasons: ['250 failed SNAT connections']}]
 worst:
   description: The backend with the highest used/allocated ratio (null without data).
@@ -129,10 +134,18 @@ max_ratio:
   type: float
   sample: 1.0
 failed_total:
-  description: Failed SNAT connections over the window, all backends.
+  description:
+    - Failed SNAT connections over the window, all backends; for a backend whose allocation rose, only after the change.
   returned: always
   type: int
   sample: 1250
+failed_before_change:
+  description:
+    - Failed SNAT connections in the window before (and in the time bucket of) a rise of the backends' allocated ports.
+    - Each such node has C(allocation_change) = C({from, to, at}) in RV(nodes).
+  returned: always
+  type: int
+  sample: 0
 capacity:
   description: Nodes the outbound ports must cover (pools' max counts plus surge).
   returned: when applicable
@@ -221,7 +234,7 @@ def main():
     with module.api_errors('read managed cluster %s/%s' % (params['resource_group'], params['name'])):
         cluster = module.azure.containerservice.managed_clusters.get(params['resource_group'], params['name']).as_dict()
     summary = _outbound.cluster_summary(cluster)
-    result = {'cluster': summary, 'nodes': [], 'worst': None, 'max_ratio': None, 'failed_total': 0}
+    result = {'cluster': summary, 'nodes': [], 'worst': None, 'max_ratio': None, 'failed_total': 0, 'failed_before_change': 0}
     reason = _outbound.not_applicable_reason(summary)
     if reason:
         module.exit(changed=False, applicable=False, reason=reason, finding=_snat.snat_not_applicable_finding(reason), **result)
@@ -255,7 +268,8 @@ def main():
     worst = None
     if rows and (rows[0]['ratio'] is not None or rows[0]['failed']):
         worst = {key: rows[0][key] for key in ('backend_ip', 'node', 'ratio', 'failed')}
-    result.update(nodes=rows, worst=worst, max_ratio=verdict['max_ratio'], failed_total=verdict['failed_total'])
+    result.update(nodes=rows, worst=worst, max_ratio=verdict['max_ratio'], failed_total=verdict['failed_total'],
+                  failed_before_change=verdict['failed_before_change'])
     module.exit(changed=False, applicable=True, reason=None, timespan=span, capacity=capacity, recommendation=recommendation,
                 finding=finding, **result)
 

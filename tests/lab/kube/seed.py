@@ -280,7 +280,7 @@ def legacy_objects(kind, kube, created):
                         requests=requests, limits=limits),
              _container('tunnel-probe', 'mcr.microsoft.com/aks/hcp/hcp-tunnel-front:master.221109.1',
                         command=['/lib/tunnel-front/check-tunnel-connection.sh'])],
-            int(spec.get('replicas', 1)), created, service_account='tunnelfront', priority_class='system-node-critical')
+            int(spec.get('replicas', len(spec.get('nodes') or []) or 1)), created, service_account='tunnelfront', priority_class='system-node-critical')
     else:
         spec = kube.get('aks_link') or {}
         requests, limits = _resources(spec, {'cpu_request': '10m', 'memory_request': '64Mi', 'memory_limit': '256Mi'})
@@ -288,7 +288,7 @@ def legacy_objects(kind, kube, created):
             'aks-link', 'kube-system', {'app': 'aks-link'},
             [_container('openvpn-client', spec.get('image', 'mcr.microsoft.com/aks/hcp/hcp-tunnel-front:master.221109.1'),
                         requests=requests, limits=limits)],
-            int(spec.get('replicas', 2)), created, service_account='aks-link', priority_class='system-node-critical')
+            int(spec.get('replicas', len(spec.get('nodes') or []) or 2)), created, service_account='aks-link', priority_class='system-node-critical')
     deployment['metadata']['labels']['addonmanager.kubernetes.io/mode'] = 'Reconcile'
     return spec, deployment
 

@@ -285,10 +285,12 @@ def test_verdict_failed_connections():
         'status': 'problem',
         'threshold': 0.8,
         'failed_total': 5,
+        'failed_before_change': 0,
         'max_ratio': 0.0977,
         'problem_backends': ['10.240.0.5'],
         'backends': [{
-            'backend_ip': '10.240.0.5', 'allocated': 1024, 'used': 100, 'failed': 5, 'succeeded': 100, 'pending': 0,
+            'backend_ip': '10.240.0.5', 'allocated': 1024, 'used': 100, 'failed': 5, 'failed_before_change': 0, 'allocation_change': None,
+            'succeeded': 100, 'pending': 0,
             'ratio': 0.0977, 'status': 'problem', 'reasons': ['5 failed SNAT connections'],
         }],
         'summary': 'SNAT exhaustion on 1 of 1 backend(s): 5 failed SNAT connections, highest used/allocated 9.8% (threshold 80%)',
@@ -325,7 +327,8 @@ def test_verdict_healthy():
     })
     assert verdict['status'] == 'ok'
     assert verdict['backends'][0] == {
-        'backend_ip': '10.0.0.4', 'allocated': 1024, 'used': 12.5, 'failed': 0, 'succeeded': 110, 'pending': 1,
+        'backend_ip': '10.0.0.4', 'allocated': 1024, 'used': 12.5, 'failed': 0, 'failed_before_change': 0, 'allocation_change': None,
+        'succeeded': 110, 'pending': 1,
         'ratio': 0.0122, 'status': 'ok', 'reasons': [],
     }
     assert verdict['summary'] == 'no failed SNAT connections on 1 backend(s), highest used/allocated 1.2% (threshold 80%)'
@@ -349,6 +352,76 @@ def test_verdict_ok_with_partial_data():
     verdict = snat_verdict(_series(failed={'10.0.0.4': [0]}, allocated={'10.0.0.5': [1024]}))
     assert verdict['status'] == 'ok'
     assert [b['ratio'] for b in verdict['backends']] == [None, None]
+
+
+# After the allocation rose (the outbound-ports repair), only buckets after the bucket of the change count.
+@pytest.mark.parametrize('allocated, used, failed, status, failed_after, failed_before, change', [
+    # exhausted, then raised: failures only up to the change bucket -> recovered
+    ([1024, 1024, 4000, 4000], [1024, 1024, 1100, 1100], [50, 50, 20, 0], 'ok', 0, 120, (1024, 4000)),
+    # the change bucket is the last one: its failures are still counted as before the change
+    ([1024, 1024, 4000], [1024, 1024, 1100], [50, 50, 20], 'ok', 0, 120, (1024, 4000)),
+    # failures go on after the raise -> still a problem
+    ([1024, 4000, 4000], [1024, 4000, 4000], [50, 10, 7], 'problem', 7, 60, (1024, 4000)),
+    # raised but the new allocation is nearly full -> problem by ratio
+    ([1024, 1200, 1200], [1024, 1100, 1100], [50, 0, 0], 'problem', 0, 50, (1024, 1200)),
+    # a drop (pool grew under automatic allocation) is not a repair: every failure counts
+    ([1024, 512, 512], [1024, 512, 512], [50, 0, 0], 'problem', 50, 0, None),
+    # up and down again to the old value: no raise
+    ([1024, 4000, 1024], [1024, 1100, 1024], [5, 0, 5], 'problem', 10, 0, None),
+    # no samples in some buckets keep their place
+    ([1024, None, 4000, None], [1024, None, 1100, None], [9, None, 1, None], 'ok', 0, 10, (1024, 4000)),
+    # a constant allocation: the whole window counts
+    ([1024, 1024, 1024], [10, 10, 10], [0, 1, 0], 'problem', 1, 0, None),
+])
+def test_verdict_after_allocation_rose(allocated, used, failed, status, failed_after, failed_before, change):
+    stamps = ['2026-11-25T01:0%d:00Z' % i for i in range(len(allocated))]
+    series = _series(failed={'10.0.0.4': failed}, succeeded={'10.0.0.4': [30] * len(allocated)},
+                     allocated={'10.0.0.4': allocated}, used={'10.0.0.4': used})
+    series['timestamps'] = stamps
+    verdict = snat_verdict(series)
+    backend = verdict['backends'][0]
+    assert (verdict['status'], backend['failed'], backend['failed_before_change']) == (status, failed_after, failed_before)
+    if change is None:
+        assert backend['allocation_change'] is None
+    else:
+        first = next(i for i, value in enumerate(allocated) if value == change[1])
+        assert backend['allocation_change'] == {'from': change[0], 'to': change[1], 'at': stamps[first]}
+        assert backend['allocated'] == change[1]
+        assert 'since the allocated SNAT ports rose on 1 backend(s) (%s failed connection(s) before the change)' % failed_before \
+            in verdict['summary']
+    assert verdict['failed_before_change'] == failed_before
+
+
+def test_verdict_misaligned_series_count_the_whole_window():
+    # Lists of different lengths cannot be matched in time: nothing is discounted.
+    verdict = snat_verdict(_series(failed={'10.0.0.4': [5]}, allocated={'10.0.0.4': [1024, 4000]}, used={'10.0.0.4': [10, 10]}))
+    assert verdict['status'] == 'problem' and verdict['backends'][0]['allocation_change'] is None
+
+
+def test_finding_after_repair_tells_the_history():
+    series = _series(failed={'10.0.0.4': [40, 0, 0]}, allocated={'10.0.0.4': [1024, 4000, 4000]}, used={'10.0.0.4': [1024, 1100, 1100]})
+    finding = snat_finding(snat_verdict(series), node_by_ip={'10.0.0.4': 'aks-nodepool1-0'})
+    assert finding['status'] == 'ok' and finding['remediation'] == {}
+    assert finding['evidence'] == ['10.0.0.4 (aks-nodepool1-0): allocated 4000, used 1100 (27.5%), failed 0, ok; '
+                                   'allocated ports rose 1024 -> 4000, 40 failed before the change']
+
+
+def test_series_from_azure_metrics_aligns_a_change_across_frontends():
+    response = {'value': [
+        _metric('AllocatedSnatPorts', [
+            _ts({'frontendipaddress': '20.1.1.1', 'backendipaddress': '10.0.0.4'},
+                [{'timeStamp': 't0', 'maximum': 1024.0}, {'timeStamp': 't1', 'maximum': 2000.0}]),
+            _ts({'frontendipaddress': '20.1.1.2', 'backendipaddress': '10.0.0.4'}, [{'timeStamp': 't1', 'maximum': 2000.0}]),
+        ]),
+        _metric('SnatConnectionCount', [
+            _ts({'backendipaddress': '10.0.0.4', 'connectionstate': 'Failed'}, [{'timeStamp': 't0', 'total': 3.0}, {'timeStamp': 't1'}]),
+        ]),
+    ]}
+    series = series_from_azure_metrics(response)
+    assert series['AllocatedSnatPorts'] == {'10.0.0.4': [1024.0, 4000.0]}
+    assert series['SnatConnectionCount'] == {'Failed': {'10.0.0.4': [3.0, None]}}
+    backend = snat_verdict(series)['backends'][0]
+    assert backend['allocation_change'] == {'from': 1024, 'to': 4000, 'at': 't1'} and backend['failed_before_change'] == 3
 
 
 @pytest.mark.parametrize('series, threshold, message', [
@@ -400,10 +473,12 @@ def test_series_from_azure_metrics_rest_shape():
         _metric('ByteCount', [_ts({}, [{'timeStamp': '2026-01-01T00:00:00Z', 'total': 1.0}])]),
     ]}
     series = series_from_azure_metrics(response)
+    # Aligned on the union of the timestamps; a bucket without a sample is None.
     assert series == {
-        'SnatConnectionCount': {'Failed': {'10.0.0.4': [2.0]}, 'Successful': {'10.0.0.4': [9.0]}},
-        'AllocatedSnatPorts': {'10.0.0.4': [1024.0]},
-        'UsedSnatPorts': {'10.0.0.4': [900.0]},
+        'SnatConnectionCount': {'Failed': {'10.0.0.4': [2.0, None]}, 'Successful': {'10.0.0.4': [9.0, None]}},
+        'AllocatedSnatPorts': {'10.0.0.4': [1024.0, None]},
+        'UsedSnatPorts': {'10.0.0.4': [900.0, None]},
+        'timestamps': ['2026-01-01T00:00:00Z', '2026-01-01T00:01:00Z'],
     }
     verdict = snat_verdict(series)
     assert verdict['status'] == 'problem'
@@ -415,7 +490,7 @@ def test_series_from_azure_metrics_sdk_shape_and_unsplit():
         'name': 'UsedSnatPorts',
         'timeseries': [{'metadatavalues': [], 'data': [{'time_stamp': 't1', 'average': 3.0}, {'time_stamp': 't2', 'average': 7.0}]}],
     }]
-    assert series_from_azure_metrics(metrics) == {'UsedSnatPorts': {'*': [3.0, 7.0]}}
+    assert series_from_azure_metrics(metrics) == {'UsedSnatPorts': {'*': [3.0, 7.0]}, 'timestamps': ['t1', 't2']}
 
 
 @pytest.mark.parametrize('metrics', [None, 'x', {'value': None}, [1]])
