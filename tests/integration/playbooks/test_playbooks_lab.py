@@ -78,7 +78,7 @@ class PlaybookLab:
         self.expect = self.vars['aks_tunnel_lab']['expect']
         self.runs = 0
 
-    def play(self, name, *args):
+    def play(self, name, *args, env_extra=None):
         self.runs += 1
         work = self.dir / ('run%d' % self.runs)
         work.mkdir()
@@ -89,7 +89,8 @@ class PlaybookLab:
         command = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), playbook, '-e', '@' + self.vars_file,
                    '-e', 'aks_tunnel_report_dir=' + report_dir] + list(args)
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_CONFIG=str(work / 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
-                   ANSIBLE_LOCALHOST_WARNING='False', ANSIBLE_INVENTORY_UNPARSED_WARNING='False', PYTHONDONTWRITEBYTECODE='1')
+                   ANSIBLE_LOCALHOST_WARNING='False', ANSIBLE_INVENTORY_UNPARSED_WARNING='False', PYTHONDONTWRITEBYTECODE='1',
+                   **(env_extra or {}))
         proc = subprocess.run(command, cwd=str(work), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               timeout=TIMEOUT, check=False)
         return Run(proc, report_dir)
@@ -137,12 +138,8 @@ def assert_report(run, expect, rc_expected=None):
         assert finding['status'] in ('problem', 'ok', 'unknown', 'not_applicable')
     assert sorted(report['problems']) == sorted(expect['problems']), run
     assert report['problems'] == [f['cause'] for f in report['findings'] if f['status'] == 'problem']
-    # Exact for the kubelet-path causes; egress: at least the expected tunnel node(s). The lab's Kubernetes emulator runs
-    # aks-link with two pods while the scenario expects the one data-plane tunnel node, and the probe really fails from both.
-    expected_nodes = set(expect.get('affected_nodes') or [])
-    egress_nodes = set(_path_nodes(report, ('egress_ports_blocked',)))
-    assert set(_path_nodes(report, PATH_CAUSES[:3])) | (egress_nodes & expected_nodes) == expected_nodes, run
-    assert expected_nodes <= set(_path_nodes(report)), run
+    # Exactly the expected nodes: kubelet-path causes name the unreachable nodes, egress the tunnel nodes it fails from.
+    assert _path_nodes(report) == sorted(expect.get('affected_nodes') or []), run
     cases = run.junit.findall('.//testcase')
     assert len(cases) == 6
     failed = sorted(c.get('name').split(':')[0] for c in cases if c.find('failure') is not None)
@@ -198,6 +195,18 @@ def test_symptom_tag_runs_only_the_matching_checks(playbook_lab):
     assert run.report['problems'] == ['ufw_blocks_10250'] and run.rc == 2 and run.changed == 0
     skipped = [c for c in run.junit.findall('.//testcase') if c.find('skipped') is not None]
     assert len(skipped) == 3
+
+    # Without the tag every cause is checked, the ones the symptom points to first: a webhook symptom points to
+    # konnectivity, egress and SNAT, so those run before the NSG and node firewall checks (which find the UFW problem).
+    webhook = ('failed calling webhook "validate.example.com": Post "https://example.default.svc:443/validate": '
+               'dial unix /tunnel-uds/socket: connect: connection reset by peer')
+    full = env.play('diagnose', '-e', json.dumps({'aks_tunnel_symptom': webhook}), env_extra={'ANSIBLE_DISPLAY_SKIPPED_HOSTS': 'False'})
+    assert_report(full, env.expect)
+    ran = re.findall(r'^TASK \[aks\.tunnel\.(\w+) : ', full.output, re.MULTILINE)
+    detect_roles = [role for role in ran if role in ('nsg', 'node_firewall', 'egress', 'snat', 'konnectivity')]
+    order = [role for index, role in enumerate(detect_roles) if role not in detect_roles[:index]]
+    assert order == ['egress', 'snat', 'konnectivity', 'nsg', 'node_firewall'], full
+    assert full.output.count('Probe every kubelet and the tunnel egress') == 1, full
 
 
 def test_all_faults_check_then_repair_then_idempotent(playbook_lab):
