@@ -137,8 +137,43 @@ def _ufw_to_covers(to_field, port):
     return result
 
 
+# targets of ufw's user chain and the ufw action they implement (others - logging - decide nothing)
+_UFW_CHAIN_ACTIONS = {'ACCEPT': 'ALLOW', 'ufw-user-limit-accept': 'LIMIT', 'DROP': 'DENY', 'REJECT': 'REJECT',
+                      'ufw-user-limit': 'REJECT'}
+
+
+def _ufw_rule_from_iptables(spec, port):
+    """A rule of the ``ufw-user-input`` chain (``iptables -S`` line) as a ufw status rule, or None."""
+    match, target, _goto = iptables_rule_match(spec, port)
+    action = _UFW_CHAIN_ACTIONS.get(target or '')
+    if action is None:
+        return None
+    tokens = _tokens(spec)
+
+    def value(*names):
+        for i, tok in enumerate(tokens[:-1]):
+            if tok in names and (i == 0 or tokens[i - 1] != '!'):
+                return tokens[i + 1]
+        return None
+    ports = value('--dport', '--dports', '--destination-port', '--destination-ports')
+    proto = value('-p', '--protocol')
+    to_field = (ports or 'Anywhere') + ('/%s' % proto if ports and proto else '')
+    if value('-i', '--in-interface'):
+        to_field += ' on %s' % value('-i', '--in-interface')
+    return {'to': to_field, 'action': action, 'direction': 'IN', 'from': value('-s', '--source') or 'Anywhere',
+            'v6': False, 'matches_port': match, 'line': spec}
+
+
 def parse_ufw_status(text, port=DEFAULT_PORT):
-    """Parse ``ufw status verbose`` (or plain ``ufw status``).
+    """Parse ``ufw status verbose`` (or plain ``ufw status``), or the same facts as the probe script reads them.
+
+    The probe script's cheap form (section ``ufw`` with ``src=conf``) has the ``Status:``,
+    ``Logging:`` and ``Default:`` lines of ``ufw status verbose`` (taken from ufw's own sources:
+    the ``ufw-user-input`` chain being loaded, ``/etc/default/ufw``, ``/etc/ufw/ufw.conf``) and,
+    instead of the rule table, the rules of the ``ufw-user-input`` chain as ``iptables -S``
+    lines (``-A ufw-user-input ...``): they are judged with :func:`iptables_rule_match`, in
+    order, like the table rows (ACCEPT = ALLOW, ``ufw-user-limit-accept`` = LIMIT, DROP = DENY,
+    REJECT / ``ufw-user-limit`` = REJECT; logging jumps decide nothing).
 
     Returns ``{installed, active, default_incoming, logging, rules: [{to, action, direction,
     from, v6, matches_port}], allows_port, blocks_port, deciding_rule, reason}``.
@@ -166,6 +201,11 @@ def parse_ufw_status(text, port=DEFAULT_PORT):
         result['logging'] = logging.group(1).strip()
     in_table = False
     for line in stripped.splitlines():
+        if line.startswith('-A ufw-user-input '):
+            rule = _ufw_rule_from_iptables(line.strip(), port)
+            if rule is not None:
+                result['rules'].append(rule)
+            continue
         if re.match(r'^--\s+-+\s+-+', line.strip()):
             in_table = True
             continue
@@ -327,7 +367,8 @@ def iptables_rule_match(spec, port=DEFAULT_PORT):
         elif tok.startswith('-'):
             # any other match option (limit, recent, set, mark, sport, tcp-flags, ...): unknown
             part = MAYBE
-            if tok in ('--log-uid', '--log-tcp-options', '--log-ip-options', '--log-tcp-sequence', '--rcheck', '--update', '--set', '--remove'):
+            if tok in ('--log-uid', '--log-tcp-options', '--log-ip-options', '--log-tcp-sequence', '--rcheck', '--update', '--set', '--remove',
+                       '--rsource', '--rdest', '--reap', '--rttl'):
                 step = 1
         else:
             step = 1

@@ -11,7 +11,7 @@ Scripts
 :func:`build_probe_script` returns a *constant* bash script for a combination of checks
 (``connect``: TCP connect to many ``ip:port`` targets in parallel; ``egress``: TCP / TLS+ALPN /
 UDP checks toward the API server; ``inspect``: ufw, iptables, nft and ``ss -ltn``).  The
-script needs only bash and coreutils (``timeout``, ``mktemp``, ``head``, ``cat``, ``wc``), so
+script needs only bash and coreutils (``timeout``, ``mktemp``, ``head``), so
 Ubuntu and Azure Linux nodes both work; it uses ``nc`` (OpenBSD netcat or Ncat) for TCP when
 present and bash's ``/dev/tcp`` under ``timeout`` otherwise, ``/dev/udp`` for UDP and
 ``openssl s_client`` for the TLS check when installed.  Every dynamic value reaches the script
@@ -40,7 +40,7 @@ Run Command keeps only the LAST 4096 bytes of stdout, so the script buffers ever
 prints it at the end, most important information last, and trims itself to fit 4096 bytes::
 
     AKSTP1 begin id=<id> checks=<c,...> n=<targets>
-    @@<section> rc=<rc> bytes=<original size> [filtered=1] [trimmed=<bytes cut>] [bin=<tool>]
+    @@<section> rc=<rc> bytes=<original size> [filtered=1] [trimmed=<bytes cut>] [bin=<tool>] [src=conf]
     <section text ...>                   sections: ss, ufw, iptables, iptables-legacy|iptables-nft, nft
     @@end
     E <i> <kind> <host>:<port> tcp=<status> [tls=ok|failed|no_openssl alpn=<proto|none>] [issuer=<...>] [udp=reply|no_reply|...]
@@ -73,7 +73,17 @@ keeps the header and the IPv4 rules whose "To" can cover the port; ``iptables`` 
 only ``-P INPUT``, the chains INPUT reaches and their rules, and filtered only jumps and
 verdict rules that can match the port; ``nft`` drops packet counters, and filtered keeps
 table/chain/hook lines and verdict rules that can match the port, skipping nat/mangle/raw and
-the tables iptables-nft manages (already shown as ``iptables``).  A missing ``end`` line means
+the tables iptables-nft manages (already shown as ``iptables``).
+
+The ``ufw`` section avoids ``ufw status verbose`` (a Python program, by far the most expensive
+command of the inspection): with ``src=conf`` it holds the same facts read where ufw itself
+takes them - ``Status: active`` when the ``ufw-user-input`` chain is loaded in the ``iptables -S``
+listing the script already makes (ufw's own test), ``Default: <in> (incoming), <out> (outgoing)``
+from ``DEFAULT_INPUT_POLICY`` / ``DEFAULT_OUTPUT_POLICY`` in ``/etc/default/ufw``, ``Logging:`` and
+``Config: ENABLED=<value>`` from ``/etc/ufw/ufw.conf``, then (when active) the rules of the
+``ufw-user-input`` chain as ``-A ufw-user-input ...`` lines (filtered: those that can match the
+port), which :func:`_firewall_parsers.parse_ufw_status` judges.  The script falls back to the
+output of ``ufw status verbose`` (no ``src``) when a file is unreadable or iptables failed.  A missing ``end`` line means
 the output was cut or the script died: :func:`parse_probe_output` then sets ``complete:
 False``.  Bad parameters print ``@@error bad-arg <position>`` (never the value) and end with
 ``rc=2``.
@@ -127,6 +137,8 @@ shopt -s extglob
 AKSTP_LIMIT=4096
 run_id=- to=2 par=32 method=auto iport=10250
 T_HOST=() T_PORT=() E_KIND=() E_HOST=() E_PORT=()
+AKSTP_SECS=()  # inspection sections: names in priority order, header attributes, text, filtered text
+declare -A AKSTP_SH=() AKSTP_ST=() AKSTP_SF=() AKSTP_HASF=()
 declare -A AKSTP_NAME=([s]=succeeded [t]=timed_out [r]=refused [u]=unreachable [d]=dns_failed [e]=error [x]=not_run)
 
 akstp_fail() {
@@ -211,8 +223,8 @@ akstp_tmp=$(mktemp -d /tmp/akstp.XXXXXXXX) || akstp_fail "mktemp"
 trap 'rm -rf "$akstp_tmp"' EXIT
 akstp_start=$SECONDS
 use_nc=0
-if [ "$method" != devtcp ] && command -v nc >/dev/null 2>&1; then
-    # only netcats whose -z/-w/-n/-v behave as expected (OpenBSD netcat, Ncat with -z)
+if [ "$method" != devtcp ] && [[ $AKSTP_CHECKS == *connect* || $AKSTP_CHECKS == *egress* ]] && command -v nc >/dev/null 2>&1; then
+    # (TCP checks only) only netcats whose -z/-w/-n/-v behave as expected (OpenBSD netcat, Ncat with -z)
     akstp_nchelp=$(nc -h 2>&1 | head -c 4000)
     case $akstp_nchelp in
         *OpenBSD*|*Ncat*|*ncat*) [[ $akstp_nchelp == *"-z"* ]] && use_nc=1 ;;
@@ -402,7 +414,10 @@ akstp_egress=""
 '''
 
 _INSPECT = r'''
-# ---- inspection: each section to its own file, assembled later within the budget
+# ---- inspection: every section is kept in variables and assembled later within the budget.
+# Kept cheap (a busy node runs it; in the lab dozens of nodes share a few CPUs): no Python
+# (`ufw status verbose` is a Python program: its facts are read where ufw takes them, below),
+# and files are read with the `read` builtin, not cat/wc.
 # akstp_covers <port-list> <port>: true when 22,10000:11000 / 10000-11000 covers the port
 akstp_covers() {
     local item lo hi items
@@ -415,64 +430,135 @@ akstp_covers() {
     done
     return 1
 }
-akstp_sec() { # akstp_sec <name> <header-attrs> <file>: register a section
-    printf '%s\n' "$1" >>"$akstp_tmp/sections"
-    printf '%s' "$2" >"$akstp_tmp/h.$1"
-    [ "$3" = "$akstp_tmp/s.$1" ] || cp "$3" "$akstp_tmp/s.$1"
+# akstp_canmatch <iptables rule>: true when the rule can match TCP to the inspected port
+akstp_canmatch() {
+    if [[ $1 =~ (^|\ )(!\ )?--(dport|dports|destination-port|destination-ports)\ ([^ ]+) ]]; then
+        [ -n "${BASH_REMATCH[2]}" ] || akstp_covers "${BASH_REMATCH[4]}" "$iport"
+    else
+        [[ ! $1 =~ -p\ (udp|icmp|icmpv6|17|1|58)( |$) ]]
+    fi
 }
-: >"$akstp_tmp/sections"
+akstp_slurp() { IFS= read -r -d '' "$1" <"$2"; return 0; } # akstp_slurp <var> <file>: whole file, no fork
+akstp_raw=""
+akstp_sec() { # akstp_sec <name> <header-attrs> <text> [<filtered text>]: register a section
+    AKSTP_SECS+=("$1")
+    AKSTP_SH[$1]=$2
+    AKSTP_ST[$1]=$3
+    if (( $# >= 4 )); then
+        AKSTP_SF[$1]=$4
+        AKSTP_HASF[$1]=1
+    fi
+}
 
 # ss: header + lines for the inspected port
 if command -v ss >/dev/null 2>&1; then
     ss -ltn >"$akstp_tmp/raw.ss" 2>&1
     rc=$?
-    {
+    akstp_slurp akstp_raw "$akstp_tmp/raw.ss"
+    akstp_txt=""
+    while IFS= read -r l; do
+        case $l in
+            State*|*:"$iport"" "*) akstp_txt+="$l"$'\n' ;;
+        esac
+    done <"$akstp_tmp/raw.ss"
+    akstp_sec ss "rc=$rc bytes=${#akstp_raw} filtered=1" "$akstp_txt"
+else
+    akstp_sec ss "rc=127 bytes=0" "ss: not installed"$'\n'
+fi
+
+# the filter table as iptables lists it (also read by the ufw section)
+akstp_ipt_rc=127
+if command -v iptables >/dev/null 2>&1; then
+    timeout 20 iptables -w -S >"$akstp_tmp/raw.iptables" 2>&1
+    akstp_ipt_rc=$?
+fi
+
+# ufw: what `ufw status verbose` reports, taken where ufw itself takes it: ufw is active when its
+# ufw-user-input chain is loaded (ufw's own test), the default policies come from /etc/default/ufw,
+# logging from /etc/ufw/ufw.conf, and the rules are shown as loaded in ufw-user-input.  The Python
+# `ufw status verbose` runs only when the files or the iptables listing are not available.
+akstp_conf() { # akstp_conf <file> <KEY>: AKSTP_V = the value of the last KEY=value (unquoted); false if unreadable
+    local l re="^[[:space:]]*$2=[[:space:]]*[\"']?([^\"'[:space:]#]*)"
+    AKSTP_V=""
+    [ -f "$1" ] && [ -r "$1" ] || return 1
+    while IFS= read -r l || [ -n "$l" ]; do
+        [[ $l == *"$2="* && $l =~ $re ]] && AKSTP_V=${BASH_REMATCH[1]}
+    done <"$1"
+    return 0
+}
+akstp_ufwpol() { # AKSTP_POL = ufw's name for a policy
+    case ${1,,} in
+        accept) AKSTP_POL=allow ;;
+        accept_no_track) AKSTP_POL="allow-without-tracking" ;;
+        reject) AKSTP_POL=reject ;;
+        *) AKSTP_POL=deny ;;
+    esac
+}
+if command -v ufw >/dev/null 2>&1; then
+    akstp_via=status
+    if [ "$akstp_ipt_rc" = 0 ] && akstp_conf /etc/default/ufw DEFAULT_INPUT_POLICY && [ -n "$AKSTP_V" ]; then
+        akstp_ufwpol "$AKSTP_V"
+        akstp_in=$AKSTP_POL
+        akstp_conf /etc/default/ufw DEFAULT_OUTPUT_POLICY
+        akstp_ufwpol "$AKSTP_V"
+        akstp_out=$AKSTP_POL
+        if akstp_conf /etc/ufw/ufw.conf ENABLED; then
+            akstp_enabled=${AKSTP_V:-unset}
+            akstp_conf /etc/ufw/ufw.conf LOGLEVEL
+            akstp_log=${AKSTP_V,,}
+            akstp_via=conf
+        fi
+    fi
+    if [ "$akstp_via" = conf ]; then
+        akstp_active=inactive akstp_rules="" akstp_frules=""
         while IFS= read -r l; do
             case $l in
-                State*) printf '%s\n' "$l" ;;
-                *:"$iport"" "*) printf '%s\n' "$l" ;;
+                "-N ufw-user-input") akstp_active=active ;;
+                "-A ufw-user-input "*)
+                    akstp_rules+="$l"$'\n'
+                    akstp_canmatch "$l" && akstp_frules+="$l"$'\n' ;;
             esac
-        done <"$akstp_tmp/raw.ss"
-    } >"$akstp_tmp/s.ss"
-    akstp_sec ss "rc=$rc bytes=$(wc -c <"$akstp_tmp/raw.ss") filtered=1" "$akstp_tmp/s.ss"
-else
-    echo "ss: not installed" >"$akstp_tmp/s.ss"
-    akstp_sec ss "rc=127 bytes=0" "$akstp_tmp/s.ss"
-fi
-
-# ufw
-if command -v ufw >/dev/null 2>&1; then
-    timeout 20 ufw status verbose >"$akstp_tmp/s.ufw" 2>&1
-    rc=$?
-else
-    echo "ufw: not installed" >"$akstp_tmp/s.ufw"
-    rc=127
-fi
-# filtered variant: the header and the IPv4 rules whose "To" can cover the port
-akstp_intable=0
-while IFS= read -r l; do
-    if [ "$akstp_intable" = 0 ]; then
-        printf '%s\n' "$l"
-        [[ $l == --+( )-* ]] && akstp_intable=1
-        continue
+        done <"$akstp_tmp/raw.iptables"
+        [ "$akstp_log" = off ] && akstp_log="Logging: off" || akstp_log="Logging: on (${akstp_log:-low})"
+        akstp_txt="Status: $akstp_active"$'\n'"$akstp_log"$'\n'"Default: $akstp_in (incoming), $akstp_out (outgoing)"$'\n'
+        akstp_txt+="Config: ENABLED=${akstp_enabled//[^A-Za-z0-9_-]/_} in /etc/ufw/ufw.conf"$'\n'
+        if [ "$akstp_active" = active ]; then
+            akstp_txt+="Rules: as loaded in the iptables chain ufw-user-input"$'\n'
+            akstp_sec ufw "rc=0 bytes=$(( ${#akstp_txt} + ${#akstp_rules} )) src=conf" "$akstp_txt$akstp_rules" "$akstp_txt$akstp_frules"
+        else
+            akstp_sec ufw "rc=0 bytes=${#akstp_txt} src=conf" "$akstp_txt"
+        fi
+    else
+        timeout 20 ufw status verbose >"$akstp_tmp/raw.ufw" 2>&1
+        rc=$?
+        akstp_slurp akstp_raw "$akstp_tmp/raw.ufw"
+        # filtered variant: the header and the IPv4 rules whose "To" can cover the port
+        akstp_intable=0 akstp_txt=""
+        while IFS= read -r l; do
+            if [ "$akstp_intable" = 0 ]; then
+                akstp_txt+="$l"$'\n'
+                [[ $l == --+( )-* ]] && akstp_intable=1
+                continue
+            fi
+            [[ $l == *"(v6)"* || -z $l ]] && continue
+            akstp_to=${l%%  *}
+            akstp_to=${akstp_to%% on *}
+            if [[ $akstp_to =~ ^([0-9,:]+)(/(tcp|udp))?$ ]]; then
+                [ "${BASH_REMATCH[3]}" = udp ] && continue
+                akstp_covers "${BASH_REMATCH[1]}" "$iport" || continue
+            fi
+            akstp_txt+="$l"$'\n'
+        done <"$akstp_tmp/raw.ufw"
+        akstp_sec ufw "rc=$rc bytes=${#akstp_raw}" "$akstp_raw" "$akstp_txt"
     fi
-    [[ $l == *"(v6)"* || -z $l ]] && continue
-    to=${l%%  *}
-    to=${to%% on *}
-    if [[ $to =~ ^([0-9,:]+)(/(tcp|udp))?$ ]]; then
-        [ "${BASH_REMATCH[3]}" = udp ] && continue
-        akstp_covers "${BASH_REMATCH[1]}" "$iport" || continue
-    fi
-    printf '%s\n' "$l"
-done <"$akstp_tmp/s.ufw" >"$akstp_tmp/f.ufw"
-akstp_sec ufw "rc=$rc bytes=$(wc -c <"$akstp_tmp/s.ufw")" "$akstp_tmp/s.ufw"
+else
+    akstp_sec ufw "rc=127 bytes=0" "ufw: not installed"$'\n' "ufw: not installed"$'\n'
+fi
 
 # iptables: INPUT and every chain it reaches (filter table)
-akstp_ipt() { # akstp_ipt <binary> <section>
-    local bin=$1 name=$2 rc l changed from to bytes
-    timeout 20 "$bin" -w -S >"$akstp_tmp/raw.$name" 2>&1
-    rc=$?
-    bytes=$(wc -c <"$akstp_tmp/raw.$name")
+akstp_ipt() { # akstp_ipt <binary> <section> <rc>: from $akstp_tmp/raw.<section>
+    local bin=$1 name=$2 rc=$3 l changed from to raw full filt
+    akstp_slurp raw "$akstp_tmp/raw.$name"
     local -a L=()
     mapfile -t L <"$akstp_tmp/raw.$name"
     local -A chain=() reach=([INPUT]=1)
@@ -483,7 +569,7 @@ akstp_ipt() { # akstp_ipt <binary> <section>
     while [ "$changed" = 1 ]; do
         changed=0
         for l in "${L[@]}"; do
-            [[ $l =~ ^-A\ ([^ ]+)\ .*-[jg]\ ([^ ]+)( |$) ]] || continue
+            [[ $l == "-A "*" -"[jg]" "* && $l =~ ^-A\ ([^ ]+)\ .*-[jg]\ ([^ ]+)( |$) ]] || continue
             from=${BASH_REMATCH[1]} to=${BASH_REMATCH[2]}
             if [ -n "${reach[$from]}" ] && [ -n "${chain[$to]}" ] && [ -z "${reach[$to]}" ]; then
                 reach[$to]=1
@@ -491,44 +577,30 @@ akstp_ipt() { # akstp_ipt <binary> <section>
             fi
         done
     done
-    {
-        for l in "${L[@]}"; do
-            case $l in
-                "-P INPUT "*) printf '%s\n' "$l" ;;
-                "-N "*) [ -n "${reach[${l#-N }]}" ] && printf '%s\n' "$l" ;;
-                "-A "*) from=${l#-A }; from=${from%% *}; [ -n "${reach[$from]}" ] && printf '%s\n' "$l" ;;
-                -P*) ;;
-                *) printf '%s\n' "$l" ;;
-            esac
-        done
-    } >"$akstp_tmp/s.$name"
-    # filtered variant: policies, chains, jumps, and verdict rules that can match the port
-    {
-        for l in "${L[@]}"; do
-            case $l in
-                "-P INPUT "*) printf '%s\n' "$l" ;;
-                "-N "*) [ -n "${reach[${l#-N }]}" ] && printf '%s\n' "$l" ;;
-                "-A "*)
-                    from=${l#-A }; from=${from%% *}
-                    [ -n "${reach[$from]}" ] || continue
-                    if [[ $l =~ \ -[jg]\ ([^ ]+) ]] && [ -n "${chain[${BASH_REMATCH[1]}]}" ]; then
-                        printf '%s\n' "$l"
-                    elif [[ $l =~ \ -j\ (ACCEPT|DROP|REJECT|RETURN)( |$) ]]; then
-                        if [[ $l =~ (^|\ )(!\ )?--(dport|dports|destination-port|destination-ports)\ ([^ ]+) ]]; then
-                            if [ -n "${BASH_REMATCH[2]}" ] || akstp_covers "${BASH_REMATCH[4]}" "$iport"; then
-                                printf '%s\n' "$l"
-                            fi
-                        elif [[ ! $l =~ -p\ (udp|icmp|icmpv6|17|1|58)( |$) ]]; then
-                            printf '%s\n' "$l"
-                        fi
-                    fi ;;
-            esac
-        done
-    } >"$akstp_tmp/f.$name"
-    akstp_sec "$name" "rc=$rc bytes=$bytes bin=$bin" "$akstp_tmp/s.$name"
+    # full: INPUT policy, reachable chains and their rules; filtered: policies, chains, jumps,
+    # and verdict rules that can match the port
+    full="" filt=""
+    for l in "${L[@]}"; do
+        case $l in
+            "-P INPUT "*) full+="$l"$'\n' filt+="$l"$'\n' ;;
+            "-N "*) [ -n "${reach[${l#-N }]}" ] && full+="$l"$'\n' filt+="$l"$'\n' ;;
+            "-A "*)
+                from=${l#-A }; from=${from%% *}
+                [ -n "${reach[$from]}" ] || continue
+                full+="$l"$'\n'
+                if [[ $l =~ \ -[jg]\ ([^ ]+) ]] && [ -n "${chain[${BASH_REMATCH[1]}]}" ]; then
+                    filt+="$l"$'\n'
+                elif [[ $l =~ \ -j\ (ACCEPT|DROP|REJECT|RETURN)( |$) ]] && akstp_canmatch "$l"; then
+                    filt+="$l"$'\n'
+                fi ;;
+            -P*) ;;
+            *) full+="$l"$'\n' ;;
+        esac
+    done
+    akstp_sec "$name" "rc=$rc bytes=${#raw} bin=$bin" "$full" "$filt"
 }
-if command -v iptables >/dev/null 2>&1; then
-    akstp_ipt iptables iptables
+if [ "$akstp_ipt_rc" != 127 ]; then
+    akstp_ipt iptables iptables "$akstp_ipt_rc"
     akstp_iv=$(iptables -V 2>&1)
     if [[ $akstp_iv == *nf_tables* ]] && command -v iptables-legacy >/dev/null 2>&1; then
         akstp_alt=iptables-legacy
@@ -537,59 +609,61 @@ if command -v iptables >/dev/null 2>&1; then
     else
         akstp_alt=""
     fi
-    if [ -n "$akstp_alt" ] && timeout 20 "$akstp_alt" -w -S 2>/dev/null | head -c 100000 | while IFS= read -r l; do
-        [[ $l == "-A "* || $l == "-P INPUT DROP" || $l == "-P INPUT REJECT" ]] && exit 0
-    done; then
-        akstp_ipt "$akstp_alt" "$akstp_alt"
+    # the other backend is shown only when it has rules (or a blocking INPUT policy)
+    if [ -n "$akstp_alt" ]; then
+        timeout 20 "$akstp_alt" -w -S >"$akstp_tmp/raw.$akstp_alt" 2>/dev/null
+        rc=$?
+        while IFS= read -r l; do
+            if [[ $l == "-A "* || $l == "-P INPUT DROP" || $l == "-P INPUT REJECT" ]]; then
+                akstp_ipt "$akstp_alt" "$akstp_alt" "$rc"
+                break
+            fi
+        done <"$akstp_tmp/raw.$akstp_alt"
     fi
 else
-    echo "iptables: not installed" >"$akstp_tmp/s.iptables"
-    akstp_sec iptables "rc=127 bytes=0" "$akstp_tmp/s.iptables"
+    akstp_sec iptables "rc=127 bytes=0" "iptables: not installed"$'\n'
 fi
 
 # nft: without packet counters; filtered variant keeps structure and relevant verdict rules
 if command -v nft >/dev/null 2>&1; then
     timeout 20 nft list ruleset >"$akstp_tmp/raw.nft" 2>&1
     rc=$?
-    bytes=$(wc -c <"$akstp_tmp/raw.nft")
-    akstp_skip=0 akstp_iptnft=0
-    {
-        while IFS= read -r l; do
-            l=${l//counter packets +([0-9]) bytes +([0-9])/counter}
-            printf '%s\n' "$l"
-        done <"$akstp_tmp/raw.nft"
-    } >"$akstp_tmp/s.nft"
-    {
-        while IFS= read -r l; do
+    akstp_slurp akstp_raw "$akstp_tmp/raw.nft"
+    akstp_skip=0 akstp_iptnft=0 akstp_txt="" akstp_ftxt=""
+    while IFS= read -r l; do
+        if [[ $l == *"counter packets "* ]]; then
+            akstp_txt+="${l//counter packets +([0-9]) bytes +([0-9])/counter}"$'\n'
             l=${l//counter packets +([0-9]) bytes +([0-9]) /}
-            t=${l##+([[:space:]])}
-            case $t in
-                "# Warning: table "*"iptables-nft"*) akstp_iptnft=1; continue ;;
-                "table ip nat "*|"table ip6 nat "*|"table ip mangle "*|"table ip6 mangle "*|\
-                "table ip raw "*|"table ip6 raw "*|"table ip security "*|"table ip6 security "*)
-                    akstp_skip=1; continue ;;
-                "table "*)
-                    # tables managed by iptables-nft are shown by the iptables section already
-                    akstp_skip=$akstp_iptnft
-                    akstp_iptnft=0
-                    [ "$akstp_skip" = 1 ] || printf '%s\n' "$t"
-                    continue ;;
-            esac
-            [ "$akstp_skip" = 1 ] && continue
-            case $t in
-                "chain "*|"type "*|"}"*) printf '%s\n' "$t" ;;
-                *drop*|*reject*|*accept*|*jump*|*goto*)
-                    if [[ $t =~ (tcp|th)\ dport\ (!=\ )?(\{[^}]*\}|[^ ]+) ]]; then
-                        if [ -n "${BASH_REMATCH[2]}" ] || akstp_covers "${BASH_REMATCH[3]}" "$iport"; then
-                            printf '%s\n' "$t"
-                        fi
-                    elif [[ ! $t =~ (udp\ |icmp|l4proto\ (udp|icmp)) ]]; then
-                        printf '%s\n' "$t"
-                    fi ;;
-            esac
-        done <"$akstp_tmp/raw.nft"
-    } >"$akstp_tmp/f.nft"
-    akstp_sec nft "rc=$rc bytes=$bytes" "$akstp_tmp/s.nft"
+        else
+            akstp_txt+="$l"$'\n'
+        fi
+        t=${l##+([[:space:]])}
+        case $t in
+            "# Warning: table "*"iptables-nft"*) akstp_iptnft=1; continue ;;
+            "table ip nat "*|"table ip6 nat "*|"table ip mangle "*|"table ip6 mangle "*|\
+            "table ip raw "*|"table ip6 raw "*|"table ip security "*|"table ip6 security "*)
+                akstp_skip=1; continue ;;
+            "table "*)
+                # tables managed by iptables-nft are shown by the iptables section already
+                akstp_skip=$akstp_iptnft
+                akstp_iptnft=0
+                [ "$akstp_skip" = 1 ] || akstp_ftxt+="$t"$'\n'
+                continue ;;
+        esac
+        [ "$akstp_skip" = 1 ] && continue
+        case $t in
+            "chain "*|"type "*|"}"*) akstp_ftxt+="$t"$'\n' ;;
+            *drop*|*reject*|*accept*|*jump*|*goto*)
+                if [[ $t =~ (tcp|th)\ dport\ (!=\ )?(\{[^}]*\}|[^ ]+) ]]; then
+                    if [ -n "${BASH_REMATCH[2]}" ] || akstp_covers "${BASH_REMATCH[3]}" "$iport"; then
+                        akstp_ftxt+="$t"$'\n'
+                    fi
+                elif [[ ! $t =~ (udp\ |icmp|l4proto\ (udp|icmp)) ]]; then
+                    akstp_ftxt+="$t"$'\n'
+                fi ;;
+        esac
+    done <"$akstp_tmp/raw.nft"
+    akstp_sec nft "rc=$rc bytes=${#akstp_raw}" "$akstp_txt" "$akstp_ftxt"
 fi
 '''
 
@@ -610,32 +684,25 @@ fi
 akstp_tail="$akstp_egress$akstp_map$akstp_summary"$'\n'"$akstp_end"
 akstp_room=$(( AKSTP_LIMIT - ${#akstp_begin} - 1 - ${#akstp_tail} - 1 - 6 ))
 akstp_body=""
-if [ -s "$akstp_tmp/sections" ] 2>/dev/null; then
+if [[ $AKSTP_CHECKS == *inspect* ]] && (( ${#AKSTP_SECS[@]} > 0 )); then
     # sections in priority order (ss, ufw, iptables, ..., nft): a section is printed in full when
     # the later ones still fit filtered, else filtered, else filtered and cut at a line boundary
-    mapfile -t akstp_names <"$akstp_tmp/sections"
-    declare -A akstp_fsize=()
-    for name in "${akstp_names[@]}"; do
-        if [ -f "$akstp_tmp/f.$name" ]; then
-            akstp_fsize[$name]=$(wc -c <"$akstp_tmp/f.$name")
-        else
-            akstp_fsize[$name]=$(wc -c <"$akstp_tmp/s.$name")
-        fi
-    done
-    akstp_cnt_sec=${#akstp_names[@]}
+    akstp_cnt_sec=${#AKSTP_SECS[@]}
     for (( k = 0; k < akstp_cnt_sec; k++ )); do
-        name=${akstp_names[k]}
-        hdr="@@$name $(cat "$akstp_tmp/h.$name")"
+        name=${AKSTP_SECS[k]}
+        hdr="@@$name ${AKSTP_SH[$name]}"
         later_min=0 later_filtered=0
         for (( j = k + 1; j < akstp_cnt_sec; j++ )); do
             later_min=$(( later_min + 80 ))
-            later_filtered=$(( later_filtered + 80 + akstp_fsize[${akstp_names[j]}] ))
+            if [ -n "${AKSTP_HASF[${AKSTP_SECS[j]}]}" ]; then
+                later_filtered=$(( later_filtered + 80 + ${#AKSTP_SF[${AKSTP_SECS[j]}]} ))
+            else
+                later_filtered=$(( later_filtered + 80 + ${#AKSTP_ST[${AKSTP_SECS[j]}]} ))
+            fi
         done
-        txt=$(cat "$akstp_tmp/s.$name"; echo .)
-        txt=${txt%.}
-        if (( ${#hdr} + 1 + ${#txt} + later_filtered > akstp_room )) && [ -f "$akstp_tmp/f.$name" ]; then
-            txt=$(cat "$akstp_tmp/f.$name"; echo .)
-            txt=${txt%.}
+        txt=${AKSTP_ST[$name]}
+        if (( ${#hdr} + 1 + ${#txt} + later_filtered > akstp_room )) && [ -n "${AKSTP_HASF[$name]}" ]; then
+            txt=${AKSTP_SF[$name]}
             hdr+=" filtered=1"
         fi
         allow=$(( akstp_room - later_min ))
@@ -930,7 +997,7 @@ def parse_probe_output(stdout, targets=(), run_id=None, port=10250):
                 current = {'rc': int(kv['rc']) if kv.get('rc', '').lstrip('-').isdigit() else None,
                            'bytes': int(kv['bytes']) if kv.get('bytes', '').isdigit() else None,
                            'filtered': kv.get('filtered') == '1', 'trimmed': int(kv.get('trimmed', '0') or 0),
-                           'bin': kv.get('bin'), 'lines': [], 'complete_start': True}
+                           'bin': kv.get('bin'), 'src': kv.get('src'), 'lines': [], 'complete_start': True}
                 sections[name] = current
             continue
         if current is not None:

@@ -35,6 +35,76 @@ def test_parse_ufw_status(name, active, default_incoming, allows, blocks, n_rule
     assert len(result['rules']) == n_rules
 
 
+# The probe script's cheap ufw form (section ``ufw`` with ``src=conf``): status/defaults from ufw's own
+# sources, the rules as loaded in the ufw-user-input chain (iptables -S lines).
+UFW_CONF_HEAD = ('Status: active\nLogging: on (low)\nDefault: %s (incoming), allow (outgoing)\n'
+                 'Config: ENABLED=yes in /etc/ufw/ufw.conf\nRules: as loaded in the iptables chain ufw-user-input\n')
+UFW_LIMIT = ('-A ufw-user-input -p tcp -m tcp --dport 10250 -m conntrack --ctstate NEW -m recent --set --name DEFAULT --mask 255.255.255.255 --rsource\n'
+             '-A ufw-user-input -p tcp -m tcp --dport 10250 -m conntrack --ctstate NEW -m recent --update --seconds 30 --hitcount 6 '
+             '--name DEFAULT --mask 255.255.255.255 --rsource -j ufw-user-limit\n'
+             '-A ufw-user-input -p tcp -m tcp --dport 10250 -j ufw-user-limit-accept\n')
+
+
+@pytest.mark.parametrize('default, rules, active, allows, blocks, deciding, n_rules', [
+    ('deny', '', True, False, True, None, 0),
+    ('deny', '-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT\n-A ufw-user-input -p udp -m udp --dport 22 -j ACCEPT\n',
+     True, False, True, None, 2),
+    ('deny', '-A ufw-user-input -p tcp -m tcp --dport 10250 -j ACCEPT\n', True, True, False,
+     '-A ufw-user-input -p tcp -m tcp --dport 10250 -j ACCEPT', 1),
+    ('deny', '-A ufw-user-input -p tcp -m multiport --dports 22,10240:10260 -j ACCEPT\n', True, True, False,
+     '-A ufw-user-input -p tcp -m multiport --dports 22,10240:10260 -j ACCEPT', 1),
+    ('allow', '-A ufw-user-input -p tcp -m tcp --dport 10250 -j DROP\n-A ufw-user-input -p tcp -m tcp --dport 10250 -j ACCEPT\n',
+     True, False, True, '-A ufw-user-input -p tcp -m tcp --dport 10250 -j DROP', 2),
+    ('allow', '-A ufw-user-input -p tcp -m tcp --dport 10250 -j REJECT --reject-with tcp-reset\n', True, False, True,
+     '-A ufw-user-input -p tcp -m tcp --dport 10250 -j REJECT --reject-with tcp-reset', 1),
+    ('deny', UFW_LIMIT, True, True, False, '-A ufw-user-input -p tcp -m tcp --dport 10250 -j ufw-user-limit-accept', 2),
+    ('deny', '-A ufw-user-input -s 10.0.0.0/8 -p tcp -m tcp --dport 10250 -j ACCEPT\n', True, False, True, None, 1),
+    ('deny', '-A ufw-user-input -i eth0 -p tcp -m tcp --dport 10250 -j ACCEPT\n', True, False, True, None, 1),
+    ('deny', '-A ufw-user-input -p tcp -m tcp --dport 10250 -j ufw-user-logging-input\n'
+             '-A ufw-user-input -p tcp -m tcp --dport 10250 -j ACCEPT\n', True, True, False,
+     '-A ufw-user-input -p tcp -m tcp --dport 10250 -j ACCEPT', 1),
+    ('reject', '-A ufw-user-input -p udp -m udp --dport 10250 -j ACCEPT\n', True, False, True, None, 1),
+    ('allow', '', True, True, False, None, 0),
+])
+def test_parse_ufw_conf_form(default, rules, active, allows, blocks, deciding, n_rules):
+    result = fw.parse_ufw_status(UFW_CONF_HEAD % default + rules)
+    assert (result['active'], result['default_incoming'], result['allows_10250'], result['blocks_10250']) == (
+        active, default, allows, blocks)
+    assert result['deciding_rule'] == deciding
+    assert len(result['rules']) == n_rules
+    assert all(r['direction'] == 'IN' and not r['v6'] for r in result['rules'])
+
+
+@pytest.mark.parametrize('spec, expected', [
+    ('-A ufw-user-input -p tcp -m tcp --dport 10250 -j ACCEPT', ('10250/tcp', 'ALLOW', 'Anywhere', 'yes')),
+    ('-A ufw-user-input -s 10.0.0.0/8 -p tcp -m tcp --dport 10250 -j ACCEPT', ('10250/tcp', 'ALLOW', '10.0.0.0/8', 'maybe')),
+    ('-A ufw-user-input -i eth0 -p tcp -m tcp --dport 10250 -j DROP', ('10250/tcp on eth0', 'DENY', 'Anywhere', 'maybe')),
+    ('-A ufw-user-input -p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset', ('22/tcp', 'REJECT', 'Anywhere', 'no')),
+    ('-A ufw-user-input -p tcp -m tcp --dport 10250 -j ufw-user-limit-accept', ('10250/tcp', 'LIMIT', 'Anywhere', 'yes')),
+    ('-A ufw-user-input -j ACCEPT', ('Anywhere', 'ALLOW', 'Anywhere', 'yes')),
+    ('-A ufw-user-input -p tcp -m tcp --dport 10250 -j ufw-user-logging-input', None),
+])
+def test_ufw_rule_from_iptables(spec, expected):
+    rule = fw._ufw_rule_from_iptables(spec, 10250)
+    if expected is None:
+        assert rule is None
+    else:
+        assert (rule['to'], rule['action'], rule['from'], rule['matches_port']) == expected
+        assert rule['line'] == spec
+
+
+def test_ufw_conf_form_inactive_and_in_the_verdict():
+    inactive = 'Status: inactive\nLogging: on (low)\nDefault: deny (incoming), allow (outgoing)\nConfig: ENABLED=no in /etc/ufw/ufw.conf\n'
+    result = fw.parse_ufw_status(inactive)
+    assert (result['active'], result['blocks_10250'], result['reason']) == (False, False, 'ufw is inactive')
+    verdict = fw.decide_10250_block(ufw=UFW_CONF_HEAD % 'deny', iptables=fixture('iptables_s_ufw_default_deny.txt'))
+    assert verdict['blocked_by'] == 'ufw'
+    verdict = fw.decide_10250_block(ufw=UFW_CONF_HEAD % 'deny' + '-A ufw-user-input -p tcp -m tcp --dport 10250 -j ACCEPT\n',
+                                    iptables=fixture('iptables_s_ufw_allow_10250.txt'))
+    assert verdict['blocked_by'] is None
+    assert verdict['details']['ufw']['allows_port'] is True
+
+
 @pytest.mark.parametrize('to_field, expected', [
     ('10250/tcp', 'yes'), ('10250', 'yes'), ('10250/udp', 'no'), ('22/tcp', 'no'),
     ('10000:11000/tcp', 'yes'), ('22,80,10250/tcp', 'yes'), ('443/tcp on eth0', 'no'),
