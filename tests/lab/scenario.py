@@ -28,6 +28,11 @@ CAUSES = ('nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250', 'egre
 TUNNEL_KINDS = {'konnectivity': 'konnectivity', 'tunnel-front': 'tunnelfront', 'aks-link': 'aks-link'}
 LAB_CLIENT = {'client_id': '5a1b0c2d-0000-4000-8000-00000000c0de', 'client_secret': 'lab-contributor-secret', 'role': 'contributor'}
 LAB_READONLY_CLIENT = {'client_id': '5a1b0c2d-0000-4000-8000-0000000000ad', 'client_secret': 'lab-reader-secret', 'role': 'reader'}
+# Least privilege for diagnosis: Reader plus Run Command on VMSS instances (the probes), nothing that writes.
+RUNCOMMAND_ACTION = 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action'
+LAB_DIAGNOSE_CLIENT = {'client_id': '5a1b0c2d-0000-4000-8000-0000000d1a90', 'client_secret': 'lab-diagnose-secret', 'role': 'reader',
+                       'actions': ['*/read', RUNCOMMAND_ACTION]}
+DEFAULT_CONNECTIONS_PER_MIN = 60
 
 _RULE_KEYS = ('description', 'priority', 'direction', 'access', 'protocol', 'source_address_prefix', 'source_address_prefixes',
               'destination_address_prefix', 'destination_address_prefixes', 'source_port_range', 'source_port_ranges',
@@ -238,7 +243,12 @@ CUSTOMER_SUBNET_NSG = 'customer-subnet-nsg'
 
 
 def lab_config(scenario, extra_clients=()):
-    """The config dict both emulators take: topology spec + network/NSGs + LB/SNAT metrics + kube + run-command faults."""
+    """The config dict both emulators take: topology spec + network/NSGs + LB profile + SNAT workload + kube + run-command faults.
+
+    The SNAT metrics are the ARM emulator's workload model (`snat.demand_ports`, `snat.connections_per_min`): the
+    emulator derives allocated/used ports and failed connections from the LB profile in effect over time, so raising
+    allocatedOutboundPorts (aks_outbound_ports) ends the failures from that moment on.
+    """
     topology = build_topology(scenario)
     cluster = dict(scenario['cluster'])
     snat = scenario['snat']
@@ -272,15 +282,12 @@ def lab_config(scenario, extra_clients=()):
         'cluster': cluster,
         'node_pools': copy.deepcopy(scenario['node_pools']),
         'network': network,
-        'metrics': {'default': {
-            'allocated': int(snat['allocated_ports']) if snat.get('allocated_ports') else None,
-            'used': int(snat.get('used_ports', 0)),
-            'successful': 40,
-            'failed': int(snat.get('failed_connections', 0)),
-            'pending': 0,
-        }},
+        'metrics': {'workload': {'default': {
+            'demand': int(snat.get('demand_ports', 0)),
+            'connections_per_min': snat.get('connections_per_min', DEFAULT_CONNECTIONS_PER_MIN),
+        }}},
         'kube': kube,
-        'clients': [dict(LAB_CLIENT), dict(LAB_READONLY_CLIENT)] + [dict(c) for c in extra_clients],
+        'clients': [dict(LAB_CLIENT), dict(LAB_READONLY_CLIENT), copy.deepcopy(LAB_DIAGNOSE_CLIENT)] + [dict(c) for c in extra_clients],
         'faults': [],
     }
     for key, value in (scenario.get('arm') or {}).items():

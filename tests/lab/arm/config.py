@@ -21,6 +21,19 @@ _METRIC_VALUES = {
     'properties': {'allocated': {'oneOf': [{'type': 'null'}, _METRIC_VALUE]}, 'used': _METRIC_VALUE, 'successful': _METRIC_VALUE,
                    'failed': _METRIC_VALUE, 'pending': _METRIC_VALUE},
 }
+_WORKLOAD_VALUES = {
+    'type': 'object', 'additionalProperties': False,
+    'properties': {'demand': {'type': 'number', 'minimum': 0}, 'connections_per_min': {'type': 'number', 'minimum': 0}},
+}
+# Static series ({"default", "nodes"}) or a workload model ({"workload": {"default", "nodes"}}) - not both.
+METRICS_SCHEMA = {
+    'type': 'object', 'additionalProperties': False,
+    'properties': {
+        'default': _METRIC_VALUES, 'nodes': {'type': 'object', 'additionalProperties': _METRIC_VALUES},
+        'workload': {'type': 'object', 'additionalProperties': False,
+                     'properties': {'default': _WORKLOAD_VALUES, 'nodes': {'type': 'object', 'additionalProperties': _WORKLOAD_VALUES}}},
+    },
+}
 CONFIG_SCHEMA = {
     '$schema': 'http://json-schema.org/draft-07/schema#',
     'title': 'aks.tunnel lab ARM emulator config',
@@ -75,8 +88,7 @@ CONFIG_SCHEMA = {
                 'outbound_ip_addresses': {'type': 'array', 'items': {'type': 'string'}},
             },
         },
-        'metrics': {'type': 'object', 'additionalProperties': False,
-                    'properties': {'default': _METRIC_VALUES, 'nodes': {'type': 'object', 'additionalProperties': _METRIC_VALUES}}},
+        'metrics': METRICS_SCHEMA,
         'faults': {'type': 'array', 'items': {'type': 'object', 'required': ['type']}},
         'executor': {'type': 'string'},
         'runcommand_latency_s': {'type': 'number', 'minimum': 0},
@@ -91,11 +103,32 @@ CONFIG_SCHEMA = {
 }
 
 
-def validate_config(config):
-    """Raise LabConfigError naming the first problem (JSON path + message)."""
-    validator = jsonschema.Draft7Validator(CONFIG_SCHEMA)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+def _check(schema, document, prefix, what):
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]
-        where = '.'.join(str(p) for p in error.absolute_path) or '<root>'
-        raise LabConfigError('ARM emulator config %s: %s (see CONFIG_SCHEMA in tests/lab/arm/config.py)' % (where, error.message))
+        where = '.'.join([prefix] + [str(p) for p in error.absolute_path] if prefix else [str(p) for p in error.absolute_path]) or '<root>'
+        raise LabConfigError('%s %s: %s (see CONFIG_SCHEMA in tests/lab/arm/config.py)' % (what, where, error.message))
+
+
+def _check_metrics_form(metrics, where):
+    if isinstance(metrics, dict) and 'workload' in metrics and ({'default', 'nodes'} & set(metrics)):
+        raise LabConfigError('%s: use either the static series {"default", "nodes"} or the workload model {"workload": {...}}, not both'
+                             % where)
+
+
+def validate_metrics(metrics):
+    """Raise LabConfigError unless `metrics` is a valid static or workload metrics object (admin PUT /_lab/metrics)."""
+    if not isinstance(metrics, dict):
+        raise LabConfigError('metrics must be a JSON object: {"default": {...}, "nodes": {...}} or {"workload": {"default": {...}, '
+                             '"nodes": {...}}}')
+    _check(METRICS_SCHEMA, metrics, 'metrics', 'ARM emulator')
+    _check_metrics_form(metrics, 'metrics')
+
+
+def validate_config(config):
+    """Raise LabConfigError naming the first problem (JSON path + message)."""
+    _check(CONFIG_SCHEMA, config, '', 'ARM emulator config')
+    if isinstance(config, dict):
+        _check_metrics_form(config.get('metrics'), 'ARM emulator config metrics')

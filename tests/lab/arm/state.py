@@ -17,8 +17,8 @@ import threading
 import uuid
 
 from ..topology import build_topology, TopologyError
-from .common import LabConfigError, new_etag, stable_uuid
-from .config import validate_config
+from .common import LabConfigError, new_etag, stable_uuid, utcnow
+from .config import validate_config, validate_metrics
 from .lro import OperationStore
 from .providers import network as net
 
@@ -30,6 +30,7 @@ NSG_ID = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/networ
 class ArmState:
     def __init__(self, config):
         self.lock = threading.RLock()
+        self.clock = utcnow  # tests may replace it (aware UTC datetime); used by the SNAT port history and the metrics
         validate_config(config)
         self.config = copy.deepcopy(config)
         try:
@@ -96,7 +97,9 @@ class ArmState:
         self.outbound_ip_addresses = list(netcfg.get('outbound_ip_addresses') or [])
         self.cluster_etag = str(uuid.uuid4())
         self.lb_etag = new_etag()
-        self.metrics = copy.deepcopy(self.config.get('metrics') or {})
+        self._metrics = copy.deepcopy(self.config.get('metrics') or {})
+        # (since, ports per node): the first entry holds since the beginning of time (since None), then one per LB profile change
+        self._ports_history = [(None, self.effective_ports_per_node())]
         # run commands
         self.runcommand_busy = {}     # vm id (lower) -> op id
         self.runcommand_journal = []  # dicts, newest last
@@ -185,6 +188,35 @@ class ArmState:
                                  % (self.subscription_id, self.node_resource_group, name)})
         return result
 
+    def now(self):
+        return self.clock()
+
+    @property
+    def metrics(self):
+        return self._metrics
+
+    @metrics.setter
+    def metrics(self, value):
+        """Replace the metrics config (admin `PUT /_lab/metrics`): validated, static or `{"workload": ...}`."""
+        validate_metrics(value)
+        with self.lock:
+            self._metrics = copy.deepcopy(value)
+
+    def set_lb_profile(self, profile, when=None):
+        """Apply a new load balancer profile and record the effective SNAT ports per node from `when` (default now)."""
+        with self.lock:
+            self.lb_profile = dict(profile)
+            since = when or self.now()
+            ports = self.effective_ports_per_node()
+            history = [entry for entry in self._ports_history if entry[0] is None or entry[0] < since]
+            history.append((since, ports))
+            self._ports_history = history
+
+    def ports_history(self):
+        """[(since datetime or None, ports per node)], oldest first; since None = from the beginning of time."""
+        with self.lock:
+            return list(self._ports_history)
+
     def effective_ports_per_node(self):
         ports = self.lb_profile['allocated_outbound_ports']
         if ports:
@@ -203,5 +235,7 @@ class ArmState:
                 'nsgs': {n['id']: {'rules': copy.deepcopy(n['rules']), 'etag': n['etag']} for n in self.nsgs.values()},
                 'subnet_nsg_id': self.subnet_nsg_id, 'nic_nsg_enabled': self.nic_nsg_enabled,
                 'lb_profile': dict(self.lb_profile), 'settings': dict(self.settings), 'metrics': copy.deepcopy(self.metrics),
+                'snat_ports_history': [{'since': since.strftime('%Y-%m-%dT%H:%M:%S.%fZ') if since else None, 'ports_per_node': ports}
+                                       for since, ports in self._ports_history],
                 'topology': copy.deepcopy(self.topology),
             }

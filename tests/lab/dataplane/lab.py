@@ -126,6 +126,7 @@ def write_vars(record, scenario, topology, control):
         'aks_tunnel_kubeconfig': control['kubeconfig'] if control else None,
         'aks_tunnel_lab_readonly_auth': _auth(control['arm'], scenario_mod.LAB_READONLY_CLIENT, ca_path) if control else None,
         'aks_tunnel_lab_readonly_kubeconfig': control['kubeconfig_readonly'] if control else None,
+        'aks_tunnel_lab_diagnose_auth': _auth(control['arm'], scenario_mod.LAB_DIAGNOSE_CLIENT, ca_path) if control else None,
         'aks_tunnel_lab': {
             'state_dir': record.state_dir, 'prefix': plan['prefix'], 'scenario': scenario['name'],
             'scenario_file': scenario.get('source'), 'expect': scenario_mod.expected(scenario),

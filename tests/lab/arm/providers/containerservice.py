@@ -202,7 +202,8 @@ def _write(ctx, p, body, full):
             op.finish('Failed', error={'code': fault.get('code', 'InternalOperationError'),
                                        'message': fault.get('message', 'Operation failed with an internal error (lab fault).')})
         else:
-            state.lb_profile = new_profile
+            if new_profile != state.lb_profile:
+                state.set_lb_profile(new_profile)
             if tags is not None:
                 state.cluster_props['tags'] = dict(tags)
             state.cluster_etag = stable_uuid('etag', state.cluster_etag)

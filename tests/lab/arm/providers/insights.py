@@ -4,11 +4,25 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Microsoft.Insights metrics (2024-02-01) for the cluster load balancer: SNAT connections and ports.
 
-Series values come from config `metrics`:
+Series values come from config `metrics`, in one of two forms.
+
+Static series:
   {"default": {"allocated": null, "used": 0, "successful": 0, "failed": 0, "pending": 0},
    "nodes": {"<node name | pool-index | ip>": {"used": 900, "failed": 12, ...}}}
 `allocated` null means what the LB profile gives each node. A value may be a list: one number per
-time point (the last one repeats). Errors use Monitor's flat shape {"code", "message"}.
+time point (the last one repeats).
+
+Workload model (the series follow the load balancer profile over time, so a repair shows):
+  {"workload": {"default": {"demand": 1300, "connections_per_min": 60},
+                "nodes": {"<node name | pool-index | ip>": {"demand": 200}}}}
+`demand` = SNAT ports a node wants at once, `connections_per_min` = new outbound connections per node
+and minute. For each time bucket [t, t+interval) (the current one clamped to now, later ones without
+data) and each span of it under one entry of `state.ports_history()` (ports per node in effect):
+allocated = ports in effect, used = min(demand, allocated) - Average time-weighted, Minimum/Maximum
+over the spans; SnatConnectionCount: attempts = connections_per_min x minutes, of which the fraction
+(demand - allocated) / demand fails when demand > allocated; Pending 0; counts rounded to integers.
+
+Errors use Monitor's flat shape {"code", "message"}.
 """
 
 from __future__ import annotations
@@ -135,30 +149,126 @@ def _at(value, index):
     return value
 
 
-def _cells(state, metric):
+def _dims(metric, frontend, node, conn_state=None):
+    if metric == 'SnatConnectionCount':
+        return {'FrontendIPAddress': frontend, 'BackendIPAddress': node['ip'], 'ConnectionState': conn_state}
+    return {'FrontendIPAddress': frontend, 'BackendIPAddress': node['ip'], 'ProtocolType': 'TCP', 'IsAwaitingRemoval': 'False'}
+
+
+def _static_cells(state, metric, count):
     frontend = state.public_ips()[0]['address'] if state.public_ips() else ''
     cells = []
     for node in state.topology['nodes']:
         values = _node_values(state, node)
         if metric == 'SnatConnectionCount':
             for conn_state in ('Successful', 'Failed', 'Pending'):
-                cells.append(({'FrontendIPAddress': frontend, 'BackendIPAddress': node['ip'], 'ConnectionState': conn_state},
-                              values[conn_state.lower()]))
+                value = values[conn_state.lower()]
+                cells.append((_dims(metric, frontend, node, conn_state), [_at(value, i) for i in range(count)]))
         else:
             value = values['allocated'] if metric == 'AllocatedSnatPorts' else values['used']
-            cells.append(({'FrontendIPAddress': frontend, 'BackendIPAddress': node['ip'], 'ProtocolType': 'TCP', 'IsAwaitingRemoval': 'False'},
-                          value))
+            cells.append((_dims(metric, frontend, node), [_at(value, i) for i in range(count)]))
+    return cells
+
+
+def is_workload(metrics):
+    return isinstance(metrics, dict) and 'workload' in metrics
+
+
+def _workload_values(state, node):
+    workload = (state.metrics or {}).get('workload') or {}
+    merged = {'demand': 0, 'connections_per_min': 60}
+    merged.update(workload.get('default') or {})
+    nodes = workload.get('nodes') or {}
+    for key in (node['name'], node['short'], node['ip']):
+        if key in nodes:
+            merged.update(nodes[key] or {})
+    return merged
+
+
+def _spans(history, start, end):
+    """[(seconds, ports per node)] covering [start, end) under the port history [(since or None, ports)]."""
+    spans = []
+    for index, (since, ports) in enumerate(history):
+        span_start = start if since is None else max(start, since)
+        following = history[index + 1][0] if index + 1 < len(history) else None
+        span_end = end if following is None else min(end, following)
+        if span_end > span_start:
+            spans.append(((span_end - span_start).total_seconds(), ports))
+    return spans
+
+
+def _ports_point(weighted):
+    """[(seconds, value)] -> an aggregated data cell (time-weighted average, min, max)."""
+    seconds = sum(s for s, _v in weighted)
+    average = round(sum(s * v for s, v in weighted) / seconds, 2)
+    return {'average': average, 'minimum': min(v for _s, v in weighted), 'maximum': max(v for _s, v in weighted),
+            'total': average, 'count': 1}
+
+
+def _workload_series(metric, demand, per_min, bucket_spans):
+    """{dimension value or None: [cell per bucket]} for one node's workload (None = no data for the bucket)."""
+    if metric == 'SnatConnectionCount':
+        result = {'Successful': [], 'Failed': [], 'Pending': []}
+        for spans in bucket_spans:
+            if spans is None:
+                for series in result.values():
+                    series.append(None)
+                continue
+            attempts = failed = 0.0
+            for seconds, ports in spans:
+                tried = per_min * seconds / 60.0
+                attempts += tried
+                if demand > ports and demand > 0:
+                    failed += tried * (demand - ports) / float(demand)
+            failed_count = int(round(failed))
+            result['Failed'].append(failed_count)
+            result['Successful'].append(max(0, int(round(attempts)) - failed_count))
+            result['Pending'].append(0)
+        return result
+    series = []
+    for spans in bucket_spans:
+        if spans is None:
+            series.append(None)
+        elif metric == 'AllocatedSnatPorts':
+            series.append(_ports_point(spans))
+        else:
+            series.append(_ports_point([(seconds, min(demand, ports)) for seconds, ports in spans]))
+    return {None: series}
+
+
+def _workload_cells(state, metric, points, interval, end_of_full):
+    """Cells of the workload model: per node, one value per bucket [t, t + interval) clamped to now."""
+    now = state.now()
+    history = state.ports_history()
+    bucket_spans = []
+    for point in points:
+        bucket_end = min(end_of_full or point + interval, now)
+        bucket_spans.append(_spans(history, point, bucket_end) if point < now else None)
+    frontend = state.public_ips()[0]['address'] if state.public_ips() else ''
+    cache = {}
+    cells = []
+    for node in state.topology['nodes']:
+        values = _workload_values(state, node)
+        key = (float(values['demand']), float(values['connections_per_min']))
+        if key not in cache:
+            cache[key] = _workload_series(metric, key[0], key[1], bucket_spans)
+        for conn_state, series in cache[key].items():
+            cells.append((_dims(metric, frontend, node, conn_state), series))
     return cells
 
 
 def _aggregate(values, aggregations):
+    """Combine the cells of a series at one time point; a cell is a number, an aggregated dict, or None (no data)."""
     point = {}
-    if not values:
+    cells = [v if isinstance(v, dict) else {'average': v, 'minimum': v, 'maximum': v, 'total': v, 'count': 1}
+             for v in values if v is not None]
+    if not cells:
         return point
-    total = float(sum(values))
+    combined = {'total': float(sum(c['total'] for c in cells)), 'count': float(sum(c['count'] for c in cells)),
+                'average': float(sum(c['average'] for c in cells)) / len(cells),
+                'minimum': float(min(c['minimum'] for c in cells)), 'maximum': float(max(c['maximum'] for c in cells))}
     for agg in aggregations:
-        point[agg] = {'total': total, 'count': float(len(values)), 'average': total / len(values),
-                      'minimum': float(min(values)), 'maximum': float(max(values))}[agg]
+        point[agg] = combined[agg]
     return point
 
 
@@ -183,7 +293,7 @@ def metrics_list(ctx, p):
         if agg not in AGGREGATIONS:
             raise _bad('Invalid aggregation type: %s. Valid values: %s' % (agg, ', '.join(AGGREGATIONS)))
     # an unencoded '+' of a UTC offset arrives as a space
-    start, end = parse_timespan((query.get('timespan') or '').replace(' ', '+'))
+    start, end = parse_timespan((query.get('timespan') or '').replace(' ', '+'), now=state.now())
     interval_text = query.get('interval') or 'PT1M'
     if interval_text.upper() == 'FULL':
         interval = end - start
@@ -209,14 +319,20 @@ def metrics_list(ctx, p):
     metadata_only = (query.get('resulttype') or '').lower() == 'metadata'
     stamps = [iso_z(ts) for ts in points]
     value = []
+    full = interval_text.upper() == 'FULL'
     with state.lock:
+        workload = is_workload(state.metrics)
         for raw_name in names:
             name = canon[raw_name.lower()]
             info = METRICS[name]
             aggs = requested_aggs or [info['primary']]
             filt = parse_filter(query.get('$filter'), info['dims'], name)
             groups = {}
-            for dims, series_value in _cells(state, name):
+            if workload:
+                cells = _workload_cells(state, name, points, interval, end if full else None)
+            else:
+                cells = _static_cells(state, name, len(points))
+            for dims, series_values in cells:
                 key = []
                 keep = True
                 for dim, wanted in filt.items():
@@ -225,12 +341,12 @@ def metrics_list(ctx, p):
                         break
                     key.append((dim, dims[dim]))
                 if keep:
-                    groups.setdefault(tuple(key), []).append(series_value)
+                    groups.setdefault(tuple(key), []).append(series_values)
             series = []
             for key, cell_values in groups.items():
                 entry = {'metadatavalues': [{'name': {'value': dim.lower(), 'localizedValue': dim.lower()}, 'value': val} for dim, val in key]}
                 if not metadata_only:
-                    entry['data'] = [dict({'timeStamp': stamp}, **_aggregate([_at(v, i) for v in cell_values], aggs))
+                    entry['data'] = [dict({'timeStamp': stamp}, **_aggregate([v[i] for v in cell_values], aggs))
                                      for i, stamp in enumerate(stamps)]
                 series.append(entry)
             if filt and len(orderby) >= 1 and orderby[0] in AGGREGATIONS and not metadata_only:
