@@ -15,17 +15,20 @@ import configparser
 import json
 import os
 import re
+import threading
 
 from ansible.module_utils.urls import open_url
 
 AZURE_SDK_IMPORT_ERROR = None
 try:
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
     HAS_AZURE_SDK = True
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
     HAS_AZURE_SDK = False
     AZURE_SDK_IMPORT_ERROR = exc
     ClientAuthenticationError = ServiceRequestError = ServiceResponseError = None
+    SansIOHTTPPolicy = object
 
 AZURE_REQUIREMENTS = 'azure-identity, azure-mgmt-network, azure-mgmt-compute, azure-mgmt-containerservice and azure-mgmt-monitor'
 
@@ -203,8 +206,44 @@ def build_credential(settings, timeout=60):
     return AzureCliCredential(tenant_id=settings.get('tenant'), process_timeout=timeout)
 
 
+class RequestCounter:
+    """A thread-safe counter (modules send SDK requests from worker threads)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._value = 0
+
+    def add(self, count=1):
+        with self._lock:
+            self._value += count
+
+    @property
+    def value(self):
+        with self._lock:
+            return self._value
+
+
+class RequestCountingPolicy(SansIOHTTPPolicy):
+    """azure-core pipeline policy that counts every HTTP request it sees.
+
+    Installed with `per_retry_policies`, so it sits after the RetryPolicy: each attempt (first try,
+    retry, redirect, LRO poll, next page) passes it once. The credential's token requests use the
+    credential's own pipeline and are not counted.
+    """
+
+    def __init__(self, counter):
+        super().__init__()
+        self.counter = counter
+
+    def on_request(self, request):
+        self.counter.add()
+
+
 class AzureClients:
-    """Lazily built management clients sharing one credential (clients are thread-safe)."""
+    """Lazily built management clients sharing one credential (clients are thread-safe).
+
+    `request_count` is the number of HTTP requests all clients sent to ARM so far.
+    """
 
     def __init__(self, settings, timeout=60, retry_total=4):
         self.settings = settings
@@ -212,20 +251,30 @@ class AzureClients:
         self._retry_total = retry_total
         self._credential = None
         self._clients = {}
+        self._counter = RequestCounter()
+        self._lock = threading.Lock()
+
+    @property
+    def request_count(self):
+        """HTTP requests sent to ARM by every client of this object (retries, LRO polls and pages included)."""
+        return self._counter.value
 
     @property
     def subscription_id(self):
         return self.settings['subscription_id']
 
     def _client(self, name, factory):
-        if name not in self._clients:
-            if self._credential is None:
-                self._credential = build_credential(self.settings, self.timeout)
-            kwargs = transport_kwargs(self.settings, self.timeout)
-            kwargs.update(base_url=self.settings['arm_endpoint'], credential_scopes=[self.settings['scope']],
-                          retry_total=self._retry_total, polling_interval=2)
-            self._clients[name] = factory(self._credential, self.subscription_id, **kwargs)
-        return self._clients[name]
+        # Worker threads may ask for a client first: build each one once.
+        with self._lock:
+            if name not in self._clients:
+                if self._credential is None:
+                    self._credential = build_credential(self.settings, self.timeout)
+                kwargs = transport_kwargs(self.settings, self.timeout)
+                kwargs.update(base_url=self.settings['arm_endpoint'], credential_scopes=[self.settings['scope']],
+                              retry_total=self._retry_total, polling_interval=2,
+                              per_retry_policies=[RequestCountingPolicy(self._counter)])
+                self._clients[name] = factory(self._credential, self.subscription_id, **kwargs)
+            return self._clients[name]
 
     @property
     def network(self):

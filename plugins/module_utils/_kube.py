@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 KUBE_IMPORT_ERROR = None
 try:
@@ -95,7 +96,66 @@ def build_api_client(params, environ=None, timeout=30):
         raise KubeConfigError('no Kubernetes API server: give host, or a kubeconfig with a current context')
     api_client = client.ApiClient(configuration)
     api_client.aks_tunnel_timeout = timeout
+    count_requests(api_client)
     return api_client
+
+
+class RequestCounter:
+    """A thread-safe counter."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._value = 0
+
+    def add(self, count=1):
+        with self._lock:
+            self._value += count
+
+    @property
+    def value(self):
+        with self._lock:
+            return self._value
+
+
+def _attempts(response):
+    """HTTP requests behind one urllib3 response: 1 + the retries and redirects urllib3 made on its own."""
+    history = getattr(getattr(response, 'retries', None), 'history', None)
+    return 1 + (len(history) if isinstance(history, tuple) else 0)
+
+
+def count_requests(api_client):
+    """Count every HTTP request `api_client` sends; returns the RequestCounter (wraps the client once).
+
+    The wrapper sits on the REST client's urllib3 pool manager, below the kubernetes client's own
+    retry loop (client-go style Retry-After retries) and above urllib3's retries, whose attempts are
+    read from the response's retry history. So every list page, retry, conflict retry of a module and
+    redirect counts once. A request that fails without any response (connection error) counts once.
+    """
+    counter = getattr(api_client, 'aks_tunnel_request_counter', None)
+    if counter is not None:
+        return counter
+    counter = RequestCounter()
+    pool = api_client.rest_client.pool_manager
+    send = pool.request
+
+    def counted_request(*args, **kwargs):
+        attempts = 1
+        try:
+            response = send(*args, **kwargs)
+            attempts = _attempts(response)
+            return response
+        finally:
+            counter.add(attempts)
+
+    pool.request = counted_request
+    api_client.aks_tunnel_request_counter = counter
+    return counter
+
+
+def request_count(api_client):
+    """HTTP requests `api_client` has sent so far (0 when it is not counted, e.g. a test double)."""
+    counter = getattr(api_client, 'aks_tunnel_request_counter', None)
+    return counter.value if counter is not None else 0
 
 
 def request_timeout(api_client):

@@ -7,6 +7,7 @@
 It merges the shared Azure/Kubernetes auth options into the module's argument spec, fails cleanly
 when an SDK is missing, builds the clients once, and turns every SDK exception into a `fail_json`
 with the service's code and message plus a hint - so no traceback ever reaches the user.
+Every result (exit and fail) carries `api_calls: {arm, kube}`, the HTTP requests the module sent.
 Only the main thread may call exit_json/fail_json/warn; workers return data.
 """
 
@@ -38,12 +39,13 @@ class AksTunnelModule:
         self._timeout_option = timeout_option
         self._azure = None
         self._kube = None
+        # Requests of clients already closed (close() drops the Azure clients; a later call builds new ones).
+        self._closed_calls = {'arm': 0, 'kube': 0}
         if azure and not _azure.HAS_AZURE_SDK:
-            self.module.fail_json(msg=missing_required_lib(_azure.AZURE_REQUIREMENTS),
-                                  exception=''.join(traceback.format_exception(_azure.AZURE_SDK_IMPORT_ERROR)))
+            self.fail(missing_required_lib(_azure.AZURE_REQUIREMENTS),
+                      exception=''.join(traceback.format_exception(_azure.AZURE_SDK_IMPORT_ERROR)))
         if kube and not _kube.HAS_KUBERNETES:
-            self.module.fail_json(msg=missing_required_lib('kubernetes'),
-                                  exception=''.join(traceback.format_exception(_kube.KUBE_IMPORT_ERROR)))
+            self.fail(missing_required_lib('kubernetes'), exception=''.join(traceback.format_exception(_kube.KUBE_IMPORT_ERROR)))
 
     @property
     def timeout(self):
@@ -56,7 +58,7 @@ class AksTunnelModule:
             try:
                 settings = _azure.resolve_settings(self.params)
             except _azure.AzureConfigError as exc:
-                self.module.fail_json(msg='Azure authentication settings: %s' % exc)
+                self.fail('Azure authentication settings: %s' % exc)
             if settings.get('secret'):
                 self.module.no_log_values.add(settings['secret'])
             self._azure = _azure.AzureClients(settings, timeout=self.timeout)
@@ -69,7 +71,7 @@ class AksTunnelModule:
             try:
                 self._kube = _kube.build_api_client(self.params, timeout=self.timeout)
             except _kube.KubeConfigError as exc:
-                self.module.fail_json(msg='Kubernetes authentication settings: %s' % exc)
+                self.fail('Kubernetes authentication settings: %s' % exc)
             key = self._kube.configuration.api_key or {}
             for value in key.values():
                 if value:
@@ -80,12 +82,21 @@ class AksTunnelModule:
     def kube_timeout(self):
         return _kube.request_timeout(self.kube)
 
+    @property
+    def api_calls(self):
+        """HTTP requests sent so far: {"arm": N, "kube": N} (0 for a client never built)."""
+        arm = self._closed_calls['arm'] + (getattr(self._azure, 'request_count', 0) if self._azure is not None else 0)
+        kube = self._closed_calls['kube'] + (_kube.request_count(self._kube) if self._kube is not None else 0)
+        return {'arm': arm, 'kube': kube}
+
     def fail(self, msg, **result):
         self.close()
+        result['api_calls'] = self.api_calls
         self.module.fail_json(msg=msg, **result)
 
     def exit(self, **result):
         self.close()
+        result['api_calls'] = self.api_calls
         self.module.exit_json(**result)
 
     def warn(self, msg):
@@ -93,6 +104,7 @@ class AksTunnelModule:
 
     def close(self):
         if self._azure is not None:
+            self._closed_calls['arm'] += getattr(self._azure, 'request_count', 0)
             self._azure.close()
             self._azure = None
 

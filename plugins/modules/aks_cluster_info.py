@@ -158,6 +158,19 @@ tunnel:
     nodes: [aks-nodepool1-12345678-vmss000000]
     egress: [{protocol: Tcp, port: 443, kind: tls, alpn: konnectivity}]
     egress_reason: konnectivity needs TCP 443 with ALPN konnectivity to the API server
+api_calls:
+  description:
+    - HTTP requests the task sent, also when it failed. C(arm) counts every request to Azure Resource Manager (retries,
+      long-running operation polls and list pages included; Entra token requests not), C(kube) every request to the
+      Kubernetes API server (retries and list pages included).
+    - Add them up over tasks with the P(aks.tunnel.api_calls_total#filter) filter; the diagnosis report shows the totals as
+      C(stats.arm_calls) and C(stats.kube_calls).
+  returned: always
+  type: dict
+  contains:
+    arm: {description: "Requests to Azure Resource Manager.", type: int, returned: always}
+    kube: {description: "Requests to the Kubernetes API server.", type: int, returned: always}
+  sample: {arm: 12, kube: 2}
 '''
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model

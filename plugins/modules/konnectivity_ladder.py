@@ -307,6 +307,19 @@ deployment_after:
   returned: when O(wait=true) and changed and not in check mode
   type: dict
   sample: {exists: true, name: konnectivity-agent, replicas: 3, ready_replicas: 3, available_replicas: 3, addon_mode: Reconcile}
+api_calls:
+  description:
+    - HTTP requests the task sent, also when it failed. C(arm) counts every request to Azure Resource Manager (retries,
+      long-running operation polls and list pages included; Entra token requests not), C(kube) every request to the
+      Kubernetes API server (retries and list pages included).
+    - Add them up over tasks with the P(aks.tunnel.api_calls_total#filter) filter; the diagnosis report shows the totals as
+      C(stats.arm_calls) and C(stats.kube_calls).
+  returned: always
+  type: dict
+  contains:
+    arm: {description: "Requests to Azure Resource Manager (0 - this module uses only the Kubernetes API).", type: int, returned: always}
+    kube: {description: "Requests to the Kubernetes API server.", type: int, returned: always}
+  sample: {arm: 0, kube: 4}
 '''
 
 import json

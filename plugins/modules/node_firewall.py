@@ -159,6 +159,19 @@ diff:
   description: Per-node firewall state before and after (with C(--diff)).
   returned: when diff mode is on
   type: dict
+api_calls:
+  description:
+    - HTTP requests the task sent, also when it failed. C(arm) counts every request to Azure Resource Manager (retries,
+      long-running operation polls and list pages included; Entra token requests not), C(kube) every request to the
+      Kubernetes API server (retries and list pages included).
+    - Add them up over tasks with the P(aks.tunnel.api_calls_total#filter) filter; the diagnosis report shows the totals as
+      C(stats.arm_calls) and C(stats.kube_calls).
+  returned: always
+  type: dict
+  contains:
+    arm: {description: "Requests to Azure Resource Manager.", type: int, returned: always}
+    kube: {description: "Requests to the Kubernetes API server (0 - this module uses only Azure).", type: int, returned: always}
+  sample: {arm: 18, kube: 0}
 '''
 
 import uuid

@@ -166,6 +166,19 @@ diff:
   description: Rule before and after (with C(--diff)).
   returned: when diff mode is on
   type: dict
+api_calls:
+  description:
+    - HTTP requests the task sent, also when it failed. C(arm) counts every request to Azure Resource Manager (retries,
+      long-running operation polls and list pages included; Entra token requests not), C(kube) every request to the
+      Kubernetes API server (retries and list pages included).
+    - Add them up over tasks with the P(aks.tunnel.api_calls_total#filter) filter; the diagnosis report shows the totals as
+      C(stats.arm_calls) and C(stats.kube_calls).
+  returned: always
+  type: dict
+  contains:
+    arm: {description: "Requests to Azure Resource Manager.", type: int, returned: always}
+    kube: {description: "Requests to the Kubernetes API server (0 - this module uses only Azure).", type: int, returned: always}
+  sample: {arm: 4, kube: 0}
 '''
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _nsg

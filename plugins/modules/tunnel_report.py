@@ -41,7 +41,11 @@ options:
     type: dict
     default: {}
   stats:
-    description: C(run_commands), C(arm_calls), C(kube_calls), C(duration_s); missing ones are null in the report.
+    description:
+      - C(run_commands), C(arm_calls), C(kube_calls), C(duration_s); missing ones are null in the report.
+      - C(arm_calls) and C(kube_calls) are the HTTP requests the diagnosis sent to Azure Resource Manager and to the
+        Kubernetes API server - the C(api_calls) of its module results added up with P(aks.tunnel.api_calls_total#filter)
+        (the aks.tunnel.report role passes the fact C(aks_tunnel_api_calls)).
     type: dict
     default: {}
   started_at:
@@ -128,7 +132,7 @@ report:
     findings: [{cause: nsg_blocks_10250, status: problem, summary: "NSG rule(s) 'deny-kubelet' deny TCP 10250 ...",
                 affected_nodes: [aks-user1-12345678-vmss000002], evidence: [], remediation: {}}]
     problems: [nsg_blocks_10250]
-    stats: {run_commands: 5, arm_calls: null, kube_calls: null, duration_s: 41.2}
+    stats: {run_commands: 5, arm_calls: 61, kube_calls: 9, duration_s: 41.2}
 problems:
   description: Cause ids with status problem.
   returned: success
