@@ -21,6 +21,9 @@ description:
     time buckets after the bucket of the change decide its verdict; failures before the change are returned as history
     (RV(failed_before_change), C(allocation_change) per node), so a diagnosis right after a repair judges the allocation
     now in effect. A drop of the allocation (a pool grown past an automatic-allocation tier) keeps the whole window.
+  - Clusters of more than 100 nodes are read worst-first so the answer stays small and fast at 5000 nodes - Azure Monitor
+    sorts and cuts (C(orderby)/C(top)) the 25 backends with the most failed SNAT connections and the 25 using the most
+    ports, then every series of just those backends is read; the finding's evidence says so.
   - Private clusters and other outbound types get a C(not_applicable) finding with the reason. Never changes anything.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
@@ -165,6 +168,19 @@ finding:
   sample: {cause: snat_exhaustion, status: problem, summary: 'SNAT exhaustion on 5 of 5 backend(s) ...',
            affected_nodes: [aks-nodepool1-12345678-vmss000000], evidence: ['10.240.0.4 (aks-nodepool1-12345678-vmss000000): allocated 1024, ...'],
            remediation: {allocated_outbound_ports: 9136, managed_outbound_ips: 1, reason: '...', advice: ['...']}}
+api_calls:
+  description:
+    - HTTP requests the task sent, also when it failed. C(arm) counts every request to Azure Resource Manager (retries,
+      long-running operation polls and list pages included; Entra token requests not), C(kube) every request to the
+      Kubernetes API server.
+    - Add them up over tasks with the P(aks.tunnel.api_calls_total#filter) filter; the diagnosis report shows the totals as
+      C(stats.arm_calls) and C(stats.kube_calls).
+  returned: always
+  type: dict
+  contains:
+    arm: {description: "Requests to Azure Resource Manager.", type: int, returned: always}
+    kube: {description: "Requests to the Kubernetes API server (0 - this module uses only Azure).", type: int, returned: always}
+  sample: {arm: 5, kube: 0}
 '''
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _outbound
@@ -204,21 +220,62 @@ def resolve_node_names(module, node_rg):
     return _outbound.node_ip_map(vm_names, nic_ips)
 
 
+# Up to this many backends every series is read; above it only the worst backends (a 5000-node cluster would
+# otherwise return 15,000 series of 60 points each).
+ALL_BACKENDS_MAX = 100
+WORST_BACKENDS = 25
+
+
+def _query(module, lb_id, doing, **kwargs):
+    with module.api_errors(doing):
+        response = module.azure.monitor.metrics.list(lb_id, metricnamespace=NAMESPACE, **kwargs)
+        return [m.as_dict() for m in response.value or []]
+
+
+def _series_ips(values):
+    """Backend IPs of the series, in the order Azure returned them, with the sum of their points."""
+    seen = []
+    for metric in values:
+        for series in metric.get('timeseries') or []:
+            dims = dict((str((meta.get('name') or {}).get('value', '')).lower(), meta.get('value')) for meta in series.get('metadatavalues') or [])
+            total = sum(point.get('total') or point.get('maximum') or 0 for point in series.get('data') or [])
+            ip = dims.get('backendipaddress')
+            if ip and ip not in [item[0] for item in seen]:
+                seen.append((ip, total))
+    return seen
+
+
 def read_metrics(module, lb_id, span, interval, node_count):
-    """The metric series in snat_verdict()'s shape."""
-    monitor = module.azure.monitor
-    top = max(50, 3 * (node_count + 10))
-    values = []
-    with module.api_errors('read SnatConnectionCount of %s' % lb_id):
-        response = monitor.metrics.list(lb_id, timespan=span, interval=interval, metricnames=_snat.METRIC_CONNECTIONS, aggregation='Total',
-                                        filter="BackendIPAddress eq '*' and ConnectionState eq '*'", metricnamespace=NAMESPACE, top=top)
-        values.extend(m.as_dict() for m in response.value or [])
-    with module.api_errors('read AllocatedSnatPorts and UsedSnatPorts of %s' % lb_id):
-        response = monitor.metrics.list(lb_id, timespan=span, interval=interval,
-                                        metricnames='%s,%s' % (_snat.METRIC_ALLOCATED, _snat.METRIC_USED), aggregation='Average,Maximum',
-                                        filter="BackendIPAddress eq '*'", metricnamespace=NAMESPACE, top=top)
-        values.extend(m.as_dict() for m in response.value or [])
-    return _snat.series_from_azure_metrics(values)
+    """The metric series in snat_verdict()'s shape, and the backend IPs read (None = all of them).
+
+    Small clusters: every backend. Large clusters: first the WORST_BACKENDS backends with the most failed connections
+    and the highest used ports (Azure sorts and cuts with orderby/top), then every series of just those backends.
+    """
+    common = dict(timespan=span, interval=interval)
+    ports = '%s,%s' % (_snat.METRIC_ALLOCATED, _snat.METRIC_USED)
+    if node_count <= ALL_BACKENDS_MAX:
+        top = max(50, 3 * (node_count + 10))
+        values = _query(module, lb_id, 'read SnatConnectionCount of %s' % lb_id, metricnames=_snat.METRIC_CONNECTIONS, aggregation='Total',
+                        filter="BackendIPAddress eq '*' and ConnectionState eq '*'", top=top, **common)
+        values += _query(module, lb_id, 'read AllocatedSnatPorts and UsedSnatPorts of %s' % lb_id, metricnames=ports,
+                         aggregation='Average,Maximum', filter="BackendIPAddress eq '*'", top=top, **common)
+        return _snat.series_from_azure_metrics(values), None
+    failing = _query(module, lb_id, 'find the backends of %s with failed SNAT connections' % lb_id, metricnames=_snat.METRIC_CONNECTIONS,
+                     aggregation='Total', filter="BackendIPAddress eq '*' and ConnectionState eq 'Failed'", orderby='sum desc',
+                     top=WORST_BACKENDS, **common)
+    busiest = _query(module, lb_id, 'find the backends of %s using the most SNAT ports' % lb_id, metricnames=_snat.METRIC_USED,
+                     aggregation='Maximum', filter="BackendIPAddress eq '*'", orderby='maximum desc', top=WORST_BACKENDS, **common)
+    ips = [ip for ip, total in _series_ips(failing) if total > 0] + [ip for ip, _total in _series_ips(busiest)]
+    ips = sorted(set(ips), key=ips.index)[:2 * WORST_BACKENDS]
+    if not ips:
+        return {}, []
+    backends = '(%s)' % ' or '.join("BackendIPAddress eq '%s'" % ip for ip in ips)
+    top = 3 * len(ips) + 10
+    values = _query(module, lb_id, 'read SnatConnectionCount of the worst backends of %s' % lb_id, metricnames=_snat.METRIC_CONNECTIONS,
+                    aggregation='Total', filter=backends + " and ConnectionState eq '*'", top=top, **common)
+    values += _query(module, lb_id, 'read AllocatedSnatPorts and UsedSnatPorts of the worst backends of %s' % lb_id, metricnames=ports,
+                     aggregation='Average,Maximum', filter=backends, top=top, **common)
+    return _snat.series_from_azure_metrics(values), ips
 
 
 def main():
@@ -243,7 +300,7 @@ def main():
     except _outbound.OutboundInputError as exc:
         module.fail(str(exc))
     span = _outbound.timespan(window)
-    series = read_metrics(module, summary['load_balancer_id'], span, params['interval'].upper(), summary['node_count'])
+    series, sampled = read_metrics(module, summary['load_balancer_id'], span, params['interval'].upper(), summary['node_count'])
     try:
         verdict = _snat.snat_verdict(series, params['usage_threshold'])
     except _snat.SnatInputError as exc:
@@ -261,6 +318,9 @@ def main():
     except _snat.SnatInputError as exc:
         module.warn('no SNAT recommendation: %s' % exc)
     finding = _snat.snat_finding(verdict, recommendation, node_names)
+    if sampled is not None:
+        finding['evidence'].insert(0, 'large cluster: read the %d backend(s) with the most failed SNAT connections or used ports, of %d nodes'
+                                   % (len(sampled), summary['node_count']))
     rows = []
     for backend in verdict['backends']:
         rows.append(dict(backend, node=node_names.get(backend['backend_ip'])))

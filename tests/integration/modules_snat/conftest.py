@@ -15,17 +15,10 @@ pytest.importorskip('azure.mgmt.containerservice')
 
 
 def arm_config(spec, **cluster):
-    """scenario.lab_config() with Insights series whose AllocatedSnatPorts follow the load balancer profile.
-
-    lab_config() pins `allocated` to the scenario's allocated_ports; leaving it unset makes the emulator report what
-    the LB profile gives each node, so a repair by aks_outbound_ports shows up in the metrics as it would on Azure.
-    """
+    """scenario.lab_config() with cluster overrides. Its SNAT metrics come from the lab's workload model, which
+    follows the load balancer profile's history, so a repair by aks_outbound_ports shows up as it would on Azure."""
     spec = dict(spec, cluster=dict(spec['cluster'], **cluster))
-    config = scenario.lab_config(spec)
-    snat = spec.get('snat') or {}
-    config['metrics'] = {'default': {'used': int(snat.get('used_ports', 0)), 'failed': int(snat.get('failed_connections', 0)),
-                                     'successful': 120, 'pending': 0}}
-    return config
+    return scenario.lab_config(spec)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def test_snat_exhaustion_is_detected_and_outbound_ports_are_raised(arm_lab, tmp_
 
     detect = results['detect']
     snat = lab.scenario['snat']
-    assert (snat['allocated_ports'], snat['used_ports'], snat.get('outbound_ips', 1)) == (1024, 1024, 1), 'expectations below assume these'
+    assert (snat['allocated_ports'], snat['demand_ports'], snat.get('outbound_ips', 1)) == (1024, 1300, 1), 'expectations below assume these'
     assert [pool['count'] for pool in lab.scenario['node_pools']] == [3, 2], 'expectations below assume 5 nodes in 2 pools (surge 10% each)'
     assert detect['changed'] is False and detect['applicable'] is True
     assert detect['cluster']['load_balancer_profile']['allocated_outbound_ports'] == 1024
@@ -40,7 +40,7 @@ def test_snat_exhaustion_is_detected_and_outbound_ports_are_raised(arm_lab, tmp_
     assert {row['node'] for row in detect['nodes']} == set(lab.node_by_ip.values())
     for row in detect['nodes']:
         assert (row['allocated'], row['used'], row['ratio'], row['status']) == (1024, 1024, 1.0, 'problem')
-        assert row['failed'] > 0 and row['failed'] % snat['failed_connections'] == 0 and row['node'] == lab.node_by_ip[row['backend_ip']]
+        assert row['failed'] > 0 and row['node'] == lab.node_by_ip[row['backend_ip']]
     assert detect['worst']['ratio'] == 1.0 and detect['max_ratio'] == 1.0
     assert any(line.startswith('%s (%s): allocated 1024, used 1024 (100.0%%)' % (ip, name)) for ip, name in lab.node_by_ip.items()
                for line in finding['evidence'])
@@ -73,7 +73,10 @@ def test_snat_exhaustion_is_detected_and_outbound_ports_are_raised(arm_lab, tmp_
     verify = results['verify']
     assert verify['cluster']['load_balancer_profile']['allocated_outbound_ports'] == 9136
     assert {row['allocated'] for row in verify['nodes']} == {9136}
-    assert verify['max_ratio'] == round(1024 / 9136, 4)
+    assert verify['max_ratio'] == round(1300 / 9136, 4)
+    # Right after the repair the window still holds the failures from before it: they are history, the verdict is ok.
+    assert verify['finding']['status'] == 'ok' and verify['failed_total'] == 0 and verify['failed_before_change'] > 0
+    assert {row['allocation_change']['to'] for row in verify['nodes']} == {9136}
 
 
 def test_healthy_and_not_applicable_clusters(arm_lab, tmp_path):

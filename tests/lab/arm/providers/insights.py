@@ -35,6 +35,8 @@ from .network import has_lb
 
 NAMESPACE = 'Microsoft.Network/loadBalancers'
 AGGREGATIONS = ('average', 'count', 'minimum', 'maximum', 'total')
+# orderby names ("sum asc" in the API's own example) -> aggregation
+ORDERBY_ALIASES = {'sum': 'total', 'avg': 'average', 'min': 'minimum', 'max': 'maximum'}
 METRICS = {
     'SnatConnectionCount': {'unit': 'Count', 'primary': 'total', 'display': 'SNAT Connection Count',
                             'description': 'Total number of new SNAT connections created within the time period',
@@ -349,8 +351,12 @@ def metrics_list(ctx, p):
                     entry['data'] = [dict({'timeStamp': stamp}, **_aggregate([v[i] for v in cell_values], aggs))
                                      for i, stamp in enumerate(stamps)]
                 series.append(entry)
-            if filt and len(orderby) >= 1 and orderby[0] in AGGREGATIONS and not metadata_only:
-                series.sort(key=lambda s: sum(d.get(orderby[0], 0) for d in s['data']), reverse=len(orderby) < 2 or orderby[1] != 'asc')
+            order_by = ORDERBY_ALIASES.get(orderby[0], orderby[0]) if orderby else None
+            if filt and order_by in AGGREGATIONS and not metadata_only:
+                # The series' value over the whole timespan in that aggregation decides the order.
+                combine = {'maximum': max, 'minimum': min}.get(order_by, sum)
+                series.sort(key=lambda s: combine([d[order_by] for d in s['data'] if order_by in d] or [0]),
+                            reverse=len(orderby) < 2 or orderby[1] != 'asc')
             if filt:
                 series = series[:top]
             value.append({'id': '%s/providers/Microsoft.Insights/metrics/%s' % (resource_uri, name), 'type': 'Microsoft.Insights/metrics',

@@ -79,6 +79,25 @@ def test_exhaustion_is_found_per_node_with_a_recommendation(fake_azure, capsys):
     assert 'very-secret-value' not in json.dumps(result)
 
 
+def test_large_cluster_reads_the_worst_backends_first(fake_azure, capsys):
+    seed(fake_azure, used={'10.240.0.4': 1024, '10.240.0.5': 200}, failed={'10.240.0.4': 37})
+    fake_azure.cluster['properties']['agentPoolProfiles'][0]['count'] = 2000
+    fake_azure.cluster['properties']['networkProfile']['loadBalancerProfile']['allocatedOutboundPorts'] = 16
+    fake_azure.cluster['properties']['networkProfile']['loadBalancerProfile']['managedOutboundIPs']['count'] = 4
+    result = run_module(snat_usage_info.main, dict(AZURE_ARGS, node_names=IPS), capsys)
+    queries = [c[2] for c in fake_azure.calls if c[0] == 'metrics']
+    # Azure sorts and cuts: failed connections by sum, used ports by maximum, 25 each; then every series of those backends.
+    assert [(q['metricnames'], q['filter'], q.get('orderby'), q['top']) for q in queries[:2]] == [
+        ('SnatConnectionCount', "BackendIPAddress eq '*' and ConnectionState eq 'Failed'", 'sum desc', 25),
+        ('UsedSnatPorts', "BackendIPAddress eq '*'", 'maximum desc', 25)]
+    assert queries[2]['filter'] == "(BackendIPAddress eq '10.240.0.4' or BackendIPAddress eq '10.240.0.5') and ConnectionState eq '*'"
+    assert queries[3]['filter'] == "(BackendIPAddress eq '10.240.0.4' or BackendIPAddress eq '10.240.0.5')"
+    assert len(queries) == 4
+    assert result['finding']['status'] == 'problem' and result['finding']['affected_nodes'] == ['aks-pool-vmss000000']
+    assert result['finding']['evidence'][0] == ('large cluster: read the 2 backend(s) with the most failed SNAT connections or used ports, '
+                                                'of 2000 nodes')
+
+
 def test_healthy_is_ok(fake_azure, capsys):
     seed(fake_azure)
     result = run_module(snat_usage_info.main, AZURE_ARGS, capsys)
