@@ -16,6 +16,7 @@ hand the objects to these functions, which decide what they mean:
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import re
@@ -418,6 +419,28 @@ def _metrics_by_pod(pod_metrics):
     return result
 
 
+def _timestamp(text):
+    """RFC 3339 text ('2026-11-26T01:56:25Z') -> aware datetime, None when absent or unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        value = datetime.datetime.fromisoformat(text.strip().replace('Z', '+00:00'))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+def _agents_started(pods):
+    """{node: when the earliest agent pod now on it started} (status.startTime, else creationTimestamp)."""
+    started = {}
+    for pod in pods:
+        node = _get(pod, 'spec', 'nodeName')
+        when = _timestamp(_get(pod, 'status', 'startTime')) or _timestamp(_get(pod, 'metadata', 'creationTimestamp'))
+        if node and when and (node not in started or when < started[node]):
+            started[node] = when
+    return started
+
+
 def _event_summary(event):
     pid, comm = parse_killed_process(event.get('message'))
     return {
@@ -503,27 +526,31 @@ def analyze_agents(pods, deployment, events, nodes, pod_metrics=None, node_metri
                          'restarts': sum(c['restarts'] for c in containers), 'containers': containers})
 
     oom_events, system_oom_events = [], []
+    started = _agents_started(pods)
     for event in events or []:
         summary = _event_summary(event)
         if summary['node'] not in agent_nodes:
             continue
         if event.get('reason') == 'OOMKilling':
             summary['agent_process'] = summary['process'] in agent_processes
+            # A kill older than every agent pod now on the node hit a pod that is gone (recreated or rescheduled).
+            last = _timestamp(summary['last_timestamp'])
+            summary['before_current_pods'] = bool(last and summary['node'] in started and last < started[summary['node']])
             oom_events.append(summary)
         elif event.get('reason') == 'SystemOOM':
             system_oom_events.append(summary)
-    for summary in oom_events:
-        if summary['agent_process']:
-            problems.append('node %s: kernel OOM-killed %s (pid %s) %d time(s), last %s'
-                            % (summary['node'], summary['process'], summary['pid'], summary['count'], summary['last_timestamp']))
-            affected.add(summary['node'])
+    current_kills = [e for e in oom_events if e['agent_process'] and not e['before_current_pods']]
+    for summary in current_kills:
+        problems.append('node %s: kernel OOM-killed %s (pid %s) %d time(s), last %s'
+                        % (summary['node'], summary['process'], summary['pid'], summary['count'], summary['last_timestamp']))
+        affected.add(summary['node'])
     for node, text in unknowns:
-        corroborated = any(e['agent_process'] and e['node'] == node for e in oom_events)
+        corroborated = any(e['node'] == node for e in current_kills)
         if not corroborated:
             continue
         problems.append(text + ', and the node recorded an OOMKilling event for the agent')
         affected.add(node)
-    unknowns = [(node, text) for node, text in unknowns if not any(e['agent_process'] and e['node'] == node for e in oom_events)]
+    unknowns = [(node, text) for node, text in unknowns if not any(e['node'] == node for e in current_kills)]
 
     summary = deployment_summary(deployment)
     if deployment is not None:
@@ -553,6 +580,10 @@ def analyze_agents(pods, deployment, events, nodes, pod_metrics=None, node_metri
     for event in oom_events:
         if not event['agent_process']:
             evidence.append('node %s: kernel OOM-killed %s (not the agent), %d time(s)' % (event['node'], event['process'], event['count']))
+        elif event['before_current_pods']:
+            evidence.append('node %s: kernel OOM-killed %s %d time(s), last %s, before the agent pod now on the node started (%s)'
+                            % (event['node'], event['process'], event['count'], event['last_timestamp'],
+                               started[event['node']].strftime('%Y-%m-%dT%H:%M:%SZ')))
     if metrics_error:
         evidence.append('metrics.k8s.io unavailable: %s' % metrics_error)
 

@@ -16,7 +16,8 @@ description:
     is a possible one), container requests and limits, and current usage from C(metrics.k8s.io) when available.
   - Collects the node-problem-detector C(OOMKilling) events (namespace C(default), source C(kernel-monitor),
     message C(Killed process <pid> (<comm>))) and kubelet C(SystemOOM) events of the nodes that host agents, and
-    C(kubectl top nodes) numbers for those nodes.
+    C(kubectl top nodes) numbers for those nodes. An agent C(OOMKilling) event older than every agent pod now on
+    its node hit a pod that is gone (recreated or rescheduled): it is evidence, not a problem (C(before_current_pods)).
   - Compares the Deployment's replicas with the count the autoscaler ladder gives (see aks.tunnel.konnectivity_ladder).
   - Returns a C(konnectivity_agent_scaling) finding; it is a problem on OOM kills, memory usage at or above
     O(memory_threshold) of the limit, too few replicas for the ladder, and crash loops. Never changes anything.
@@ -122,13 +123,15 @@ agent_nodes:
   elements: str
   sample: [aks-nodepool1-12345678-vmss000000, aks-nodepool1-12345678-vmss000001]
 oom_events:
-  description: C(OOMKilling) node events on the agent nodes; the C(agent_process) key of each event tells whether the killed process was the agent.
+  description:
+    - C(OOMKilling) node events on the agent nodes; the C(agent_process) key of each event tells whether the killed process was the agent,
+      C(before_current_pods) whether the last kill is older than every agent pod now on that node.
   returned: always
   type: list
   elements: dict
   sample:
     - {node: aks-nodepool1-12345678-vmss000000, reason: OOMKilling, source: kernel-monitor, count: 3, last_timestamp: '2026-11-25T19:57:00Z',
-       pid: 4242, process: proxy-agent, agent_process: true,
+       pid: 4242, process: proxy-agent, agent_process: true, before_current_pods: false,
        message: 'Memory cgroup out of memory: Killed process 4242 (proxy-agent) total-vm:...'}
 system_oom_events:
   description: Kubelet C(SystemOOM) events on the agent nodes.

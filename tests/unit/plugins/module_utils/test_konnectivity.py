@@ -233,6 +233,28 @@ def test_analyze_agents_shapes_rows_events_and_node_top():
     assert result['agent_nodes'] == ['n0'] and result['metrics_available'] is True
 
 
+def _started(pod, when):
+    pod['status']['startTime'] = when
+    return pod
+
+
+# An agent OOM event (last at 20:00) counts only when an agent pod now on that node was already running then.
+@pytest.mark.parametrize('pods, status, history', [
+    ([_started(agent_pod('a', 'n0'), '2026-11-25T19:00:00Z')], 'problem', False),          # pod older than the kill
+    ([_started(agent_pod('a', 'n0'), '2026-11-25T20:00:00Z')], 'problem', False),          # same second: not before
+    ([_started(agent_pod('a', 'n0'), '2026-11-25T20:05:00Z')], 'ok', True),                # recreated after the kill
+    ([_started(agent_pod('a', 'n0'), '2026-11-25T20:05:00Z'), _started(agent_pod('b', 'n0'), '2026-11-25T18:00:00Z')], 'problem', False),
+    ([agent_pod('a', 'n0')], 'problem', False),                                              # no start time: counts
+    ([dict(agent_pod('a', 'n0'), metadata={'name': 'a', 'creationTimestamp': '2026-11-25T21:00:00Z'})], 'ok', True),
+])
+def test_agent_oom_events_before_the_current_pods_are_history(pods, status, history):
+    result = k.analyze_agents(pods, deployment(len(pods)), [oom_event('n0')], nodes(2))
+    assert result['finding']['status'] == status
+    assert result['oom_events'][0]['before_current_pods'] is history
+    texts = result['finding']['evidence']
+    assert any('before the agent pod now on the node started' in text for text in texts) is history
+
+
 def test_analyze_agents_without_deployment_is_not_applicable():
     assert k.analyze_agents([], None, [], [])['finding']['status'] == 'not_applicable'
 
