@@ -17,7 +17,7 @@ description:
   - Collects the node-problem-detector C(OOMKilling) events (namespace C(default), source C(kernel-monitor),
     message C(Killed process <pid> (<comm>))) and kubelet C(SystemOOM) events of the nodes that host agents, and
     C(kubectl top nodes) numbers for those nodes. An agent C(OOMKilling) event older than every agent pod now on
-    its node hit a pod that is gone (recreated or rescheduled): it is evidence, not a problem (C(before_current_pods)).
+    its node hit a pod that is gone (recreated or rescheduled), so it is evidence, not a problem (C(before_current_pods)).
   - Compares the Deployment's replicas with the count the autoscaler ladder gives (see aks.tunnel.konnectivity_ladder).
   - Returns a C(konnectivity_agent_scaling) finding; it is a problem on OOM kills, memory usage at or above
     O(memory_threshold) of the limit, too few replicas for the ladder, and crash loops. Never changes anything.
