@@ -19,6 +19,8 @@ import threading
 
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.aks.tunnel.plugins.module_utils._counter import RequestCounter
+
 AZURE_SDK_IMPORT_ERROR = None
 try:
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
@@ -204,23 +206,6 @@ def build_credential(settings, timeout=60):
     if settings['kind'] == 'msi':
         return ManagedIdentityCredential(client_id=settings.get('client_id'), **kwargs)
     return AzureCliCredential(tenant_id=settings.get('tenant'), process_timeout=timeout)
-
-
-class RequestCounter:
-    """A thread-safe counter (modules send SDK requests from worker threads)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._value = 0
-
-    def add(self, count=1):
-        with self._lock:
-            self._value += count
-
-    @property
-    def value(self):
-        with self._lock:
-            return self._value
 
 
 class RequestCountingPolicy(SansIOHTTPPolicy):

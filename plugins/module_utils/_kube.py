@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import threading
+
+from ansible_collections.aks.tunnel.plugins.module_utils._counter import RequestCounter
 
 KUBE_IMPORT_ERROR = None
 try:
@@ -98,23 +99,6 @@ def build_api_client(params, environ=None, timeout=30):
     api_client.aks_tunnel_timeout = timeout
     count_requests(api_client)
     return api_client
-
-
-class RequestCounter:
-    """A thread-safe counter."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._value = 0
-
-    def add(self, count=1):
-        with self._lock:
-            self._value += count
-
-    @property
-    def value(self):
-        with self._lock:
-            return self._value
 
 
 def _attempts(response):
