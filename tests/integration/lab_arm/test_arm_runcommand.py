@@ -13,6 +13,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
 from ansible_collections.aks.tunnel.tests.lab.arm import ArmEmulator, LocalBashExecutor
+from ansible_collections.aks.tunnel.tests.lab.arm.executor import handler_script
 
 COMPUTE_API = '2026-04-01'
 
@@ -39,11 +40,24 @@ def _wait_done(arm, url, timeout=10):
 
 
 def test_result_message_shape_and_positional_args(arm):
-    result = _run(arm, ['echo "one=$1 two=$2 count=$#"', 'echo oops >&2'], params=['a b', '--x'])
+    result = _run(arm, ['echo "one=$1 two=$2 count=$# env=$arg1,$arg2"', 'echo oops >&2'], params=['a', '--x'])
     assert len(result.value) == 1
     status = result.value[0]
     assert (status.code, status.level, status.display_status) == ('ProvisioningState/succeeded', 'Info', 'Provisioning succeeded')
-    assert status.message == 'Enable succeeded: \n[stdout]\none=a b two=--x count=2\n\n[stderr]\noops\n'
+    assert status.message == 'Enable succeeded: \n[stdout]\none=a two=--x count=2 env=a,--x\n\n[stderr]\noops\n'
+
+
+def test_parameters_are_pasted_unquoted_into_the_script_like_azure(arm, tmp_path):
+    """The Linux handler writes `export arg1=v1 ...` and `set -- v1 ...` on top of the script, values
+    unquoted (Azure/azure-cli#10400): spaces split a value, and `$(...)` in a value runs before the
+    script's first line. The lab does the same, so tests see what Azure does."""
+    marker = tmp_path / 'ran'
+    result = _run(arm, ['echo "count=$# first=$1 last=${@: -1}"'], params=['a b', '$(touch %s)x' % marker])
+    assert result.value[0].message == 'Enable succeeded: \n[stdout]\ncount=3 first=a last=x\n\n[stderr]\n'
+    assert marker.exists()
+    # a value that is not a shell word breaks the script before it starts
+    broken = _run(arm, ['echo reached'], params=['a(b']).value[0].message
+    assert 'reached' not in broken and 'syntax error' in broken
 
 
 def test_script_runs_for_the_addressed_node(arm):
@@ -199,8 +213,17 @@ def test_pluggable_executor_in_process(tmp_path):
         result = client.virtual_machine_scale_set_vms.begin_run_command(
             emu.state.node_resource_group, node['vmss_name'], '1',
             {'commandId': 'RunShellScript', 'script': ['line1', 'line2'], 'parameters': [{'name': 'x', 'value': '1'}, {'name': 'y', 'value': '2'}]}).result()
-    assert calls == [(node['name'], 'line1\nline2', ['1', '2'], 30.0)]
+    assert calls == [(node['name'], 'line1\nline2', [('x', '1'), ('y', '2')], 30.0)]
     assert result.value[0].message == 'Enable succeeded: \n[stdout]\nfrom %s\n[stderr]\n' % node['ip']
+
+
+@pytest.mark.parametrize('parameters, expected', [
+    ((), 'echo hi'),
+    (['a', 'b c'], 'export arg1=a arg2=b c\nset -- a b c\necho hi'),
+    ([('x', '1'), ('y', '$(id)')], 'export x=1 y=$(id)\nset -- 1 $(id)\necho hi'),
+])
+def test_handler_script_is_the_documented_rewrite(parameters, expected):
+    assert handler_script('echo hi', parameters) == expected
 
 
 def test_local_bash_executor_timeout_kills_script():

@@ -6,6 +6,9 @@
 
 Interface (duck-typed): `executor.run(node, script, args, timeout) -> (stdout: bytes, stderr: bytes)`
 with `node` = the node dict from `topology.build_topology`; optional `close()` is called on stop.
+`args` are the Run Command parameters: `(name, value)` pairs (what the ARM provider passes) or bare
+values (named arg1, arg2, ...). They never become an argv: the executors run
+`bash -c <handler_script(script, args)>` the way the Linux Run Command handler does.
 The data plane plugs in an executor that enters the node's network namespace.
 """
 
@@ -18,8 +21,31 @@ import subprocess
 import threading
 
 
+def handler_script(script, parameters=()):
+    """The script text as the Linux Run Command handler runs it.
+
+    The handler passes no argv: it adds two lines at the top of the script,
+    `export <name1>=<value1> <name2>=<value2> ...` and `set -- <value1> <value2> ...`, with the values
+    NOT quoted (stated by the Run Command maintainer in Azure/azure-cli issue 10400; a value `-a hello`
+    arrives as two arguments in Azure/azure-powershell issue 14415; docs/lab.md "Run Command").
+    So a value is script text: spaces split it, `$(...)`, backticks, `;` and globs run or expand as
+    root before the script's first line. The lab does exactly the same, on purpose, so that every lab
+    test sees what Azure does. Without parameters the script is unchanged.
+    """
+    pairs = []
+    for index, item in enumerate(parameters or ()):
+        if isinstance(item, (tuple, list)):
+            name, value = item
+        else:
+            name, value = 'arg%d' % (index + 1), item
+        pairs.append((str(name), '' if value is None else str(value)))
+    if not pairs:
+        return script
+    return 'export %s\nset -- %s\n%s' % (' '.join('%s=%s' % pair for pair in pairs), ' '.join(value for _name, value in pairs), script)
+
+
 class LocalBashExecutor:
-    """Runs `bash -c script bash args...` on this host (unit use; no isolation).
+    """Runs `bash -c <handler_script(script, args)>` on this host (unit use; no isolation).
 
     `env` adds variables; the node's name/IP are exported as LAB_NODE_NAME / LAB_NODE_IP so tests
     can see which node a script was meant for.
@@ -40,7 +66,7 @@ class LocalBashExecutor:
         with self._lock:
             if self._closed:
                 return b'', b'executor closed\n'
-            proc = subprocess.Popen(['bash', '-c', script, 'bash'] + [str(a) for a in args], stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(['bash', '-c', handler_script(script, args), 'bash'], stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=self.cwd, start_new_session=True)
             self._procs.add(proc)
         try:

@@ -4,9 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Run-command executor for the ARM emulator: the script runs with bash, as root, inside the node's
 network namespace (`ip netns exec`, so the node's /etc/netns files - hosts, ufw - apply), in its own UTS
-namespace with the node's host name, positional parameters as given, stdout/stderr captured, killed at
-the timeout. A node listed in `cannot_report` runs the script but the call never returns (until close),
-like a VM whose agent cannot reach Azure to report the result.
+namespace with the node's host name, the Run Command parameters written into the script text exactly as
+the Linux Run Command handler does (`handler_script`: `export`/`set --` lines on top, values unquoted),
+stdout/stderr captured, killed at the timeout. A node listed in `cannot_report` runs the script but the
+call never returns (until close), like a VM whose agent cannot reach Azure to report the result.
 
 Interface: `executor.run(node, script, args, timeout) -> (stdout: bytes, stderr: bytes)`, `close()`.
 """
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import threading
 
+from ..arm.executor import handler_script
 from .record import LabRecord
 
 # $1 = host name, rest = the command; a private UTS namespace so `hostname` shows the node name.
@@ -43,7 +45,7 @@ class NetnsExecutor:
     def command(self, node, script, args):
         name = node.get('name') if isinstance(node, dict) else node
         return (['ip', 'netns', 'exec', self.namespace_of(node), 'unshare', '--uts', '--', 'sh', '-c', _WRAPPER, 'sh', name,
-                 'bash', '-c', script, 'bash'] + [str(a) for a in args])
+                 'bash', '-c', handler_script(script, args), 'bash'])
 
     def run(self, node, script, args, timeout):
         name = node.get('name') if isinstance(node, dict) else node

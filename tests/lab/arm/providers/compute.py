@@ -189,6 +189,8 @@ def run_command(ctx, p):
     if not isinstance(params, list) or not all(isinstance(x, dict) and 'value' in x and 'name' in x for x in params):
         raise ArmError(400, 'InvalidParameter', "The value of parameter 'parameters' is invalid: each entry needs name and value.", target='parameters')
     args = ['' if x['value'] is None else str(x['value']) for x in params]
+    # (name, value): the executor writes them into the script as the Linux handler does (executor.handler_script)
+    named = [(str(x['name']), value) for x, value in zip(params, args)]
     vm_key = node['vm_id'].lower()
     with state.lock:
         if vm_key in state.runcommand_busy:
@@ -202,7 +204,7 @@ def run_command(ctx, p):
         state.runcommand_journal.append(entry)
         del state.runcommand_journal[:-500]
     worker = threading.Thread(target=_execute, name='runcommand-%s' % node['name'],
-                              args=(ctx.emulator, state, node, script, args, op, fault, entry), daemon=True)
+                              args=(ctx.emulator, state, node, script, named, op, fault, entry), daemon=True)
     worker.start()
     return Response(202, None, ctx.lro_headers(op, location=True))
 
