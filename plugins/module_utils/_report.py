@@ -10,6 +10,7 @@ Pure Python (standard library only): used by the tunnel_report action plugin and
 from __future__ import annotations
 
 import json
+import re
 from xml.sax.saxutils import escape, quoteattr
 
 from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
@@ -50,6 +51,65 @@ STATS_KEYS = ('run_commands', 'arm_calls', 'kube_calls', 'duration_s')
 
 class ReportInputError(ValueError):
     """The findings, cluster or stats given to the report are malformed."""
+
+
+# --------------------------------------------------------------------------- untrusted text
+# Summaries, evidence, node/pod/process names and rule comments come from nodes, the cluster and ARM: anyone who can
+# name a pod, add an iptables rule or run a process on a node writes some of it.  Each renderer makes it inert.
+
+# C0/C1 controls (ESC starts terminal sequences, \x9b is a one-byte CSI), line/paragraph separators, bidi overrides
+# (text that reads differently than it is), lone surrogates (undecodable bytes) and the XML 1.0 non-characters.
+_UNSAFE_RE = re.compile(r'[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069'
+                        r'\ud800-\udfff\ufffe\uffff]')
+_LINE_BREAK_RE = re.compile(r'[\n\t]')
+_MD_ESCAPES = {'\\': '\\\\', '`': '\\`', '*': '\\*', '~': '\\~', '[': '\\[', ']': '\\]', '|': '\\|',
+               '<': '&lt;', '>': '&gt;', '&': '&amp;'}
+_MD_SPECIAL_RE = re.compile('[%s]' % re.escape(''.join(_MD_ESCAPES)))
+# What makes a line a heading, list item, quote, thematic break or setext underline when it starts a block.
+_MD_BLOCK_START_RE = re.compile(r'^(\s*|\s*\d+)([#+=-]|(?<=\d)[.)])')
+
+
+def _char_escape(match):
+    code = ord(match.group(0))
+    return '\\x%02x' % code if code < 0x100 else '\\u%04x' % code
+
+
+def visible_text(value, multiline=False):
+    """`value` as text without control characters: each one is shown as \\xNN / \\uNNNN, so it prints as itself.
+
+    A node output with `\\x1b[2J` must not clear the terminal, and a newline in a name must not forge a line of the
+    summary: newlines and tabs become spaces unless `multiline` (then tabs and newlines are kept, CR is escaped).
+    """
+    text = '' if value is None else str(value)
+    if not multiline:
+        text = _LINE_BREAK_RE.sub(' ', text)
+    return _UNSAFE_RE.sub(_char_escape, text)
+
+
+def md_text(value):
+    """Untrusted text as literal Markdown (one line): no code span, emphasis, link, HTML, table cell or block starts."""
+    text = _MD_SPECIAL_RE.sub(lambda m: _MD_ESCAPES[m.group(0)], visible_text(value))
+    return _MD_BLOCK_START_RE.sub(lambda m: m.group(1) + '\\' + m.group(2), text, count=1)
+
+
+def md_code(value):
+    """Untrusted text as a Markdown code span: the fence is longer than any backtick run inside (content stays literal)."""
+    text = visible_text(value)
+    fence = '`' * (max([len(run) for run in re.findall('`+', text)] + [0]) + 1)
+    pad = ' ' if text.startswith('`') or text.endswith('`') or not text.strip() else ''
+    return '%s%s%s%s%s' % (fence, pad, text, pad, fence)
+
+
+def md_fenced(text, info=''):
+    """A fenced code block whose fence no line of `text` can close."""
+    text = visible_text(text, multiline=True)
+    fence = '`' * max([3] + [len(run) + 1 for run in re.findall('`{3,}', text)])
+    return [fence + info] + text.split('\n') + [fence]
+
+
+def xml_text(value, multiline=True):
+    """Untrusted text valid in XML 1.0 (controls shown as \\xNN), not yet escaped."""
+    return visible_text(value, multiline=multiline)
 
 
 def _check_finding(finding, where):
@@ -227,7 +287,8 @@ def summary_lines(report, remediate_playbook='playbooks/remediate.yml', extra_ar
         lines.extend(commands)
         tags = ','.join(CAUSE_TAGS[c] for c in report['problems'])
         lines.append('  all: ansible-playbook %s --check --diff --tags %s%s' % (remediate_playbook, tags, (' ' + extra_args) if extra_args else ''))
-    return lines
+    # Printed to the operator's terminal: fields from nodes and the cluster must not carry escape sequences or line breaks.
+    return [visible_text(line) for line in lines]
 
 
 # --------------------------------------------------------------------------- renderers
@@ -236,73 +297,81 @@ def render_json(report):
     return json.dumps(report, indent=2, sort_keys=False) + '\n'
 
 
-def _md_cell(text):
-    return str(text).replace('|', '\\|').replace('\n', ' ')
-
-
 def render_markdown(report, remediate_playbook='playbooks/remediate.yml', extra_args='', before=None):
+    """report.md; every value from the cluster, the nodes or ARM goes through md_text / md_code / md_fenced."""
     cluster = report['cluster']
-    out = ['# aks.tunnel report: %s/%s' % (cluster.get('resource_group'), cluster.get('name')), '',
-           '* generated: %s' % report.get('generated_at'),
-           '* tunnel component: %s, nodes: %s, private: %s' % (cluster.get('tunnel_component'), cluster.get('node_count'),
-                                                               cluster.get('private')),
-           '* problems: %s' % (', '.join('`%s`' % p for p in report['problems']) or 'none'),
+    out = ['# aks.tunnel report: %s/%s' % (md_text(cluster.get('resource_group')), md_text(cluster.get('name'))), '',
+           '* generated: %s' % md_text(report.get('generated_at')),
+           '* tunnel component: %s, nodes: %s, private: %s' % (md_text(cluster.get('tunnel_component')), md_text(cluster.get('node_count')),
+                                                               md_text(cluster.get('private'))),
+           '* problems: %s' % (', '.join(md_code(p) for p in report['problems']) or 'none'),
            '* run commands: %s, ARM calls: %s, Kubernetes calls: %s, duration: %s s' % tuple(
-               'n/a' if report['stats'][k] is None else report['stats'][k] for k in STATS_KEYS), '']
+               'n/a' if report['stats'][k] is None else md_text(report['stats'][k]) for k in STATS_KEYS), '']
     previous = dict((f['cause'], f['status']) for f in (before or {}).get('findings', []))
     if previous:
         out += ['| cause | before | after | summary |', '|---|---|---|---|']
         for finding in report['findings']:
-            row = (finding['cause'], STATUS_LABELS.get(previous.get(finding['cause']), '?'), STATUS_LABELS[finding['status']],
-                   _md_cell(finding['summary']))
-            out.append('| `%s` | %s | %s | %s |' % row)
+            row = (md_code(finding['cause']), STATUS_LABELS.get(previous.get(finding['cause']), '?'), STATUS_LABELS[finding['status']],
+                   md_text(finding['summary']))
+            out.append('| %s | %s | %s | %s |' % row)
     else:
         out += ['| cause | status | affected nodes | summary |', '|---|---|---|---|']
         for finding in report['findings']:
-            row = (finding['cause'], STATUS_LABELS[finding['status']], _md_cell(', '.join(finding['affected_nodes']) or '-'),
-                   _md_cell(finding['summary']))
-            out.append('| `%s` | %s | %s | %s |' % row)
+            row = (md_code(finding['cause']), STATUS_LABELS[finding['status']], md_text(', '.join(finding['affected_nodes'])) or '-',
+                   md_text(finding['summary']))
+            out.append('| %s | %s | %s | %s |' % row)
     for finding in report['findings']:
         if finding['status'] in (STATUS_OK, STATUS_NOT_APPLICABLE) and not finding['evidence']:
             continue
         out += ['', '## %s: %s (%s)' % (finding['cause'], CAUSE_TITLES[finding['cause']], STATUS_LABELS[finding['status']]), '',
-                finding['summary'] or '']
+                md_text(finding['summary'])]
         if finding['affected_nodes']:
-            out += ['', 'Affected nodes: %s' % ', '.join('`%s`' % n for n in finding['affected_nodes'])]
+            out += ['', 'Affected nodes: %s' % ', '.join(md_code(n) for n in finding['affected_nodes'])]
         if finding['evidence']:
-            out += ['', 'Evidence:', ''] + ['* %s' % _md_cell(line) for line in finding['evidence']]
+            out += ['', 'Evidence:', ''] + ['* %s' % md_text(line) for line in finding['evidence']]
         remediation = finding['remediation']
         if remediation:
-            out += ['', 'Remediation:', '', '```json', json.dumps(remediation, indent=2, sort_keys=True), '```']
+            out += ['', 'Remediation:', ''] + md_fenced(json.dumps(remediation, indent=2, sort_keys=True), 'json')
         command = next_command(finding, remediate_playbook, extra_args)
         if command:
-            out += ['', 'Next: `%s`' % command]
+            out += ['', 'Next: %s' % md_code(command)]
     return '\n'.join(out) + '\n'
 
 
+def _attr(value):
+    return quoteattr(xml_text(value, multiline=False))
+
+
+def _body(value):
+    return escape(xml_text(value))
+
+
 def render_junit(report):
-    """JUnit XML: one testcase per cause; problem = failure, unknown = skipped with the reason."""
+    """JUnit XML: one testcase per cause; problem = failure, unknown = skipped with the reason.
+
+    Text from the cluster and the nodes is made valid XML 1.0 (controls shown as \\xNN) before it is escaped.
+    """
     cluster = report['cluster']
     suite = 'aks.tunnel %s/%s' % (cluster.get('resource_group'), cluster.get('name'))
     failures = sum(1 for f in report['findings'] if f['status'] == STATUS_PROBLEM)
     skipped = sum(1 for f in report['findings'] if f['status'] == STATUS_UNKNOWN)
     duration = report['stats'].get('duration_s') or 0
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<testsuites name="aks.tunnel" tests="%d" failures="%d" skipped="%d" errors="0" time="%s">' % (
-               len(report['findings']), failures, skipped, duration),
-           '  <testsuite name=%s tests="%d" failures="%d" skipped="%d" errors="0" time="%s" timestamp=%s>' % (
-               quoteattr(suite), len(report['findings']), failures, skipped, duration, quoteattr(str(report.get('generated_at') or '')))]
+           '<testsuites name="aks.tunnel" tests="%d" failures="%d" skipped="%d" errors="0" time=%s>' % (
+               len(report['findings']), failures, skipped, _attr(duration)),
+           '  <testsuite name=%s tests="%d" failures="%d" skipped="%d" errors="0" time=%s timestamp=%s>' % (
+               _attr(suite), len(report['findings']), failures, skipped, _attr(duration), _attr(report.get('generated_at') or ''))]
     for finding in report['findings']:
         out.append('    <testcase classname="aks.tunnel.%s" name=%s time="0">' % (
-            CAUSE_TAGS[finding['cause']], quoteattr('%s: %s' % (finding['cause'], CAUSE_TITLES[finding['cause']]))))
+            CAUSE_TAGS[finding['cause']], _attr('%s: %s' % (finding['cause'], CAUSE_TITLES[finding['cause']]))))
         body = '\n'.join([finding['summary'] or ''] + (['nodes: ' + ', '.join(finding['affected_nodes'])] if finding['affected_nodes'] else [])
-                         + list(finding['evidence']))
+                         + [str(line) for line in finding['evidence']])
         if finding['status'] == STATUS_PROBLEM:
-            out.append('      <failure message=%s type="problem">%s</failure>' % (quoteattr(finding['summary'] or 'problem'), escape(body)))
+            out.append('      <failure message=%s type="problem">%s</failure>' % (_attr(finding['summary'] or 'problem'), _body(body)))
         elif finding['status'] == STATUS_UNKNOWN:
-            out.append('      <skipped message=%s/>' % quoteattr(finding['summary'] or 'unknown'))
+            out.append('      <skipped message=%s/>' % _attr(finding['summary'] or 'unknown'))
         else:
-            out.append('      <system-out>%s</system-out>' % escape('%s: %s' % (STATUS_LABELS[finding['status']], body)))
+            out.append('      <system-out>%s</system-out>' % _body('%s: %s' % (STATUS_LABELS[finding['status']], body)))
         out.append('    </testcase>')
     out += ['  </testsuite>', '</testsuites>']
     return '\n'.join(out) + '\n'
