@@ -41,6 +41,7 @@ Decisions (documented because the repair relies on them):
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 
@@ -160,11 +161,35 @@ def _ufw_rule_from_iptables(spec, port):
     to_field = (ports or 'Anywhere') + ('/%s' % proto if ports and proto else '')
     if value('-i', '--in-interface'):
         to_field += ' on %s' % value('-i', '--in-interface')
+    # the rule without its (plain) source: the source is judged per tunnel source
+    unsourced = [t for i, t in enumerate(tokens) if not (t in ('-s', '--source') and (i == 0 or tokens[i - 1] != '!'))
+                 and not (i > 0 and tokens[i - 1] in ('-s', '--source') and (i < 2 or tokens[i - 2] != '!'))]
+    to_match = iptables_rule_match(shlex.join(unsourced), port)[0]
     return {'to': to_field, 'action': action, 'direction': 'IN', 'from': value('-s', '--source') or 'Anywhere',
-            'v6': False, 'matches_port': match, 'line': spec}
+            'v6': False, 'matches_port': match, 'to_match': to_match, 'line': spec}
 
 
-def parse_ufw_status(text, port=DEFAULT_PORT):
+def _ufw_from_match(from_field, source):
+    """Judge a ufw "From" column against one tunnel source (a network, or None when unknown)."""
+    text = from_field.replace('(v6)', ' ').strip()
+    if ' on ' in text:
+        return MAYBE
+    if text == 'Anywhere':
+        return YES
+    if source is None:
+        return MAYBE
+    try:
+        net = _network(text.split()[0])
+    except ValueError:
+        return MAYBE
+    if net.version != source.version:
+        return NO
+    if source.subnet_of(net):
+        return YES
+    return NO if not source.overlaps(net) else MAYBE
+
+
+def parse_ufw_status(text, port=DEFAULT_PORT, sources=None):
     """Parse ``ufw status verbose`` (or plain ``ufw status``), or the same facts as the probe script reads them.
 
     The probe script's cheap form (section ``ufw`` with ``src=conf``) has the ``Status:``,
@@ -175,14 +200,19 @@ def parse_ufw_status(text, port=DEFAULT_PORT):
     order, like the table rows (ACCEPT = ALLOW, ``ufw-user-limit-accept`` = LIMIT, DROP = DENY,
     REJECT / ``ufw-user-limit`` = REJECT; logging jumps decide nothing).
 
+    With ``sources`` (the tunnel sources, IPs or CIDRs) each source is judged on its own (first rule
+    that surely matches it, else the default): ``allows_port`` when every source is allowed, and
+    ``allowed_sources`` / ``blocked_sources`` list them; a rule "from 10.224.0.0/16" then covers the
+    sources inside that range.  Without ``sources``, a rule with a source is conditional.
+
     Returns ``{installed, active, default_incoming, logging, rules: [{to, action, direction,
-    from, v6, matches_port}], allows_port, blocks_port, deciding_rule, reason}``.
+    from, v6, matches_port}], allows_port, blocks_port, deciding_rule, reason, allowed_sources, blocked_sources}``.
     ``allows_10250``/``blocks_10250`` are aliases for the default port.
     """
     result = {
         'installed': True, 'active': False, 'default_incoming': None, 'logging': None,
         'rules': [], 'allows_port': False, 'blocks_port': False, 'deciding_rule': None,
-        'port': port, 'reason': '',
+        'port': port, 'reason': '', 'allowed_sources': [], 'blocked_sources': [],
     }
     stripped = (text or '').strip()
     if not stripped or 'command not found' in stripped or 'No such file' in stripped:
@@ -218,20 +248,22 @@ def parse_ufw_status(text, port=DEFAULT_PORT):
         to_field = match.group('to').strip()
         from_field = match.group('from').strip()
         v6 = '(v6)' in to_field or '(v6)' in from_field
-        matches = NO
+        matches = to_match = NO
         if direction == 'IN':
-            matches = _ufw_to_covers(to_field, port)
+            matches = to_match = _ufw_to_covers(to_field, port)
             if matches != NO and not from_field.replace('(v6)', '').strip().startswith('Anywhere'):
                 matches = _combine(matches, MAYBE)
             elif matches != NO and ' on ' in from_field:
                 matches = _combine(matches, MAYBE)
         result['rules'].append({
             'to': to_field, 'action': match.group('action'), 'direction': direction,
-            'from': from_field, 'v6': v6, 'matches_port': matches, 'line': line.rstrip(),
+            'from': from_field, 'v6': v6, 'matches_port': matches, 'to_match': to_match, 'line': line.rstrip(),
         })
     if not result['active']:
         result['reason'] = 'ufw is inactive'
         return _ufw_alias(result, port)
+    if sources:
+        return _ufw_alias(_ufw_per_source(result, [_network(s) for s in sources], port), port)
     # ufw is first-match: the first IPv4 rule that surely matches decides; else the default.
     for rule in result['rules']:
         if rule['v6'] or rule['matches_port'] != YES:
@@ -257,6 +289,37 @@ def parse_ufw_status(text, port=DEFAULT_PORT):
         result['allows_port'] = True
         result['reason'] = 'ufw is active with default %s (incoming)' % result['default_incoming']
     return _ufw_alias(result, port)
+
+
+def _ufw_per_source(result, sources, port):
+    """ufw's first-match decision for each tunnel source (see :func:`parse_ufw_status`)."""
+    reasons = []
+    for source in sources:
+        deciding = None
+        for rule in result['rules']:
+            if rule['v6'] or rule['direction'] != 'IN':
+                continue
+            if _combine(rule.get('to_match', rule['matches_port']), _ufw_from_match(rule['from'], source)) == YES:
+                deciding = rule
+                break
+        if deciding is not None:
+            allowed = deciding['action'] in ('ALLOW', 'LIMIT')
+            reasons.append('%s: rule "%s" %s' % (source, deciding['line'].strip(), 'allows' if allowed else 'denies'))
+            result['deciding_rule'] = result['deciding_rule'] or deciding['line'].strip()
+        elif result['default_incoming'] in ('deny', 'reject'):
+            allowed = False
+            reasons.append('%s: default %s (incoming)' % (source, result['default_incoming']))
+        else:
+            allowed = result['default_incoming'] is not None
+            reasons.append('%s: default %s (incoming)' % (source, result['default_incoming'] or 'unknown'))
+        (result['allowed_sources'] if allowed else result['blocked_sources']).append(str(source))
+    result['allows_port'] = not result['blocked_sources']
+    result['blocks_port'] = bool(result['blocked_sources'])
+    if result['blocks_port']:
+        result['reason'] = 'ufw is active and does not allow %d/tcp from every tunnel source (%s)' % (port, '; '.join(reasons))
+    else:
+        result['reason'] = 'ufw allows %d/tcp from every tunnel source (%s)' % (port, '; '.join(reasons))
+    return result
 
 
 def _ufw_alias(result, port):
@@ -311,16 +374,169 @@ def _tokens(spec):
         return spec.split()
 
 
-def iptables_rule_match(spec, port=DEFAULT_PORT):
-    """Judge one ``-A`` rule against a NEW TCP packet to ``port``.
 
-    Returns ``(match, target, goto)`` with match yes/no/maybe, target the jump target or None.
+_SYN_FLAGS = frozenset(('SYN',))
+_ALL_TCP_FLAGS = frozenset(('FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'))
+_IPSET_ADDRESS_TYPES = frozenset(('hash:ip', 'hash:net', 'bitmap:ip'))
+
+
+def _network(value):
+    return ipaddress.ip_network(str(value).strip(), strict=False)
+
+
+def firewall_context(sources=None, node_ip=None, iface=None, ipsets=None):
+    """What the controller knows about the packets to judge: a SYN to the kubelet from each tunnel source.
+
+    ``sources``: tunnel source IPs or CIDRs (the tunnel nodes' IPs or the node subnet); ``node_ip``: this
+    node's address (the destination); ``iface``: the interface those packets arrive on; ``ipsets``:
+    ``{name: {type, members: [str], nomatch: bool, complete: bool}}`` as listed on the node
+    (:func:`parse_ipset_save`).  Unknown facts stay None and make the rules that need them ``maybe``.
+    Raises FirewallParseError for a value that is not an address.
+    """
+    try:
+        nets = [_network(s) for s in (sources or ())]
+        node = ipaddress.ip_address(str(node_ip).strip()) if node_ip else None
+    except ValueError as exc:
+        raise FirewallParseError('not an IP address or CIDR: %s' % exc) from None
+    if iface is not None and not re.match(r'^[A-Za-z0-9_.:@-]{1,15}$', str(iface)):
+        iface = None
+    return {'sources': nets, 'node_ip': node, 'iface': iface or None, 'ipsets': ipsets}
+
+
+def parse_ipset_save(text):
+    """``ipset save <name>`` output -> ``{name: {type, members, nomatch, complete}}`` (complete: its listing was not cut)."""
+    sets = {}
+    for raw in (text or '').splitlines():
+        parts = raw.split()
+        if len(parts) >= 3 and parts[0] == 'create':
+            sets[parts[1]] = {'type': parts[2], 'members': [], 'nomatch': False, 'complete': True}
+        elif len(parts) >= 3 and parts[0] == 'add' and parts[1] in sets:
+            sets[parts[1]]['members'].append(parts[2])
+            if 'nomatch' in parts[3:]:
+                sets[parts[1]]['nomatch'] = True
+        elif len(parts) >= 2 and parts[0] == 'cut' and parts[1] in sets:
+            sets[parts[1]]['complete'] = False
+    return sets
+
+
+def _address_match(arg, known, what):
+    """``-s``/``-d`` CIDR against the known address/network of the packet: (result, reason)."""
+    if arg.startswith('127.') or arg in ('::1', '::1/128'):
+        return NO, None
+    if arg in ('0.0.0.0/0', '::/0'):
+        return YES, None
+    if known is None:
+        return MAYBE, '%s %s: the %s is not known' % ('-s' if what == 'source' else '-d', arg, what)
+    try:
+        net = _network(arg)
+    except ValueError:
+        return MAYBE, 'address %r not understood' % arg
+    if isinstance(known, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return (YES if known in net else NO), None
+    if known.version != net.version:
+        return NO, None
+    if known.subnet_of(net):
+        return YES, None
+    if not known.overlaps(net):
+        return NO, None
+    return MAYBE, '%s %s covers only part of the tunnel source %s' % ('-s' if what == 'source' else '-d', arg, known)
+
+
+def _iface_match(arg, iface):
+    if arg == 'lo':
+        return NO, None
+    if arg == '+':
+        return YES, None
+    if iface is None:
+        return MAYBE, '-i %s: the interface the packets arrive on is not known' % arg
+    if arg.endswith('+'):
+        return (YES if iface.startswith(arg[:-1]) else NO), None
+    return (YES if iface == arg else NO), None
+
+
+def _mark_match(arg):
+    """``--mark value[/mask]`` (mark and connmark): a SYN to the kubelet from another node carries mark 0."""
+    value, _sep, mask = arg.partition('/')
+    try:
+        value, mask = int(value, 0), int(mask, 0) if mask else 0xffffffff
+    except ValueError:
+        return MAYBE, '--mark %s not understood' % arg
+    return (YES if value & mask == 0 else NO), None
+
+
+def _tcp_flags_match(mask, comp):
+    def flags(text):
+        if text == 'ALL':
+            return _ALL_TCP_FLAGS
+        if text == 'NONE':
+            return frozenset()
+        return frozenset(text.split(','))
+    return (YES if _SYN_FLAGS & flags(mask) == flags(comp) else NO), None
+
+
+def _set_match(name, flags, ctx, source):
+    """``-m set --match-set <name> <flags>`` resolved with the set's members as listed on the node."""
+    ipsets = (ctx or {}).get('ipsets')
+    info = ipsets.get(name) if ipsets else None
+    if info is None:
+        return MAYBE, 'ipset %s could not be listed on the node' % name
+    if not info.get('complete', True):
+        return MAYBE, 'the listing of ipset %s was cut (too many members)' % name
+    if info.get('type') not in _IPSET_ADDRESS_TYPES or ',' in flags or info.get('nomatch'):
+        return MAYBE, 'ipset %s (%s, %s) is not a plain address set' % (name, info.get('type'), flags)
+    known = source if flags == 'src' else (ctx or {}).get('node_ip')
+    if known is None:
+        return MAYBE, 'ipset %s: the %s address is not known' % (name, flags)
+    try:
+        members = [_network(m) for m in info['members']]
+    except ValueError:
+        return MAYBE, 'ipset %s has members that are not addresses' % name
+    if isinstance(known, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        known = _network(known)
+    if any(known.version == m.version and known.subnet_of(m) for m in members):
+        return YES, None
+    if not any(known.version == m.version and known.overlaps(m) for m in members):
+        return NO, None
+    return MAYBE, 'ipset %s holds part of the tunnel source %s' % (name, known)
+
+
+def _range_match(arg, known, what):
+    low, _sep, high = arg.partition('-')
+    try:
+        low, high = ipaddress.ip_address(low), ipaddress.ip_address(high or low)
+    except ValueError:
+        return MAYBE, 'range %s not understood' % arg
+    if known is None:
+        return MAYBE, 'range %s: the %s is not known' % (arg, what)
+    if isinstance(known, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return (YES if low <= known <= high else NO), None
+    first, last = known.network_address, known.broadcast_address
+    if low <= first and last <= high:
+        return YES, None
+    if last < low or first > high:
+        return NO, None
+    return MAYBE, 'range %s covers only part of the tunnel source %s' % (arg, known)
+
+
+# options that take no argument
+_FLAG_OPTIONS = frozenset(('--syn', '-f', '--fragment', '--log-uid', '--log-tcp-options', '--log-ip-options', '--log-tcp-sequence',
+                           '--rcheck', '--update', '--set', '--remove', '--rsource', '--rdest', '--reap', '--rttl',
+                           '--limit-iface-in', '--limit-iface-out', '--return-nomatch', '--update-counters', '--update-subcounters'))
+
+
+def _rule_match(spec, port=DEFAULT_PORT, ctx=None, source=None):
+    """Judge one ``-A`` rule against a SYN to ``port`` from ``source``: ``(match, target, goto, reasons)``.
+
+    ``reasons`` say why a ``maybe`` could not be resolved.  Target options (after ``-j``) are not matches.
     """
     tokens = _tokens(spec)
+    ctx = ctx or {}
+    node_ip = ctx.get('node_ip')
     result = YES
     target = None
     goto = False
     negate = False
+    reasons = []
     i = 2  # skip "-A CHAIN"
     while i < len(tokens):
         tok = tokens[i]
@@ -329,117 +545,180 @@ def iptables_rule_match(spec, port=DEFAULT_PORT):
             negate = True
             i += 1
             continue
+        if tok in ('-j', '--jump', '-g', '--goto'):
+            target = arg
+            goto = tok in ('-g', '--goto')
+            break  # the rest are the target's options
         step = 2
-        part = YES
-        if tok in ('-j', '--jump'):
-            target = arg
-        elif tok in ('-g', '--goto'):
-            target = arg
-            goto = True
-        elif tok in ('-p', '--protocol'):
+        part, why = YES, None
+        if tok in ('-m', '--match', '--comment', '-o', '--out-interface'):
+            # modules are judged by their options; -o cannot occur on the INPUT path
+            i += step
+            negate = False
+            continue
+        if tok in ('-p', '--protocol'):
             part = YES if arg.lower() in ('tcp', '6', 'all', '0') else NO
         elif tok in ('--dport', '--destination-port', '--dports', '--destination-ports'):
             part = YES if port_spec_covers(arg, port) else NO
+        elif tok in ('--sport', '--source-port', '--sports', '--source-ports'):
+            part, why = MAYBE, '%s %s: the source port is random' % (tok, arg)
         elif tok == '--ports':
             # multiport --ports matches source OR destination port
-            part = YES if port_spec_covers(arg, port) else MAYBE
+            part, why = (YES, None) if port_spec_covers(arg, port) else (MAYBE, '--ports %s: the source port is random' % arg)
         elif tok in ('-i', '--in-interface'):
-            part = NO if arg == 'lo' else (YES if arg == '+' else MAYBE)
-        elif tok in ('-s', '--source', '-d', '--destination'):
-            # the packet goes from another node to this node's own address: never loopback
-            if arg.startswith('127.') or arg in ('::1', '::1/128'):
-                part = NO
-            else:
-                part = YES if arg in ('0.0.0.0/0', '::/0') else MAYBE
+            part, why = _iface_match(arg, ctx.get('iface'))
+        elif tok in ('-s', '--source'):
+            part, why = _address_match(arg, source, 'source')
+        elif tok in ('-d', '--destination'):
+            part, why = _address_match(arg, node_ip, "node's address")
+        elif tok == '--src-range':
+            part, why = _range_match(arg, source, 'source')
+        elif tok == '--dst-range':
+            part, why = _range_match(arg, node_ip, "node's address")
         elif tok in ('--ctstate', '--state'):
-            states = arg.upper().split(',')
-            part = YES if 'NEW' in states else NO
+            part = YES if 'NEW' in arg.upper().split(',') else NO
+        elif tok == '--mark':
+            part, why = _mark_match(arg)
+        elif tok == '--match-set':
+            flags = tokens[i + 2] if i + 2 < len(tokens) else ''
+            part, why = _set_match(arg, flags, ctx, source)
+            step = 3
+        elif tok == '--tcp-flags':
+            part, why = _tcp_flags_match(arg, tokens[i + 2] if i + 2 < len(tokens) else '')
+            step = 3
         elif tok == '--dst-type':
             part = YES if arg.upper() == 'LOCAL' else NO
         elif tok == '--src-type':
-            part = NO if arg.upper() == 'LOCAL' else MAYBE
+            part, why = (NO, None) if arg.upper() == 'LOCAL' else (MAYBE, '--src-type %s not resolved' % arg)
         elif tok == '--syn':
-            part = YES
-            step = 1
-        elif tok in ('-m', '--match', '--comment', '--reject-with', '--log-prefix', '--log-level',
-                     '-o', '--out-interface', '--set-xmark', '--set-mark'):
-            part = YES
+            part, step = YES, 1
+        elif tok in ('-f', '--fragment'):
+            part, step = NO, 1  # a SYN is never a non-first fragment
         elif tok.startswith('-'):
-            # any other match option (limit, recent, set, mark, sport, tcp-flags, ...): unknown
-            part = MAYBE
-            if tok in ('--log-uid', '--log-tcp-options', '--log-ip-options', '--log-tcp-sequence', '--rcheck', '--update', '--set', '--remove',
-                       '--rsource', '--rdest', '--reap', '--rttl'):
+            # any other match option (limit, recent, hashlimit, string, ...): not resolved
+            part, why = MAYBE, 'match option %s is not resolved' % tok
+            if tok in _FLAG_OPTIONS:
                 step = 1
         else:
-            step = 1
-            part = YES
-        if tok not in ('-j', '--jump', '-g', '--goto', '-m', '--match', '--comment', '-o', '--out-interface'):
-            result = _combine(result, _negate(part, negate))
+            step, part = 1, YES
+        part = _negate(part, negate)
+        if part == MAYBE and why:
+            reasons.append(('! ' if negate else '') + why)
+        result = _combine(result, part)
         negate = False
         i += step
-    return result, target, goto
+    return result, target, goto, reasons
 
 
-def analyze_iptables(text, port=DEFAULT_PORT, chain='INPUT'):
-    """Walk the filter table from ``chain`` for a NEW TCP packet to ``port``.
+def iptables_rule_match(spec, port=DEFAULT_PORT, context=None, source=None):
+    """Judge one ``-A`` rule against a NEW TCP packet to ``port`` (from ``source``, with :func:`firewall_context`).
 
-    Returns ``{blocked: yes|maybe|no, blocking: [{spec, chain, target, conditional, ufw}],
-    accepted_by: spec|None, shadowed: [spec], policy: str|None, policy_blocks: bool,
-    reachable_chains: [...]}``.  See the module docstring for the rules of the walk.
+    Returns ``(match, target, goto)`` with match yes/no/maybe, target the jump target or None.
+    """
+    match, target, goto, _reasons = _rule_match(spec, port, context, _network(source) if source else None)
+    return match, target, goto
+
+
+def analyze_iptables(text, port=DEFAULT_PORT, chain='INPUT', context=None):
+    """Walk the filter table from ``chain`` for a SYN to ``port``, once per tunnel source of ``context``.
+
+    Returns ``{blocked: yes|maybe|no, blocking: [{spec, chain, position, target, conditional, reasons, sources, ufw}],
+    accepted_by: spec|None, shadowed: [spec], policy: str|None, policy_blocks: bool, reachable_chains: [...]}``.
+    A rule is *proven* (``conditional: False``) when, for at least one source, it surely matches and is surely
+    reached: no earlier rule may accept the packet or return from the chain.  Otherwise its ``reasons`` say
+    what could not be resolved.  ``position`` is the rule's 1-based index in its chain.
     """
     parsed = parse_iptables_s(text)
     if not parsed['policies'] and not parsed['rules']:
         raise FirewallParseError('no iptables rules found; expected the output of `iptables -S` (filter table)')
     user_chains = set(c for c in parsed['chains'] if c not in parsed['policies'])
-    state = {'accepted_by': None, 'blocking': [], 'shadowed': [], 'reachable': [], 'dropped': False}
+    sources = (context or {}).get('sources') or [None]
+    reachable = []
+    hits = {}
+    order = []
+    shadowed = []
+    accepted_all = []
+    policy_blocks = False
 
-    def walk(name, stack, cond):
-        """Walk one chain entered under condition ``cond`` (yes/maybe)."""
-        if name not in state['reachable']:
-            state['reachable'].append(name)
-        for spec in parsed['rules'].get(name, []):
-            match, target, goto = iptables_rule_match(spec, port)
-            match = _combine(match, cond)
-            if match == NO:
-                continue
-            if state['accepted_by']:
-                if target in BLOCK_TARGETS:
-                    state['shadowed'].append(spec)
-                continue
-            if target == 'ACCEPT':
-                # after a sure DROP/REJECT later ACCEPTs are unreachable: keep collecting blockers
-                if match == YES and not state['dropped']:
-                    state['accepted_by'] = spec
-            elif target in BLOCK_TARGETS:
-                state['blocking'].append({
-                    'spec': spec, 'chain': name, 'target': target, 'conditional': match != YES,
-                    'ufw': name.startswith(UFW_CHAIN_PREFIXES),
-                })
-                if match == YES:
-                    state['dropped'] = True
-            elif target == 'RETURN':
-                if match == YES:
-                    return
-            elif target in user_chains and target not in stack:
-                walk(target, stack + [target], match)
-                if goto and match == YES:
-                    return
-        return
+    def note(key, entry):
+        if key not in hits:
+            hits[key] = entry
+            order.append(key)
+        return hits[key]
 
-    walk(chain, [chain], YES)
+    for source in sources:
+        state = {'accepted_by': None, 'dropped': False, 'stopped': False, 'uncertain': []}
+
+        def walk(name, stack, cond, cond_reasons, local, state=state, source=source):
+            if name not in reachable:
+                reachable.append(name)
+            local = list(local)
+            for position, spec in enumerate(parsed['rules'].get(name, []), 1):
+                match, target, goto, reasons = _rule_match(spec, port, context, source)
+                match = _combine(match, cond)
+                if match == NO:
+                    continue
+                reasons = (cond_reasons + reasons) if match == MAYBE else []
+                if state['accepted_by'] or state['stopped']:
+                    if target in BLOCK_TARGETS and spec not in shadowed:
+                        shadowed.append(spec)
+                    continue
+                if target == 'ACCEPT':
+                    if match == YES and state['dropped']:
+                        # once the earlier blocking rules are gone this ACCEPT decides: later rules do not block
+                        state['stopped'] = True
+                    elif match == YES:
+                        state['accepted_by'] = spec
+                    else:
+                        state['uncertain'].append('an earlier rule may accept the packet: %s (%s)' % (spec, '; '.join(reasons)))
+                elif target in BLOCK_TARGETS:
+                    entry = note((name, position), {'spec': spec, 'chain': name, 'position': position, 'target': target,
+                                                    'ufw': name.startswith(UFW_CHAIN_PREFIXES), 'sources': [], 'reasons': []})
+                    doubt = reasons + state['uncertain'] + local
+                    if match == YES and not state['uncertain'] and not local:
+                        if source is not None:
+                            entry['sources'].append(str(source))
+                        entry['proven'] = True
+                    else:
+                        entry['reasons'].extend(r for r in doubt if r not in entry['reasons'])
+                    if match == YES:
+                        state['dropped'] = True
+                elif target == 'RETURN':
+                    if match == YES:
+                        return
+                    local.append('an earlier rule may return from %s: %s (%s)' % (name, spec, '; '.join(reasons)))
+                elif target in user_chains and target not in stack:
+                    walk(target, stack + [target], match, reasons, local)
+                    if goto and match == YES:
+                        return
+            return
+
+        walk(chain, [chain], YES, [], [])
+        accepted_all.append(state['accepted_by'])
+        if parsed['policies'].get(chain) in ('DROP', 'REJECT') and not state['accepted_by'] and not state['dropped'] \
+                and not state['stopped']:
+            policy_blocks = True
+
+    blocking = []
+    for key in order:
+        entry = hits[key]
+        proven = entry.pop('proven', False)
+        entry['conditional'] = not proven
+        if proven:
+            entry['reasons'] = []
+        blocking.append(entry)
     policy = parsed['policies'].get(chain)
-    policy_blocks = bool(policy in ('DROP', 'REJECT') and not state['accepted_by'] and not state['dropped'])
-    sure = [b for b in state['blocking'] if not b['conditional']]
-    if sure or policy_blocks:
+    accepted_by = accepted_all[0] if all(accepted_all) else None
+    if any(not b['conditional'] for b in blocking) or policy_blocks:
         blocked = YES
-    elif state['blocking']:
+    elif blocking:
         blocked = MAYBE
     else:
         blocked = NO
     return {
-        'blocked': blocked, 'blocking': state['blocking'], 'accepted_by': state['accepted_by'],
-        'shadowed': state['shadowed'], 'policy': policy, 'policy_blocks': policy_blocks,
-        'reachable_chains': state['reachable'], 'port': port,
+        'blocked': blocked, 'blocking': blocking, 'accepted_by': accepted_by,
+        'shadowed': [s for s in shadowed if not any(b['spec'] == s for b in blocking)], 'policy': policy, 'policy_blocks': policy_blocks,
+        'reachable_chains': reachable, 'port': port,
     }
 
 
@@ -736,10 +1015,11 @@ def analyze_nft(text, port=DEFAULT_PORT, include_iptables_nft=False):
 
 # --------------------------------------------------------------------------- verdict
 
-def decide_10250_block(ufw=None, iptables=None, nft=None, ss=None, port=DEFAULT_PORT):
+def decide_10250_block(ufw=None, iptables=None, nft=None, ss=None, port=DEFAULT_PORT, context=None):
     """Decide whether (and by what) TCP ``port`` is blocked on a node.
 
-    Each argument is the raw text of the tool output, or None when not collected.
+    Each argument is the raw text of the tool output, or None when not collected; ``context``
+    (:func:`firewall_context`) resolves sources, addresses, interfaces and ipsets.
     Returns ``{blocked_by: 'ufw'|'iptables'|'nft'|'not_listening'|None, rules: [...],
     conditional: bool, reason: str, details: {ufw, iptables, nft, listening}}``.
     Precedence: ufw, iptables (non-ufw chains and the INPUT policy), native nft, listener.
@@ -747,10 +1027,10 @@ def decide_10250_block(ufw=None, iptables=None, nft=None, ss=None, port=DEFAULT_
     details = {'ufw': None, 'iptables': None, 'nft': None, 'listening': None}
     ufw_active = False
     if ufw is not None:
-        details['ufw'] = parse_ufw_status(ufw, port=port)
+        details['ufw'] = parse_ufw_status(ufw, port=port, sources=(context or {}).get('sources'))
         ufw_active = details['ufw']['active']
     if iptables is not None and iptables.strip():
-        details['iptables'] = analyze_iptables(iptables, port=port)
+        details['iptables'] = analyze_iptables(iptables, port=port, context=context)
     if nft is not None and nft.strip():
         details['nft'] = analyze_nft(nft, port=port, include_iptables_nft=details['iptables'] is None)
     if ss is not None:

@@ -375,3 +375,144 @@ def test_decide_conditional_iptables():
 ])
 def test_port_spec_covers(spec, port, expected):
     assert fw.port_spec_covers(spec, port) is expected
+
+
+# ---- issue 13: only rules proven to block the tunnel sources; everything else is UNKNOWN with the reason
+
+TUNNEL = fw.firewall_context(sources=['10.224.0.4', '10.224.0.5'], node_ip='10.224.0.9', iface='eth0')
+CROWDSEC = fw.parse_ipset_save('create crowdsec-blacklists hash:ip family inet hashsize 1024 maxelem 65536\n'
+                               'add crowdsec-blacklists 198.51.100.7\nadd crowdsec-blacklists 203.0.113.9\n')
+NOISE = '''-A INPUT -m set --match-set crowdsec-blacklists src -j DROP
+-A INPUT -s 203.0.113.0/24 -j DROP
+-A INPUT -j KUBE-FIREWALL
+-A INPUT -i cali+ -m comment --comment "cali:Sb3b1E" -m comment --comment "Unknown interface" -j DROP
+-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+-A KUBE-FIREWALL -m comment --comment "kubernetes firewall for dropping marked packets" -m mark --mark 0x8000/0x8000 -j DROP
+'''
+
+
+@pytest.mark.parametrize('accept_first', [True, False])
+def test_rules_that_do_not_block_the_tunnel_sources_are_not_blocking(accept_first):
+    text = '-P INPUT ACCEPT\n-N KUBE-FIREWALL\n' + ('-A INPUT -p tcp -m tcp --dport 10250 -j ACCEPT\n' if accept_first else '') + NOISE
+    ctx = dict(TUNNEL, ipsets=CROWDSEC)
+    result = fw.analyze_iptables(text, context=ctx)
+    assert result['blocking'] == [] and result['blocked'] == 'no'
+    verdict = fw.decide_10250_block(ufw='Status: inactive\n', iptables=text, context=ctx)
+    assert verdict['blocked_by'] is None
+
+
+def test_unresolvable_rules_are_unknown_with_the_reason_never_proven():
+    text = '-P INPUT ACCEPT\n-N KUBE-FIREWALL\n' + NOISE
+    result = fw.analyze_iptables(text, context=fw.firewall_context(sources=['10.224.0.4'], node_ip='10.224.0.9'))
+    by_spec = dict((b['spec'], b) for b in result['blocking'])
+    assert sorted(by_spec) == ['-A INPUT -i cali+ -m comment --comment "cali:Sb3b1E" -m comment --comment "Unknown interface" -j DROP',
+                               '-A INPUT -m set --match-set crowdsec-blacklists src -j DROP']
+    assert all(b['conditional'] for b in result['blocking']) and result['blocked'] == 'maybe'
+    assert by_spec['-A INPUT -m set --match-set crowdsec-blacklists src -j DROP']['reasons'] == [
+        'ipset crowdsec-blacklists could not be listed on the node']
+    assert 'interface the packets arrive on is not known' in by_spec[
+        '-A INPUT -i cali+ -m comment --comment "cali:Sb3b1E" -m comment --comment "Unknown interface" -j DROP']['reasons'][0]
+
+
+def test_a_drop_after_a_maybe_accept_is_not_proven():
+    text = '-P INPUT ACCEPT\n-A INPUT -p tcp -m limit --limit 10/sec -j ACCEPT\n-A INPUT -p tcp --dport 10250 -j DROP\n'
+    (entry,) = fw.analyze_iptables(text, context=TUNNEL)['blocking']
+    assert entry['conditional'] is True and entry['reasons'][0].startswith('an earlier rule may accept the packet')
+
+
+def test_proven_rules_carry_their_position_and_sources():
+    text = ('-P INPUT DROP\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -i lo -j ACCEPT\n'
+            '-A INPUT -s 10.224.0.5/32 -p tcp --dport 10250 -j REJECT\n-A INPUT -s 10.224.0.0/16 -p tcp -j ACCEPT\n-A INPUT -j DROP\n')
+    result = fw.analyze_iptables(text, context=TUNNEL)
+    assert [(b['spec'], b['position'], b['conditional'], b['sources']) for b in result['blocking']] == [
+        ('-A INPUT -s 10.224.0.5/32 -p tcp --dport 10250 -j REJECT', 3, False, ['10.224.0.5/32'])]
+    assert result['policy_blocks'] is False
+    # without the tunnel sources the same REJECT and the catch-all DROP are only conditional
+    assert [b['conditional'] for b in fw.analyze_iptables(text)['blocking']] == [True, True]
+
+
+def test_an_accept_after_a_sure_drop_ends_the_blocking_path():
+    text = '-P INPUT ACCEPT\n-A INPUT -p tcp --dport 10250 -j DROP\n-A INPUT -p tcp --dport 10250 -j ACCEPT\n-A INPUT -j DROP\n'
+    result = fw.analyze_iptables(text, context=TUNNEL)
+    assert [b['spec'] for b in result['blocking']] == ['-A INPUT -p tcp --dport 10250 -j DROP']
+    assert result['shadowed'] == ['-A INPUT -j DROP']
+
+
+@pytest.mark.parametrize('spec, expected', [
+    ('-A KUBE-FIREWALL -m mark --mark 0x8000/0x8000 -j DROP', 'no'),
+    ('-A INPUT -m mark ! --mark 0x8000/0x8000 -p tcp --dport 10250 -j DROP', 'yes'),
+    ('-A INPUT -m mark --mark 0x0/0xff00 -p tcp --dport 10250 -j DROP', 'yes'),
+    ('-A INPUT -m connmark --mark 0x1 -j DROP', 'no'),
+    ('-A INPUT -m conntrack --ctstate INVALID -j DROP', 'no'),
+    ('-A INPUT -m conntrack --ctstate ESTABLISHED -j DROP', 'no'),
+    ('-A INPUT -m state --state NEW -p tcp --dport 10250 -j DROP', 'yes'),
+    ('-A INPUT -s 10.224.0.0/16 -p tcp --dport 10250 -j DROP', 'yes'),
+    ('-A INPUT ! -s 10.224.0.0/16 -p tcp --dport 10250 -j DROP', 'no'),
+    ('-A INPUT -s 10.224.0.4/32 -p tcp --dport 10250 -j DROP', 'yes'),
+    ('-A INPUT -s 203.0.113.0/24 -j DROP', 'no'),
+    ('-A INPUT -d 10.224.0.9/32 -p tcp --dport 10250 -j DROP', 'yes'),
+    ('-A INPUT -d 10.224.0.10/32 -p tcp --dport 10250 -j DROP', 'no'),
+    ('-A INPUT ! -d 10.224.0.9/32 -j DROP', 'no'),
+    ('-A INPUT -i eth0 -p tcp --dport 10250 -j DROP', 'yes'),
+    ('-A INPUT -i eth1 -p tcp --dport 10250 -j DROP', 'no'),
+    ('-A INPUT -i cali+ -j DROP', 'no'),
+    ('-A INPUT ! -i cali+ -p tcp --dport 10250 -j DROP', 'yes'),
+    ('-A INPUT -i eth+ -p tcp --dport 10250 -j DROP', 'yes'),
+    ('-A INPUT -p tcp --tcp-flags FIN,SYN,RST,ACK SYN --dport 10250 -j DROP', 'yes'),
+    ('-A INPUT -p tcp --tcp-flags SYN,ACK SYN,ACK -j DROP', 'no'),
+    ('-A INPUT -f -j DROP', 'no'),
+    ('-A INPUT -m iprange --src-range 10.224.0.1-10.224.0.200 -p tcp --dport 10250 -j DROP', 'yes'),
+    ('-A INPUT -m iprange --src-range 10.225.0.1-10.225.0.200 -j DROP', 'no'),
+    ('-A INPUT -p tcp --dport 10250 -j REJECT --reject-with tcp-reset', 'yes'),
+    ('-A INPUT -m set --match-set crowdsec-blacklists src -j DROP', 'no'),
+    ('-A INPUT -m set ! --match-set crowdsec-blacklists src -p tcp --dport 10250 -j DROP', 'yes'),
+    ('-A INPUT -m set --match-set unknown-set src -j DROP', 'maybe'),
+    ('-A INPUT -p tcp --sport 1024:65535 --dport 10250 -j DROP', 'maybe'),
+    ('-A INPUT -m recent --rcheck --seconds 60 --name ssh -j DROP', 'maybe'),
+])
+def test_rule_match_with_what_the_controller_knows(spec, expected):
+    ctx = dict(TUNNEL, ipsets=CROWDSEC)
+    assert fw.iptables_rule_match(spec, 10250, context=ctx, source='10.224.0.4')[0] == expected
+
+
+def test_source_subnet_partly_covered_is_maybe():
+    ctx = fw.firewall_context(sources=['10.224.0.0/16'])
+    assert fw.iptables_rule_match('-A INPUT -s 10.224.0.0/24 -j DROP', context=ctx, source='10.224.0.0/16')[0] == 'maybe'
+
+
+def test_ipset_listing_cut_or_not_plain_is_unknown():
+    sets = fw.parse_ipset_save('create big hash:net family inet\nadd big 10.0.0.0/8\ncut big\n'
+                               'create pairs hash:ip,port family inet\nadd pairs 10.224.0.4,tcp:10250\n')
+    ctx = dict(TUNNEL, ipsets=sets)
+    assert fw._rule_match('-A INPUT -m set --match-set big src -j DROP', ctx=ctx, source=fw._network('10.224.0.4'))[3] == [
+        'the listing of ipset big was cut (too many members)']
+    assert fw.iptables_rule_match('-A INPUT -m set --match-set pairs src,dst -j DROP', context=ctx, source='10.224.0.4')[0] == 'maybe'
+
+
+SCOPED_UFW = '''Status: active
+Logging: on (low)
+Default: deny (incoming), allow (outgoing), disabled (routed)
+New profiles: skip
+
+To                         Action      From
+--                         ------      ----
+22/tcp                     ALLOW IN    Anywhere
+10250/tcp                  ALLOW IN    10.224.0.0/16
+'''
+
+
+def test_a_scoped_ufw_allow_that_covers_the_tunnel_sources_allows():
+    result = fw.parse_ufw_status(SCOPED_UFW, sources=['10.224.0.4', '10.224.0.5'])
+    assert (result['allows_port'], result['blocks_port'], result['blocked_sources']) == (True, False, [])
+    partly = fw.parse_ufw_status(SCOPED_UFW, sources=['10.224.0.4', '10.225.0.5'])
+    assert (partly['allows_port'], partly['blocked_sources']) == (False, ['10.225.0.5/32'])
+    # without the sources the allow is only conditional, as before
+    assert fw.parse_ufw_status(SCOPED_UFW)['blocks_port'] is True
+    verdict = fw.decide_10250_block(ufw=SCOPED_UFW, iptables='-P INPUT ACCEPT\n', context=fw.firewall_context(sources=['10.224.0.0/16']))
+    assert verdict['blocked_by'] is None
+
+
+def test_scoped_ufw_allow_in_the_iptables_form_covers_the_sources():
+    text = UFW_CONF_HEAD % 'deny' + '-A ufw-user-input -s 10.224.0.0/16 -p tcp -m tcp --dport 10250 -j ACCEPT\n'
+    assert fw.parse_ufw_status(text, sources=['10.224.0.4'])['allows_port'] is True
+    assert fw.parse_ufw_status(text, sources=['10.9.0.4'])['blocks_port'] is True
