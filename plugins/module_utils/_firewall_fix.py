@@ -7,15 +7,21 @@
 Pure Python (standard library only).
 
 The script (:data:`FIX_SCRIPT`) never contains a value: everything arrives as positional parameters,
-validated again by the script::
+validated again by the script. Azure pastes parameter values unquoted into the script
+(``export arg1=...`` / ``set -- ...``, see _runcommand.py), so every parameter is one safe shell word
+and a rule spec, whose tokens are text from ``iptables -S`` (comments with spaces, quotes, anything),
+travels base64url-encoded::
 
     id=<[A-Za-z0-9_.-]{1,40}>   run id echoed in the markers
     port=<1..65535>             the port (default 10250)
     apply=0|1                   0 = only inspect, 1 = back up, act, and inspect again
     ufw=none|allow|disable      ufw action (only with apply=1)
-    d=<n> <chain> <arg>...      delete one iptables rule: the n tokens after d= are the rule spec
-                                without "-A" (chain first); run as `iptables -D <chain> <arg>...`,
-                                only when `iptables -C` finds the rule (never by line number)
+    d=<n>:<base64url>           delete one iptables rule: base64url (no padding) of its n tokens without
+                                "-A" (chain first), each followed by a NUL byte (:func:`encode_rule`);
+                                the script decodes it with `base64 -d` into an array (`mapfile -d ''`,
+                                never eval or word splitting), checks n, the chain name and every token,
+                                and runs `iptables -D <chain> <arg>...` only when `iptables -C` finds the
+                                rule (never by line number)
 
 Output format ``AKSFW1`` (fits the 4096-byte Run Command limit; each section is capped)::
 
@@ -34,6 +40,7 @@ section itself holds the filter table, capped.
 
 from __future__ import annotations
 
+import base64
 import re
 import shlex
 
@@ -43,6 +50,7 @@ FORMAT = 'AKSFW1'
 UFW_ACTIONS = ('allow', 'disable', 'ignore')
 IPTABLES_ACTIONS = ('delete_blocking', 'ignore')
 MAX_RULE_TOKENS = 64
+MAX_RULE_BYTES = 4096  # encoded tokens of one rule; iptables comments are at most 256 bytes
 BACKUP_DIR = '/var/lib/aks-tunnel'
 _CHAIN_RE = re.compile(r'^[A-Za-z0-9_.:-]{1,64}$')
 _RUN_ID_RE = re.compile(r'^[A-Za-z0-9_.-]{1,40}$')
@@ -71,13 +79,19 @@ while (( $# > 0 )); do
         apply=*) v=${arg#apply=}; [[ $v == 0 || $v == 1 ]] || akfw_fail "bad-arg $pos"; apply=$v ;;
         ufw=*) v=${arg#ufw=}; [[ $v == none || $v == allow || $v == disable ]] || akfw_fail "bad-arg $pos"; ufw_action=$v ;;
         d=*)
-            n=${arg#d=}
-            [[ $n =~ ^[0-9]{1,2}$ ]] && (( 10#$n >= 1 && 10#$n <= 64 && 10#$n <= $# )) || akfw_fail "bad-arg $pos"
-            n=$((10#$n))
-            [[ $1 =~ ^[A-Za-z0-9_.:-]{1,64}$ ]] || akfw_fail "bad-arg $((pos + 1))"
-            for t in "${@:1:n}"; do [[ $t == *$'\n'* || -z $t ]] && akfw_fail "bad-arg $pos"; done
-            DEL+=("$n" "${@:1:n}")
-            shift "$n"; pos=$((pos + n)) ;;
+            # one rule: <n>:<base64url of n NUL-terminated tokens>; decoded into an array, never eval'd or word-split
+            v=${arg#d=}
+            [[ $v =~ ^([0-9]{1,2}):([A-Za-z0-9_-]{2,5462})$ ]] || akfw_fail "bad-arg $pos"
+            n=$((10#${BASH_REMATCH[1]})) v=${BASH_REMATCH[2]}
+            (( n >= 1 && n <= 64 )) || akfw_fail "bad-arg $pos"
+            v=${v//-/+} v=${v//_//}
+            while (( ${#v} % 4 )); do v+='='; done
+            printf '%s' "$v" | base64 -d > /dev/null 2>&1 || akfw_fail "bad-arg $pos"
+            rule=()
+            mapfile -d '' -t rule < <(printf '%s' "$v" | base64 -d 2> /dev/null)
+            (( ${#rule[@]} == n )) && [[ ${rule[0]} =~ ^[A-Za-z0-9_.:-]{1,64}$ ]] || akfw_fail "bad-arg $pos"
+            for t in "${rule[@]}"; do [[ $t == *$'\n'* || -z $t ]] && akfw_fail "bad-arg $pos"; done
+            DEL+=("$n" "${rule[@]}") ;;
         *) akfw_fail "bad-arg $pos" ;;
     esac
 done
@@ -163,8 +177,49 @@ cat "$OUT"
 '''
 
 
+def encode_rule(spec):
+    """``d=<n>:<base64url>`` for one ``-A CHAIN ...`` line from ``iptables -S`` (the FIX_SCRIPT parameter).
+
+    The tokens (as ``iptables -S`` quotes them, undone with shlex) without ``-A``, chain first, each
+    followed by a NUL byte, UTF-8, base64url without padding: a safe shell word whatever the rule's
+    comment holds, decoded back to exactly these tokens by the script.
+    """
+    if not isinstance(spec, str):
+        raise FirewallFixError('rule spec %r is not a string; pass a line from `iptables -S`' % (spec,))
+    try:
+        tokens = shlex.split(spec)
+    except ValueError as exc:
+        raise FirewallFixError('rule %r cannot be split into tokens (%s); pass a line from `iptables -S`' % (spec, exc)) from None
+    if len(tokens) < 2 or tokens[0] != '-A':
+        raise FirewallFixError('not an "-A CHAIN ..." rule spec: %r; pass a line from `iptables -S`' % (spec,))
+    args = tokens[1:]
+    if not _CHAIN_RE.match(args[0]):
+        raise FirewallFixError('invalid chain name %r in rule %r' % (args[0], spec))
+    if len(args) > MAX_RULE_TOKENS or any(not a or '\n' in a or '\0' in a for a in args):
+        raise FirewallFixError('rule %r cannot be passed safely (empty/multi-line token or more than %d tokens)' % (spec, MAX_RULE_TOKENS))
+    payload = b''.join(a.encode('utf-8', 'surrogateescape') + b'\0' for a in args)
+    if len(payload) > MAX_RULE_BYTES:
+        raise FirewallFixError('rule %r is longer than %d bytes and is not sent' % (spec, MAX_RULE_BYTES))
+    return 'd=%d:%s' % (len(args), base64.urlsafe_b64encode(payload).rstrip(b'=').decode('ascii'))
+
+
+def decode_rule(value):
+    """The tokens of a ``d=<n>:<base64url>`` parameter (what FIX_SCRIPT decodes; for tests and diagnostics)."""
+    match = re.match(r'^d=([0-9]{1,2}):([A-Za-z0-9_-]+)$', value or '')
+    if not match:
+        raise FirewallFixError('not a d=<n>:<base64url> parameter: %r' % (value,))
+    data = match.group(2)
+    payload = base64.urlsafe_b64decode(data + '=' * (-len(data) % 4))
+    if not payload.endswith(b'\0'):
+        raise FirewallFixError('rule parameter does not end with a NUL byte')
+    tokens = [t.decode('utf-8', 'surrogateescape') for t in payload[:-1].split(b'\0')]
+    if len(tokens) != int(match.group(1)):
+        raise FirewallFixError('rule parameter holds %d tokens, not %s' % (len(tokens), match.group(1)))
+    return tokens
+
+
 def build_fix_parameters(*, port=10250, apply=False, ufw='ignore', delete_specs=(), run_id=None):
-    """Validated positional parameters for FIX_SCRIPT. ``delete_specs``: ``-A CHAIN ...`` lines from ``iptables -S``."""
+    """Validated positional parameters for FIX_SCRIPT, each a safe shell word. ``delete_specs``: ``-A CHAIN ...`` lines from ``iptables -S``."""
     params = []
     if run_id is not None:
         if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
@@ -178,16 +233,7 @@ def build_fix_parameters(*, port=10250, apply=False, ufw='ignore', delete_specs=
         raise FirewallFixError('invalid ufw action %r: use one of %s' % (ufw, ', '.join(UFW_ACTIONS)))
     params.append('ufw=%s' % ('none' if ufw == 'ignore' else ufw))
     for spec in delete_specs or ():
-        try:
-            args = fw.iptables_delete_args(spec)[1:]
-        except fw.FirewallParseError as exc:
-            raise FirewallFixError(str(exc)) from None
-        if not _CHAIN_RE.match(args[0]):
-            raise FirewallFixError('invalid chain name %r in rule %r' % (args[0], spec))
-        if len(args) > MAX_RULE_TOKENS or any(not a or '\n' in a for a in args):
-            raise FirewallFixError('rule %r cannot be passed safely (empty/multi-line token or more than %d tokens)' % (spec, MAX_RULE_TOKENS))
-        params.append('d=%d' % len(args))
-        params.extend(args)
+        params.append(encode_rule(spec))
     return params
 
 

@@ -16,12 +16,17 @@ So:
   ``deadline`` (targets not finished by then are reported as errors and abandoned);
 * 409 "execution in progress": wait ``conflict_wait`` seconds and retry within the target's timeout;
   429: the SDK already retried with ``Retry-After``; if it still fails we wait and retry too;
-* values never enter the script text: they are Run Command ``parameters`` (positional arguments).
+* values are Run Command ``parameters``, and on Linux a parameter value IS script text: the handler adds
+  ``export arg1=v1 arg2=v2`` and ``set -- v1 v2`` at the top of the script, values unquoted
+  (Azure/azure-cli issue 10400, Azure/azure-powershell issue 14415). :func:`run_command_input` is the
+  one place a body is built and it refuses every value that is not a safe shell word
+  (:data:`SAFE_WORD_RE`); anything else must be encoded by the caller (base64url, decoded in the script).
 """
 
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 
@@ -36,12 +41,42 @@ STATUS_TIMEOUT = 'timeout'       # no result within the target's timeout
 STATUS_ABANDONED = 'abandoned'   # the overall deadline passed first (started or not)
 
 
+# A value the handler can paste unquoted into `export argN=<value>` and `set -- <value>` and that bash
+# still reads as exactly one word, unchanged: no whitespace, quotes, `$`, backticks, `;&|<>()`, glob
+# characters (`*?[]`), `~`, `{}`, `#`, `!`, backslash or non-ASCII. A leading `-` is refused too: our
+# values never need it, and it would become an option if a handler version wrote `set` without `--`.
+SAFE_WORD_RE = re.compile(r'^[A-Za-z0-9_.:/,+=@%][A-Za-z0-9_.:/,+=@%-]*$')
+
+
+class UnsafeParameterError(ValueError):
+    """A Run Command parameter value is not a safe shell word (Azure pastes values into the script)."""
+
+
+def check_parameters(parameters):
+    """Return the values as strings, or raise UnsafeParameterError naming the first bad one (1-based)."""
+    values = []
+    for index, value in enumerate(parameters or ()):
+        text = value if isinstance(value, str) else str(value)
+        if isinstance(value, bool) or value is None or not SAFE_WORD_RE.match(text):
+            shown = text if len(text) <= 60 else text[:57] + '...'
+            raise UnsafeParameterError(
+                'refused to send Run Command parameter %d (arg%d) %r: it is not a safe shell word. The Linux Run Command '
+                'handler pastes parameter values unquoted into the script (export/set -- lines), so only the characters '
+                'A-Z a-z 0-9 _ . : / , + = @ %% - are allowed (not empty, not starting with -); encode anything else'
+                % (index + 1, index + 1, shown))
+        values.append(text)
+    return values
+
+
 def run_command_input(script, parameters=()):
-    """The RunCommandInput body: the constant script (as lines) and the values as positional parameters."""
+    """The RunCommandInput body: the constant script (as lines) and the values as parameters arg1..argN.
+
+    Raises UnsafeParameterError if a value could change the script once Azure pastes it in.
+    """
     return {
         'commandId': RUN_SHELL_SCRIPT,
         'script': script.split('\n'),
-        'parameters': [{'name': 'arg%d' % (index + 1), 'value': str(value)} for index, value in enumerate(parameters or ())],
+        'parameters': [{'name': 'arg%d' % (index + 1), 'value': value} for index, value in enumerate(check_parameters(parameters))],
     }
 
 
@@ -227,7 +262,11 @@ class RunCommandExecutor:
     def run_one(self, target):
         """Run Command on one target (called from a worker thread; returns data, never raises for API errors)."""
         begin = self.clock()
-        body = run_command_input(target['script'], target.get('parameters') or ())
+        try:
+            body = run_command_input(target['script'], target.get('parameters') or ())
+        except UnsafeParameterError as exc:
+            # nothing was sent to this VM
+            return self._result(target, STATUS_FAILED, 0.0, 0, 0, error=str(exc))
         doing = 'run the command on %s' % target['key']
         attempts = conflicts = 0
         last_error = None

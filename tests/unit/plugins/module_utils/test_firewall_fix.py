@@ -5,11 +5,15 @@
 
 from __future__ import annotations
 
+import base64
+import shlex
 import subprocess
 
 import pytest
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_fix as ff
+from ansible_collections.aks.tunnel.plugins.module_utils import _runcommand as rc
+from ansible_collections.aks.tunnel.tests.lab.arm.executor import handler_script
 
 UFW_ACTIVE = '''Status: active
 Logging: on (low)
@@ -43,8 +47,65 @@ def output(sections, actions=(), end=True, apply=0):
 def test_parameters_carry_the_rule_tokens_exactly():
     params = ff.build_fix_parameters(port=10250, apply=True, ufw='allow', run_id='r1',
                                      delete_specs=['-A INPUT -p tcp -m comment --comment "no kubelet" -j DROP'])
-    assert params == ['id=r1', 'port=10250', 'apply=1', 'ufw=allow', 'd=9', 'INPUT', '-p', 'tcp', '-m', 'comment', '--comment',
-                      'no kubelet', '-j', 'DROP']
+    assert params[:4] == ['id=r1', 'port=10250', 'apply=1', 'ufw=allow']
+    assert params[4] == 'd=9:' + base64.urlsafe_b64encode(b'INPUT\0-p\0tcp\0-m\0comment\0--comment\0no kubelet\0-j\0DROP\0').decode().rstrip('=')
+    assert ff.decode_rule(params[4]) == ['INPUT', '-p', 'tcp', '-m', 'comment', '--comment', 'no kubelet', '-j', 'DROP']
+    assert len(params) == 5
+
+
+# Lines as `iptables -S` prints them (it double-quotes a comment with special characters and escapes " and \).
+HOSTILE_SPECS = [
+    '-A KUBE-FIREWALL -m comment --comment "kubernetes firewall for dropping marked packets" -m mark --mark 0x8000/0x8000 -j DROP',
+    '-A INPUT -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
+    '-A INPUT -p tcp -m tcp --dport 10250 -m comment --comment "$(touch /tmp/aks-tunnel-hostile-x)" -j DROP',
+    '-A INPUT -p tcp -m tcp --dport 10250 -m comment --comment "`touch /tmp/aks-tunnel-hostile-y`" -j DROP',
+    '-A INPUT -p tcp -m comment --comment "a;reboot|b&c>d<e" -j REJECT --reject-with tcp-reset',
+    '-A INPUT -m comment --comment "* ? [a-z] ~root {a,b} #x !y" -j DROP',
+    '-A INPUT -m comment --comment "say \\"hi\\" \\\\ \'single\'" -j DROP',
+    '-A INPUT -m comment --comment "k\u00fcbelet \u2603 \u30c6\u30b9\u30c8" -j DROP',
+    '-A INPUT -m comment --comment plain -j DROP',
+    '-A cali-INPUT -m comment --comment "cali:msRIDfJRWnYwzW4g" -m mark --mark 0x10000/0x10000 -j ACCEPT',
+]
+
+
+@pytest.mark.parametrize('spec', HOSTILE_SPECS)
+def test_rule_encoding_round_trip_is_a_safe_word(spec):
+    value = ff.encode_rule(spec)
+    assert rc.SAFE_WORD_RE.match(value), value
+    assert rc.run_command_input(ff.FIX_SCRIPT, [value])['parameters'][0]['value'] == value
+    assert ff.decode_rule(value) == shlex.split(spec)[1:]
+
+
+def _parsed_by_script(params):
+    """The script's own argument parsing, run the way Azure runs it (parameters pasted into the script
+    text): FIX_SCRIPT up to the first command that touches the system, then the DEL array NUL-separated."""
+    cut = ff.FIX_SCRIPT.index('\nOUT=$(mktemp)')
+    script = ff.FIX_SCRIPT[:cut] + '\nprintf \'%s\\0\' "${DEL[@]}"\n'
+    proc = subprocess.run(['bash', '-c', handler_script(script, params), 'bash'], capture_output=True, timeout=30, check=False)
+    assert proc.stderr == b'', proc.stderr
+    return proc.stdout
+
+
+def test_script_decodes_every_rule_exactly_under_the_azure_rewrite():
+    params = ff.build_fix_parameters(apply=True, run_id='r1', delete_specs=HOSTILE_SPECS)
+    expected = b''
+    for spec in HOSTILE_SPECS:
+        tokens = shlex.split(spec)[1:]
+        expected += b''.join(x.encode() + b'\0' for x in [str(len(tokens))] + tokens)
+    assert _parsed_by_script(params) == expected
+
+
+@pytest.mark.parametrize('spec, message', [
+    ('-A INPUT -m comment --comment "unbalanced -j DROP', 'cannot be split'),
+    ('-A IN$PUT -j DROP', 'invalid chain name'),
+    ('-A INPUT ' + ' '.join(['-j'] * 64), 'more than 64 tokens'),
+    ('-A INPUT -m comment --comment "" -j DROP', 'empty/multi-line token'),
+    ('-A INPUT -m comment --comment "%s" -j DROP' % ('x' * 4090), 'longer than 4096 bytes'),
+    (None, 'not a string'),
+])
+def test_rules_that_cannot_be_sent_are_refused(spec, message):
+    with pytest.raises(ff.FirewallFixError, match=message):
+        ff.encode_rule(spec)
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -59,8 +120,14 @@ def test_bad_parameters(kwargs, message):
         ff.build_fix_parameters(**kwargs)
 
 
+def _b64(data):
+    return base64.urlsafe_b64encode(data).decode().rstrip('=')
+
+
 @pytest.mark.parametrize('args, position', [
-    (['port=99999'], 1), (['ufw=on'], 1), (['id=ok', 'x=1'], 2), (['d=2', 'IN PUT', '-j'], 2), (['d=5', 'INPUT'], 1),
+    (['port=99999'], 1), (['ufw=on'], 1), (['id=ok', 'x=1'], 2), (['id=ok', 'd=2:' + _b64(b'IN PUT\0-j\0')], 2),
+    (['d=5:' + _b64(b'INPUT\0')], 1), (['d=2:' + _b64(b'INPUT\0\0')], 1), (['d=2:' + _b64(b'INPUT\0a\nb\0')], 1),
+    (['d=1:!!!!'], 1), (['d=1:A'], 1), (['d=0:' + _b64(b'INPUT\0')], 1), (['d=9', 'INPUT'], 1),
     (['apply=2'], 1), (['port=1;reboot'], 1),
 ])
 def test_script_refuses_bad_parameters_before_doing_anything(args, position):

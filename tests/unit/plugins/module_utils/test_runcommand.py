@@ -82,13 +82,40 @@ class FakeCompute:
 
 def target(i):
     return {'key': 'node%d' % i, 'resource_group': 'mc', 'vmss': 'vmss', 'instance_id': str(i), 'script': 'echo "$1"\necho b',
-            'parameters': ['x y', 7]}
+            'parameters': ['x=y', 7]}
 
 
 def test_run_command_input_passes_values_as_parameters_only():
-    body = rc.run_command_input('echo "$1"\necho "$2"', ['a b', 3])
+    body = rc.run_command_input('echo "$1"\necho "$2"', ['a=b', 3])
     assert body == {'commandId': 'RunShellScript', 'script': ['echo "$1"', 'echo "$2"'],
-                    'parameters': [{'name': 'arg1', 'value': 'a b'}, {'name': 'arg2', 'value': '3'}]}
+                    'parameters': [{'name': 'arg1', 'value': 'a=b'}, {'name': 'arg2', 'value': '3'}]}
+
+
+@pytest.mark.parametrize('value', [
+    'id=r1', 'port=10250', 'r=10.0.0.4+3:10250', 't=fd00::1:443', 'e=tls:api.example.com:443', 'src=10.224.0.0/16',
+    'd=LUEgSU5QVVQ_-', 'x@y%z,w', '=', 'a-b',
+])
+def test_safe_words_are_sent(value):
+    assert rc.run_command_input('true', [value])['parameters'] == [{'name': 'arg1', 'value': value}]
+
+
+@pytest.mark.parametrize('value', [
+    'a b', '', ' ', 'a\tb', 'a\nb', '$(touch /tmp/x)', '`id`', 'a;reboot', 'a|b', 'a&b', 'a>b', 'a<b', '(a)', '*', 'a?', '[ab]',
+    '~root', '{a,b}', '#c', '!x', 'a\\b', '"q"', "'q'", 'd=ü', '-a', '--', None, True,
+])
+def test_unsafe_values_are_refused_with_their_position(value):
+    with pytest.raises(rc.UnsafeParameterError, match=r'parameter 2 \(arg2\).*not a safe shell word'):
+        rc.run_command_input('true', ['ok', value])
+
+
+def test_executor_sends_nothing_for_a_target_with_an_unsafe_value():
+    compute = FakeCompute({'0': ['ok'], '1': ['ok']})
+    bad = dict(target(1), parameters=['ok', 'x $(id)'])
+    results = rc.RunCommandExecutor(compute, timeout=10).run([target(0), bad])
+    assert [c[2] for c in compute.calls] == ['0']
+    assert results[0]['status'] == 'succeeded'
+    assert (results[1]['status'], results[1]['attempts'], results[1]['started']) == ('failed', 0, False)
+    assert 'parameter 2 (arg2)' in results[1]['error'] and 'not a safe shell word' in results[1]['error']
 
 
 @pytest.mark.parametrize('result, expected', [
@@ -116,7 +143,7 @@ def test_all_targets_succeed_with_bounded_concurrency():
     assert [r['key'] for r in results] == ['node%d' % i for i in range(12)]
     assert all(r['status'] == 'succeeded' and r['stdout'] == 'out-%d' % i for i, r in enumerate(results))
     assert compute.max_active <= 4
-    assert compute.calls[0][3]['parameters'] == [{'name': 'arg1', 'value': 'x y'}, {'name': 'arg2', 'value': '7'}]
+    assert compute.calls[0][3]['parameters'] == [{'name': 'arg1', 'value': 'x=y'}, {'name': 'arg2', 'value': '7'}]
 
 
 def test_conflict_is_retried_then_succeeds():
