@@ -56,6 +56,8 @@ RECONCILE_CAVEAT = ('AKS manages konnectivity-agent: its Deployment carries %s=R
                     'a higher memory limit needs a support request or an AKS-supported setting.' % ADDON_MODE_LABEL)
 
 _KILLED_RE = re.compile(r'Killed process (\d+) \(([^)]*)\)')
+# kubelet's SystemOOM event: "System OOM encountered, victim process: <comm>, pid: <pid>" (greedy: a comm may hold ", pid: ").
+_SYSTEM_OOM_RE = re.compile(r'victim process: (.*), pid: (\d+)\s*$')
 
 
 class KonnectivityInputError(ValueError):
@@ -441,13 +443,30 @@ def _agents_started(pods):
     return started
 
 
-def _event_summary(event):
-    pid, comm = parse_killed_process(event.get('message'))
+def parse_system_oom_victim(message):
+    """(pid, comm) from kubelet's SystemOOM `victim process: <comm>, pid: <pid>` message, or (None, None)."""
+    match = _SYSTEM_OOM_RE.search(message or '')
+    if not match:
+        return None, None
+    return int(match.group(2)), match.group(1)
+
+
+def _event_summary(event, agent_processes):
+    """One OOMKilling/SystemOOM event; the victim's name, pid and the message are kept only when it is the agent.
+
+    The OOM events of a node name the processes of every workload on it: those are other people's data (and text anyone
+    who runs a process there chooses), so they are counted, never reported.
+    """
+    if event.get('reason') == 'SystemOOM':
+        pid, comm = parse_system_oom_victim(event.get('message'))
+    else:
+        pid, comm = parse_killed_process(event.get('message'))
+    agent = comm in agent_processes
     return {
         'node': _get(event, 'involvedObject', 'name') or _get(event, 'source', 'host'),
-        'reason': event.get('reason'), 'source': _get(event, 'source', 'component'), 'message': event.get('message'),
+        'reason': event.get('reason'), 'source': _get(event, 'source', 'component'), 'message': event.get('message') if agent else None,
         'count': event.get('count') or 1, 'last_timestamp': event.get('lastTimestamp') or event.get('eventTime'),
-        'pid': pid, 'process': comm,
+        'pid': pid if agent else None, 'process': comm if agent else None, 'agent_process': agent,
     }
 
 
@@ -528,11 +547,10 @@ def analyze_agents(pods, deployment, events, nodes, pod_metrics=None, node_metri
     oom_events, system_oom_events = [], []
     started = _agents_started(pods)
     for event in events or []:
-        summary = _event_summary(event)
+        summary = _event_summary(event, agent_processes)
         if summary['node'] not in agent_nodes:
             continue
         if event.get('reason') == 'OOMKilling':
-            summary['agent_process'] = summary['process'] in agent_processes
             # A kill older than every agent pod now on the node hit a pod that is gone (recreated or rescheduled).
             last = _timestamp(summary['last_timestamp'])
             summary['before_current_pods'] = bool(last and summary['node'] in started and last < started[summary['node']])
@@ -575,15 +593,23 @@ def analyze_agents(pods, deployment, events, nodes, pod_metrics=None, node_metri
                                (container['last_termination'] or {}).get('reason') or 'none',
                                usage.get('memory_mib', 'n/a'), container['limits'].get('memory', 'none')))
     evidence.extend(text for _node, text in unknowns)
+    other_kills = {}
     for event in system_oom_events:
-        evidence.append('node %s: SystemOOM (%s), %d time(s), last %s' % (event['node'], event['message'], event['count'], event['last_timestamp']))
+        if event['agent_process']:
+            evidence.append('node %s: SystemOOM, victim process %s (pid %s), %d time(s), last %s'
+                            % (event['node'], event['process'], event['pid'], event['count'], event['last_timestamp']))
+        else:
+            other_kills.setdefault(event['node'], [0, 0])[1] += event['count']
     for event in oom_events:
         if not event['agent_process']:
-            evidence.append('node %s: kernel OOM-killed %s (not the agent), %d time(s)' % (event['node'], event['process'], event['count']))
+            other_kills.setdefault(event['node'], [0, 0])[0] += event['count']
         elif event['before_current_pods']:
             evidence.append('node %s: kernel OOM-killed %s %d time(s), last %s, before the agent pod now on the node started (%s)'
                             % (event['node'], event['process'], event['count'], event['last_timestamp'],
                                started[event['node']].strftime('%Y-%m-%dT%H:%M:%SZ')))
+    for node, (kernel, system) in sorted(other_kills.items()):
+        evidence.append('node %s: OOM kills of other workloads\' processes (not the agent; names not reported): %d kernel, %d SystemOOM'
+                        % (node, kernel, system))
     if metrics_error:
         evidence.append('metrics.k8s.io unavailable: %s' % metrics_error)
 

@@ -126,6 +126,7 @@ oom_events:
   description:
     - C(OOMKilling) node events on the agent nodes; the C(agent_process) key of each event tells whether the killed process was the agent,
       C(before_current_pods) whether the last kill is older than every agent pod now on that node.
+    - Other workloads' kills are counted, not reported - their C(process), C(pid) and C(message) are null (the same in RV(system_oom_events)).
   returned: always
   type: list
   elements: dict
@@ -134,11 +135,11 @@ oom_events:
        pid: 4242, process: proxy-agent, agent_process: true, before_current_pods: false,
        message: 'Memory cgroup out of memory: Killed process 4242 (proxy-agent) total-vm:...'}
 system_oom_events:
-  description: Kubelet C(SystemOOM) events on the agent nodes.
+  description: Kubelet C(SystemOOM) events on the agent nodes, with C(agent_process) as in RV(oom_events).
   returned: always
   type: list
   elements: dict
-  sample: [{node: aks-nodepool1-12345678-vmss000000, reason: SystemOOM, source: kubelet, count: 1, pid: 4242, process: null,
+  sample: [{node: aks-nodepool1-12345678-vmss000000, reason: SystemOOM, source: kubelet, count: 1, pid: 4242, process: proxy-agent, agent_process: true,
             last_timestamp: '2026-11-25T19:57:00Z', message: 'System OOM encountered, victim process: proxy-agent, pid: 4242'}]
 nodes:
   description: C(kubectl top nodes) numbers for the agent nodes (percentages of allocatable, truncated).

@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.aks.tunnel.plugins.module_utils._causes import CAUSE_IDS, make_finding
+from ansible_collections.aks.tunnel.plugins.module_utils import _konnectivity as k
 from ansible_collections.aks.tunnel.plugins.module_utils import _report as r
 
 NSG, UFW, IPT = 'nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250'
@@ -154,3 +155,63 @@ def test_junit_parses_and_carries_the_text_visibly():
     assert r.visible_text(CONTROLS) in failure.text and 'nodes: node-0\\x1b[2J|`n`' in failure.text
     assert cases[4].find('skipped').get('message') == r.visible_text('ARM says: ' + MARKUP + CONTROLS)
     assert cases[5].find('failure').get('message') == r.visible_text('pod %s was OOMKilled' % HOSTILE_POD)
+
+
+# --------------------------------------------------------------------------- konnectivity OOM evidence
+
+def _agent_pod(name, node_name):
+    return {'metadata': {'name': name}, 'spec': {'nodeName': node_name, 'containers': [
+        {'name': 'konnectivity-agent', 'resources': {'limits': {'memory': '64Mi'}}}]},
+        'status': {'phase': 'Running', 'conditions': [{'type': 'Ready', 'status': 'True'}],
+                   'containerStatuses': [{'name': 'konnectivity-agent', 'restartCount': 0, 'ready': True, 'state': {'running': {}}}]}}
+
+
+def _deployment(replicas):
+    return {'metadata': {'name': 'konnectivity-agent', 'namespace': 'kube-system'}, 'spec': {'replicas': replicas},
+            'status': {'readyReplicas': replicas, 'availableReplicas': replicas}}
+
+
+def _oom(node_name, comm, reason='OOMKilling', count=2):
+    message = 'Memory cgroup out of memory: Killed process 4242 (%s) total-vm:1kB, anon-rss:2kB' % comm
+    if reason == 'SystemOOM':
+        message = 'System OOM encountered, victim process: %s, pid: 4242' % comm
+    return {'reason': reason, 'message': message, 'count': count, 'lastTimestamp': '2026-11-25T20:00:00Z',
+            'involvedObject': {'kind': 'Node', 'name': node_name}, 'source': {'component': 'kernel-monitor', 'host': node_name}}
+
+
+# Process names other workloads choose (comm is up to 15 bytes; events may carry anything).
+FOREIGN_PROCESSES = ['java', 'secret-batch-42', '`x`|<b>', '\x1b[2J\x1b[H', '[a](http://e)', 'postgres: user=x']
+
+
+@pytest.mark.parametrize('agent_events, status', [
+    ([], 'ok'),
+    ([_oom('n1', 'proxy-agent')], 'problem'),
+])
+def test_oom_evidence_keeps_only_the_agent_processes(agent_events, status):
+    pods = [_agent_pod('konnectivity-agent-a', 'n0'), _agent_pod('konnectivity-agent-b', 'n1')]
+    foreign = [_oom(node, comm, reason) for node in ('n0', 'n1') for comm in FOREIGN_PROCESSES for reason in ('OOMKilling', 'SystemOOM')]
+    plain = k.analyze_agents(pods, _deployment(2), agent_events, [])
+    result = k.analyze_agents(pods, _deployment(2), foreign + agent_events, [])
+    # Other workloads' kills change nothing in the verdict ...
+    assert (result['finding']['status'], result['finding']['summary'], result['finding']['affected_nodes']) == (
+        status, plain['finding']['summary'], plain['finding']['affected_nodes'])
+    # ... and their process names, pids and messages appear nowhere: they are counted per node.
+    text = json.dumps(result)
+    for comm in FOREIGN_PROCESSES:
+        assert json.dumps(comm)[1:-1] not in text, comm
+    foreign_events = [e for e in result['oom_events'] + result['system_oom_events'] if not e['agent_process']]
+    assert len(foreign_events) == 4 * len(FOREIGN_PROCESSES)
+    assert all((e['process'], e['pid'], e['message']) == (None, None, None) for e in foreign_events)
+    counts = [line for line in result['finding']['evidence'] if 'other workloads' in line]
+    assert counts == ["node %s: OOM kills of other workloads' processes (not the agent; names not reported): 12 kernel, 12 SystemOOM" % n
+                      for n in ('n0', 'n1')]
+    agent = [e for e in result['oom_events'] if e['agent_process']]
+    assert [(e['node'], e['process'], e['pid']) for e in agent] == [(e['involvedObject']['name'], 'proxy-agent', 4242) for e in agent_events]
+
+
+def test_system_oom_of_the_agent_is_named_from_the_parsed_victim():
+    result = k.analyze_agents([_agent_pod('a', 'n0')], _deployment(1), [_oom('n0', 'proxy-agent', 'SystemOOM', 1)], [])
+    assert [e['process'] for e in result['system_oom_events']] == ['proxy-agent']
+    assert 'node n0: SystemOOM, victim process proxy-agent (pid 4242), 1 time(s), last 2026-11-25T20:00:00Z' in result['finding']['evidence']
+    assert k.parse_system_oom_victim('System OOM encountered, victim process: a, pid: 1, pid: 77') == (77, 'a, pid: 1')
+    assert k.parse_system_oom_victim('something else') == (None, None)
