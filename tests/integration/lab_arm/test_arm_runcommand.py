@@ -226,6 +226,12 @@ def test_handler_script_is_the_documented_rewrite(parameters, expected):
     assert handler_script('echo hi', parameters) == expected
 
 
+def test_local_bash_executor_takes_parameters_larger_than_one_argv_string():
+    values = ['v%d=%s' % (i, 'a' * 20) for i in range(8000)]  # about 400 KB of script text, over the 128 KiB of one argv string
+    out, err = LocalBashExecutor().run({'name': 'n', 'ip': '10.0.0.4'}, 'echo "$# ${8000}"', values, 30)
+    assert (out, err) == (b'8000 v7999=%s\n' % (b'a' * 20), b'')
+
+
 def test_local_bash_executor_timeout_kills_script():
     started = time.monotonic()
     out, err = LocalBashExecutor().run({'name': 'n', 'ip': '10.0.0.4'}, 'echo start; sleep 30', [], 0.5)

@@ -18,6 +18,7 @@ import importlib
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 
 
@@ -44,8 +45,17 @@ def handler_script(script, parameters=()):
     return 'export %s\nset -- %s\n%s' % (' '.join('%s=%s' % pair for pair in pairs), ' '.join(value for _name, value in pairs), script)
 
 
+def write_script_file(script, parameters=()):
+    """Write ``handler_script(script, parameters)`` to a private temporary file (the handler writes a
+    script.sh too; a file also avoids the 128 KiB limit of one argv string); the caller removes it."""
+    handle, path = tempfile.mkstemp(prefix='aks-tunnel-runcommand-', suffix='.sh')
+    with os.fdopen(handle, 'w', encoding='utf-8', errors='surrogateescape') as out:
+        out.write(handler_script(script, parameters))
+    return path
+
+
 class LocalBashExecutor:
-    """Runs `bash -c <handler_script(script, args)>` on this host (unit use; no isolation).
+    """Runs `bash <file with handler_script(script, args)>` on this host (unit use; no isolation).
 
     `env` adds variables; the node's name/IP are exported as LAB_NODE_NAME / LAB_NODE_IP so tests
     can see which node a script was meant for.
@@ -63,22 +73,25 @@ class LocalBashExecutor:
         env.update(self.env)
         env['LAB_NODE_NAME'] = node.get('name', '')
         env['LAB_NODE_IP'] = node.get('ip', '')
-        with self._lock:
-            if self._closed:
-                return b'', b'executor closed\n'
-            proc = subprocess.Popen(['bash', '-c', handler_script(script, args), 'bash'], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=self.cwd, start_new_session=True)
-            self._procs.add(proc)
+        path = write_script_file(script, args)
         try:
+            with self._lock:
+                if self._closed:
+                    return b'', b'executor closed\n'
+                proc = subprocess.Popen(['bash', path], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=self.cwd, start_new_session=True)
+                self._procs.add(proc)
             try:
                 out, err = proc.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self._kill(proc)
                 out, err = proc.communicate()
                 err = err + b'\nscript timed out after %ds\n' % int(timeout)
+            finally:
+                with self._lock:
+                    self._procs.discard(proc)
         finally:
-            with self._lock:
-                self._procs.discard(proc)
+            os.unlink(path)
         return out, err
 
     @staticmethod

@@ -5,8 +5,8 @@
 """Run-command executor for the ARM emulator: the script runs with bash, as root, inside the node's
 network namespace (`ip netns exec`, so the node's /etc/netns files - hosts, ufw - apply), in its own UTS
 namespace with the node's host name, the Run Command parameters written into the script text exactly as
-the Linux Run Command handler does (`handler_script`: `export`/`set --` lines on top, values unquoted),
-stdout/stderr captured, killed at the timeout. A node listed in `cannot_report` runs the script but the
+the Linux Run Command handler does (`handler_script`: `export`/`set --` lines on top, values unquoted;
+written to a private script file like the handler's script.sh), stdout/stderr captured, killed at the timeout. A node listed in `cannot_report` runs the script but the
 call never returns (until close), like a VM whose agent cannot reach Azure to report the result.
 
 Interface: `executor.run(node, script, args, timeout) -> (stdout: bytes, stderr: bytes)`, `close()`.
@@ -19,7 +19,7 @@ import signal
 import subprocess
 import threading
 
-from ..arm.executor import handler_script
+from ..arm.executor import write_script_file
 from .record import LabRecord
 
 # $1 = host name, rest = the command; a private UTS namespace so `hostname` shows the node name.
@@ -42,31 +42,34 @@ class NetnsExecutor:
             raise KeyError('node %r is not part of this lab' % (name,))
         return entry['ns']
 
-    def command(self, node, script, args):
+    def command(self, node, path):
+        """The argv that runs the script file ``path`` (see write_script_file) as root in the node."""
         name = node.get('name') if isinstance(node, dict) else node
-        return (['ip', 'netns', 'exec', self.namespace_of(node), 'unshare', '--uts', '--', 'sh', '-c', _WRAPPER, 'sh', name,
-                 'bash', '-c', handler_script(script, args), 'bash'])
+        return ['ip', 'netns', 'exec', self.namespace_of(node), 'unshare', '--uts', '--', 'sh', '-c', _WRAPPER, 'sh', name, 'bash', path]
 
     def run(self, node, script, args, timeout):
         name = node.get('name') if isinstance(node, dict) else node
         env = {'PATH': _PATH, 'HOME': '/root', 'LANG': 'C.UTF-8', 'LAB_NODE_NAME': name,
                'LAB_NODE_IP': self.plan['nodes'].get(name, {}).get('ip', '')}
-        with self._lock:
-            if self._closed.is_set():
-                return b'', b'executor closed\n'
-            proc = subprocess.Popen(self.command(node, script, args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env=env, cwd='/', start_new_session=True)
-            self._procs.add(proc)
+        path = write_script_file(script, args)
         try:
+            with self._lock:
+                if self._closed.is_set():
+                    return b'', b'executor closed\n'
+                proc = subprocess.Popen(self.command(node, path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, env=env, cwd='/', start_new_session=True)
+                self._procs.add(proc)
             try:
                 out, err = proc.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self._kill(proc)
                 out, err = proc.communicate()
                 err = err + b'\nscript timed out after %ds\n' % int(timeout)
+            finally:
+                with self._lock:
+                    self._procs.discard(proc)
         finally:
-            with self._lock:
-                self._procs.discard(proc)
+            os.unlink(path)
         self.journal.append({'node': name, 'rc': proc.returncode})
         del self.journal[:-200]
         if name in self.plan.get('cannot_report', []):
