@@ -172,11 +172,15 @@ def _whole(value, option, low, high):
     return value
 
 
-def desired_profile(current, capacity_info, allocated_outbound_ports=None, managed_outbound_ips=None, min_ports=0, max_ips=None):
+def desired_profile(current, capacity_info, allocated_outbound_ports=None, managed_outbound_ips=None, min_ports=0, max_ips=None,
+                    peak_ports=0, threshold=_snat.DEFAULT_USAGE_THRESHOLD, if_no_fit='refuse'):
     """What aks_outbound_ports would set.
 
-    current: lb_profile(); options as given ("recommended", a number, or None = keep). Returns
-    {'allocated_outbound_ports', 'managed_outbound_ips', 'recommendation' (or None), 'errors': [str]}.
+    current: lb_profile(); options as given ("recommended", a number, or None = keep). managed_outbound_ips None
+    keeps today's IP count, also with allocated_outbound_ports "recommended": outbound IPs are added only when
+    asked ("recommended" = as many as the recommendation needs, up to max_ips or 100; a number = that count).
+    Returns {'allocated_outbound_ports', 'managed_outbound_ips', 'outbound_ip_count', 'recommendation' (or None),
+    'errors': [str], 'refused': None or why nothing can be set without more outbound IPs}.
     """
     if allocated_outbound_ports is None and managed_outbound_ips is None:
         raise OutboundInputError('give allocated_outbound_ports and/or managed_outbound_ips (a number or "recommended")')
@@ -191,22 +195,29 @@ def desired_profile(current, capacity_info, allocated_outbound_ports=None, manag
     if allocated_outbound_ports not in (None, 'recommended'):
         ports = _whole(allocated_outbound_ports, 'allocated_outbound_ports', 0, _snat.MAX_ALLOCATED_OUTBOUND_PORTS)
     recommendation = None
+    refused = None
     custom = bool(current['custom_outbound_ips'] or current['custom_outbound_ip_prefixes'])
     if wants_recommendation:
-        # An explicit IP count (or customer-owned IPs) caps the IPs the recommendation may use.
-        fixed_ips = custom or managed_outbound_ips not in (None, 'recommended')
+        if allocated_outbound_ports == 'recommended' and not peak_ports and not min_ports:
+            raise OutboundInputError('allocated_outbound_ports=recommended needs peak_ports (the peak of SNAT ports a node wants, '
+                                     'e.g. the finding\'s remediation.peak_ports from aks.tunnel.snat_usage_info) or min_ports')
+        # Only managed_outbound_ips=recommended may add IPs; a number fixes the count; unset keeps today's.
+        allowed = ips
+        if managed_outbound_ips == 'recommended' and not custom:
+            allowed = max(ips, max_ips or _snat.MAX_MANAGED_OUTBOUND_IPS)
         try:
             recommendation = _snat.recommend(
                 capacity_info['max_nodes'], capacity_info['surge'], current_ports=current['allocated_outbound_ports'],
-                current_ips=ips, current_nodes=capacity_info['current_nodes'] or None, min_ports=min_ports,
-                max_ips=ips if fixed_ips else (max_ips or _snat.MAX_MANAGED_OUTBOUND_IPS))
+                current_ips=ips, current_nodes=capacity_info['current_nodes'] or None, peak_ports=peak_ports,
+                threshold=threshold, min_ports=min_ports, max_ips=allowed, if_no_fit=if_no_fit)
         except _snat.SnatInputError as exc:
             raise OutboundInputError('cannot compute a recommendation: %s' % exc) from None
+        refused = recommendation['refused'] if recommendation['allocated_outbound_ports'] == current['allocated_outbound_ports'] else None
         if allocated_outbound_ports == 'recommended':
             ports = recommendation['allocated_outbound_ports']
-        if not custom and managed_outbound_ips in (None, 'recommended'):
+        if not custom and managed_outbound_ips == 'recommended':
             ips = recommendation['managed_outbound_ips']
     errors = _snat.validate_outbound_settings(ports, ips, capacity_info['max_nodes'], capacity_info['surge'])
     managed = current['managed_outbound_ips'] if custom else ips
     return {'allocated_outbound_ports': ports, 'managed_outbound_ips': managed, 'outbound_ip_count': ips,
-            'recommendation': recommendation, 'errors': errors}
+            'recommendation': recommendation, 'errors': errors, 'refused': refused}

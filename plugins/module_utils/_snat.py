@@ -23,6 +23,7 @@ Facts used (AKS "configure a public standard load balancer" and Azure LB outboun
 
 from __future__ import annotations
 
+import fractions
 import ipaddress
 import math
 
@@ -55,6 +56,10 @@ DEFAULT_SURGE_NODES = 1
 # Used/allocated ratio at which a backend counts as (about to be) exhausted. Azure gives
 # no official number; 80 % leaves headroom for bursts before connections start failing.
 DEFAULT_USAGE_THRESHOLD = 0.8
+# Headroom below the threshold a repair aims for: the observed peak may use at most threshold x (1 - margin)
+# of the new allocation (72 % with the default threshold), so the next diagnosis is below its own threshold
+# and the workload can grow a little before it is flagged again.
+HEADROOM_MARGIN = 0.1
 
 METRIC_CONNECTIONS = 'SnatConnectionCount'
 METRIC_ALLOCATED = 'AllocatedSnatPorts'
@@ -223,30 +228,98 @@ def validate_outbound_settings(ports, ips, max_nodes, surge=DEFAULT_SURGE_NODES)
     return errors
 
 
-def recommend(max_nodes, surge=DEFAULT_SURGE_NODES, current_ports=0, current_ips=1, current_nodes=None,
-              min_ports=0, max_ips=MAX_MANAGED_OUTBOUND_IPS):
-    """Recommend allocatedOutboundPorts and the managed outbound IP count for max_nodes + surge nodes.
+def ports_for_peak(peak_ports, threshold=DEFAULT_USAGE_THRESHOLD, margin=HEADROOM_MARGIN):
+    """Smallest allocatedOutboundPorts (multiple of 8) at which peak_ports use at most threshold x (1 - margin) of it.
 
-    Choice (documented policy):
-    1. never reduce the IP count, and never recommend fewer ports per node than the node gets
-       today (current_ports, or the automatic value for current_nodes when current_ports is 0)
-       or than min_ports (e.g. the observed peak of used ports) - unless that is the only way to fit;
-    2. with the current IPs, take the largest multiple of 8 that still fits max_nodes + surge;
-    3. if that is below the floor of rule 1, add IPs (up to max_ips, default 100) until it is not;
-    4. if even max_ips cannot keep the floor, use the largest value that fits with max_ips IPs.
+    So the diagnosis run again after the repair (same threshold) sees the peak below its threshold, with the
+    margin as headroom for growth. 0 for no peak. Exact arithmetic: 1300 ports at 0.8 x 0.9 -> 1806 -> 1808.
+    """
+    _int('peak_ports', peak_ports, 0)
+    limit = _threshold_fraction(threshold) * (1 - fractions.Fraction(str(margin)))
+    if not peak_ports:
+        return 0
+    return _round_up(int(math.ceil(fractions.Fraction(peak_ports) / limit)))
 
-    Returns {'allocated_outbound_ports', 'managed_outbound_ips', 'required_nodes',
-    'max_nodes_supported', 'current_ports_per_node' (effective, None if unknown),
-    'current_ips', 'changed', 'reason'}. Raises SnatInputError on invalid input or when
-    not even 8 ports per node fit.
+
+def ips_needed(ports_per_node, nodes):
+    """Outbound IPs that give `nodes` nodes `ports_per_node` ports each: ceil(nodes x ports / 64000)."""
+    return max(1, int(math.ceil(nodes * ports_per_node / float(PORTS_PER_IP))))
+
+
+def _round_up(ports):
+    return int(math.ceil(ports / float(PORT_STEP))) * PORT_STEP
+
+
+def _threshold_fraction(threshold):
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+        raise SnatInputError('threshold must be a number in (0, 1], e.g. 0.8, got %r' % (threshold,))
+    return fractions.Fraction(str(threshold))
+
+
+def demand_estimate(verdict):
+    """Peak SNAT ports per node the workload wants, from snat_verdict(): (ports, basis text).
+
+    A backend without failed connections used what it wanted: its used peak. A backend with failed connections
+    was capped by its allocation, so its use says only "at least the allocation": the estimate is the
+    allocation x attempted / succeeded connections (ports are held per connection, so the ports wanted grow with
+    the connections tried), or twice the allocation when none succeeded. The highest backend wins.
+    """
+    best, basis = 0, 'no SNAT port data'
+    for backend in verdict.get('backends') or []:
+        used = backend.get('used') or 0
+        allocated = backend.get('allocated') or 0
+        failed = backend.get('failed') or 0
+        succeeded = backend.get('succeeded') or 0
+        if failed > 0 and max(used, allocated) > 0:
+            cap = max(used, allocated)
+            if succeeded > 0:
+                estimate = int(math.ceil(cap * (succeeded + failed) / float(succeeded)))
+                text = ('%s: %s ports in use with %s of %s connections failed -> about %d ports wanted'
+                        % (backend['backend_ip'], _tidy(cap), _tidy(failed), _tidy(failed + succeeded), estimate))
+            else:
+                estimate = int(cap) * 2
+                text = '%s: every connection failed at %s ports -> assumed %d ports wanted' % (backend['backend_ip'], _tidy(cap), estimate)
+        else:
+            estimate = int(math.ceil(used))
+            text = '%s: peak of %d used ports' % (backend['backend_ip'], estimate)
+        if estimate > best:
+            best, basis = estimate, text
+    return min(best, MAX_ALLOCATED_OUTBOUND_PORTS * 2), basis
+
+
+def recommend(max_nodes, surge=DEFAULT_SURGE_NODES, current_ports=0, current_ips=1, current_nodes=None, peak_ports=0,
+              threshold=DEFAULT_USAGE_THRESHOLD, min_ports=0, max_ips=None, if_no_fit='refuse'):
+    """allocatedOutboundPorts and outbound IP count for the observed peak, fitting max_nodes + surge nodes.
+
+    Policy (docs/causes.md, SNAT):
+    1. target = the smallest multiple of 8 that keeps peak_ports at or below threshold x (1 - HEADROOM_MARGIN)
+       (ports_for_peak), and never below today's ports per node or min_ports - no headroom for scale-out is
+       given away, no port is taken from a node;
+    2. it must fit 64000 x IPs >= target x (max_nodes + surge) (the rule AKS enforces with
+       InvalidLoadBalancerProfileAllocatedOutboundPorts);
+    3. outbound IPs are added only up to max_ips (default: current_ips - none); each new IP is a new egress
+       address and costs money, so the caller must ask for it;
+    4. when the target does not fit: if_no_fit 'refuse' keeps today's values (refused says why and how many
+       IPs it would take); 'largest_fit' takes the largest value that fits today's IPs when that is more than
+       today (fewer failures, but still above the threshold).
+
+    Returns {'allocated_outbound_ports', 'managed_outbound_ips', 'target_ports', 'ips_needed', 'fits', 'refused'
+    (None or why), 'peak_ports', 'threshold', 'margin', 'expected_ratio', 'required_nodes', 'max_nodes_supported',
+    'current_ports_per_node', 'current_ips', 'changed', 'reason'}.
     """
     _int('max_nodes', max_nodes, 1)
     _int('surge', surge, 0)
     _ports('current_ports', current_ports, allow_zero=True)
     _int('current_ips', current_ips, 1)
+    if max_ips is None:
+        max_ips = current_ips
     _int('max_ips', max_ips, MIN_MANAGED_OUTBOUND_IPS, MAX_MANAGED_OUTBOUND_IPS)
     _int('min_ports', min_ports, 0, MAX_ALLOCATED_OUTBOUND_PORTS)
+    if if_no_fit not in ('refuse', 'largest_fit'):
+        raise SnatInputError('if_no_fit must be refuse or largest_fit, got %r' % (if_no_fit,))
+    threshold_value = float(_threshold_fraction(threshold))
     needed = max_nodes + surge
+    nodes_text = '%d nodes (max %d + surge %d)' % (needed, max_nodes, surge)
 
     effective = current_ports or None
     effective_note = 'explicit allocation of %d ports' % current_ports
@@ -257,42 +330,67 @@ def recommend(max_nodes, surge=DEFAULT_SURGE_NODES, current_ports=0, current_ips
             if current_nodes <= AUTO_ALLOCATION_MAX_POOL:
                 effective = default_ports_per_node(current_nodes)
                 effective_note = 'automatic allocation (%d ports per node for %d nodes)' % (effective, current_nodes)
-    floor = max(effective or 0, int(math.ceil(min_ports / float(PORT_STEP))) * PORT_STEP, PORT_STEP)
-
-    top_ips = max(current_ips, max_ips)
-    chosen_ips = None
-    for ips in range(current_ips, top_ips + 1):
-        if max_ports_per_node(ips, needed) >= floor:
-            chosen_ips = ips
-            break
-    nodes_text = '%d nodes (max %d + surge %d)' % (needed, max_nodes, surge)
-    if chosen_ips is None:
-        chosen_ips = top_ips
-        ports = max_ports_per_node(chosen_ips, needed)
-        if ports < PORT_STEP:
-            raise SnatInputError('%s cannot get even %d SNAT ports each from %d outbound IPs; '
-                                 'use a NAT gateway or split the cluster' % (nodes_text, PORT_STEP, chosen_ips))
-        reason = ('%s need at least %d ports each, but even %d outbound IPs give only %d; '
-                  'lowering to %d ports per node is the only way to fit (current: %s)'
-                  % (nodes_text, floor, chosen_ips, ports, ports, effective_note))
+    peak_target = ports_for_peak(peak_ports, threshold_value)
+    target = max(peak_target, effective or 0, _round_up(min_ports), PORT_STEP)
+    if peak_target >= target:
+        why = ('%d ports per node keep the peak of %d at %.1f%% used (threshold %.0f%% minus a %.0f%% margin)'
+               % (target, peak_ports, 100.0 * peak_ports / target, threshold_value * 100, HEADROOM_MARGIN * 100))
     else:
-        ports = max_ports_per_node(chosen_ips, needed)
-        if chosen_ips == current_ips:
-            reason = ('%d outbound IP(s) x 64000 ports cover %s with up to %d ports per node '
-                      '(largest multiple of 8 that fits; current: %s)' % (chosen_ips, nodes_text, ports, effective_note))
-        else:
-            reason = ('%d outbound IP(s) give %s only %d ports per node, below the floor of %d (current: %s%s); '
-                      '%d IPs give %d ports per node'
-                      % (current_ips, nodes_text, max_ports_per_node(current_ips, needed), floor, effective_note,
-                         ', min_ports %d' % min_ports if min_ports else '', chosen_ips, ports))
+        why = '%d ports per node (current: %s%s)' % (target, effective_note, ', min_ports %d' % min_ports if min_ports else '')
+    top_ips = max(current_ips, max_ips)
+    refused = None
+    if target > MAX_ALLOCATED_OUTBOUND_PORTS:
+        target_ips = None
+        refused = ('the peak of %d ports per node needs %d ports per node, above the maximum of %d; no load balancer setting covers it '
+                   '(reuse connections or use a NAT gateway)' % (peak_ports, target, MAX_ALLOCATED_OUTBOUND_PORTS))
+    else:
+        target_ips = ips_needed(target, needed)
+        if target_ips > MAX_MANAGED_OUTBOUND_IPS:
+            refused = ('%s at %d ports each: that needs %d outbound IPs, more than the maximum of %d (use a NAT gateway or split the cluster)'
+                       % (nodes_text, target, target_ips, MAX_MANAGED_OUTBOUND_IPS))
+    fits = refused is None and target_ips <= top_ips
+    if not fits and refused is None and PORT_STEP <= peak_target and PORT_STEP <= peak_target < target and ips_needed(peak_target, needed) <= top_ips:
+        # Today's allocation is the floor; a lower one would cover the peak, but taking ports away is the operator's call.
+        lower_hint = (' (allocated_outbound_ports=%d covers the peak and fits %d IP(s), but is below today\'s %d ports per node; '
+                      'set it explicitly if that is acceptable)' % (peak_target, top_ips, target))
+    else:
+        lower_hint = ''
+    largest = max_ports_per_node(top_ips, needed)
+    if fits:
+        ports, ips = target, max(current_ips, target_ips)
+        reason = '%s; %d outbound IP(s) x 64000 cover %s at that value' % (why, ips, nodes_text)
+        if ips > current_ips:
+            reason += ' (%d more than today: new egress addresses, update allow-lists; each IP costs money)' % (ips - current_ips)
+    else:
+        if refused is None:
+            refused = ('%s; that needs %d outbound IP(s) for %s (%d x %d > 64000 x %d), %d today%s. Nothing changed: set '
+                       'aks_tunnel_outbound_ips / managed_outbound_ips to %d to allow it, or lower the node count / maxSurge'
+                       % (why, target_ips, nodes_text, target, needed, top_ips, current_ips,
+                          '' if top_ips == current_ips else ' and %d allowed' % top_ips, target_ips)) + lower_hint
+        ports, ips = current_ports, current_ips
+        reason = refused
+        if if_no_fit == 'largest_fit' and largest >= PORT_STEP and largest > (effective or 0):
+            ports, ips = largest, top_ips
+            reason = ('%s. Taking the largest value that fits %d IP(s) instead: %d ports per node (if_no_fit=largest_fit)%s'
+                      % (refused, top_ips, largest,
+                         ', the peak would use %.1f%%, still at or above the threshold' % (100.0 * peak_ports / largest)
+                         if peak_ports and float(peak_ports) / largest >= threshold_value else ''))
     return {
         'allocated_outbound_ports': ports,
-        'managed_outbound_ips': chosen_ips,
+        'managed_outbound_ips': ips,
+        'target_ports': target,
+        'ips_needed': target_ips,
+        'fits': fits,
+        'refused': None if fits else refused,
+        'peak_ports': peak_ports,
+        'threshold': threshold_value,
+        'margin': HEADROOM_MARGIN,
+        'expected_ratio': round(float(peak_ports) / ports, 4) if peak_ports and ports else None,
         'required_nodes': needed,
-        'max_nodes_supported': max_nodes_supported(chosen_ips, ports),
+        'max_nodes_supported': max_nodes_supported(ips, ports) if ports else None,
         'current_ports_per_node': effective,
         'current_ips': current_ips,
-        'changed': ports != current_ports or chosen_ips != current_ips,
+        'changed': ports != current_ports or ips != current_ips,
         'reason': reason,
     }
 
@@ -617,7 +715,8 @@ def snat_finding(verdict, recommendation=None, node_by_ip=None):
     node_by_ip maps backend IP -> node name for affected_nodes and evidence (a '*' series, not
     split by backend, names no node). remediation (only
     when the status is problem) is {'allocated_outbound_ports', 'managed_outbound_ips', 'reason',
-    'advice': [str]}; the first two are None without a recommendation.
+    'advice': [str]} (the first two None without a recommendation) plus, with one, 'peak_ports' (what the
+    repair must cover), 'ips_needed' and 'fits_current_ips' (false: the repair needs more outbound IPs).
     """
     if not isinstance(verdict, dict) or verdict.get('status') not in (STATUS_PROBLEM, STATUS_OK, STATUS_UNKNOWN):
         raise SnatInputError('verdict must be the dict returned by snat_verdict()')
@@ -657,14 +756,23 @@ def snat_finding(verdict, recommendation=None, node_by_ip=None):
             'advice': advice,
         }
         if recommendation:
+            # What covers the peak: the target ports and the IPs they take (more than today only when they must).
+            target = recommendation['target_ports'] if recommendation['ips_needed'] is not None else None
+            ips = max(recommendation['current_ips'], recommendation['ips_needed'] or 0)
             remediation.update({
-                'allocated_outbound_ports': recommendation['allocated_outbound_ports'],
-                'managed_outbound_ips': recommendation['managed_outbound_ips'],
+                'allocated_outbound_ports': target,
+                'managed_outbound_ips': ips,
+                'peak_ports': recommendation['peak_ports'],
+                'ips_needed': recommendation['ips_needed'],
+                'fits_current_ips': recommendation['fits'] and recommendation['managed_outbound_ips'] == recommendation['current_ips'],
                 'reason': recommendation['reason'],
             })
-            advice.insert(0, 'az aks update -g <resource-group> -n <cluster> --load-balancer-outbound-ports %d '
-                             '--load-balancer-managed-outbound-ip-count %d'
-                             % (recommendation['allocated_outbound_ports'], recommendation['managed_outbound_ips']))
+            if target is not None and ips <= MAX_MANAGED_OUTBOUND_IPS:
+                command = 'az aks update -g <resource-group> -n <cluster> --load-balancer-outbound-ports %d' % target
+                if ips > recommendation['current_ips']:
+                    command += (' --load-balancer-managed-outbound-ip-count %d (adds %d public IP(s): new egress addresses for '
+                                'allow-lists, and each costs money)' % (ips, ips - recommendation['current_ips']))
+                advice.insert(0, command)
     return make_finding(SNAT_EXHAUSTION, verdict['status'], verdict.get('summary', ''), affected, evidence, remediation)
 
 

@@ -13,8 +13,14 @@ version_added: 0.1.0
 description:
   - Sets C(networkProfile.loadBalancerProfile.allocatedOutboundPorts) and/or C(managedOutboundIPs.count) of the
     cluster through the managedClusters API (a long-running operation), the repair for SNAT port exhaustion.
-  - V(recommended) takes the SNAT engine's value - the largest multiple of 8 ports per node that still fits the
-    pools' maximum node count plus upgrade surge, adding managed outbound IPs only when needed.
+  - V(recommended) takes the SNAT engine's value - the smallest multiple of 8 ports per node at which the observed
+    peak (O(peak_ports)) stays below the diagnosis threshold minus a 10% margin (O(usage_threshold)), never fewer
+    than today, and that still fits the pools' maximum node count (autoscaler C(maxCount)) plus upgrade surge with
+    today's outbound IPs. The rest of the outbound capacity stays free for scale-out.
+  - Managed outbound IPs are added only when asked for (O(managed_outbound_ips)); every new IP is a new egress address
+    (destinations that allow-list the cluster's IPs must be updated) and costs money, and the module warns about it.
+    When the recommended value needs more IPs than allowed, nothing is changed and the task fails saying how many
+    outbound IPs it would take (RV(ips_needed)), unless O(if_no_fit=largest_fit).
   - Validates before sending - ports a multiple of 8 in 0..64000, 1..100 managed IPs, and
     C(64000 x IPs / ports >= max nodes + surge) - and refuses values that would block scale-out or upgrades,
     saying why and what would fit.
@@ -37,8 +43,9 @@ options:
     type: raw
   managed_outbound_ips:
     description:
-      - Number of managed outbound public IPs, 1..100, or V(recommended). Unset keeps the current count, except that
-        O(allocated_outbound_ports=recommended) may raise it when the recommendation needs more IPs.
+      - Number of managed outbound public IPs, 1..100, or V(recommended) (as many as the recommended ports need, never
+        fewer than today). Unset keeps the current count, also with O(allocated_outbound_ports=recommended).
+      - More IPs mean new egress addresses (update the allow-lists of the destinations) and cost; the module warns.
     type: raw
   max_surge:
     description:
@@ -49,9 +56,32 @@ options:
     description: Node count to plan for; default is the sum over pools of C(maxCount) (autoscaling) or C(count).
     type: int
   min_ports:
-    description: With V(recommended), never go below this many ports per node (e.g. the observed peak of used ports).
+    description: With V(recommended), never go below this many ports per node.
     type: int
     default: 0
+  peak_ports:
+    description:
+      - With V(recommended), the peak of SNAT ports a node wants (the C(remediation.peak_ports) of the C(snat_exhaustion)
+        finding of M(aks.tunnel.snat_usage_info), which estimates it also while ports are exhausted).
+      - V(recommended) needs O(peak_ports) or O(min_ports).
+    type: int
+    default: 0
+  usage_threshold:
+    description:
+      - Used/allocated ratio the diagnosis counts as exhausted (the O(aks.tunnel.snat_usage_info#module:usage_threshold) it used).
+        V(recommended) keeps O(peak_ports) at or below this ratio minus a 10% margin (72% for 0.8).
+    type: float
+    default: 0.8
+  if_no_fit:
+    description:
+      - What V(recommended) does when the ports that cover O(peak_ports) do not fit the maximum node count with the allowed
+        outbound IPs.
+      - V(refuse) changes nothing and fails, saying how many outbound IPs it would take.
+      - V(largest_fit) sets the largest value that fits today's IPs when that is more than today (fewer failed
+        connections, but the peak stays above the threshold); it never adds IPs.
+    type: str
+    choices: [refuse, largest_fit]
+    default: refuse
   wait_timeout:
     description: Seconds to wait for the managedClusters update to finish.
     type: int
@@ -84,13 +114,28 @@ notes:
 '''
 
 EXAMPLES = r'''
-- name: Take the recommended ports per node (check mode first)
+- name: Read the SNAT use
+  aks.tunnel.snat_usage_info:
+    resource_group: rg-aks-prod
+    name: aks-prod
+  register: snat
+
+- name: Take the recommended ports per node for the observed peak, keeping the outbound IPs (check mode first)
   aks.tunnel.aks_outbound_ports:
     resource_group: rg-aks-prod
     name: aks-prod
     allocated_outbound_ports: recommended
+    peak_ports: "{{ snat.finding.remediation.peak_ports }}"
   check_mode: true
   diff: true
+
+- name: The same, allowing as many managed outbound IPs as it takes (new egress addresses, extra cost)
+  aks.tunnel.aks_outbound_ports:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    allocated_outbound_ports: recommended
+    managed_outbound_ips: recommended
+    peak_ports: "{{ snat.finding.remediation.peak_ports }}"
 
 - name: 4000 ports per node with 2 managed outbound IPs
   aks.tunnel.aks_outbound_ports:
@@ -144,8 +189,19 @@ recommendation:
   description: The SNAT engine's recommendation, when V(recommended) was asked for.
   returned: when O(allocated_outbound_ports=recommended) or O(managed_outbound_ips=recommended)
   type: dict
-  sample: {allocated_outbound_ports: 9136, managed_outbound_ips: 1, required_nodes: 7, max_nodes_supported: 7,
+  sample: {allocated_outbound_ports: 1824, managed_outbound_ips: 1, target_ports: 1824, ips_needed: 1, fits: true, refused: null,
+           peak_ports: 1308, threshold: 0.8, margin: 0.1, expected_ratio: 0.7171, required_nodes: 7, max_nodes_supported: 35,
            current_ports_per_node: 1024, current_ips: 1, changed: true, reason: '...'}
+ips_needed:
+  description: Outbound IPs the recommended ports need for the maximum node count plus surge.
+  returned: when O(allocated_outbound_ports=recommended) or O(managed_outbound_ips=recommended)
+  type: int
+  sample: 2
+added_outbound_ips:
+  description: Managed outbound IPs the run adds (or would add in check mode); each is a new egress address and costs money.
+  returned: always
+  type: int
+  sample: 0
 validation_errors:
   description: Why the requested values were refused (nothing is sent).
   returned: on failure, when the values do not fit the cluster
@@ -183,6 +239,9 @@ ARGUMENT_SPEC = dict(
     max_surge=dict(type='str'),
     max_nodes=dict(type='int'),
     min_ports=dict(type='int', default=0),
+    peak_ports=dict(type='int', default=0),
+    usage_threshold=dict(type='float', default=0.8),
+    if_no_fit=dict(type='str', choices=['refuse', 'largest_fit'], default='refuse'),
     wait_timeout=dict(type='int', default=1800),
     timeout=dict(type='int', default=60),
 )
@@ -209,6 +268,10 @@ def main():
             module.fail('%s must be >= 1, got %d' % (option, params[option]))
     if not 0 <= params['min_ports'] <= 64000:
         module.fail('min_ports must be in 0..64000, got %d' % params['min_ports'])
+    if params['peak_ports'] < 0:
+        module.fail('peak_ports must be >= 0, got %d' % params['peak_ports'])
+    if not 0 < params['usage_threshold'] <= 1:
+        module.fail('usage_threshold must be in (0, 1], e.g. 0.8, got %s' % params['usage_threshold'])
     ports_option = _option(params['allocated_outbound_ports'])
     ips_option = _option(params['managed_outbound_ips'])
     rg, name = params['resource_group'], params['name']
@@ -222,7 +285,9 @@ def main():
     profile = summary['load_balancer_profile']
     try:
         capacity = _outbound.capacity(cluster, params['max_surge'], params['max_nodes'])
-        desired = _outbound.desired_profile(profile, capacity, ports_option, ips_option, min_ports=params['min_ports'])
+        desired = _outbound.desired_profile(profile, capacity, ports_option, ips_option, min_ports=params['min_ports'],
+                                            peak_ports=params['peak_ports'], threshold=params['usage_threshold'],
+                                            if_no_fit=params['if_no_fit'])
     except _outbound.OutboundInputError as exc:
         module.fail(str(exc))
     previous = _values(profile)
@@ -230,13 +295,24 @@ def main():
     result = {'previous': previous, 'desired': wanted, 'current': previous, 'rollback': dict(previous), 'capacity': capacity,
               'max_nodes_supported': (64000 * desired['outbound_ip_count'] // wanted['allocated_outbound_ports']
                                       if wanted['allocated_outbound_ports'] else None)}
+    result['added_outbound_ips'] = max(0, desired['outbound_ip_count'] - profile['outbound_ip_count'])
     if desired['recommendation'] is not None:
         result['recommendation'] = desired['recommendation']
+        result['ips_needed'] = desired['recommendation']['ips_needed']
+    if desired['refused']:
+        result['desired'] = dict(previous)
+        result['added_outbound_ips'] = 0
+        module.fail('nothing changed: %s' % desired['refused'], changed=False, **result)
     if desired['errors']:
         module.fail('refusing to set allocated_outbound_ports=%s with %s outbound IP(s): %s'
                     % (wanted['allocated_outbound_ports'], desired['outbound_ip_count'], '; '.join(desired['errors'])),
                     validation_errors=desired['errors'], **result)
     changed = wanted != previous
+    if result['added_outbound_ips']:
+        module.warn('this %s %d managed outbound public IP(s) (%d -> %d): each is a new egress address of the cluster, so destinations '
+                    'that allow-list its outbound IPs must add it, and each costs money'
+                    % ('would add' if module.check_mode else 'adds', result['added_outbound_ips'], profile['outbound_ip_count'],
+                       desired['outbound_ip_count']))
     if module.diff_mode:
         result['diff'] = {'before': previous, 'after': wanted,
                           'before_header': '%s loadBalancerProfile' % name, 'after_header': '%s loadBalancerProfile' % name}

@@ -16,7 +16,9 @@ description:
     C(AllocatedSnatPorts) and C(UsedSnatPorts) per backend IP over O(window).
   - Maps every backend IP to its node name (VMSS VMs and NICs of the node resource group) and returns per node the
     allocated, used and failed numbers, the worst used/allocated ratio, and a C(snat_exhaustion) finding with a
-    concrete recommendation (ports per node and outbound IP count that fit the pools' maximum node count plus surge).
+    concrete recommendation - the smallest multiple of 8 ports per node that keeps the peak (estimated above the
+    allocation where connections failed) below O(usage_threshold) minus a 10% margin, and whether it fits the pools'
+    maximum node count plus surge with today's outbound IPs or how many IPs it would take.
   - When a backend's allocated ports rose during O(window) (for example after M(aks.tunnel.aks_outbound_ports)), only the
     time buckets after the bucket of the change decide its verdict; failures before the change are returned as history
     (RV(failed_before_change), C(allocation_change) per node), so a diagnosis right after a repair judges the allocation
@@ -156,18 +158,24 @@ capacity:
   sample: {max_nodes: 5, surge: 2, required_nodes: 7, current_nodes: 5,
            pools: [{name: nodepool1, count: 3, max_count: 3, max_surge: 10%, surge: 1}]}
 recommendation:
-  description: Ports per node and outbound IPs that fit RV(capacity) (see aks.tunnel.aks_outbound_ports).
+  description:
+    - Ports per node for the observed peak and whether they fit RV(capacity) with today's outbound IPs (see
+      aks.tunnel.aks_outbound_ports). C(fits=false) - the repair would need C(ips_needed) outbound IPs; C(refused) says so.
+    - C(peak_ports) is the peak of ports a node wants (C(peak_basis) says how it was found).
   returned: when applicable
   type: dict
-  sample: {allocated_outbound_ports: 9136, managed_outbound_ips: 1, required_nodes: 7, max_nodes_supported: 7,
-           current_ports_per_node: 1024, current_ips: 1, changed: true, reason: '1 outbound IP(s) x 64000 ports cover ...'}
+  sample: {allocated_outbound_ports: 1824, managed_outbound_ips: 1, target_ports: 1824, ips_needed: 1, fits: true, refused: null,
+           peak_ports: 1308, peak_basis: '10.240.0.4: 1024 ports in use with 13 of 60 connections failed -> about 1308 ports wanted',
+           threshold: 0.8, margin: 0.1, expected_ratio: 0.7171, required_nodes: 7, max_nodes_supported: 35,
+           current_ports_per_node: 1024, current_ips: 1, changed: true, reason: '1824 ports per node keep the peak ...'}
 finding:
   description: The C(snat_exhaustion) finding.
   returned: always
   type: dict
   sample: {cause: snat_exhaustion, status: problem, summary: 'SNAT exhaustion on 5 of 5 backend(s) ...',
            affected_nodes: [aks-nodepool1-12345678-vmss000000], evidence: ['10.240.0.4 (aks-nodepool1-12345678-vmss000000): allocated 1024, ...'],
-           remediation: {allocated_outbound_ports: 9136, managed_outbound_ips: 1, reason: '...', advice: ['...']}}
+           remediation: {allocated_outbound_ports: 1824, managed_outbound_ips: 1, peak_ports: 1308, ips_needed: 1,
+                         fits_current_ips: true, reason: '...', advice: ['...']}}
 api_calls:
   description:
     - HTTP requests the task sent, also when it failed. C(arm) counts every request to Azure Resource Manager (retries,
@@ -309,12 +317,15 @@ def main():
     if node_names is None:
         node_names = resolve_node_names(module, summary['node_resource_group'])
     profile = summary['load_balancer_profile']
-    used_peak = max([b['used'] for b in verdict['backends'] if b['used'] is not None] or [0])
+    # The ports a node wants: its used peak, or an estimate above the allocation where connections failed.
+    peak_ports, peak_basis = _snat.demand_estimate(verdict)
     recommendation = None
     try:
+        # Today's outbound IPs only: the recommendation says how many IPs it would take, it never plans new ones.
         recommendation = _snat.recommend(capacity['max_nodes'], capacity['surge'], current_ports=profile['allocated_outbound_ports'],
                                          current_ips=profile['outbound_ip_count'], current_nodes=capacity['current_nodes'] or None,
-                                         min_ports=min(int(used_peak), _snat.MAX_ALLOCATED_OUTBOUND_PORTS))
+                                         peak_ports=peak_ports, threshold=params['usage_threshold'])
+        recommendation['peak_basis'] = peak_basis
     except _snat.SnatInputError as exc:
         module.warn('no SNAT recommendation: %s' % exc)
     finding = _snat.snat_finding(verdict, recommendation, node_names)

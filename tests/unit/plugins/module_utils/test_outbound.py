@@ -113,9 +113,9 @@ def _desired(ports=None, ips=None, current_ports=1024, current_ips=1, pools=((3,
     return o.desired_profile(profile, o.capacity(c), ports, ips, **kwargs)
 
 
-# (ports option, ips option, current ports, current ips) -> (ports, ips, number of errors, error fragment)
+# (ports option, ips option, current ports, current ips) -> (ports, ips, number of errors, error fragment); 7 nodes with surge.
 DESIRED_TABLE = [
-    ('recommended', None, 1024, 1, (9136, 1, 0, None)),            # 64000 / 7 = 9142 -> largest multiple of 8 = 9136
+    ('recommended', None, 1024, 1, (1808, 1, 0, None)),            # peak 1300 at <= 72% -> 1808, not the largest that fits (9136)
     (9136, None, 1024, 1, (9136, 1, 0, None)),
     (9144, None, 1024, 1, (9144, 1, 1, 'use allocated_outbound_ports <= 9136 with 1 IP(s) or managed_outbound_ips >= 2')),
     (64000, None, 1024, 1, (64000, 1, 1, 'managed_outbound_ips >= 7 with 64000 ports')),
@@ -124,27 +124,62 @@ DESIRED_TABLE = [
     (8, None, 1024, 1, (8, 1, 0, None)),
     (0, None, 1024, 1, (0, 1, 0, None)),
     (None, 100, 1024, 1, (1024, 100, 0, None)),
-    ('recommended', 'recommended', 1024, 1, (9136, 1, 0, None)),
-    ('recommended', 2, 1024, 1, (18280, 2, 0, None)),
+    ('recommended', 'recommended', 1024, 1, (1808, 1, 0, None)),  # allowed to add IPs, but one is enough
+    ('recommended', 2, 1024, 1, (1808, 2, 0, None)),
     ('1024', '2', 0, 1, (1024, 2, 0, None)),
 ]
 
 
 @pytest.mark.parametrize('ports, ips, current_ports, current_ips, expected', DESIRED_TABLE)
 def test_desired_profile_table(ports, ips, current_ports, current_ips, expected):
-    desired = _desired(ports, ips, current_ports, current_ips)
+    desired = _desired(ports, ips, current_ports, current_ips, peak_ports=1300)
     want_ports, want_ips, error_count, fragment = expected
     assert (desired['allocated_outbound_ports'], desired['managed_outbound_ips']) == (want_ports, want_ips)
     assert len(desired['errors']) == error_count
     if fragment:
         assert fragment in desired['errors'][0]
+    assert desired['refused'] is None
 
 
-def test_recommendation_adds_ips_when_min_ports_needs_them():
-    desired = _desired('recommended', None, 1024, 1, pools=((100, None, '10%'),), min_ports=1024)
-    # 110 nodes need 1024 ports each: 64000 / 110 = 581 with one IP, so two IPs (1160 ports per node).
-    assert (desired['allocated_outbound_ports'], desired['managed_outbound_ips']) == (1160, 2)
-    assert desired['recommendation']['required_nodes'] == 110 and desired['errors'] == []
+# Issue 13 item 5: a 3-node pool under an autoscaler max of 40 (+ a 2-node pool; surge 10%: 44 + 3 = 47 nodes), one outbound
+# IP, 1024 ports, a peak of 1300 ports. Before: "recommended" set 1360 (the largest that fits) and the diagnosis still said
+# PROBLEM at 95.6%. (ports option, ips option, extra kwargs) -> (ports, ips, refused fragment or None)
+AUTOSCALER_POOLS = ((3, 40, '10%'), (2, None, '10%'))
+AUTOSCALER_TABLE = [
+    ('recommended', None, {}, (1024, 1, 'that needs 2 outbound IP(s) for 47 nodes (max 42 + surge 5) (1808 x 47 > 64000 x 1), 1 today. '
+                                        'Nothing changed')),
+    ('recommended', 'recommended', {}, (1808, 2, None)),        # asked for IPs: the smallest ports with the IPs they need
+    ('recommended', 2, {}, (1808, 2, None)),
+    ('recommended', None, {'if_no_fit': 'largest_fit'}, (1360, 1, None)),
+    ('recommended', None, {'peak_ports': 900}, (1256, 1, None)),  # a smaller peak fits one IP: 900 / 1256 = 71.7%
+]
+
+
+@pytest.mark.parametrize('ports, ips, kwargs, expected', AUTOSCALER_TABLE)
+def test_desired_profile_autoscaler_pool(ports, ips, kwargs, expected):
+    desired = _desired(ports, ips, 1024, 1, pools=AUTOSCALER_POOLS, **dict({'peak_ports': 1300}, **kwargs))
+    want_ports, want_ips, refused = expected
+    assert (desired['allocated_outbound_ports'], desired['outbound_ip_count']) == (want_ports, want_ips)
+    assert desired['recommendation']['required_nodes'] == 47
+    if refused:
+        assert refused in desired['refused']
+        assert desired['recommendation']['ips_needed'] == 2
+    else:
+        assert desired['refused'] is None and desired['errors'] == []
+        # Unless asked for largest_fit, the diagnosis run again on this allocation is below its 80% threshold.
+        peak = kwargs.get('peak_ports', 1300)
+        assert (peak / float(want_ports) < 0.8) is (kwargs.get('if_no_fit') != 'largest_fit')
+
+
+def test_unset_ips_never_change_and_recommended_needs_a_peak():
+    # Floor today's 1024 for 110 nodes needs 2 IPs: with managed_outbound_ips unset nothing changes (before: 2 IPs were added).
+    kept = _desired('recommended', None, 1024, 1, pools=((100, None, '10%'),), min_ports=1024)
+    assert (kept['allocated_outbound_ports'], kept['outbound_ip_count']) == (1024, 1) and 'needs 2 outbound IP(s)' in kept['refused']
+    grown = _desired('recommended', 'recommended', 1024, 1, pools=((100, None, '10%'),), min_ports=1024)
+    assert (grown['allocated_outbound_ports'], grown['outbound_ip_count'], grown['refused']) == (1024, 2, None)
+    with pytest.raises(o.OutboundInputError) as exc:
+        _desired('recommended', None)
+    assert 'allocated_outbound_ports=recommended needs peak_ports' in str(exc.value)
 
 
 @pytest.mark.parametrize('ports, ips, fragment', [
@@ -170,5 +205,5 @@ def test_custom_outbound_ips_cannot_take_a_managed_count():
     with pytest.raises(o.OutboundInputError) as exc:
         o.desired_profile(profile, o.capacity(c), None, 3)
     assert 'uses its own outbound public IPs' in str(exc.value)
-    desired = o.desired_profile(profile, o.capacity(c), 'recommended', None)
-    assert (desired['allocated_outbound_ports'], desired['managed_outbound_ips'], desired['outbound_ip_count']) == (18280, None, 2)
+    desired = o.desired_profile(profile, o.capacity(c), 'recommended', None, peak_ports=1300)
+    assert (desired['allocated_outbound_ports'], desired['managed_outbound_ips'], desired['outbound_ip_count']) == (1808, None, 2)

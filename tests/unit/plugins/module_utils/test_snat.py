@@ -8,11 +8,14 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.aks.tunnel.plugins.module_utils._snat import (
+    HEADROOM_MARGIN,
     AutoAllocationUnsupportedError,
     SnatInputError,
     default_ports_per_node,
+    demand_estimate,
     max_nodes_supported,
     max_ports_per_node,
+    ports_for_peak,
     recommend,
     series_from_azure_metrics,
     snat_finding,
@@ -181,60 +184,104 @@ def test_validate_default_surge_is_one():
 
 # --- recommendation ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize('kwargs, ports, ips, changed', [
-    # Current IPs already allow more than today: maximise ports with the same IP count.
-    (dict(max_nodes=10, surge=1, current_ports=0, current_ips=1, current_nodes=3), 5816, 1, True),
-    (dict(max_nodes=100, surge=2, current_ports=4000, current_ips=7), 4392, 7, True),
-    (dict(max_nodes=127, surge=1, current_ports=1000, current_ips=2), 1000, 2, False),
-    # Current ports no longer fit: add IPs rather than shrink the ports.
-    (dict(max_nodes=100, surge=2, current_ports=1024, current_ips=1), 1248, 2, True),
-    (dict(max_nodes=100, surge=2, current_ports=0, current_ips=1, current_nodes=48), 1248, 2, True),
-    (dict(max_nodes=5000, surge=10, current_ports=1024, current_ips=1), 1032, 81, True),
-    # min_ports (e.g. the used-ports peak) raises the floor.
-    (dict(max_nodes=100, surge=2, current_ports=0, current_ips=1, min_ports=2000), 2504, 4, True),
-    (dict(max_nodes=100, surge=2, current_ports=0, current_ips=1, min_ports=1), 624, 1, True),
-    # Automatic allocation, no pool size known: nothing to preserve, keep the IPs.
-    (dict(max_nodes=100, surge=2), 624, 1, True),
-    # Pool size above the automatic table: no current value to preserve.
-    (dict(max_nodes=1500, surge=1, current_ports=0, current_ips=1, current_nodes=1200), 40, 1, True),
-    # Even 100 IPs cannot keep 64000 ports for 200 nodes: shrink to what fits.
-    (dict(max_nodes=200, surge=0, current_ports=64000, current_ips=1), 32000, 100, True),
-    # max_ips limits the search.
-    (dict(max_nodes=100, surge=2, current_ports=1024, current_ips=1, max_ips=1), 624, 1, True),
-    # More IPs than max_ips (bring-your-own): never reduced.
-    (dict(max_nodes=10, surge=0, current_ports=8, current_ips=3, max_ips=1), 19200, 3, True),
+@pytest.mark.parametrize('peak, threshold, ports', [
+    (0, 0.8, 0),
+    (1, 0.8, 8),
+    (720, 0.8, 1000),        # 720 / (0.8 x 0.9) = 1000 exactly: no float rounding up to 1008
+    (1300, 0.8, 1808),       # 1805.6 -> 1806 -> next multiple of 8
+    (1308, 0.8, 1824),       # the lab's estimate for 1300 wanted ports at 13 of 60 connections failed
+    (1300, 0.9, 1608),
+    (1300, 1, 1448),
 ])
-def test_recommend(kwargs, ports, ips, changed):
+def test_ports_for_peak(peak, threshold, ports):
+    assert ports_for_peak(peak, threshold) == ports
+    if peak:
+        assert ports % 8 == 0 and peak / ports <= threshold * (1 - HEADROOM_MARGIN)
+        assert ports == 8 or peak / (ports - 8) > threshold * (1 - HEADROOM_MARGIN)
+
+
+# Issue 13 item 5. Required nodes = pools' max (autoscaler maxCount) + surge; "3-node pool, autoscaler max 40" is the lab's
+# nodepool1 (3 -> 40, surge 10% = 4) plus user1 (2, surge 1): 47 nodes, 64000 / 47 = 1361 -> 1360 with one IP.
+# kwargs -> (ports set, IPs set, target ports, IPs the target needs, fits)
+RECOMMEND_TABLE = [
+    # Before: 1360 (the largest that fits) and the re-diagnosis at 1300 / 1360 = 95.6% >= 80%. Now: 1808 covers the peak, needs
+    # 2 IPs, one is allowed: nothing changes and the result says 2 IPs.
+    (dict(max_nodes=44, surge=3, current_ports=1024, current_ips=1, current_nodes=5, peak_ports=1300), (1024, 1, 1808, 2, False)),
+    # ... IPs allowed explicitly: 2 IPs and the smallest value that covers the peak, not the largest that fits them.
+    (dict(max_nodes=44, surge=3, current_ports=1024, current_ips=1, current_nodes=5, peak_ports=1300, max_ips=100), (1808, 2, 1808, 2, True)),
+    # ... or "only what helps without new IPs": the largest value that fits one IP.
+    (dict(max_nodes=44, surge=3, current_ports=1024, current_ips=1, current_nodes=5, peak_ports=1300, if_no_fit='largest_fit'),
+     (1360, 1, 1808, 2, False)),
+    # A 3-node pool without autoscaler: before 16000 (64000 / 4, no room for a 5th node); now 1808, room for 35 nodes.
+    (dict(max_nodes=3, surge=1, current_ports=0, current_ips=1, current_nodes=3, peak_ports=1300), (1808, 1, 1808, 1, True)),
+    # The next run with that 16000 as the floor and an autoscaler max of 50: before 13 new IPs; now nothing changes.
+    (dict(max_nodes=50, surge=5, current_ports=16000, current_ips=1, current_nodes=3, peak_ports=500), (16000, 1, 16000, 14, False)),
+    # A peak below today's allocation: today's ports are kept (a repair takes no port away).
+    (dict(max_nodes=10, surge=1, current_ports=4000, current_ips=1, peak_ports=1000), (4000, 1, 4000, 1, True)),
+    # Automatic allocation keeps its 1024 for 48 nodes as the floor; 102 nodes x 1024 need a second IP: refused.
+    (dict(max_nodes=100, surge=2, current_ports=0, current_ips=1, current_nodes=48, peak_ports=600), (0, 1, 1024, 2, False)),
+    # min_ports alone sets the target.
+    (dict(max_nodes=100, surge=2, current_ports=0, current_ips=1, min_ports=500), (504, 1, 504, 1, True)),
+    # Several IPs today: used, never reduced.
+    (dict(max_nodes=100, surge=2, current_ports=1024, current_ips=3, peak_ports=1300), (1808, 3, 1808, 3, True)),
+    # A peak no allocation covers (> 64000 per node), and a target that needs more than 100 IPs: refused.
+    (dict(max_nodes=3, surge=1, current_ports=1024, current_ips=1, peak_ports=50000, max_ips=100), (1024, 1, 69448, None, False)),
+    (dict(max_nodes=5000, surge=10, current_ports=1024, current_ips=1, peak_ports=2000, max_ips=100), (1024, 1, 2784, 218, False)),
+]
+
+
+@pytest.mark.parametrize('kwargs, expected', RECOMMEND_TABLE)
+def test_recommend(kwargs, expected):
     result = recommend(**kwargs)
-    assert result['allocated_outbound_ports'] == ports
-    assert result['managed_outbound_ips'] == ips
-    assert result['changed'] is changed
-    assert result['allocated_outbound_ports'] % 8 == 0
-    assert result['max_nodes_supported'] >= result['required_nodes'] == kwargs['max_nodes'] + kwargs.get('surge', 1)
-    assert validate_outbound_settings(ports, min(ips, 100), kwargs['max_nodes'], kwargs.get('surge', 1)) == []
+    ports, ips, target, needed_ips, fits = expected
+    assert (result['allocated_outbound_ports'], result['managed_outbound_ips'], result['target_ports'], result['ips_needed'],
+            result['fits']) == expected
+    assert result['changed'] is (ports != kwargs.get('current_ports', 0) or ips != kwargs.get('current_ips', 1))
+    assert ips <= max(kwargs.get('current_ips', 1), kwargs.get('max_ips') or 0)     # no IP that was not allowed
+    if fits:
+        assert result['refused'] is None
+        # The value AKS accepts (64000 x IPs >= ports x (max nodes + surge)) ...
+        assert validate_outbound_settings(ports, ips, kwargs['max_nodes'], kwargs['surge']) == []
+        # ... and the diagnosis run again on the repaired allocation is below its own threshold.
+        peak = kwargs.get('peak_ports', 0)
+        if peak:
+            again = snat_verdict(_series(failed={'10.0.0.4': [0]}, allocated={'10.0.0.4': [ports]}, used={'10.0.0.4': [peak]}))
+            assert again['status'] == 'ok' and again['max_ratio'] < 0.8 * 0.9 + 0.0001
+    else:
+        assert result['refused'] and ('needs %s outbound IP' % needed_ips in result['refused'] or 'above the maximum' in result['refused'])
+
+
+def test_issue_regression_old_value_stays_above_the_threshold():
+    # What the repair set before: 1360 ports; the workload wants 1300: the diagnosis still says PROBLEM at 95.6%.
+    old = snat_verdict(_series(failed={'10.0.0.4': [0]}, allocated={'10.0.0.4': [1360]}, used={'10.0.0.4': [1300]}))
+    assert old['status'] == 'problem' and old['max_ratio'] == 0.9559
+    refused = recommend(44, 3, 1024, 1, current_nodes=5, peak_ports=1300)
+    assert refused['refused'] == (
+        '1808 ports per node keep the peak of 1300 at 71.9% used (threshold 80% minus a 10% margin); that needs 2 outbound IP(s) for '
+        '47 nodes (max 44 + surge 3) (1808 x 47 > 64000 x 1), 1 today. Nothing changed: set aks_tunnel_outbound_ips / '
+        'managed_outbound_ips to 2 to allow it, or lower the node count / maxSurge')
+    partial = recommend(44, 3, 1024, 1, current_nodes=5, peak_ports=1300, if_no_fit='largest_fit')
+    assert partial['reason'].endswith('Taking the largest value that fits 1 IP(s) instead: 1360 ports per node (if_no_fit=largest_fit), '
+                                      'the peak would use 95.6%, still at or above the threshold')
+    floor = recommend(50, 5, 16000, 1, current_nodes=3, peak_ports=500)
+    assert floor['refused'].endswith('(allocated_outbound_ports=696 covers the peak and fits 1 IP(s), but is below today\'s 16000 '
+                                     'ports per node; set it explicitly if that is acceptable)')
 
 
 def test_recommend_shape_and_reasons():
-    keep = recommend(100, 2, 4000, 7)
-    assert keep == {
-        'allocated_outbound_ports': 4392,
-        'managed_outbound_ips': 7,
-        'required_nodes': 102,
-        'max_nodes_supported': 102,
-        'current_ports_per_node': 4000,
-        'current_ips': 7,
-        'changed': True,
-        'reason': '7 outbound IP(s) x 64000 ports cover 102 nodes (max 100 + surge 2) with up to 4392 ports per node '
-                  '(largest multiple of 8 that fits; current: explicit allocation of 4000 ports)',
+    fit = recommend(5, 2, 1024, 1, current_nodes=5, peak_ports=1308)
+    assert fit == {
+        'allocated_outbound_ports': 1824, 'managed_outbound_ips': 1, 'target_ports': 1824, 'ips_needed': 1, 'fits': True, 'refused': None,
+        'peak_ports': 1308, 'threshold': 0.8, 'margin': 0.1, 'expected_ratio': 0.7171, 'required_nodes': 7, 'max_nodes_supported': 35,
+        'current_ports_per_node': 1024, 'current_ips': 1, 'changed': True,
+        'reason': '1824 ports per node keep the peak of 1308 at 71.7% used (threshold 80% minus a 10% margin); 1 outbound IP(s) x 64000 '
+                  'cover 7 nodes (max 5 + surge 2) at that value',
     }
-    grow = recommend(100, 2, 0, 1, current_nodes=48)
-    assert grow['current_ports_per_node'] == 1024
-    assert grow['reason'] == ('1 outbound IP(s) give 102 nodes (max 100 + surge 2) only 624 ports per node, below the floor of 1024 '
-                              '(current: automatic allocation (1024 ports per node for 48 nodes)); 2 IPs give 1248 ports per node')
-    shrink = recommend(200, 0, 64000, 1)
-    assert shrink['reason'] == ('200 nodes (max 200 + surge 0) need at least 64000 ports each, but even 100 outbound IPs give only 32000; '
-                                'lowering to 32000 ports per node is the only way to fit (current: explicit allocation of 64000 ports)')
-    assert recommend(100, 2)['current_ports_per_node'] is None
+    grow = recommend(44, 3, 1024, 1, peak_ports=1300, max_ips=100)
+    assert grow['reason'].endswith('(1 more than today: new egress addresses, update allow-lists; each IP costs money)')
+    keep = recommend(10, 1, 4000, 1, peak_ports=1000)
+    assert keep['changed'] is False and keep['reason'].startswith('4000 ports per node (current: explicit allocation of 4000 ports)')
+    assert recommend(100, 2, min_ports=8)['current_ports_per_node'] is None
 
 
 @pytest.mark.parametrize('args, kwargs, message', [
@@ -245,11 +292,29 @@ def test_recommend_shape_and_reasons():
     ((10, 1), {'max_ips': 101}, 'max_ips must be 1..100'),
     ((10, 1), {'current_nodes': 0}, 'current_nodes must be >= 1'),
     ((10, 1), {'min_ports': 70000}, 'min_ports must be 0..64000'),
-    ((800000, 1), {'max_ips': 100}, 'cannot get even 8 SNAT ports'),
+    ((10, 1), {'peak_ports': -1}, 'peak_ports must be >= 0'),
+    ((10, 1), {'threshold': 0}, 'threshold must be a number in'),
+    ((10, 1), {'if_no_fit': 'grow'}, 'if_no_fit must be refuse or largest_fit'),
 ])
 def test_recommend_bad_input(args, kwargs, message):
     with pytest.raises(SnatInputError, match=message):
         recommend(*args, **kwargs)
+
+
+@pytest.mark.parametrize('series, ports, basis', [
+    # No failure: the used peak is what the node wanted.
+    (dict(failed={'a': [0]}, succeeded={'a': [60]}, allocated={'a': [1024]}, used={'a': [300]}), 300, 'a: peak of 300 used ports'),
+    # Exhausted: used is capped at the allocation; 13 of 60 connections failed -> 1024 x 60 / 47.
+    (dict(failed={'a': [13]}, succeeded={'a': [47]}, allocated={'a': [1024]}, used={'a': [1024]}), 1308,
+     'a: 1024 ports in use with 13 of 60 connections failed -> about 1308 ports wanted'),
+    # Nothing succeeded: at least twice the allocation.
+    (dict(failed={'a': [5]}, allocated={'a': [512]}, used={'a': [512]}), 1024, 'a: every connection failed at 512 ports -> assumed 1024 ports wanted'),
+    # The highest backend wins.
+    (dict(failed={'a': [0], 'b': [0]}, allocated={'a': [1024], 'b': [1024]}, used={'a': [100], 'b': [700]}), 700, 'b: peak of 700 used ports'),
+    ({}, 0, 'no SNAT port data'),
+])
+def test_demand_estimate(series, ports, basis):
+    assert demand_estimate(snat_verdict(_series(**series) if series else {})) == (ports, basis)
 
 
 # --- verdict ----------------------------------------------------------------------------------
@@ -504,22 +569,35 @@ def test_series_from_azure_metrics_bad_input(metrics):
 def test_finding_problem_with_recommendation():
     verdict = snat_verdict(_series(
         failed={'10.0.0.4': [0], '10.0.0.5': [3]},
+        succeeded={'10.0.0.4': [10], '10.0.0.5': [9]},
         allocated={'10.0.0.4': [1024], '10.0.0.5': [1024]},
         used={'10.0.0.4': [100], '10.0.0.5': [900]},
     ))
-    finding = snat_finding(verdict, recommend(100, 2, 1024, 1), {'10.0.0.5': 'aks-nodepool1-1-vmss000001'})
+    peak, _basis = demand_estimate(verdict)
+    assert peak == 1366     # failures: the allocation (1024) was the cap; 3 of 12 connections failed -> 1024 x 12 / 9
+    finding = snat_finding(verdict, recommend(20, 2, 1024, 1, peak_ports=peak), {'10.0.0.5': 'aks-nodepool1-1-vmss000001'})
     assert finding['cause'] == 'snat_exhaustion'
     assert finding['status'] == 'problem'
     assert finding['affected_nodes'] == ['aks-nodepool1-1-vmss000001']
     assert finding['evidence'] == ['10.0.0.5 (aks-nodepool1-1-vmss000001): allocated 1024, used 900 (87.9%), failed 3, problem']
     remediation = finding['remediation']
-    assert remediation['allocated_outbound_ports'] == 1248
-    assert remediation['managed_outbound_ips'] == 2
-    assert remediation['reason'].startswith('1 outbound IP(s) give 102 nodes')
-    assert remediation['advice'][0] == ('az aks update -g <resource-group> -n <cluster> --load-balancer-outbound-ports 1248 '
-                                        '--load-balancer-managed-outbound-ip-count 2')
+    assert (remediation['allocated_outbound_ports'], remediation['managed_outbound_ips']) == (1904, 1)
+    assert (remediation['peak_ports'], remediation['ips_needed'], remediation['fits_current_ips']) == (1366, 1, True)
+    assert remediation['reason'].startswith('1904 ports per node keep the peak of 1366 at 71.7% used')
+    assert remediation['advice'][0] == 'az aks update -g <resource-group> -n <cluster> --load-balancer-outbound-ports 1904'
     assert any('connection pooling' in line for line in remediation['advice'])
     assert any('NAT gateway' in line for line in remediation['advice'])
+    # Needs more IPs than today: the diagnosis says how many, and the command says what they mean.
+    more = snat_finding(verdict, recommend(44, 3, 1024, 1, peak_ports=1300))['remediation']
+    assert (more['allocated_outbound_ports'], more['managed_outbound_ips'], more['ips_needed'], more['fits_current_ips']) == (1808, 2, 2, False)
+    assert more['reason'].endswith('Nothing changed: set aks_tunnel_outbound_ips / managed_outbound_ips to 2 to allow it, '
+                                   'or lower the node count / maxSurge')
+    assert more['advice'][0] == ('az aks update -g <resource-group> -n <cluster> --load-balancer-outbound-ports 1808 '
+                                 '--load-balancer-managed-outbound-ip-count 2 (adds 1 public IP(s): new egress addresses for '
+                                 'allow-lists, and each costs money)')
+    beyond = snat_finding(verdict, recommend(3, 1, 1024, 1, peak_ports=50000))['remediation']
+    assert (beyond['allocated_outbound_ports'], beyond['managed_outbound_ips'], beyond['ips_needed']) == (None, 1, None)
+    assert beyond['advice'][0].startswith('Make applications reuse outbound connections')
 
 
 def test_finding_problem_without_recommendation_uses_ip():

@@ -65,9 +65,13 @@ def test_exhaustion_is_found_per_node_with_a_recommendation(fake_azure, capsys):
     assert result['worst'] == {'backend_ip': '10.240.0.4', 'node': 'aks-pool-vmss000000', 'ratio': 1.0, 'failed': 37}
     assert result['failed_total'] == 37 and result['max_ratio'] == 1.0
     assert result['capacity']['required_nodes'] == 3
-    # 64000 / 3 nodes = 21333 -> 21328 (multiple of 8); used peak 1024 is far below.
-    assert (result['recommendation']['allocated_outbound_ports'], result['recommendation']['managed_outbound_ips']) == (21328, 1)
-    assert result['finding']['remediation']['allocated_outbound_ports'] == 21328
+    # The node used all its 1024 ports and 37 of 87 connections failed: it wants about 1024 x 87 / 50 = 1782 ports; at <= 72%
+    # that is 2480 per node (not the 21328 that would fill the one IP for 3 nodes and leave no room to scale).
+    recommendation = result['recommendation']
+    assert (recommendation['peak_ports'], recommendation['allocated_outbound_ports'], recommendation['managed_outbound_ips']) == (1782, 2480, 1)
+    assert recommendation['fits'] is True and recommendation['peak_basis'].startswith('10.240.0.4: 1024 ports in use with 37 of 87')
+    remediation = result['finding']['remediation']
+    assert (remediation['allocated_outbound_ports'], remediation['peak_ports'], remediation['fits_current_ips']) == (2480, 1782, True)
     # Two metric queries on the LB, split by backend (and by connection state for connections), with a top large enough.
     queries = [c for c in fake_azure.calls if c[0] == 'metrics']
     assert [q[1] for q in queries] == [LB, LB]
