@@ -25,9 +25,13 @@ Positional parameters (one token each, any order except that targets keep their 
     parallel=<1..256>             concurrent connects (default 32)
     method=auto|nc|devtcp         TCP connect tool (default auto: nc when it is OpenBSD/Ncat)
     port=<1..65535>               port the inspection focuses on (default 10250)
-    t=<ipv4>:<port>  t=[<ipv6>]:<port>        one connect target
+    t=<ipv4>:<port>  t=<ipv6>:<port>          one connect target (the port follows the last colon)
     r=<ipv4>+<count>:<port>       <count> (1..65536) consecutive IPv4 addresses from <ipv4>
-    e=<tcp|tls|udp>:<host>:<port> one egress check; host is IPv4, [IPv6] or a FQDN
+    e=<tcp|tls|udp>:<host>:<port> one egress check; host is IPv4, IPv6 (no brackets) or a FQDN
+
+Every parameter is a safe shell word (``_runcommand.SAFE_WORD_RE``): the Linux Run Command handler
+pastes the values unquoted into the script (``export arg1=...`` / ``set -- ...``), so an IPv6 address
+travels without brackets (``[...]`` is a glob) and :func:`build_probe_parameters` checks every word.
 
 The ``r=`` form is the compact encoding of a target list (AKS node IPs are mostly
 consecutive): :func:`build_probe_parameters` uses it for runs of 3+ consecutive addresses with
@@ -95,6 +99,7 @@ import ipaddress
 import re
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_parsers as fw
+from ansible_collections.aks.tunnel.plugins.module_utils._runcommand import SAFE_WORD_RE
 
 FORMAT = 'AKSTP1'
 OUTPUT_LIMIT = 4096
@@ -175,9 +180,7 @@ for akstp_arg in "$@"; do
             akstp_h=${akstp_val%:*}
             akstp_port "$akstp_p" || akstp_fail "bad-arg $akstp_pos"
             if [[ $akstp_arg == t=* ]]; then
-                if [[ $akstp_h == \[*\] ]]; then
-                    akstp_h=${akstp_h#[}
-                    akstp_h=${akstp_h%]}
+                if [[ $akstp_h == *:* ]]; then
                     akstp_ipv6 "$akstp_h" || akstp_fail "bad-arg $akstp_pos"
                 else
                     akstp_ipv4 "$akstp_h" || akstp_fail "bad-arg $akstp_pos"
@@ -205,9 +208,9 @@ for akstp_arg in "$@"; do
             akstp_p=${akstp_rest##*:}
             akstp_h=${akstp_rest%:*}
             akstp_port "$akstp_p" || akstp_fail "bad-arg $akstp_pos"
-            if [[ $akstp_h == \[*\] ]]; then
-                akstp_v=${akstp_h#[}
-                akstp_ipv6 "${akstp_v%]}" || akstp_fail "bad-arg $akstp_pos"
+            if [[ $akstp_h == *:* ]]; then
+                akstp_ipv6 "$akstp_h" || akstp_fail "bad-arg $akstp_pos"
+                akstp_h="[$akstp_h]"
             else
                 akstp_ipv4 "$akstp_h" || akstp_fqdn "$akstp_h" || akstp_fail "bad-arg $akstp_pos"
             fi
@@ -835,7 +838,7 @@ def encode_targets(targets, compact=True):
             tokens.append('r=%s+%d:%d' % (ip, run, port))
             i += run
             continue
-        tokens.append('t=%s:%d' % ('[%s]' % ip if ':' in ip else ip, port))
+        tokens.append('t=%s:%d' % (ip, port))
         i += 1
     return tokens
 
@@ -868,8 +871,11 @@ def build_probe_parameters(*, targets=(), egress=(), timeout=2, parallelism=32, 
             raise ProbeParameterError('invalid egress kind %r: use one of %s' % (kind, ', '.join(EGRESS_KINDS)))
         host = validate_host(item.get('host'))
         port = validate_port(item.get('port'), 'egress port')
-        params.append('e=%s:%s:%d' % (kind, '[%s]' % host if ':' in host else host, port))
+        params.append('e=%s:%s:%d' % (kind, host, port))
     params.extend(encode_targets(normalize_targets(targets), compact=compact))
+    for index, word in enumerate(params):
+        if not SAFE_WORD_RE.match(word):  # cannot happen with the validation above; never send one anyway
+            raise ProbeParameterError('probe parameter %d %r is not a safe shell word' % (index + 1, word))
     return params
 
 

@@ -13,8 +13,8 @@ Topology (all inside namespaces named ``akstp-*``; the host gets blackhole route
         `-- veth --> akstp-<id>-c  10.250.7.3  server: tcp 10250, 10255, 10260; own ufw config
                                                (/etc/netns/<ns>/ufw and /etc/netns/<ns>/default)
 
-Scripts run exactly as Run Command runs them: ``bash -c "$script" bash <params...>``, here via
-``ip netns exec <ns>``.
+Scripts run exactly as Run Command runs them: the parameters pasted unquoted into the script text
+(``export arg1=...`` / ``set -- ...`` on top, the lab's ``handler_script``), here via ``ip netns exec <ns>``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import pytest
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_parsers as fw
 from ansible_collections.aks.tunnel.plugins.module_utils import _probe_scripts as ps
+from ansible_collections.aks.tunnel.tests.lab.arm.executor import handler_script
 
 pytestmark = pytest.mark.netns
 
@@ -149,7 +150,7 @@ class Lab:
     def run(self, ns, checks, **kwargs):
         script = ps.build_probe_script(checks)
         params = ps.build_probe_parameters(**kwargs)
-        proc = subprocess.run(['ip', 'netns', 'exec', ns, 'bash', '-c', script, 'bash'] + params,
+        proc = subprocess.run(['ip', 'netns', 'exec', ns, 'bash', '-c', handler_script(script, params), 'bash'],
                               capture_output=True, text=True, timeout=120, check=False)
         assert len(proc.stdout.encode()) <= ps.OUTPUT_LIMIT, proc.stdout
         assert proc.stderr == ''

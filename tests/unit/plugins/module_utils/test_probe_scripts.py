@@ -20,6 +20,8 @@ import subprocess
 import pytest
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _probe_scripts as ps
+from ansible_collections.aks.tunnel.plugins.module_utils import _runcommand as rc
+from ansible_collections.aks.tunnel.tests.lab.arm.executor import handler_script
 
 ALL_COMBOS = [list(c) for n in range(1, 4) for c in itertools.combinations(ps.CHECKS, n)]
 BASH = shutil.which('bash')
@@ -50,11 +52,13 @@ def fake_script(checks, fork=True):
     return script
 
 
-def run_script(script, params, env_extra=None, timeout=120):
+def run_script(script, params, env_extra=None, timeout=120, azure=False):
+    """Run the script with params as an argv, or (azure=True, for built parameters only) pasted into the
+    script text as the Linux Run Command handler does."""
     env = dict(os.environ)
     env.update(env_extra or {})
-    proc = subprocess.run([BASH, '-c', script, 'bash'] + list(params), capture_output=True, text=True,
-                          env=env, timeout=timeout, check=False)
+    argv = [BASH, '-c', handler_script(script, params), 'bash'] if azure else [BASH, '-c', script, 'bash'] + list(params)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout, check=False)
     return proc
 
 
@@ -117,7 +121,7 @@ def test_build_probe_script_accepts_a_single_string():
     ([('10.224.0.%d' % i, 10250) for i in range(4, 10)], ['r=10.224.0.4+6:10250']),
     ([('10.224.0.254', 10250), ('10.224.0.255', 10250), ('10.224.1.0', 10250), ('10.224.1.1', 22)],
      ['r=10.224.0.254+3:10250', 't=10.224.1.1:22']),
-    ([('fd00::1', 10250), '[fd00::2]:10250'], ['t=[fd00::1]:10250', 't=[fd00::2]:10250']),
+    ([('fd00::1', 10250), '[fd00::2]:10250', ('fd00::', 443)], ['t=fd00::1:10250', 't=fd00::2:10250', 't=fd00:::443']),
     ([{'ip': '10.0.0.1', 'port': '10250'}], ['t=10.0.0.1:10250']),
 ])
 def test_target_encoding(targets, expected):
@@ -178,7 +182,39 @@ def test_egress_parameters():
         {'kind': 'udp', 'host': '20.1.2.3', 'port': 1194},
         {'kind': 'tcp', 'host': 'fd00::10', 'port': 9000},
     ])
-    assert params[4:] == ['e=tls:Api.Example.com:443', 'e=udp:20.1.2.3:1194', 'e=tcp:[fd00::10]:9000']
+    assert params[4:] == ['e=tls:Api.Example.com:443', 'e=udp:20.1.2.3:1194', 'e=tcp:fd00::10:9000']
+
+
+ALL_KINDS_OF_PARAMETERS = dict(
+    targets=[('10.224.0.4', 10250), ('fd00::1', 10250), ('::ffff:10.0.0.1', 1), ('10.224.0.9', 22)] + fake_targets(5),
+    egress=[{'kind': 'tls', 'host': 'mycluster-dns-1a2b3c.hcp.westeurope.azmk8s.io.', 'port': 443},
+            {'kind': 'udp', 'host': '20.1.2.3', 'port': 1194}, {'kind': 'tcp', 'host': 'fd00::10', 'port': 9000}],
+    timeout=30, parallelism=256, method='devtcp', inspect_port=65535, run_id='p0123456789ab_i.x-y')
+
+
+def test_every_probe_parameter_is_a_safe_shell_word():
+    params = ps.build_probe_parameters(**ALL_KINDS_OF_PARAMETERS)
+    assert all(rc.SAFE_WORD_RE.match(p) for p in params), params
+    assert rc.run_command_input(ps.build_probe_script(ps.CHECKS), params)['parameters'][-1]['value'] == params[-1]
+
+
+def test_script_reads_every_parameter_exactly_under_the_azure_rewrite():
+    """The script's argument loop, run the way Azure runs it (values pasted into the script text)."""
+    script = ps.build_probe_script(ps.CHECKS)
+    cut = script.index('\nakstp_tmp=$(mktemp')
+    script = script[:cut] + '''
+printf 'run_id=%s to=%s par=%s method=%s iport=%s\\n' "$run_id" "$to" "$par" "$method" "$iport"
+for i in "${!T_HOST[@]}"; do printf 't %s %s\\n' "${T_HOST[i]}" "${T_PORT[i]}"; done
+for i in "${!E_KIND[@]}"; do printf 'e %s %s %s\\n' "${E_KIND[i]}" "${E_HOST[i]}" "${E_PORT[i]}"; done
+'''
+    params = ps.build_probe_parameters(**ALL_KINDS_OF_PARAMETERS)
+    proc = subprocess.run([BASH, '-c', handler_script(script, params), 'bash'], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.stderr == '' and proc.returncode == 0, proc.stdout
+    lines = proc.stdout.splitlines()
+    assert lines[0] == 'run_id=p0123456789ab_i.x-y to=30 par=256 method=devtcp iport=65535'
+    targets = ps.normalize_targets(ALL_KINDS_OF_PARAMETERS['targets'])
+    assert lines[1:-3] == ['t %s %d' % target for target in targets]
+    assert lines[-3:] == ['e tls mycluster-dns-1a2b3c.hcp.westeurope.azmk8s.io. 443', 'e udp 20.1.2.3 1194', 'e tcp [fd00::10] 9000']
 
 
 # --------------------------------------------------------------------------- the script defends itself
@@ -187,6 +223,8 @@ def test_egress_parameters():
     (['connect'], ['t=10.0.0.1; rm -rf /:80'], 1),
     (['connect'], ['timeout=2', 't=10.0.0.1:80', 't=$(reboot):80'], 3),
     (['connect'], ['t=010.0.0.1:80'], 1),
+    (['connect'], ['t=[fd00::1]:80'], 1),
+    (['connect'], ['t=fd00::g:80'], 1),
     (['connect'], ['t=10.0.0.256:80'], 1),
     (['connect'], ['t=10.0.0.1:0'], 1),
     (['connect'], ['t=10.0.0.1:65536'], 1),
@@ -255,7 +293,7 @@ def test_budget_5000_targets_lossless(pattern, n):
                                        egress=[{'kind': 'tls', 'host': 'a' * 60 + '.hcp.westeurope.azmk8s.io', 'port': 443}])
     # one run goes through the real background-job loop with 5000 jobs, the others run inline
     script = fake_script(['connect'], fork=pattern == 'all_timed_out')
-    proc = run_script(script, [p for p in params if not p.startswith('e=')], {'AKSTP_FAKE': statuses})
+    proc = run_script(script, [p for p in params if not p.startswith('e=')], {'AKSTP_FAKE': statuses}, azure=True)
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.encode()) <= ps.OUTPUT_LIMIT
     parsed = ps.parse_probe_output(proc.stdout, targets, run_id='budget')
@@ -278,7 +316,7 @@ def test_budget_over_limit_is_flagged_as_cut():
     statuses = _pattern('random_all_letters', n)
     targets = [('10.0.%d.%d' % (i >> 8, i & 255), 10250) for i in range(n)]
     params = ps.build_probe_parameters(targets=targets, parallelism=256)
-    proc = run_script(fake_script(['connect'], fork=False), params, {'AKSTP_FAKE': statuses})
+    proc = run_script(fake_script(['connect'], fork=False), params, {'AKSTP_FAKE': statuses}, azure=True)
     assert len(proc.stdout.encode()) <= ps.OUTPUT_LIMIT
     parsed = ps.parse_probe_output(proc.stdout, targets)
     assert parsed['complete'] is True
