@@ -236,12 +236,14 @@ def test_scenario_workloads(name):
     allocated = state.effective_ports_per_node()
     if 'snat_exhaustion' in spec['expect']['problems']:
         assert workload['demand'] > allocated
-        # what aks_outbound_ports recommends (min_ports = the peak used ports = the allocation) must cover the demand
+        # what aks_outbound_ports recommends for the demand keeps it below the diagnosis threshold (adding outbound IPs when the
+        # nodes the ports must cover - autoscaler maxCount and surge included - need them)
         needed = node_capacity_needed(state)
         nodes = sum(p['count'] for p in state.topology['pools'])
-        rec = _snat.recommend(nodes, surge=needed - nodes, current_ports=state.lb_profile['allocated_outbound_ports'],
-                              current_ips=state.lb_profile['managed_outbound_ip_count'], current_nodes=nodes, min_ports=allocated)
-        assert rec['allocated_outbound_ports'] >= workload['demand'], rec
+        rec = _snat.recommend(needed, surge=0, current_ports=state.lb_profile['allocated_outbound_ports'],
+                              current_ips=state.lb_profile['managed_outbound_ip_count'], current_nodes=nodes,
+                              peak_ports=int(workload['demand']), max_ips=_snat.MAX_MANAGED_OUTBOUND_IPS)
+        assert rec['fits'] and workload['demand'] < _snat.DEFAULT_USAGE_THRESHOLD * rec['allocated_outbound_ports'], rec
     else:
         assert workload['demand'] <= _snat.DEFAULT_USAGE_THRESHOLD * allocated / 1.5, (workload['demand'], allocated)
     assert math.isfinite(workload['demand'])

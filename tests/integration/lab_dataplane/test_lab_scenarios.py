@@ -18,7 +18,8 @@ from ansible_collections.aks.tunnel.tests.lab.dataplane import nsg, plan as plan
 from ansible_collections.aks.tunnel.tests.lab.topology import build_topology
 
 CATALOGUE = ['all-faults', 'egress-1194-blocked', 'egress-9000-blocked', 'healthy', 'iptables-drop', 'konnectivity-alpn-stripped',
-             'konnectivity-oom', 'konnectivity-undersized', 'nsg-deny-10250', 'scale-5000', 'snat-exhaustion', 'ufw-enabled']
+             'konnectivity-oom', 'konnectivity-undersized', 'nsg-deny-10250', 'scale-5000', 'snat-autoscaler-max',
+             'snat-exhaustion', 'ufw-enabled']
 
 EXPECTED = {
     'healthy': ([], []),
@@ -29,6 +30,7 @@ EXPECTED = {
     'egress-1194-blocked': (['egress_ports_blocked'], ['aks-nodepool1-64844604-vmss000000']),
     'konnectivity-alpn-stripped': (['egress_ports_blocked'], ['aks-nodepool1-64844604-vmss000000', 'aks-user1-64844604-vmss000000']),
     'snat-exhaustion': (['snat_exhaustion'], []),
+    'snat-autoscaler-max': (['snat_exhaustion'], []),
     'konnectivity-undersized': (['konnectivity_agent_scaling'], []),
     'konnectivity-oom': (['konnectivity_agent_scaling'], []),
     'all-faults': (['iptables_blocks_10250', 'konnectivity_agent_scaling', 'nsg_blocks_10250', 'snat_exhaustion', 'ufw_blocks_10250'],

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _snat
 from ansible_collections.aks.tunnel.tests.integration.modules_konnectivity.playbook_runner import run_playbook
 
 
@@ -13,10 +14,10 @@ def test_snat_exhaustion_is_detected_and_outbound_ports_are_raised(arm_lab, tmp_
     lab = arm_lab('snat-exhaustion')
     ports = 'aks.tunnel.aks_outbound_ports'
     info = 'aks.tunnel.snat_usage_info'
-    recommended = dict(lab.auth, allocated_outbound_ports='recommended')
+    recommended = dict(lab.auth, allocated_outbound_ports='recommended', peak_ports='{{ detect.finding.remediation.peak_ports }}')
     tasks = [
         {info: lab.reader, 'register': 'detect'},
-        {ports: dict(lab.reader, allocated_outbound_ports='recommended'), 'register': 'readonly', 'ignore_errors': True},
+        {ports: dict(recommended, **{k: lab.reader[k] for k in ('client_id', 'secret')}), 'register': 'readonly', 'ignore_errors': True},
         {ports: dict(lab.auth, allocated_outbound_ports=64000), 'register': 'blocking', 'ignore_errors': True},
         {ports: dict(lab.auth, allocated_outbound_ports='1001'), 'register': 'not_multiple', 'ignore_errors': True},
         {ports: recommended, 'check_mode': True, 'diff': True, 'register': 'check1'},
@@ -44,7 +45,14 @@ def test_snat_exhaustion_is_detected_and_outbound_ports_are_raised(arm_lab, tmp_
     assert detect['worst']['ratio'] == 1.0 and detect['max_ratio'] == 1.0
     assert any(line.startswith('%s (%s): allocated 1024, used 1024 (100.0%%)' % (ip, name)) for ip, name in lab.node_by_ip.items()
                for line in finding['evidence'])
-    assert (finding['remediation']['allocated_outbound_ports'], finding['remediation']['managed_outbound_ips']) == (9136, 1)
+    # The peak a node wants, estimated from the failed share (1300 wanted, 1024 allocated), and the smallest multiple of 8
+    # that keeps it at <= 72% - not the largest value one IP allows for 7 nodes (9136), which left no room to scale.
+    peak = finding['remediation']['peak_ports']
+    assert 1300 <= peak <= 1310, finding
+    target = _snat.ports_for_peak(peak)
+    assert target in (1808, 1816, 1824)
+    assert (finding['remediation']['allocated_outbound_ports'], finding['remediation']['managed_outbound_ips']) == (target, 1)
+    assert finding['remediation']['fits_current_ips'] is True
 
     readonly = results['readonly']
     assert readonly['failed'] is True and 'HTTP 403' in readonly['msg']
@@ -58,25 +66,25 @@ def test_snat_exhaustion_is_detected_and_outbound_ports_are_raised(arm_lab, tmp_
     check1 = results['check1']
     assert check1['changed'] is True
     assert check1['diff'] == {'before': {'allocated_outbound_ports': 1024, 'managed_outbound_ips': 1},
-                              'after': {'allocated_outbound_ports': 9136, 'managed_outbound_ips': 1},
+                              'after': {'allocated_outbound_ports': target, 'managed_outbound_ips': 1},
                               'before_header': 'aks-lab loadBalancerProfile', 'after_header': 'aks-lab loadBalancerProfile'}
     real1 = results['real1']
     # previous = what the server had when the real run started: the read-only attempt, the refused values
     # and check mode changed nothing.
     assert real1['changed'] is True and real1['previous'] == {'allocated_outbound_ports': 1024, 'managed_outbound_ips': 1}
-    assert real1['current'] == {'allocated_outbound_ports': 9136, 'managed_outbound_ips': 1}
+    assert real1['current'] == {'allocated_outbound_ports': target, 'managed_outbound_ips': 1}
     assert real1['rollback'] == {'allocated_outbound_ports': 1024, 'managed_outbound_ips': 1}
-    assert real1['provisioning_state'] == 'Succeeded' and real1['max_nodes_supported'] == 7
+    assert real1['provisioning_state'] == 'Succeeded' and real1['max_nodes_supported'] == 64000 // target >= 35
     assert results['check2']['changed'] is False and results['real2']['changed'] is False
-    assert lab.state.lb_profile['allocated_outbound_ports'] == 9136
+    assert lab.state.lb_profile['allocated_outbound_ports'] == target and lab.state.lb_profile['managed_outbound_ip_count'] == 1
 
     verify = results['verify']
-    assert verify['cluster']['load_balancer_profile']['allocated_outbound_ports'] == 9136
-    assert {row['allocated'] for row in verify['nodes']} == {9136}
-    assert verify['max_ratio'] == round(1300 / 9136, 4)
+    assert verify['cluster']['load_balancer_profile']['allocated_outbound_ports'] == target
+    assert {row['allocated'] for row in verify['nodes']} == {target}
+    assert verify['max_ratio'] == round(1300 / target, 4) < 0.8
     # Right after the repair the window still holds the failures from before it: they are history, the verdict is ok.
     assert verify['finding']['status'] == 'ok' and verify['failed_total'] == 0 and verify['failed_before_change'] > 0
-    assert {row['allocation_change']['to'] for row in verify['nodes']} == {9136}
+    assert {row['allocation_change']['to'] for row in verify['nodes']} == {target}
 
 
 def test_healthy_and_not_applicable_clusters(arm_lab, tmp_path):
