@@ -20,7 +20,8 @@ description:
     per node.
   - With O(inspect_unreachable), the nodes that could not be reached are then inspected (C(firewall)), again one
     script per node, in parallel - so a whole cluster costs one Run Command per tunnel node plus one per failing node.
-  - Every value reaches the node as a Run Command parameter (a positional argument), never inside the script text.
+  - Every value reaches the node as a Run Command parameter that is a safe shell word (Azure pastes parameter values unquoted into the
+    script), never built into the script text.
   - Handles HTTP 409 (another run command in progress - waits and retries), HTTP 429 (the SDK retries, then we do),
     a run that exceeds O(timeout) (that node becomes an error, the others continue), an overall O(deadline), and
     output cut at 4096 bytes (flagged as C(truncated)).
