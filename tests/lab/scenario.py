@@ -28,10 +28,14 @@ CAUSES = ('nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250', 'egre
 TUNNEL_KINDS = {'konnectivity': 'konnectivity', 'tunnel-front': 'tunnelfront', 'aks-link': 'aks-link'}
 LAB_CLIENT = {'client_id': '5a1b0c2d-0000-4000-8000-00000000c0de', 'client_secret': 'lab-contributor-secret', 'role': 'contributor'}
 LAB_READONLY_CLIENT = {'client_id': '5a1b0c2d-0000-4000-8000-0000000000ad', 'client_secret': 'lab-reader-secret', 'role': 'reader'}
-# Least privilege for diagnosis: Reader plus Run Command on VMSS instances (the probes), nothing that writes.
+# Least privilege: exactly the custom roles the collection ships (rbac/azure/*.json), read by the ARM emulator.
+# diagnose = Reader plus Run Command on VMSS instances (the probes); remediate = diagnose plus the repairs' writes.
 RUNCOMMAND_ACTION = 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action'
-LAB_DIAGNOSE_CLIENT = {'client_id': '5a1b0c2d-0000-4000-8000-0000000d1a90', 'client_secret': 'lab-diagnose-secret', 'role': 'reader',
-                       'actions': ['*/read', RUNCOMMAND_ACTION]}
+AZURE_RBAC_DIR = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'rbac', 'azure')
+LAB_DIAGNOSE_CLIENT = {'client_id': '5a1b0c2d-0000-4000-8000-0000000d1a90', 'client_secret': 'lab-diagnose-secret',
+                       'role_definition': os.path.join(AZURE_RBAC_DIR, 'aks-tunnel-diagnose.json')}
+LAB_REMEDIATE_CLIENT = {'client_id': '5a1b0c2d-0000-4000-8000-0000000e3ed1', 'client_secret': 'lab-remediate-secret',
+                        'role_definition': os.path.join(AZURE_RBAC_DIR, 'aks-tunnel-remediate.json')}
 DEFAULT_CONNECTIONS_PER_MIN = 60
 
 _RULE_KEYS = ('description', 'priority', 'direction', 'access', 'protocol', 'source_address_prefix', 'source_address_prefixes',
@@ -287,7 +291,8 @@ def lab_config(scenario, extra_clients=()):
             'connections_per_min': snat.get('connections_per_min', DEFAULT_CONNECTIONS_PER_MIN),
         }}},
         'kube': kube,
-        'clients': [dict(LAB_CLIENT), dict(LAB_READONLY_CLIENT), copy.deepcopy(LAB_DIAGNOSE_CLIENT)] + [dict(c) for c in extra_clients],
+        'clients': [dict(LAB_CLIENT), dict(LAB_READONLY_CLIENT), dict(LAB_DIAGNOSE_CLIENT), dict(LAB_REMEDIATE_CLIENT)]
+        + [dict(c) for c in extra_clients],
         'faults': [],
     }
     for key, value in (scenario.get('arm') or {}).items():

@@ -2,7 +2,7 @@
 # Copyright (c) 2026 aks.tunnel contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The lab's least-privilege diagnosis identity (`aks_tunnel_lab_diagnose_auth`): Reader + VMSS Run Command.
+"""The lab's least-privilege diagnosis identity (`aks_tunnel_lab_diagnose_auth` + `_kubeconfig`): the shipped rbac/ diagnose roles.
 
 With it, vmss_runcommand_probe runs its Run Commands and reports the UFW fault of `ufw-enabled` as a problem (not
 unknown), while a repair (nsg_port_rule) is refused with HTTP 403 naming the missing permission and changes nothing.
@@ -13,6 +13,7 @@ test_network_modules_lab.py::test_read_only_identity_detects_and_cannot_repair.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 
@@ -21,6 +22,7 @@ import pytest
 pytestmark = pytest.mark.lab
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 
 
 def _neighbour():
@@ -43,8 +45,8 @@ DIAGNOSE = '''
 - hosts: localhost
   gather_facts: false
   module_defaults:
-    aks.tunnel.aks_cluster_info: "{{ aks_tunnel_lab_diagnose_auth | combine({'kubeconfig': aks_tunnel_lab_readonly_kubeconfig}) }}"
-    aks.tunnel.vmss_runcommand_probe: "{{ aks_tunnel_lab_diagnose_auth | combine({'kubeconfig': aks_tunnel_lab_readonly_kubeconfig}) }}"
+    aks.tunnel.aks_cluster_info: "{{ aks_tunnel_lab_diagnose_auth | combine({'kubeconfig': aks_tunnel_lab_diagnose_kubeconfig}) }}"
+    aks.tunnel.vmss_runcommand_probe: "{{ aks_tunnel_lab_diagnose_auth | combine({'kubeconfig': aks_tunnel_lab_diagnose_kubeconfig}) }}"
     aks.tunnel.nsg_port_rule: "{{ aks_tunnel_lab_diagnose_auth }}"
   tasks:
     - name: Cluster model
@@ -85,7 +87,12 @@ def test_vars_expose_the_diagnose_identity(lab_factory):
     assert diagnose['client_id'] == scenario.LAB_DIAGNOSE_CLIENT['client_id'] != reader['client_id']
     assert {k: v for k, v in diagnose.items() if k not in ('client_id', 'secret')} == \
         {k: v for k, v in reader.items() if k not in ('client_id', 'secret')}
-    assert scenario.LAB_DIAGNOSE_CLIENT['actions'] == ['*/read', RUNCOMMAND_ACTION]
+    # The lab's identity is exactly the custom role the collection ships.
+    assert os.path.realpath(scenario.LAB_DIAGNOSE_CLIENT['role_definition']) == \
+        os.path.realpath(os.path.join(COLLECTION_ROOT, 'rbac', 'azure', 'aks-tunnel-diagnose.json'))
+    with open(scenario.LAB_DIAGNOSE_CLIENT['role_definition'], encoding='utf-8') as handle:
+        assert json.load(handle)['Actions'] == ['*/read', RUNCOMMAND_ACTION]
+    assert lab_vars['aks_tunnel_lab_diagnose_kubeconfig'].endswith('/kubeconfig-diagnose')
 
 
 def test_diagnose_identity_probes_but_cannot_repair(lab_factory, tmp_path):

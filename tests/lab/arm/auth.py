@@ -29,6 +29,33 @@ ROLES = {
 }
 
 
+def role_definition_actions(document, source='role definition'):
+    """(actions, not_actions) of an Azure custom role: the `az role definition create` file ({"Actions", "NotActions"})
+    or an ARM roleDefinitions resource ({"properties": {"permissions": [{"actions", "notActions"}]}})."""
+    if isinstance(document, dict) and isinstance(document.get('properties'), dict):
+        permissions = document['properties'].get('permissions') or []
+        actions = [a for p in permissions for a in p.get('actions') or []]
+        not_actions = [a for p in permissions for a in p.get('notActions') or []]
+    elif isinstance(document, dict) and ('Actions' in document or 'actions' in document):
+        actions = document.get('Actions', document.get('actions'))
+        not_actions = document.get('NotActions', document.get('notActions')) or []
+    else:
+        raise LabConfigError('%s: not an Azure role definition (no Actions / properties.permissions)' % source)
+    if not isinstance(actions, list) or not all(isinstance(a, str) and a for a in list(actions) + list(not_actions)):
+        raise LabConfigError('%s: Actions and NotActions must be lists of action strings' % source)
+    return list(actions), list(not_actions)
+
+
+def load_role_definition(path):
+    """(actions, not_actions) of the custom role JSON file at `path`."""
+    try:
+        with open(path, encoding='utf-8') as handle:
+            document = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise LabConfigError('cannot read the role definition %s: %s' % (path, exc)) from exc
+    return role_definition_actions(document, path)
+
+
 def _b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
 
@@ -56,7 +83,10 @@ class OAuthError(Exception):
 
 
 class Identity:
-    """Clients from config: [{client_id, client_secret, role? | actions?/not_actions?, object_id?}]."""
+    """Clients from config: [{client_id, client_secret, role? | actions?/not_actions? | role_definition?, object_id?}].
+
+    role_definition: path of a custom role JSON (`az role definition create` format), e.g. the collection's rbac/azure files.
+    """
 
     def __init__(self, tenant_id, clients, token_lifetime_s=3599):
         self.tenant_id = tenant_id
@@ -66,7 +96,9 @@ class Identity:
             if not isinstance(client, dict) or not client.get('client_id') or not client.get('client_secret'):
                 raise LabConfigError('each entry of "clients" needs client_id and client_secret, got %r' % (client,))
             role = client.get('role', 'contributor')
-            if 'actions' in client:
+            if client.get('role_definition'):
+                actions, not_actions = load_role_definition(client['role_definition'])
+            elif 'actions' in client:
                 actions, not_actions = list(client['actions']), list(client.get('not_actions', []))
             elif role in ROLES:
                 actions, not_actions = ROLES[role]

@@ -75,7 +75,8 @@ CONFIG_SCHEMA = {
                       'properties': {'client_id': {'type': 'string', 'minLength': 1}, 'client_secret': {'type': 'string', 'minLength': 1},
                                      'object_id': {'type': 'string'}, 'role': {'enum': ['owner', 'contributor', 'reader', 'none']},
                                      'actions': {'type': 'array', 'items': {'type': 'string'}},
-                                     'not_actions': {'type': 'array', 'items': {'type': 'string'}}}},
+                                     'not_actions': {'type': 'array', 'items': {'type': 'string'}},
+                                     'role_definition': {'type': 'string', 'minLength': 1}}},
         },
         'network': {
             'type': 'object', 'additionalProperties': False,

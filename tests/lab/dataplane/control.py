@@ -190,6 +190,8 @@ def run(state_dir, stop):
     kube.write_kubeconfig(kubeconfig_ro, user='lab-reader')
     info = {'pid': os.getpid(), 'arm': arm.ready_info(), 'kube': {'url': kube.url, 'ca_path': kube.ca_path},
             'kubeconfig': kubeconfig, 'kubeconfig_readonly': kubeconfig_ro}
+    for role in ('diagnose', 'remediate'):  # the users bound to the collection's rbac/kubernetes YAML
+        info['kubeconfig_' + role] = kube.write_kubeconfig(record.file('kubeconfig-' + role), user='lab-' + role)
     ready = record.file('control.ready')
     with open(ready + '.tmp', 'w', encoding='utf-8') as handle:
         json.dump(info, handle)

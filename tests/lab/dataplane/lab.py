@@ -24,8 +24,8 @@ from .plan import make_plan
 from .record import LabRecord
 from .sh import process_start_time, run
 
-STATE_FILES = ('lab.json', 'vars.yml', 'kubeconfig', 'kubeconfig-readonly', 'services.ready', 'services.pid', 'control.ready',
-               'control.pid', 'services.log', 'control.log', 'config.json')
+STATE_FILES = ('lab.json', 'vars.yml', 'kubeconfig', 'kubeconfig-readonly', 'kubeconfig-diagnose', 'kubeconfig-remediate', 'services.ready',
+               'services.pid', 'control.ready', 'control.pid', 'services.log', 'control.log', 'config.json')
 STATE_DIRS = ('pki', 'arm', 'kube')
 
 
@@ -127,6 +127,9 @@ def write_vars(record, scenario, topology, control):
         'aks_tunnel_lab_readonly_auth': _auth(control['arm'], scenario_mod.LAB_READONLY_CLIENT, ca_path) if control else None,
         'aks_tunnel_lab_readonly_kubeconfig': control['kubeconfig_readonly'] if control else None,
         'aks_tunnel_lab_diagnose_auth': _auth(control['arm'], scenario_mod.LAB_DIAGNOSE_CLIENT, ca_path) if control else None,
+        'aks_tunnel_lab_diagnose_kubeconfig': control.get('kubeconfig_diagnose') if control else None,
+        'aks_tunnel_lab_remediate_auth': _auth(control['arm'], scenario_mod.LAB_REMEDIATE_CLIENT, ca_path) if control else None,
+        'aks_tunnel_lab_remediate_kubeconfig': control.get('kubeconfig_remediate') if control else None,
         'aks_tunnel_lab': {
             'state_dir': record.state_dir, 'prefix': plan['prefix'], 'scenario': scenario['name'],
             'scenario_file': scenario.get('source'), 'expect': scenario_mod.expected(scenario),

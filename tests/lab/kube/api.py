@@ -16,6 +16,7 @@ import json
 import re
 import urllib.parse
 
+from . import rbac
 from .controllers import selector_string, to_events_v1
 from .kubelet import KubeletUnreachable
 from .patch import apply_patch
@@ -134,6 +135,8 @@ def _forbidden(user, verb, res, namespace, name, subresource):
 def authorize(user, verb, res, namespace, name, subresource=None):
     role = user.get('role', 'none')
     if role == 'admin' or (role == 'readonly' and verb in READ_VERBS):
+        return
+    if role == 'rbac' and rbac.allows(user['rbac'], verb, res.group, res.plural, namespace if res.namespaced else None, name, subresource):
         return
     raise _forbidden(user, verb, res, namespace, name, subresource)
 

@@ -29,6 +29,7 @@ import yaml
 from ansible_collections.aks.tunnel.tests.lab.pki import LabCA
 from ansible_collections.aks.tunnel.tests.lab.topology import base36, build_topology
 
+from . import rbac
 from . import seed as seed_module
 from .api import Api, unauthorized
 from .controllers import Cluster, Scheduler
@@ -176,6 +177,9 @@ def default_users():
         {'name': 'lab-noaccess', 'token': secrets.token_urlsafe(24), 'role': 'none'},
         {'name': 'lab-admin-cert', 'client_cert': True, 'groups': ['system:masters'], 'role': 'admin'},
         {'name': 'lab-reader-cert', 'client_cert': True, 'groups': ['aks-tunnel:readers'], 'role': 'readonly'},
+        # Least privilege: exactly the Role/ClusterRole YAML the collection ships in rbac/kubernetes/.
+        {'name': 'lab-diagnose', 'token': secrets.token_urlsafe(24), 'role': 'rbac', 'rbac': rbac.shipped('diagnose')},
+        {'name': 'lab-remediate', 'token': secrets.token_urlsafe(24), 'role': 'rbac', 'rbac': rbac.shipped('remediate')},
     ]
 
 
@@ -200,8 +204,13 @@ class KubeEmulator:
         self.cluster = Cluster(self.store, self.rng, pod_ready_delay=float(self.kube.get('pod_ready_delay', 0.0)), scheduler=self.scheduler)
         self.users = [dict(user) for user in (self.kube.get('users') or default_users())]
         for user in self.users:
-            if not user.get('name') or user.get('role') not in ('admin', 'readonly', 'none'):
-                raise KubeLabError('kube.users entries need a name and role admin, readonly or none: %r' % (user,))
+            if not user.get('name') or user.get('role') not in ('admin', 'readonly', 'none', 'rbac'):
+                raise KubeLabError('kube.users entries need a name and role admin, readonly, none or rbac: %r' % (user,))
+            if user['role'] == 'rbac':
+                try:
+                    rbac.check_documents(user.get('rbac'), 'kube.users %s rbac' % user['name'])
+                except rbac.RbacError as exc:
+                    raise KubeLabError(str(exc)) from exc
         self._tokens = {user['token']: user for user in self.users if user.get('token')}
         self._cert_users = {user['name']: user for user in self.users if user.get('client_cert')}
         self.requests = collections.deque(maxlen=5000)
