@@ -14,11 +14,21 @@ description:
   - For each node of O(nodes), inspects UFW and iptables (INPUT and every chain it jumps to) through Run Command,
     plans what opens TCP O(port) (10250 by default), and - unless in check mode - applies it in a second Run Command
     that first saves C(iptables-save) to a file on the node, acts, and inspects again in the same script.
-  - O(ufw=allow) runs C(ufw allow <port>/tcp) when UFW is active and does not allow the port; O(ufw=disable) runs
-    C(ufw --force disable) when UFW is active; O(ufw=ignore) leaves UFW alone.
-  - O(iptables=delete_blocking) deletes exactly the rules that drop or reject TCP O(port) on the INPUT path (rules in
-    UFW's own chains excepted), by their full rule spec (C(iptables -D <chain> <spec>), only after C(iptables -C)
-    finds it), never by a line number read earlier.
+  - Everything is judged for the packets the tunnel sends - a SYN to TCP O(port) from each of O(sources) to the node's
+    IP - with what the controller knows (the tunnel sources, the node's IP from the cluster model, the interface the
+    inspection reports for it, the members of the ipsets the rules use, no packet mark on a SYN from another node).
+  - O(ufw=allow) runs C(ufw allow from <source> to any port <port> proto tcp) for each tunnel source that UFW does not
+    allow yet (an existing allow that covers the sources, such as C(10250/tcp ALLOW IN 10.224.0.0/16), is enough); UFW is
+    never opened to every source. O(ufw=disable) runs C(ufw --force disable) when UFW is active; O(ufw=ignore) leaves
+    UFW alone.
+  - O(iptables=delete_blocking) deletes only the rules proven to drop or reject those packets on the INPUT path (rules
+    in UFW's own chains excepted): the rule surely matches them (sources, addresses, interfaces, ipsets, marks,
+    connection state resolved) and no earlier rule may accept them. A rule that cannot be resolved (an unknown match
+    module, an ipset that cannot be listed, ...) is reported as UNKNOWN with the reason in RV(nodes[].unresolved) and
+    never deleted; so is every rule when the listing did not fit the Run Command output. Rules are deleted by their
+    full rule spec (C(iptables -D <chain> <spec>), only after C(iptables -C) finds it), never by a line number.
+  - The repair Run Command first saves C(iptables-save) to C(/var/lib/aks-tunnel/iptables-<run id>.rules); when that
+    fails it changes nothing and says why.
   - Nodes are handled concurrently with a bounded pool; values reach the node as Run Command parameters only.
   - B(Support policy) - changing a node's operating system configuration by hand is outside what AKS manages and
     supports (see the AKS support policy on node maintenance and access); node image upgrades and reimaging revert
@@ -42,6 +52,14 @@ options:
     description: The port to open.
     type: int
     default: 10250
+  sources:
+    description:
+      - The tunnel sources, IPv4 addresses or CIDRs - the nodes the tunnel reaches the kubelets from (their IPs), or their
+        subnet(s). UFW is opened to exactly these, and iptables rules are judged for packets from them.
+      - Default from the cluster model - the subnet prefix(es) of the cluster's nodes, or every node IP when a node's
+        subnet is not known.
+    type: list
+    elements: str
   ufw:
     description: What to do about UFW.
     type: str
@@ -92,8 +110,11 @@ attributes:
 notes:
   - Azure RBAC - Reader on the cluster and node resource group plus
     C(Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action).
-  - The full C(iptables-save) backup is written on the node to C(/var/lib/aks-tunnel/); the result carries its path,
-    the filter table (capped) and an undo command for each change.
+  - The full C(iptables-save) backup is written on the node to C(/var/lib/aks-tunnel/iptables-<run id>.rules); the result
+    carries its path, the filter table (capped) and an undo command for each change. The undo re-inserts each deleted rule
+    at its original position; run the commands of RV(undo) in the order given.
+  - When the repair Run Command does not answer in time it may still run on the VM - the node is reported with
+    C(may_have_changed), C(changed=true), the backup path and the undo commands.
   - After a repair, restart the tunnel pods (aks.tunnel.tunnel_pod_restart) and probe again.
 '''
 
@@ -135,22 +156,31 @@ nodes:
                iptables_blocking: ['-A INPUT -p tcp -m tcp --dport 10250 -j DROP'], ufw_rules: [], policy: ACCEPT,
                policy_blocks: false, blocked_by: iptables, conditional: false, reason: '...'}
       actions:
-        - {type: iptables_delete, spec: '-A INPUT -p tcp -m tcp --dport 10250 -j DROP',
+        - {type: iptables_delete, spec: '-A INPUT -p tcp -m tcp --dport 10250 -j DROP', chain: INPUT, position: 1,
            command: 'iptables -D INPUT -p tcp -m tcp --dport 10250 -j DROP',
            undo: 'iptables -I INPUT 1 -p tcp -m tcp --dport 10250 -j DROP', rc: 0, result: done}
       after: {ufw: {active: false}, iptables_blocking: [], blocked_by: null}
       fixed: true
-      backup: {path: /var/lib/aks-tunnel/iptables-f1a2b3-20261125T210000.rules, filter_table: "*filter ..."}
-      unresolved: []
+      may_have_changed: false
+      backup: {path: /var/lib/aks-tunnel/iptables-f1a2b3c4d5e6f.rules, filter_table: "*filter ..."}
+      unresolved: ['not deleted, not proven to block 10250/tcp from the tunnel sources (UNKNOWN): -A INPUT -m set --match-set
+                   blocklist src -j DROP (ipset blocklist could not be listed on the node)']
 changed:
   description: Whether any node was (or in check mode would be) changed.
   returned: always
   type: bool
 undo:
-  description: Commands that revert the changes, per node, in the order to run them.
+  description: Commands that revert the changes, per node, in the order to run them (re-insertions by ascending original
+    position, so that each rule lands where it was).
   returned: always
   type: dict
   sample: {aks-nodepool1-12345678-vmss000002: ['iptables -I INPUT 1 -p tcp -m tcp --dport 10250 -j DROP']}
+sources:
+  description: The tunnel sources UFW was opened to and iptables rules were judged for (normalized, merged).
+  returned: always
+  type: list
+  elements: str
+  sample: [10.224.0.0/16]
 support_policy:
   description: The AKS support-policy caveat.
   returned: always
@@ -194,6 +224,15 @@ def _diff_view(state):
             'iptables_blocking': state['iptables_blocking'], 'blocked_by': state['blocked_by']}
 
 
+def default_sources(model):
+    """The node subnet prefix(es) of the cluster model, or every node IP when a node's subnet is not known."""
+    nodes = model.get('nodes') or []
+    prefixes = [n.get('subnet_prefix') for n in nodes]
+    if nodes and all(prefixes):
+        return sorted(set(prefixes))
+    return sorted(set(n['private_ip'] for n in nodes if n.get('private_ip')))
+
+
 def main():
     module = AksTunnelModule(
         dict(
@@ -201,6 +240,7 @@ def main():
             name=dict(type='str', required=True),
             nodes=dict(type='list', elements='str', required=True),
             port=dict(type='int', default=10250),
+            sources=dict(type='list', elements='str'),
             ufw=dict(type='str', default='allow', choices=['allow', 'disable', 'ignore']),
             iptables=dict(type='str', default='delete_blocking', choices=['delete_blocking', 'ignore']),
             concurrency=dict(type='int', default=10),
@@ -230,6 +270,16 @@ def main():
         module.fail('node(s) %s are not VMSS instances; Run Command cannot reach them' % ', '.join(missing))
     node_rg = model['cluster']['node_resource_group']
     run_id = 'f' + uuid.uuid4().hex[:12]
+    try:
+        sources = ff.normalize_sources(params['sources'] if params['sources'] is not None else default_sources(model))
+        for node in nodes:
+            if node.get('private_ip'):
+                ff.build_fix_parameters(node_ip=node['private_ip'])
+    except ff.FirewallFixError as exc:
+        module.fail(str(exc))
+    if not sources:
+        module.fail('no tunnel sources: the cluster model has no node subnet or node IP; give sources (IPs or CIDRs)')
+    backup_path = '%s/iptables-%s.rules' % (ff.BACKUP_DIR, run_id)
 
     def run(targets):
         executor = _runcommand.RunCommandExecutor(module.azure.compute, concurrency=params['concurrency'], timeout=params['timeout'],
@@ -237,14 +287,16 @@ def main():
                                                   describe=_azure.describe_azure_error)
         return dict((r['key'], r) for r in executor.run(targets))
 
-    inspect_params = ff.build_fix_parameters(port=params['port'], apply=False, run_id=run_id)
     inspected = run([{'key': n['name'], 'resource_group': node_rg, 'vmss': n['vmss'], 'instance_id': n['instance_id'],
-                      'script': ff.FIX_SCRIPT, 'parameters': inspect_params} for n in nodes])
+                      'script': ff.FIX_SCRIPT,
+                      'parameters': ff.build_fix_parameters(port=params['port'], apply=False, run_id=run_id, sources=sources,
+                                                            node_ip=n.get('private_ip') or None)} for n in nodes])
+    contexts = {}
     per_node = []
     apply_targets = []
     for node in nodes:
         entry = {'node': node['name'], 'changed': False, 'error': None, 'before': None, 'actions': [], 'after': None, 'fixed': None,
-                 'backup': None, 'unresolved': []}
+                 'may_have_changed': False, 'backup': None, 'unresolved': []}
         per_node.append(entry)
         run_result = inspected[node['name']]
         if run_result['status'] != 'succeeded':
@@ -255,9 +307,10 @@ def main():
             entry['error'] = 'inspection failed: %s' % (parsed['error'] or '; '.join(parsed['problems']))
             continue
         try:
-            entry['before'] = ff.firewall_state(parsed['sections'], port=params['port'])
+            contexts[node['name']] = ff.context_from_sections(parsed['sections'], sources=sources, node_ip=node.get('private_ip') or None)
+            entry['before'] = ff.firewall_state(parsed['sections'], port=params['port'], context=contexts[node['name']])
             actions, unresolved = ff.plan_actions(entry['before'], parsed['sections'], ufw=params['ufw'],
-                                                  iptables=params['iptables'], port=params['port'])
+                                                  iptables=params['iptables'], port=params['port'], sources=sources)
         except ff.FirewallFixError as exc:
             entry['error'] = str(exc)
             continue
@@ -267,10 +320,13 @@ def main():
         if actions and not module.check_mode:
             ufw_action = next((a['type'][4:] for a in actions if a['type'].startswith('ufw_')), 'ignore')
             specs = [a['spec'] for a in actions if a['type'] == 'iptables_delete']
+            ufw_sources = [a['source'] for a in actions if a['type'] == 'ufw_allow']
+            # the script runs the actions in this order: UFW first, then the deletions (indexes of the A lines)
+            entry['actions'] = [a for a in actions if a['type'].startswith('ufw_')] + [a for a in actions if a['type'] == 'iptables_delete']
             apply_targets.append({'key': node['name'], 'resource_group': node_rg, 'vmss': node['vmss'], 'instance_id': node['instance_id'],
                                   'script': ff.FIX_SCRIPT,
                                   'parameters': ff.build_fix_parameters(port=params['port'], apply=True, ufw=ufw_action,
-                                                                        delete_specs=specs, run_id=run_id)})
+                                                                        delete_specs=specs, run_id=run_id, sources=ufw_sources)})
         elif not actions:
             entry['after'] = entry['before']
             entry['fixed'] = entry['before']['blocked_by'] not in ('ufw', 'iptables')
@@ -281,6 +337,19 @@ def main():
             run_result = applied.get(entry['node'])
             if run_result is None:
                 continue
+            sent = run_result.get('attempts', 1) > run_result.get('conflicts', 0)  # not every attempt was refused with 409
+            if sent and (run_result['status'] == _runcommand.STATUS_TIMEOUT or (
+                    run_result['status'] == _runcommand.STATUS_ABANDONED and run_result.get('started'))):
+                # the Run Command may still run on the VM: it may have changed the firewall
+                entry['may_have_changed'] = True
+                entry['changed'] = True
+                entry['backup'] = {'path': backup_path, 'filter_table': None, 'trimmed': False}
+                for action in entry['actions']:
+                    action['result'] = 'unknown'
+                entry['error'] = ('the repair Run Command did not finish in time (%s) and may still run on the VM: it may have changed '
+                                  'the firewall. Inspect the node again (check mode); the backup is %s and the undo commands are in '
+                                  'the result' % (run_result['error'], backup_path))
+                continue
             if run_result['status'] != 'succeeded':
                 entry['error'] = run_result['error']
                 entry['changed'] = False
@@ -288,6 +357,14 @@ def main():
             parsed = ff.parse_fix_output(run_result['stdout'], run_id)
             if parsed['error'] or not parsed['complete']:
                 entry['error'] = 'repair script failed: %s' % (parsed['error'] or '; '.join(parsed['problems']))
+                continue
+            backup = parsed['sections'].get('backup')
+            if not backup or backup.get('rc') != 0:
+                for action in entry['actions']:
+                    action['result'] = 'skipped'
+                entry['changed'] = False
+                entry['error'] = ('the backup of the firewall (iptables-save to %s) failed%s: nothing was changed' % (
+                    (backup or {}).get('path') or backup_path, ' (rc %s)' % backup.get('rc') if backup else ' (iptables-save not found)'))
                 continue
             results = dict((a['index'], a) for a in parsed['actions'])
             for index, action in enumerate(entry['actions']):
@@ -304,9 +381,12 @@ def main():
             if backup:
                 entry['backup'] = {'path': backup.get('path'), 'filter_table': backup.get('text'), 'trimmed': bool(backup.get('trimmed'))}
             try:
-                entry['after'] = ff.firewall_state(parsed['sections'], prefix='after-', port=params['port'])
+                entry['after'] = ff.firewall_state(parsed['sections'], prefix='after-', port=params['port'], context=contexts[entry['node']])
             except ff.FirewallFixError as exc:
                 entry['error'] = 'could not verify the result: %s' % exc
+                continue
+            if entry['after']['iptables_view_problem']:
+                entry['error'] = 'could not verify the result: %s' % entry['after']['iptables_view_problem']
                 continue
             handled = set()
             if params['ufw'] != 'ignore':
@@ -322,9 +402,12 @@ def main():
                 entry['error'] = 'port %d is still blocked after the repair: %s' % (params['port'], entry['after']['reason'])
 
     changed = any(e['changed'] for e in per_node)
-    undo = dict((e['node'], [a['undo'] for a in reversed(e['actions']) if module.check_mode or a.get('result') == 'done'])
+    undo = dict((e['node'], ff.undo_commands([a for a in e['actions'] if module.check_mode or a.get('result') in ('done', 'unknown')]))
                 for e in per_node if e['actions'])
-    result = {'changed': changed, 'nodes': per_node, 'undo': undo, 'support_policy': SUPPORT_POLICY}
+    for entry in per_node:
+        for action in entry['actions']:
+            action.pop('undo_order', None)
+    result = {'changed': changed, 'nodes': per_node, 'undo': undo, 'sources': sources, 'support_policy': SUPPORT_POLICY}
     if module.diff_mode:
         after = {}
         for entry in per_node:

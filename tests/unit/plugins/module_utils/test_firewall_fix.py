@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import shlex
 import subprocess
 
@@ -45,9 +46,10 @@ def output(sections, actions=(), end=True, apply=0):
 
 
 def test_parameters_carry_the_rule_tokens_exactly():
-    params = ff.build_fix_parameters(port=10250, apply=True, ufw='allow', run_id='r1',
+    params = ff.build_fix_parameters(port=10250, apply=True, ufw='allow', run_id='r1', sources=['10.224.0.0/16'],
                                      delete_specs=['-A INPUT -p tcp -m comment --comment "no kubelet" -j DROP'])
-    assert params[:4] == ['id=r1', 'port=10250', 'apply=1', 'ufw=allow']
+    assert params[:5] == ['id=r1', 'port=10250', 'apply=1', 'ufw=allow', 'src=10.224.0.0/16']
+    params = params[:4] + params[5:]
     assert params[4] == 'd=9:' + base64.urlsafe_b64encode(b'INPUT\0-p\0tcp\0-m\0comment\0--comment\0no kubelet\0-j\0DROP\0').decode().rstrip('=')
     assert ff.decode_rule(params[4]) == ['INPUT', '-p', 'tcp', '-m', 'comment', '--comment', 'no kubelet', '-j', 'DROP']
     assert len(params) == 5
@@ -144,9 +146,11 @@ def test_parse_output_and_plan_iptables_and_ufw():
     assert state['ufw']['active'] is True and state['blocked_by'] == 'ufw'
     assert state['iptables_blocking'] == ['-A KUBELET-GUARD -p tcp -m multiport --dports 10250,10255 -j REJECT --reject-with tcp-reset',
                                           '-A INPUT -p tcp -m tcp --dport 10250 -m comment --comment "no kubelet" -j DROP']
-    actions, unresolved = ff.plan_actions(state, parsed['sections'], ufw='allow', iptables='delete_blocking')
+    actions, unresolved = ff.plan_actions(state, parsed['sections'], ufw='allow', iptables='delete_blocking', sources=['10.224.0.0/16'])
     assert [a['type'] for a in actions] == ['ufw_allow', 'iptables_delete', 'iptables_delete']
-    assert actions[0] == {'type': 'ufw_allow', 'command': 'ufw allow 10250/tcp', 'undo': 'ufw delete allow 10250/tcp'}
+    # UFW is opened only to the tunnel sources (issue 13), never with `ufw allow 10250/tcp`
+    assert (actions[0]['command'], actions[0]['undo']) == ('ufw allow from 10.224.0.0/16 to any port 10250 proto tcp',
+                                                           'ufw delete allow from 10.224.0.0/16 to any port 10250 proto tcp')
     assert actions[2]['command'] == "iptables -D INPUT -p tcp -m tcp --dport 10250 -m comment --comment 'no kubelet' -j DROP"
     assert actions[2]['undo'] == "iptables -I INPUT 2 -p tcp -m tcp --dport 10250 -m comment --comment 'no kubelet' -j DROP"
     assert unresolved == []
@@ -188,3 +192,107 @@ def test_after_sections_actions_and_cut_output():
     assert ff.firewall_state(parsed['sections'], prefix='after-')['blocked_by'] is None
     cut = ff.parse_fix_output(output({'ufw': UFW_ACTIVE}, end=False))
     assert cut['complete'] is False and 'incomplete output' in cut['problems'][0]
+
+
+# ---- issue 13 (items 2 and 3): plan only from a complete view, exact undo order, UFW only for the tunnel sources
+
+HARDENED = '''-P INPUT DROP
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -i lo -j ACCEPT
+-A INPUT -s 10.224.0.0/16 -p tcp -m tcp --dport 10250 -j REJECT --reject-with tcp-reset
+-A INPUT -s 10.224.0.0/16 -p tcp -j ACCEPT
+-A INPUT -j DROP
+'''
+
+
+@pytest.mark.parametrize('header, reason', [
+    ('filtered=1', 'filtered'),
+    ('trimmed=400', 'trimmed (400 of'),
+])
+def test_a_filtered_or_trimmed_listing_deletes_nothing(header, reason):
+    text = output({'ufw': 'Status: inactive\n', 'iptables': HARDENED}).replace(
+        '@@iptables rc=0 bytes=%d' % len(HARDENED), '@@iptables rc=0 bytes=%d %s' % (len(HARDENED), header))
+    parsed = ff.parse_fix_output(text)
+    state = ff.firewall_state(parsed['sections'], context=ff.context_from_sections(parsed['sections'], sources=['10.224.0.4']))
+    assert state['iptables_blocking'] == [] and state['iptables_view_problem'].startswith('the iptables listing was ' + reason.split()[0])
+    actions, unresolved = ff.plan_actions(state, parsed['sections'], sources=['10.224.0.4'])
+    assert actions == []
+    assert any(reason in u and 'UNKNOWN' in u for u in unresolved)
+
+
+def test_the_complete_hardened_listing_deletes_only_the_reject():
+    parsed = ff.parse_fix_output(output({'ufw': 'Status: inactive\n', 'iptables': HARDENED}))
+    state = ff.firewall_state(parsed['sections'], context=ff.context_from_sections(parsed['sections'], sources=['10.224.0.4']))
+    actions, unresolved = ff.plan_actions(state, parsed['sections'], sources=['10.224.0.4'])
+    assert [(a['spec'], a['undo']) for a in actions] == [(
+        '-A INPUT -s 10.224.0.0/16 -p tcp -m tcp --dport 10250 -j REJECT --reject-with tcp-reset',
+        'iptables -I INPUT 3 -s 10.224.0.0/16 -p tcp -m tcp --dport 10250 -j REJECT --reject-with tcp-reset')]
+    assert unresolved == []
+
+
+def test_a_compressed_listing_is_decoded():
+    blob = base64.b64encode(gzip.compress(HARDENED.encode())).decode()
+    text = 'AKSFW1 begin id=r1 apply=0\n@@iptables rc=0 bytes=%d enc=gz64\n%s\n@@end\nAKSFW1 end id=r1 rc=0\n' % (len(HARDENED), blob)
+    parsed = ff.parse_fix_output(text)
+    assert parsed['sections']['iptables']['text'] == HARDENED and parsed['problems'] == []
+    broken = ff.parse_fix_output(text.replace(blob, blob[:-8]))
+    assert broken['sections']['iptables']['trimmed'] and 'could not be decoded' in broken['problems'][0]
+
+
+def test_undo_reinserts_by_ascending_original_position():
+    listing = ('-P INPUT ACCEPT\n-A INPUT -p tcp --dport 10250 -j DROP\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n'
+               '-A INPUT -p tcp -m multiport --dports 10250,10255 -j REJECT\n-A INPUT -j GUARD\n-N GUARD\n-A GUARD -p tcp --dport 10250 -j DROP\n')
+    parsed = ff.parse_fix_output(output({'ufw': 'Status: inactive\n', 'iptables': listing}))
+    state = ff.firewall_state(parsed['sections'])
+    actions, _left = ff.plan_actions(state, parsed['sections'])
+    assert ff.undo_commands(actions) == ['iptables -I GUARD 1 -p tcp --dport 10250 -j DROP', 'iptables -I INPUT 1 -p tcp --dport 10250 -j DROP',
+                                         'iptables -I INPUT 3 -p tcp -m multiport --dports 10250,10255 -j REJECT']
+
+
+SCOPED_UFW = UFW_ACTIVE + '10250/tcp                  ALLOW IN    10.224.0.0/16\n'
+
+
+@pytest.mark.parametrize('sources, commands', [
+    (['10.224.0.4', '10.224.0.5'], []),                      # the scoped allow covers the tunnel sources: not a problem
+    (['10.224.0.4', '10.9.0.0/24'], ['ufw allow from 10.9.0.0/24 to any port 10250 proto tcp']),
+])
+def test_ufw_is_opened_only_to_the_tunnel_sources_it_does_not_allow(sources, commands):
+    parsed = ff.parse_fix_output(output({'ufw': SCOPED_UFW, 'iptables': '-P INPUT ACCEPT\n'}))
+    state = ff.firewall_state(parsed['sections'], context=ff.context_from_sections(parsed['sections'], sources=sources))
+    assert (state['blocked_by'] == 'ufw') is bool(commands)
+    actions, unresolved = ff.plan_actions(state, parsed['sections'], sources=sources)
+    assert [a['command'] for a in actions] == commands and unresolved == []
+
+
+def test_ufw_allow_without_sources_is_refused():
+    parsed = ff.parse_fix_output(output({'ufw': UFW_ACTIVE, 'iptables': '-P INPUT ACCEPT\n'}))
+    state = ff.firewall_state(parsed['sections'])
+    actions, unresolved = ff.plan_actions(state, parsed['sections'])
+    assert actions == [] and 'no tunnel source is known' in unresolved[0]
+    with pytest.raises(ff.FirewallFixError, match='needs the tunnel sources'):
+        ff.build_fix_parameters(apply=True, ufw='allow')
+
+
+@pytest.mark.parametrize('sources, message', [
+    (['10.224.0.0/16', 'any'], "invalid tunnel source 'any'"),
+    (['0.0.0.0/0 ; reboot'], 'invalid tunnel source'),
+    (['10.%d.0.1' % i for i in range(40)], 'too many'),
+])
+def test_bad_sources_are_refused(sources, message):
+    with pytest.raises(ff.FirewallFixError, match=message):
+        ff.normalize_sources(sources)
+
+
+@pytest.mark.parametrize('args, error', [
+    (['src=10.0.0.0/8;x'], 'bad-arg 1'), (['node_ip=10.0.0.1/8'], 'bad-arg 1'), (['apply=1', 'ufw=allow'], 'ufw-allow-needs-src'),
+])
+def test_script_refuses_bad_sources(args, error):
+    proc = subprocess.run(['bash', '-c', ff.FIX_SCRIPT, 'bash'] + args, capture_output=True, text=True, timeout=30, check=False)
+    assert ff.parse_fix_output(proc.stdout)['error'] == error
+
+
+def test_context_interface_known_only_when_the_route_agrees():
+    sections = {'net': {'rc': 0, 'text': 'iface=eth0\nroute_dev=eth0\n'}}
+    assert ff.context_from_sections(sections, sources=['10.224.0.4'], node_ip='10.224.0.9')['iface'] == 'eth0'
+    sections = {'net': {'rc': 0, 'text': 'iface=eth0\nroute_dev=eth1\n'}}
+    assert ff.context_from_sections(sections, sources=['10.224.0.4'])['iface'] is None

@@ -12,12 +12,14 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
+from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_fix as ff
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 from ansible_collections.aks.tunnel.plugins.modules import node_firewall
 
 AUTH = {'subscription_id': 's', 'client_id': 'c', 'secret': 'unit-test-secret', 'tenant': 't', 'resource_group': 'rg', 'name': 'aks'}
 MODEL = {'cluster': {'node_resource_group': 'MC_rg'}, 'tunnel': {},
-         'nodes': [{'name': 'n1', 'computer_name': 'n1', 'vmss': 'vmss', 'instance_id': '1', 'private_ip': '10.0.0.5'}]}
+         'nodes': [{'name': 'n1', 'computer_name': 'n1', 'vmss': 'vmss', 'instance_id': '1', 'private_ip': '10.0.0.5',
+                    'subnet_prefix': '10.0.0.0/24'}]}
 BLOCKED = '-P INPUT ACCEPT\n-A INPUT -p tcp -m tcp --dport 10250 -j DROP\n'
 
 
@@ -92,10 +94,12 @@ def test_repair_deletes_by_full_spec_and_verifies(monkeypatch, capsys):
     compute = FakeCompute()
     result = run(monkeypatch, capsys, {'nodes': ['n1']}, compute)
     assert result['changed'] is True and len(compute.calls) == 2
-    assert compute.calls[1][-9:] == ['d=8', 'INPUT', '-p', 'tcp', '-m', 'tcp', '--dport', '10250', '-j', 'DROP'][-9:]
+    assert ff.decode_rule(compute.calls[1][-1]) == ['INPUT', '-p', 'tcp', '-m', 'tcp', '--dport', '10250', '-j', 'DROP']
     node = result['nodes'][0]
     assert (node['fixed'], node['error'], node['actions'][0]['result']) == (True, None, 'done')
     assert node['backup'] == {'path': '/var/lib/aks-tunnel/b.rules', 'filter_table': '*filter\nCOMMIT\n', 'trimmed': False}
+    # the tunnel sources default to the node subnet of the cluster model; the node's IP is passed for its interface
+    assert 'src=10.0.0.0/24' in compute.calls[0] and 'node_ip=10.0.0.5' in compute.calls[0] and result['sources'] == ['10.0.0.0/24']
 
 
 def test_still_blocked_after_the_repair_fails(monkeypatch, capsys):
@@ -116,3 +120,89 @@ def test_option_errors(monkeypatch, capsys, args, message):
     compute = FakeCompute()
     result = run(monkeypatch, capsys, args, compute)
     assert result['failed'] is True and message in result['msg'] and compute.calls == []
+
+
+# ---- issue 13: a timed-out apply may have changed the node; no backup, no change; trimmed view, no deletion
+
+class HungPoller(Poller):
+    def done(self):
+        return False
+
+
+class ScriptedCompute(FakeCompute):
+    """Inspection answers ``inspect_out``; the apply answers ``apply_out`` (or hangs when it is None)."""
+
+    def __init__(self, inspect_out, apply_out=None):
+        super().__init__()
+        self.inspect_out = inspect_out
+        self.apply_out = apply_out
+
+    def begin_run_command(self, rg, vmss, instance, body):
+        values = [p['value'] for p in body['parameters']]
+        self.calls.append(values)
+        if 'apply=1' in values:
+            return HungPoller('') if self.apply_out is None else Poller(self.apply_out)
+        return Poller(self.inspect_out)
+
+
+TWO_IN_ONE_CHAIN = ('-P INPUT ACCEPT\n-A INPUT -p tcp -m tcp --dport 10250 -j DROP\n'
+                    '-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 10250 -j REJECT\n')
+
+
+def inspection(ipt, ufw='Status: inactive', header=''):
+    return '\n'.join(['AKSFW1 begin id=x apply=0', '@@net rc=0 bytes=10', 'iface=eth0', '@@ufw rc=0 bytes=17'] + ufw.splitlines()
+                     + ['@@iptables rc=0 bytes=%d%s' % (len(ipt), header)] + ipt.splitlines() + ['@@end', 'AKSFW1 end id=x rc=0']) + '\n'
+
+
+def test_a_timed_out_apply_may_have_changed_and_returns_backup_and_undo(monkeypatch, capsys):
+    compute = ScriptedCompute(inspection(TWO_IN_ONE_CHAIN))
+    result = run(monkeypatch, capsys, {'nodes': ['n1'], 'timeout': 1}, compute)
+    node = result['nodes'][0]
+    assert result['failed'] is True and result['changed'] is True and node['may_have_changed'] is True
+    assert node['backup']['path'] == '/var/lib/aks-tunnel/iptables-%s.rules' % compute.calls[0][0][3:]
+    assert 'may still run on the VM' in node['error'] and node['backup']['path'] in node['error']
+    # undo: ascending original positions, so each rule lands where it was
+    assert result['undo'] == {'n1': ['iptables -I INPUT 1 -p tcp -m tcp --dport 10250 -j DROP',
+                                     'iptables -I INPUT 3 -p tcp -m tcp --dport 10250 -j REJECT']}
+
+
+def test_a_failed_backup_changes_nothing_and_says_why(monkeypatch, capsys):
+    applied = ('AKSFW1 begin id=x apply=1\n@@backup rc=1 bytes=0 path=/var/lib/aks-tunnel/iptables-x.rules\n@@end\n'
+               'A 0 del skipped\nA 1 del skipped\nAKSFW1 end id=x rc=0\n')
+    result = run(monkeypatch, capsys, {'nodes': ['n1']}, ScriptedCompute(inspection(TWO_IN_ONE_CHAIN), applied))
+    node = result['nodes'][0]
+    assert result['failed'] is True and result['changed'] is False and node['changed'] is False
+    assert 'backup of the firewall (iptables-save to /var/lib/aks-tunnel/iptables-x.rules) failed (rc 1): nothing was changed' in node['error']
+    assert [a['result'] for a in node['actions']] == ['skipped', 'skipped'] and result['undo'] == {'n1': []}
+
+
+@pytest.mark.parametrize('header', [' trimmed=300', ' filtered=1'])
+def test_a_trimmed_or_filtered_inspection_deletes_nothing(monkeypatch, capsys, header):
+    compute = ScriptedCompute(inspection(TWO_IN_ONE_CHAIN, header=header))
+    result = run(monkeypatch, capsys, {'nodes': ['n1']}, compute)
+    node = result['nodes'][0]
+    assert result['changed'] is False and node['actions'] == [] and len(compute.calls) == 1
+    assert len(node['unresolved']) == 2 and all('UNKNOWN' in u and 'the iptables listing was' in u for u in node['unresolved'])
+
+
+def test_a_scoped_ufw_allow_covering_the_sources_is_not_a_problem(monkeypatch, capsys):
+    ufw = ('Status: active\nDefault: deny (incoming), allow (outgoing), disabled (routed)\n\nTo                         Action      From\n'
+           '--                         ------      ----\n10250/tcp                  ALLOW IN    10.0.0.0/16\n')
+    result = run(monkeypatch, capsys, {'nodes': ['n1']}, ScriptedCompute(inspection('-P INPUT ACCEPT\n', ufw=ufw)))
+    assert result['changed'] is False and result['nodes'][0]['actions'] == [] and result['nodes'][0]['fixed'] is True
+
+
+def test_ufw_is_opened_only_to_the_given_sources(monkeypatch, capsys):
+    ufw = 'Status: active\nDefault: deny (incoming), allow (outgoing), disabled (routed)\n'
+    compute = ScriptedCompute(inspection('-P INPUT ACCEPT\n', ufw=ufw))
+    result = run(monkeypatch, capsys, {'nodes': ['n1'], 'sources': ['10.0.0.4', '10.0.0.6'], '_ansible_check_mode': True}, compute)
+    assert [a['command'] for a in result['nodes'][0]['actions']] == ['ufw allow from 10.0.0.4 to any port 10250 proto tcp',
+                                                                     'ufw allow from 10.0.0.6 to any port 10250 proto tcp']
+    assert result['undo']['n1'] == ['ufw delete allow from 10.0.0.4 to any port 10250 proto tcp',
+                                    'ufw delete allow from 10.0.0.6 to any port 10250 proto tcp']
+
+
+def test_bad_sources_are_refused_before_any_run_command(monkeypatch, capsys):
+    compute = FakeCompute()
+    result = run(monkeypatch, capsys, {'nodes': ['n1'], 'sources': ['0.0.0.0/0; reboot']}, compute)
+    assert result['failed'] is True and 'invalid tunnel source' in result['msg'] and compute.calls == []
