@@ -855,6 +855,285 @@ def build_allow_rule(name, port, protocol, source_prefix, destination_prefix, pr
     return rule
 
 
+# --------------------------------------------------------------------------- allow planning (nsg_port_rule)
+
+# Rules this collection creates carry this marker in their description; a same-name rule without it is
+# someone else's and is never changed or deleted. Rules written before the marker existed carry the old
+# fixed description, which counts as the marker too.
+MANAGED_MARKER = '[aks.tunnel]'
+LEGACY_MANAGED_DESCRIPTION = 'Allows the AKS control-plane tunnel (managed by aks.tunnel)'
+
+
+class NsgPlanError(NsgError):
+    """The Allow rule cannot be planned safely (the reason says why and what to do)."""
+
+
+def is_managed_rule(rule):
+    """True when a security rule (ARM or SDK shape) carries the aks.tunnel marker in its description."""
+    props = rule.get('properties') if isinstance(rule.get('properties'), dict) else rule
+    description = props.get('description') or ''
+    return MANAGED_MARKER in description or description.strip() == LEGACY_MANAGED_DESCRIPTION
+
+
+def with_marker(description):
+    """The description with the marker (appended when missing); NsgInputError when it gets longer than ARM allows."""
+    text = (description or '').strip()
+    if MANAGED_MARKER not in text and text != LEGACY_MANAGED_DESCRIPTION:
+        text = ('%s %s' % (text, MANAGED_MARKER)).strip()
+    if len(text) > _DESCRIPTION_MAX:
+        raise NsgInputError('the description with the marker %s is %d characters long; Azure allows %d, so shorten it'
+                            % (MANAGED_MARKER, len(text), _DESCRIPTION_MAX))
+    return text
+
+
+def _matchers_may_overlap(left, right, vnet):
+    """Could one address entry and another share an address? True unless provably disjoint."""
+    kinds = (left[0], right[0])
+    if 'any' in kinds:
+        return True
+    if kinds == ('net', 'net'):
+        return left[1].version == right[1].version and left[1].overlaps(right[1])
+    if 'net' in kinds:
+        net = left[1] if left[0] == 'net' else right[1]
+        other = right if left[0] == 'net' else left
+        if other[0] == 'vnet' and vnet:
+            return any(net.version == v.version and net.overlaps(v) for v in list(vnet) + [_PLATFORM_NETWORK])
+        if other[0] == 'internet':
+            # private or link-local space is never Internet; anything else may be
+            return not any(net.version == n.version and net.subnet_of(n) for n in _NON_PUBLIC_NETWORKS)
+    return True
+
+
+def _sides_may_overlap(left, right, vnet):
+    return any(_matchers_may_overlap(a, b, vnet) for a in left for b in right)
+
+
+def _ports_overlap(left, right):
+    return any(a_low <= b_high and b_low <= a_high for a_low, a_high in left for b_low, b_high in right)
+
+
+def rules_may_overlap(first, second, vnet_prefixes=None):
+    """True unless the two rules (ARM/SDK shape or compiled) provably never match the same packet.
+
+    Service tags other than VirtualNetwork (with ``vnet_prefixes``) and Internet, and application security
+    groups, may overlap anything: the answer errs towards True.
+    """
+    a = first if isinstance(first, _CompiledRule) else _normalize(first)[1]
+    b = second if isinstance(second, _CompiledRule) else _normalize(second)[1]
+    if a.rule['direction'] != b.rule['direction']:
+        return False
+    if '*' not in (a.rule['protocol'], b.rule['protocol']) and a.rule['protocol'] != b.rule['protocol']:
+        return False
+    vnet = _parse_networks(vnet_prefixes, 'vnet_prefixes')
+    for side in ('source', 'destination'):
+        if not _ports_overlap(a.ports[side], b.ports[side]):
+            return False
+        if not _sides_may_overlap(a.addresses[side], b.addresses[side], vnet):
+            return False
+    return True
+
+
+def _without(rules, name):
+    return [r for r in rules if ((r.get('name') or '') if isinstance(r, dict) else '').lower() != (name or '').lower()]
+
+
+def deciding_denies(rules, direction, protocol, port, flows, vnet_prefixes=None):
+    """Evaluate each flow ``(source_ip, destination_ip)`` on one NSG; return the Deny rules that decide them.
+
+    Returns ``{denies: [{name, priority, default, flows}], allowed: n, denied: n, unknown: [reason, ...]}``,
+    denies lowest priority first (``flows`` = how many flows each one decides).
+    """
+    nsg = compile_nsg(list(rules))
+    flow_protocol = 'Tcp' if protocol == '*' else protocol
+    denies = {}
+    result = {'denies': [], 'allowed': 0, 'denied': 0, 'unknown': []}
+    for source_ip, destination_ip in flows:
+        verdict = evaluate_nsg(nsg, direction=direction, protocol=flow_protocol, source_ip=source_ip, destination_ip=destination_ip,
+                               destination_port=port, vnet_prefixes=vnet_prefixes)
+        if verdict['access'] == ALLOW:
+            result['allowed'] += 1
+        elif verdict['access'] == DENY:
+            result['denied'] += 1
+            key = (verdict['rule'], verdict['priority'])
+            entry = denies.setdefault(key, {'name': verdict['rule'], 'priority': verdict['priority'],
+                                            'default': verdict['rule'] in DEFAULT_RULE_NAMES, 'flows': 0})
+            entry['flows'] += 1
+        elif verdict['reason'] not in result['unknown']:
+            result['unknown'].append(verdict['reason'])
+    result['denies'] = sorted(denies.values(), key=lambda d: d['priority'] if d['priority'] is not None else 1 << 30)
+    return result
+
+
+def allow_priority_window(rules, scope_rule, limit, vnet_prefixes=None, keep=None):
+    """The priority for an Allow rule ``scope_rule`` that must win over the rule at ``limit`` and over nothing else it could hit.
+
+    Walks down from ``limit - 1`` over free numbers; it may pass Allow rules (same access: nothing changes) and Deny
+    rules that provably never match the Allow's packets, but stops at a Deny that could: placing the Allow above it would
+    weaken that Deny. ``keep`` (the current priority of the rule) is returned when it is still such a place.
+    Returns the priority or raises NsgPlanError with the reason.
+    """
+    scope = _normalize(scope_rule)[1]
+    direction = scope.rule['direction']
+    others = [c for c in compile_nsg(list(rules)).compiled if c.rule['direction'] == direction]
+    taken = dict((c.rule['priority'], c) for c in others)
+
+    def guard_between(low, high):
+        """The first rule strictly between low and high that the Allow must not pass (None when none)."""
+        for c in others:
+            if low < c.rule['priority'] < high and c.rule['access'] == DENY and rules_may_overlap(scope, c, vnet_prefixes):
+                return c
+        return None
+
+    limit_text = 'priority %d' % limit
+    owner = taken.get(limit)
+    if owner is not None:
+        limit_text = "'%s' (priority %d)" % (owner.rule['name'], limit)
+    if keep is not None and keep < limit and keep not in taken and USER_PRIORITY_MIN <= keep <= USER_PRIORITY_MAX \
+            and guard_between(keep, limit) is None:
+        return keep
+    if limit <= USER_PRIORITY_MIN:
+        raise NsgPlanError('the Deny %s has the lowest priority a rule can have (%d), so no Allow can be placed before it; '
+                           'narrow or remove that Deny instead' % (limit_text, USER_PRIORITY_MIN))
+    start = min(limit - 1, USER_PRIORITY_MAX)
+    for priority in range(start, USER_PRIORITY_MIN - 1, -1):
+        if priority in taken:
+            c = taken[priority]
+            if c.rule['access'] == DENY and rules_may_overlap(scope, c, vnet_prefixes):
+                raise NsgPlanError(
+                    "every priority between the Deny '%s' (priority %d) and the Deny %s is taken (up to %d), and an Allow above "
+                    "'%s' would also win over it for these addresses; free a number between them (or move %s)"
+                    % (c.rule['name'], priority, limit_text, start, c.rule['name'], limit_text))
+            continue
+        return priority
+    raise NsgPlanError('every %s priority from %d to %d is taken, so no Allow can be placed before %s; free one of them'
+                       % (direction, USER_PRIORITY_MIN, start, limit_text))
+
+
+def _one_or_list(values):
+    values = list(values)
+    return values[0] if len(values) == 1 else values
+
+
+def plan_allow_rule(rules, name, *, sources, destinations, port_ranges, protocol='Tcp', direction='Inbound', description=None,
+                    flows=None, vnet_prefixes=None, priority=None):
+    """Plan the one Allow rule ``name`` on one NSG so that it opens exactly what is asked and weakens no other Deny.
+
+    ``rules``: the NSG's user security rules (ARM or SDK shape, the current rule ``name`` included if present);
+    ``sources``/``destinations``: the Allow's address prefixes (the node subnets or node IPs of the flows);
+    ``port_ranges``: destination ports (``['10250']``); ``flows``: ``[(source_ip, destination_ip), ...]`` the diagnosis found
+    denied - the Allow is placed just above the Deny that decides them in this NSG. Without ``flows`` it is placed above
+    the first Deny of the direction that could match its packets. ``priority`` forces a number (it must be free and must
+    not pass a Deny the rule could weaken).
+
+    Returns ``{current, desired, target, denies, evaluated, warnings}`` (``desired`` None when the flows are already
+    allowed and no rule of that name exists). Raises NsgPlanError (unsafe or impossible, with the reason) or NsgInputError.
+    """
+    rules = list(rules or [])
+    current = next((r for r in rules if (r.get('name') or '').lower() == name.lower()), None)
+    if current is not None and not is_managed_rule(current):
+        raise NsgPlanError("a rule named '%s' already exists and was not created by aks.tunnel (its description has no %s "
+                           "marker); it is left as it is - choose another rule name, or add the marker to its description "
+                           "if aks.tunnel may manage it" % (name, MANAGED_MARKER))
+    others = _without(rules, name)
+    canon_direction = _canon(direction, _CANON_DIRECTION) or direction
+    ports = [str(p) for p in port_ranges]
+    probe = build_allow_rule(name, _one_or_list(ports), protocol, _one_or_list(sources), _one_or_list(destinations),
+                             USER_PRIORITY_MAX, canon_direction, with_marker(description))
+    compiled_probe = _normalize(probe)[1]
+    warnings = []
+    denies = []
+    evaluated = None
+    if flows:
+        first_port = _parse_port_range(ports[0])[0]
+        evaluated = deciding_denies(others, canon_direction, probe['properties']['protocol'], first_port, flows, vnet_prefixes)
+        if evaluated['unknown']:
+            raise NsgPlanError('the NSG verdict for %d of the flows cannot be decided offline (%s); nothing was planned'
+                               % (len(evaluated['unknown']), evaluated['unknown'][0]))
+        denies = evaluated['denies']
+        target = denies[0] if denies else None
+        if target is None and current is None:
+            return {'current': None, 'desired': None, 'target': None, 'denies': [], 'evaluated': evaluated,
+                    'warnings': ['every flow is already allowed by this NSG; no rule is needed']}
+    else:
+        target = None
+        for c in compile_nsg(others).compiled:
+            if c.rule['direction'] == canon_direction and c.rule['access'] == DENY and rules_may_overlap(compiled_probe, c, vnet_prefixes):
+                target = {'name': c.rule['name'], 'priority': c.rule['priority'], 'default': c.rule['is_default'], 'flows': None}
+                break
+        denies = [target] if target else []
+    limit = target['priority'] if target else USER_PRIORITY_MAX + 1
+    current_priority = _int_or_none(((current or {}).get('properties') or current or {}).get('priority'))
+    if priority is not None:
+        taken = [c.rule for c in compile_nsg(others).compiled if c.rule['direction'] == canon_direction and c.rule['priority'] == priority]
+        if taken:
+            raise NsgPlanError("priority %d is already used by the %s rule '%s' in this NSG; choose a free one or leave priority unset"
+                               % (priority, canon_direction, taken[0]['name']))
+        if priority >= limit:
+            warnings.append("priority %d does not win over the Deny '%s' (priority %d), so the rule does not open the flows"
+                            % (priority, target['name'], limit))
+        else:
+            chosen = allow_priority_window(others, probe, limit, vnet_prefixes, keep=priority)
+            if chosen != priority:
+                raise NsgPlanError("an Allow at priority %d would pass a Deny between %d and '%s' (priority %d) that could match "
+                                   "its packets, and weaken it; use priority %d or leave priority unset"
+                                   % (priority, priority, target['name'], limit, chosen))
+    else:
+        priority = allow_priority_window(others, probe, limit, vnet_prefixes, keep=current_priority)
+    desired = copy.deepcopy(probe)
+    desired['properties']['priority'] = priority
+    validate_rule(desired)
+    if flows and limit > priority:
+        after = deciding_denies(others + [desired], canon_direction, desired['properties']['protocol'],
+                                _parse_port_range(ports[0])[0], flows, vnet_prefixes)
+        if after['denied'] or after['unknown']:
+            raise NsgPlanError('the planned rule at priority %d would not open every flow (%d still denied); nothing was changed'
+                               % (priority, after['denied'] + len(after['unknown'])))
+    return {'current': current, 'desired': desired, 'target': target, 'denies': denies, 'evaluated': evaluated,
+            'warnings': warnings}
+
+
+def _rule_canon(rule):
+    norm = normalize_rule(rule)
+    return {
+        'priority': norm['priority'], 'access': norm['access'], 'direction': norm['direction'], 'protocol': norm['protocol'],
+        'sourcePortRanges': sorted(norm['source_port_ranges']), 'destinationPortRanges': sorted(norm['destination_port_ranges']),
+        'sourceAddressPrefixes': sorted(norm['source_address_prefixes']),
+        'destinationAddressPrefixes': sorted(norm['destination_address_prefixes']),
+        'sourceApplicationSecurityGroups': sorted(norm['source_application_security_groups']),
+        'destinationApplicationSecurityGroups': sorted(norm['destination_application_security_groups']),
+        'description': norm['description'] or None,
+    }
+
+
+def allow_rule_differences(current, desired):
+    """Which properties (ARM names, singular and plural forms folded) differ between two rules."""
+    left, right = _rule_canon(current), _rule_canon(desired)
+    return [key for key in left if left[key] != right[key]]
+
+
+def undo_arguments(nsg_id, name, previous):
+    """nsg_port_rule arguments that restore ``previous`` (None: remove the rule); NsgPlanError when the module cannot express it."""
+    if previous is None:
+        return {'nsg': nsg_id, 'rule_name': name, 'state': 'absent'}
+    norm = normalize_rule(previous)
+    reasons = []
+    if norm['access'] != ALLOW:
+        reasons.append('its access is %s' % norm['access'])
+    if norm['protocol'] not in ('Tcp', 'Udp', '*'):
+        reasons.append('its protocol is %s' % norm['protocol'])
+    if norm['source_port_ranges'] != ['*']:
+        reasons.append('it limits source ports (%s)' % ','.join(norm['source_port_ranges']))
+    if norm['source_application_security_groups'] or norm['destination_application_security_groups']:
+        reasons.append('it uses application security groups')
+    if reasons:
+        raise NsgPlanError("the existing rule '%s' was changed by hand (%s); updating it could not be undone by this module, so it "
+                           "is left as it is - remove or rename it first" % (name, '; '.join(reasons)))
+    return {'nsg': nsg_id, 'rule_name': name, 'state': 'present', 'priority': norm['priority'], 'protocol': norm['protocol'],
+            'direction': norm['direction'], 'source_prefixes': norm['source_address_prefixes'],
+            'destination_prefixes': norm['destination_address_prefixes'], 'port_ranges': norm['destination_port_ranges'],
+            'description': norm['description']}
+
+
 # --------------------------------------------------------------------------- validation (ARM emulator, repair)
 
 def validate_rule(rule):
