@@ -13,9 +13,13 @@ compiled NSGs are memoized by the engine, so even then 5000 nodes are quick.
 
 from __future__ import annotations
 
+import ipaddress
+
 from ansible_collections.aks.tunnel.plugins.module_utils import _causes
 from ansible_collections.aks.tunnel.plugins.module_utils import _nsg
 
+# Flows kept per deciding Deny for the repair (it evaluates them again to find that Deny).
+REPAIR_SAMPLE = 16
 _TAG_ONLY = ('*', 'any', 'virtualnetwork', 'internet', 'azureloadbalancer')
 
 
@@ -121,6 +125,28 @@ def check_paths(model, nsgs, sources, port=10250, protocol='Tcp', egress=None, a
             if step['reason'] not in entry['unknown_reasons'] and len(entry['unknown_reasons']) < 5:
                 entry['unknown_reasons'].append(step['reason'])
 
+    repairs = {}
+
+    def note_repair(verdict, src, dest):
+        """Every NSG on the path that denies the flow needs its own Allow (subnet and NIC NSGs are separate)."""
+        for step in verdict['steps']:
+            if not step['present'] or step['access'] != _nsg.DENY:
+                continue
+            key = ((step['nsg'] or '').lower(), step['direction'])
+            nsg = _lookup(nsgs, step['nsg']) or {}
+            entry = repairs.setdefault(key, {
+                'nsg_id': nsg.get('id') or step['nsg'], 'nsg_name': nsg.get('name') or nsg_name(step['nsg']),
+                'resource_group': nsg_resource_group(nsg.get('id') or step['nsg']), 'direction': step['direction'],
+                'denies': {}, 'source_prefixes': set(), 'destination_prefixes': set(), 'source_ips': set(), 'destination_ips': set()})
+            deny = entry['denies'].setdefault(step['rule'], {'rule': step['rule'], 'priority': step['priority'], 'sample': set()})
+            entry['source_prefixes'].add(src.get('subnet_prefix') or src['private_ip'] + '/32')
+            entry['destination_prefixes'].add(dest.get('subnet_prefix') or dest['private_ip'] + '/32')
+            entry['source_ips'].add(src['private_ip'])
+            entry['destination_ips'].add(dest['private_ip'])
+            # A few flows per deciding Deny are enough to find it again (the repair evaluates them); keeps reports small.
+            if len(deny['sample']) < REPAIR_SAMPLE:
+                deny['sample'].add((src['private_ip'], dest['private_ip']))
+
     targets = [n for n in model['nodes'] if n.get('private_ip')]
     for dest in targets:
         for src in sources:
@@ -153,6 +179,7 @@ def check_paths(model, nsgs, sources, port=10250, protocol='Tcp', egress=None, a
                 cache[key] = verdict
             stats['checked'] += 1
             if verdict['access'] == _nsg.DENY:
+                note_repair(verdict, src, dest)
                 stats['denied'] += 1
                 denied_nodes.setdefault(dest['name'], []).append(src['name'])
                 bkey = ((verdict['nsg'] or '').lower(), verdict['rule'], verdict['direction'])
@@ -202,6 +229,18 @@ def check_paths(model, nsgs, sources, port=10250, protocol='Tcp', egress=None, a
     for entry in blocking.values():
         entry['nodes'].sort()
         entry['source_nodes'].sort()
+    repair_list = []
+    for entry in repairs.values():
+        denies = sorted(entry.pop('denies').values(), key=lambda d: d['priority'] if d['priority'] is not None else 1 << 30)
+        sample = set()
+        for deny in denies:
+            sample.update(deny.pop('sample'))
+        entry['blocking_rules'] = denies
+        entry['flow_sources'] = sorted(set(f[0] for f in sample), key=_ip_key)
+        entry['flow_destinations'] = sorted(set(f[1] for f in sample), key=_ip_key)
+        for key in ('source_prefixes', 'destination_prefixes', 'source_ips', 'destination_ips'):
+            entry[key] = sorted(entry[key], key=_ip_key)
+        repair_list.append(entry)
     return {
         'nsgs': sorted(per_nsg.values(), key=lambda e: (e['nsg_id'] or '').lower()),
         'blocking_rules': sorted(blocking.values(), key=lambda e: (e['flow'], (e['nsg_id'] or '').lower(), e['priority'] or 0)),
@@ -210,7 +249,17 @@ def check_paths(model, nsgs, sources, port=10250, protocol='Tcp', egress=None, a
         'unknown_nodes': [{'node': k, 'reason': v} for k, v in sorted(unknown_nodes.items())],
         'egress': egress_results,
         'evaluations': evaluations,
+        'repairs': sorted(repair_list, key=lambda e: ((e['nsg_id'] or '').lower(), e['direction'])),
+        'vnet_prefixes': list(vnet_prefixes or []),
     }
+
+
+def _ip_key(text):
+    address = str(text).split('/', 1)[0]
+    try:
+        return (0, int(ipaddress.ip_address(address)), str(text))
+    except ValueError:
+        return (1, 0, str(text))
 
 
 def _some(names, limit=20):
@@ -235,11 +284,12 @@ def kubelet_finding(result, sources, port=10250):
         nodes = sorted(result['denied_nodes'])
         evidence = ['%s denies TCP %d from %s to %s' % (_rule_text(b), port, _some(b['source_nodes']), _some(b['nodes'])) for b in rules]
         remediation = {
-            'summary': 'Add an Allow rule for TCP %d from VirtualNetwork (or the node subnet) at a priority lower than the blocking '
-                       'rule, with aks.tunnel.nsg_port_rule; then restart the tunnel pods.' % port,
+            'summary': 'In each NSG that denies, add an Allow rule for TCP %d from the node subnet(s) of the tunnel nodes to the '
+                       'node subnet(s) of the blocked nodes, just above the Deny that matched (other Denies stay in force), with '
+                       'aks.tunnel.nsg_port_rule; then restart the tunnel pods.' % port,
             'module': 'aks.tunnel.nsg_port_rule',
-            'rules': [{'resource_group': b['resource_group'], 'nsg': b['nsg_name'], 'direction': b['direction'], 'port': port,
-                       'protocol': 'Tcp', 'blocking_rule': b['rule'], 'blocking_priority': b['priority']} for b in rules],
+            'rules': [_repair_rule(r, port, result.get('vnet_prefixes')) for r in result.get('repairs') or []
+                      if r['direction'] and any(b['rule'] for b in r['blocking_rules'])],
         }
         return _causes.make_finding(cause, _causes.STATUS_PROBLEM, 'NSG rule(s) %s deny TCP %d from the tunnel nodes to %d node(s)'
                                     % (', '.join("'%s'" % b['rule'] for b in rules), port, len(nodes)), nodes, evidence, remediation)
@@ -250,6 +300,17 @@ def kubelet_finding(result, sources, port=10250):
                                     ['%s: %s' % (u['node'], u['reason']) for u in result['unknown_nodes'][:20]])
     return _causes.make_finding(cause, _causes.STATUS_OK, 'every NSG on the path allows TCP %d from the tunnel nodes to every node '
                                 '(%d flows checked)' % (port, result['paths']['checked']))
+
+
+def _repair_rule(repair, port, vnet_prefixes):
+    first = repair['blocking_rules'][0]
+    return {'resource_group': repair['resource_group'], 'nsg': repair['nsg_name'], 'nsg_id': repair['nsg_id'],
+            'direction': repair['direction'], 'port': port, 'protocol': 'Tcp', 'blocking_rule': first['rule'],
+            'blocking_priority': first['priority'], 'blocking_rules': repair['blocking_rules'],
+            'source_prefixes': repair['source_prefixes'], 'destination_prefixes': repair['destination_prefixes'],
+            'source_ips': repair['source_ips'], 'destination_ips': repair['destination_ips'],
+            'flow_sources': repair['flow_sources'], 'flow_destinations': repair['flow_destinations'],
+            'vnet_prefixes': list(vnet_prefixes or [])}
 
 
 def egress_finding(result, tunnel, checked=True):
@@ -318,6 +379,10 @@ RULE_COMPARE_KEYS = ('protocol', 'access', 'direction', 'priority', 'sourcePortR
                      'destinationAddressPrefix', 'description')
 
 
+_PLURAL_KEYS = ('sourcePortRanges', 'destinationPortRanges', 'sourceAddressPrefixes', 'destinationAddressPrefixes',
+                'sourceApplicationSecurityGroups', 'destinationApplicationSecurityGroups')
+
+
 def rule_differences(current, desired):
     """Property names whose value differs between an existing rule and the desired one (ARM shape)."""
     cur = (current or {}).get('properties') or {}
@@ -345,8 +410,8 @@ def rule_view(rule):
         return {}
     props = rule.get('properties') or {}
     view = {'name': rule.get('name')}
-    for key in RULE_COMPARE_KEYS:
-        if props.get(key) is not None:
+    for key in RULE_COMPARE_KEYS + _PLURAL_KEYS:
+        if props.get(key) not in (None, [], ''):
             view[key] = props.get(key)
     if rule.get('id'):
         view['id'] = rule['id']

@@ -61,8 +61,13 @@ def test_address_specific_deny_names_the_rule_and_the_nodes():
         [('deny-kubelet', 200, ['n2', 'n3'], ['n0', 'n1'], 'destination_nic')]
     finding = nc.kubelet_finding(result, sources)
     assert (finding['cause'], finding['status'], finding['affected_nodes']) == ('nsg_blocks_10250', 'problem', ['n2', 'n3'])
-    assert finding['remediation']['rules'] == [{'resource_group': 'MC_rg', 'nsg': 'aks-agentpool-1-nsg', 'direction': 'Inbound', 'port': 10250,
-                                                'protocol': 'Tcp', 'blocking_rule': 'deny-kubelet', 'blocking_priority': 200}]
+    assert finding['remediation']['rules'] == [{
+        'resource_group': 'MC_rg', 'nsg': 'aks-agentpool-1-nsg', 'nsg_id': NIC_NSG, 'direction': 'Inbound', 'port': 10250, 'protocol': 'Tcp',
+        'blocking_rule': 'deny-kubelet', 'blocking_priority': 200, 'blocking_rules': [{'rule': 'deny-kubelet', 'priority': 200}],
+        # no subnet prefix in this model: the node IPs stand for their subnets
+        'source_prefixes': ['10.0.0.4/32', '10.0.0.5/32'], 'destination_prefixes': ['10.0.0.6/32', '10.0.0.7/32'],
+        'source_ips': ['10.0.0.4', '10.0.0.5'], 'destination_ips': ['10.0.0.6', '10.0.0.7'],
+        'flow_sources': ['10.0.0.4', '10.0.0.5'], 'flow_destinations': ['10.0.0.6', '10.0.0.7'], 'vnet_prefixes': ['10.0.0.0/16']}]
     per_nsg = result['nsgs'][0]
     assert per_nsg['blocking_rules'] == ['deny-kubelet'] and per_nsg['denied'] == 4
 
@@ -129,3 +134,21 @@ def test_unreadable_or_invalid_nsg_is_unknown_not_a_crash():
     assert 'priority must be an integer' in result['unknown_nodes'][0]['reason']
     result = nc.check_paths(m, {}, [m['nodes'][0]])
     assert result['unknown_nodes'] == [{'node': 'n1', 'reason': 'NSG %s could not be read' % NIC_NSG}]
+
+
+def test_every_nsg_that_denies_gets_its_own_repair_with_the_node_subnets():
+    """Subnet NSG and NIC NSG are separate: both deny, so both need an Allow (the path reports the first only)."""
+    m = model(4, subnet_nsg=SUBNET_NSG)
+    for item in m['nodes']:
+        item['subnet_prefix'] = '10.0.0.0/24'
+    nsgs = {NIC_NSG.lower(): nsg(NIC_NSG, [rule('deny-nic', 400)]),
+            SUBNET_NSG.lower(): nsg(SUBNET_NSG, [rule('deny-jumpbox', 300, src='10.0.64.0/24'), rule('deny-subnet', 500)])}
+    sources = [x for x in m['nodes'] if x['hosts_tunnel']]
+    result = nc.check_paths(m, nsgs, sources)
+    assert [b['rule'] for b in result['blocking_rules']] == ['deny-subnet']
+    rules = nc.kubelet_finding(result, sources)['remediation']['rules']
+    assert [(r['nsg'], r['direction'], r['blocking_rule'], r['blocking_priority']) for r in rules] == [
+        ('aks-agentpool-1-nsg', 'Inbound', 'deny-nic', 400), ('customer-nsg', 'Inbound', 'deny-subnet', 500)]
+    for entry in rules:
+        assert entry['source_prefixes'] == entry['destination_prefixes'] == ['10.0.0.0/24']
+        assert entry['flow_sources'] == ['10.0.0.4', '10.0.0.5'] and entry['flow_destinations'] == ['10.0.0.4', '10.0.0.5', '10.0.0.6', '10.0.0.7']
