@@ -18,12 +18,13 @@ from ansible_collections.aks.tunnel.tests.lab.dataplane import nsg, plan as plan
 from ansible_collections.aks.tunnel.tests.lab.topology import build_topology
 
 CATALOGUE = ['all-faults', 'egress-1194-blocked', 'egress-9000-blocked', 'healthy', 'iptables-drop', 'konnectivity-alpn-stripped',
-             'konnectivity-oom', 'konnectivity-undersized', 'nsg-deny-10250', 'scale-5000', 'snat-autoscaler-max',
+             'konnectivity-oom', 'konnectivity-undersized', 'nsg-deny-10250', 'nsg-jumpbox-deny', 'scale-5000', 'snat-autoscaler-max',
              'snat-exhaustion', 'ufw-enabled']
 
 EXPECTED = {
     'healthy': ([], []),
     'nsg-deny-10250': (['nsg_blocks_10250'], ['aks-user1-64844604-vmss000000', 'aks-user1-64844604-vmss000001']),
+    'nsg-jumpbox-deny': (['nsg_blocks_10250'], ['aks-user1-64844604-vmss000000', 'aks-user1-64844604-vmss000001']),
     'ufw-enabled': (['ufw_blocks_10250'], ['aks-user1-64844604-vmss000001']),
     'iptables-drop': (['iptables_blocks_10250'], ['aks-nodepool1-64844604-vmss000002']),
     'egress-9000-blocked': (['egress_ports_blocked'], ['aks-nodepool1-64844604-vmss000000']),

@@ -177,7 +177,7 @@ def test_diagnose_finds_exactly_the_injected_causes(playbook_lab, scenario):
 
 
 # Scenarios with an automatic repair: remediate (which runs diagnose.yml before and after) fixes them.
-@pytest.mark.parametrize('scenario', ['nsg-deny-10250', 'ufw-enabled', 'iptables-drop', 'konnectivity-undersized'])
+@pytest.mark.parametrize('scenario', ['nsg-deny-10250', 'nsg-jumpbox-deny', 'ufw-enabled', 'iptables-drop', 'konnectivity-undersized'])
 def test_remediate_repairs_and_the_closing_diagnosis_is_clean(playbook_lab, scenario):
     env = playbook_lab(scenario)
     run = env.play('remediate')
