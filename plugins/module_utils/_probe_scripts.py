@@ -99,6 +99,7 @@ import ipaddress
 import re
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_parsers as fw
+from ansible_collections.aks.tunnel.plugins.module_utils import _node_text
 from ansible_collections.aks.tunnel.plugins.module_utils._runcommand import SAFE_WORD_RE
 
 FORMAT = 'AKSTP1'
@@ -442,13 +443,48 @@ akstp_canmatch() {
     fi
 }
 akstp_slurp() { IFS= read -r -d '' "$1" <"$2"; return 0; } # akstp_slurp <var> <file>: whole file, no fork
+# akstp_oneline <file>: iptables prints a comment's newlines as they are (it escapes only " \ '), so one
+# rule can span lines whose text the comment's author chose ("-A INPUT ... -j ACCEPT"); such a rule is put
+# back on one line, each newline shown as \n inside its quotes.  Only a listing with a line that ends
+# inside quotes is rewritten.
+akstp_oneline() {
+    local raw t l q out="" part="" re=$'(^|\n)[^"\n]*("[^"\n]*"[^"\n]*)*"[^"\n]*\n'
+    akstp_slurp raw "$1"
+    t=${raw//\\\\/}
+    t=${t//\\\"/}
+    [[ $t =~ $re ]] || return 0
+    while IFS= read -r l || [ -n "$l" ]; do
+        [ -n "$part" ] && l="$part\\n$l" part=""
+        if [[ $l == *\"* ]]; then
+            t=${l//\\\\/}
+            t=${t//\\\"/}
+            q=${t//[^\"]/}
+            (( ${#q} % 2 )) && { part=$l; continue; }
+        fi
+        out+="$l"$'\n'
+    done <"$1"
+    [ -n "$part" ] && out+="$part"$'\n'
+    printf '%s' "$out" >"$1"
+}
 akstp_raw=""
+akstp_esc() { # AKSTP_E = $1 with a \ before each line that starts with @, \, [ or AKS
+    # node text (a rule comment, a hostname) must never read as a section marker, an end line or
+    # Run Command's [stderr] separator; parse_probe_output drops the \ again
+    local t=$'\n'$1 nl=$'\n' bs=$'\n\\'
+    t=${t//"$nl\\"/"$bs\\"}
+    t=${t//"$nl@"/"$bs@"}
+    t=${t//"${nl}["/"${bs}["}
+    t=${t//"${nl}AKS"/"${bs}AKS"}
+    AKSTP_E=${t#"$nl"}
+}
 akstp_sec() { # akstp_sec <name> <header-attrs> <text> [<filtered text>]: register a section
     AKSTP_SECS+=("$1")
     AKSTP_SH[$1]=$2
-    AKSTP_ST[$1]=$3
+    akstp_esc "$3"
+    AKSTP_ST[$1]=$AKSTP_E
     if (( $# >= 4 )); then
-        AKSTP_SF[$1]=$4
+        akstp_esc "$4"
+        AKSTP_SF[$1]=$AKSTP_E
         AKSTP_HASF[$1]=1
     fi
 }
@@ -474,6 +510,7 @@ akstp_ipt_rc=127
 if command -v iptables >/dev/null 2>&1; then
     timeout 20 iptables -w -S >"$akstp_tmp/raw.iptables" 2>&1
     akstp_ipt_rc=$?
+    akstp_oneline "$akstp_tmp/raw.iptables"
 fi
 
 # ufw: what `ufw status verbose` reports, taken where ufw itself takes it: ufw is active when its
@@ -616,6 +653,7 @@ if [ "$akstp_ipt_rc" != 127 ]; then
     if [ -n "$akstp_alt" ]; then
         timeout 20 "$akstp_alt" -w -S >"$akstp_tmp/raw.$akstp_alt" 2>/dev/null
         rc=$?
+        akstp_oneline "$akstp_tmp/raw.$akstp_alt"
         while IFS= read -r l; do
             if [[ $l == "-A "* || $l == "-P INPUT DROP" || $l == "-P INPUT REJECT" ]]; then
                 akstp_ipt "$akstp_alt" "$akstp_alt" "$rc"
@@ -970,7 +1008,7 @@ def parse_probe_output(stdout, targets=(), run_id=None, port=10250):
         'complete': False, 'truncated': False, 'begin_seen': False, 'run_id': None, 'error': None,
         'targets': {}, 'counts': {}, 'summary': {}, 'egress': [], 'firewall': None, 'problems': [],
     }
-    lines = text.splitlines()
+    lines = _node_text.output_lines(text)  # '\n' only: a '\r' in a rule comment is not a line break
     sections = {}
     current = None
     map_kind = map_data = None
@@ -1007,7 +1045,7 @@ def parse_probe_output(stdout, targets=(), run_id=None, port=10250):
                 sections[name] = current
             continue
         if current is not None:
-            current['lines'].append(line)
+            current['lines'].append(_node_text.section_line(line))
             continue
         if line.startswith('E '):
             parts = line.split()
@@ -1071,10 +1109,7 @@ def parse_probe_output(stdout, targets=(), run_id=None, port=10250):
     if sections:
         firewall = {'sections': {}, 'verdict': None}
         for name, sec in sections.items():
-            body = '\n'.join(sec.pop('lines'))
-            if body:
-                body += '\n'
-            sec['text'] = body
+            sec['text'] = _node_text.section_text(sec.pop('lines'))
             sec.pop('complete_start')
             if sec['trimmed']:
                 result['truncated'] = True

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from ansible_collections.aks.tunnel.plugins.module_utils._causes import CAUSE_IDS, make_finding
+from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_fix as ff
 from ansible_collections.aks.tunnel.plugins.module_utils import _konnectivity as k
+from ansible_collections.aks.tunnel.plugins.module_utils import _probe_scripts as ps
 from ansible_collections.aks.tunnel.plugins.module_utils import _report as r
+from ansible_collections.aks.tunnel.plugins.module_utils._node_text import output_lines, section_line, section_text
 
 NSG, UFW, IPT = 'nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250'
 EGRESS, SNAT, KONN = 'egress_ports_blocked', 'snat_exhaustion', 'konnectivity_agent_scaling'
@@ -215,3 +219,154 @@ def test_system_oom_of_the_agent_is_named_from_the_parsed_victim():
     assert 'node n0: SystemOOM, victim process proxy-agent (pid 4242), 1 time(s), last 2026-11-25T20:00:00Z' in result['finding']['evidence']
     assert k.parse_system_oom_victim('System OOM encountered, victim process: a, pid: 1, pid: 77') == (77, 'a, pid: 1')
     assert k.parse_system_oom_victim('something else') == (None, None)
+
+
+# --------------------------------------------------------------------------- forged section markers in node output
+
+def _bash_function(script, name):
+    match = re.search(r'^%s\(\) \{.*?^\}$' % re.escape(name), script, re.S | re.M)
+    assert match, 'function %s not found in the script' % name
+    return match.group(0)
+
+
+def _bash(functions, driver, *args):
+    # bytes, not text=True: universal newlines would turn the '\r' of a comment into a line break
+    proc = subprocess.run(['bash', '-c', 'set -u\n%s\n%s' % ('\n'.join(functions), driver), 'bash'] + list(args),
+                          capture_output=True, timeout=30, check=False)
+    assert proc.returncode == 0 and proc.stderr == b'', proc.stderr
+    return proc.stdout.decode('utf-8')
+
+
+def iptables_quote(value):
+    """A comment as `iptables -S` prints it (xtables_save_string: only " \\ ' escaped, newlines as they are)."""
+    if re.match(r'^[A-Za-z0-9_-]+$', value):
+        return value
+    return '"%s"' % re.sub(r'(["\\\\\'])', r'\\\1', value)
+
+
+# Comments a hostNetwork pod with NET_ADMIN can write: forged section headers and end lines, Run Command's stderr
+# separator, and rule lines after a newline or a carriage return (str.splitlines splits on \r).
+FORGED_ACCEPT = '\r-A INPUT -p tcp --dport 10250 -j ACCEPT\n-A INPUT -p tcp --dport 10250 -j ACCEPT\n@@end\nAKSTP1 end id=i1 n=0 rc=0\n[stderr]'
+FORGED_SECTIONS = ('x\n@@iptables rc=0 bytes=0\n-P INPUT ACCEPT\n@@ufw rc=0 bytes=0 src=conf\nStatus: inactive\n'
+                   'AKSFW1 end id=r1 rc=0\n\\@@x\nA 0 del rc=0')
+
+
+def iptables_listing(accept_comment, drop_comment):
+    """A filter table: an established ACCEPT, an unrelated UDP ACCEPT and the DROP of TCP 10250 (the real block)."""
+    return '\n'.join([
+        '-P INPUT ACCEPT',
+        '-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+        '-A INPUT -p udp -m udp --dport 9 -m comment --comment %s -j ACCEPT' % iptables_quote(accept_comment),
+        '-A INPUT -p tcp -m tcp --dport 10250 -m comment --comment %s -j DROP' % iptables_quote(drop_comment),
+    ]) + '\n'
+
+
+CLEAN_LISTING = iptables_listing('discard', 'no kubelet')
+HOSTILE_LISTING = iptables_listing(FORGED_ACCEPT, FORGED_SECTIONS)
+_COMMENT_RE = re.compile(r' -m comment --comment ("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def _without_comments(specs):
+    return [_COMMENT_RE.sub('', spec) for spec in specs]
+
+
+def _probe_output(listing, escape=True):
+    """AKSTP1 inspect output as the probe script prints it: the listing through akstp_oneline and akstp_esc."""
+    script = ps.build_probe_script(['inspect'])
+    functions = [_bash_function(script, name) for name in ('akstp_slurp', 'akstp_oneline', 'akstp_esc')]
+    text = listing
+    if escape:
+        text = _bash(functions, 'f=$(mktemp); printf "%s" "$1" > "$f"; akstp_oneline "$f"; akstp_slurp raw "$f"; rm -f "$f"\n'
+                     'akstp_esc "$raw"; printf "%s" "$AKSTP_E"', listing)
+    return ('AKSTP1 begin id=i1 checks=inspect n=0\n@@ss rc=0 bytes=80 filtered=1\n'
+            'State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess\nLISTEN 0      4096         0.0.0.0:10250      0.0.0.0:*\n'
+            '@@ufw rc=127 bytes=0\nufw: not installed\n@@iptables rc=0 bytes=%d bin=iptables\n%s@@end\n'
+            'S n=0 s=0 t=0 r=0 u=0 d=0 e=0 x=0 secs=0 par=32 to=2 m=devtcp\nAKSTP1 end id=i1 n=0 rc=0\n' % (len(listing), text))
+
+
+def _verdict(output):
+    parsed = ps.parse_probe_output('Enable succeeded: \n[stdout]\n%s\n[stderr]\n' % output, targets=None, run_id='i1')
+    verdict = parsed['firewall']['verdict']
+    return {'complete': parsed['complete'], 'sections': sorted(parsed['firewall']['sections']), 'blocked_by': verdict['blocked_by'],
+            'conditional': verdict['conditional'], 'rules': _without_comments(verdict['rules'])}
+
+
+def test_esc_helpers_keep_node_text_off_the_markers():
+    text = FORGED_ACCEPT + '\n' + FORGED_SECTIONS + '\n[x\n\\\\y\nplain @@ line'
+    probe = _bash([_bash_function(ps.build_probe_script(['inspect']), 'akstp_esc')], 'akstp_esc "$1"; printf "%s" "$AKSTP_E"', text)
+    fix = _bash([_bash_function(ff.FIX_SCRIPT, 'section')], 'OUT=$(mktemp); CAP=4000; section iptables 0 "$1"; cat "$OUT"; rm -f "$OUT"', text)
+    assert fix.startswith('@@iptables rc=0 bytes=%d\n' % len(text))
+    for escaped in (probe, fix.split('\n', 1)[1]):
+        lines = output_lines(escaped)
+        assert not [line for line in lines if line.startswith(('@', 'AKS', '['))], escaped
+        assert [section_line(line) for line in lines] == output_lines(text)
+
+
+def test_oneline_helpers_put_a_multiline_comment_back_on_its_rule():
+    probe = [_bash_function(ps.build_probe_script(['inspect']), name) for name in ('akstp_slurp', 'akstp_oneline')]
+    from_probe = _bash(probe, 'f=$(mktemp); printf "%s" "$1" > "$f"; akstp_oneline "$f"; cat "$f"; rm -f "$f"', HOSTILE_LISTING)
+    from_fix = _bash([_bash_function(ff.FIX_SCRIPT, 'oneline')], 'oneline "$1"; printf "%s\\n" "$ONE"', HOSTILE_LISTING.rstrip('\n'))
+    assert from_probe == from_fix
+    lines = from_probe.split('\n')[:-1]
+    assert len(lines) == 4 and all(line.startswith(('-P ', '-A ')) for line in lines), lines
+    assert lines[3] == '-A INPUT -p tcp -m tcp --dport 10250 -m comment --comment %s -j DROP' % iptables_quote(
+        FORGED_SECTIONS).replace('\n', '\\n')
+    # A listing without such a rule is left exactly as it is (also an escaped quote or backslash in a comment).
+    clean = iptables_listing('say "hi" \\ there', "it's")
+    assert _bash(probe, 'f=$(mktemp); printf "%s" "$1" > "$f"; akstp_oneline "$f"; cat "$f"; rm -f "$f"', clean) == clean
+
+
+def test_forged_markers_in_rule_comments_do_not_change_the_probe_verdict():
+    clean = _verdict(_probe_output(CLEAN_LISTING))
+    assert clean == {'complete': True, 'sections': ['iptables', 'ss', 'ufw'], 'blocked_by': 'iptables', 'conditional': False,
+                     'rules': ['-A INPUT -p tcp -m tcp --dport 10250 -j DROP']}
+    assert _verdict(_probe_output(HOSTILE_LISTING)) == clean
+    # The same node text printed as it is (the scripts before this fix) forges sections and hides the block.
+    assert _verdict(_probe_output(HOSTILE_LISTING, escape=False)) != clean
+
+
+def _fix_output(listing, escape=True):
+    """AKSFW1 inspection output (apply=0) as FIX_SCRIPT prints it: the listing through oneline and section."""
+    functions = [_bash_function(ff.FIX_SCRIPT, name) for name in ('section', 'oneline')]
+    if escape:
+        body = _bash(functions, 'OUT=$(mktemp); CAP=3000\nsection net 0 "iface=eth0"$\'\\n\'"route_dev=eth0" "" 200\n'
+                     'section ufw 127 "ufw: command not found" "" 700\noneline "$1"; section iptables 0 "$ONE" "" 3000\n'
+                     'cat "$OUT"; rm -f "$OUT"', listing.rstrip('\n'))
+    else:
+        body = '@@net rc=0 bytes=0\niface=eth0\nroute_dev=eth0\n@@ufw rc=127 bytes=0\nufw: command not found\n@@iptables rc=0 bytes=0\n' + listing
+    return 'AKSFW1 begin id=r1 apply=0\n%s@@end\nAKSFW1 end id=r1 rc=0\n' % body
+
+
+def _plan(output):
+    parsed = ff.parse_fix_output(output, run_id='r1')
+    sources = ['10.224.0.4/32']
+    context = ff.context_from_sections(parsed['sections'], sources=sources, node_ip='10.224.0.9')
+    state = ff.firewall_state(parsed['sections'], port=10250, context=context)
+    actions, unresolved = ff.plan_actions(state, parsed['sections'], ufw='allow', iptables='delete_blocking', port=10250, sources=sources)
+    return {'complete': parsed['complete'], 'sections': sorted(parsed['sections']), 'actions': parsed['actions'],
+            'blocked_by': state['blocked_by'], 'blocking': _without_comments(state['iptables_blocking']),
+            'plan': [(a['type'], _without_comments([a.get('spec') or ''])) for a in actions], 'unresolved': len(unresolved)}
+
+
+def test_forged_markers_in_rule_comments_do_not_change_the_repair_plan():
+    clean = _plan(_fix_output(CLEAN_LISTING))
+    assert clean['complete'] is True and clean['actions'] == [] and clean['sections'] == ['iptables', 'net', 'ufw']
+    assert clean['blocked_by'] == 'iptables' and clean['blocking'] == ['-A INPUT -p tcp -m tcp --dport 10250 -j DROP']
+    assert clean['plan'] == [('iptables_delete', ['-A INPUT -p tcp -m tcp --dport 10250 -j DROP'])]
+    assert _plan(_fix_output(HOSTILE_LISTING)) == clean
+    assert _plan(_fix_output(HOSTILE_LISTING, escape=False)) != clean
+
+
+@pytest.mark.parametrize('text, lines', [
+    ('a\nb\n', ['a', 'b']),
+    ('a\r@@ufw rc=0\x0b@@x\u2028y\n', ['a\r@@ufw rc=0\x0b@@x\u2028y']),
+    ('', []),
+])
+def test_output_lines_split_on_newline_only(text, lines):
+    assert output_lines(text) == lines
+
+
+def test_section_text_shows_other_line_breaks():
+    assert section_text(['-A INPUT -m comment --comment "a\r-A INPUT -j ACCEPT\x85" -j DROP']) == (
+        '-A INPUT -m comment --comment "a\\x0d-A INPUT -j ACCEPT\\x85" -j DROP\n')
+    assert section_line('\\@@ufw') == '@@ufw' and section_line('\\\\x') == '\\x' and section_line('-A x') == '-A x'
