@@ -15,7 +15,10 @@ travels base64url-encoded::
     id=<[A-Za-z0-9_.-]{1,40}>   run id echoed in the markers
     port=<1..65535>             the port (default 10250)
     apply=0|1                   0 = only inspect, 1 = back up, act, and inspect again
-    ufw=none|allow|disable      ufw action (only with apply=1)
+    ufw=none|allow|disable      ufw action (only with apply=1); allow needs src=
+    src=<IPv4[/len]>            a tunnel source (repeatable, at most 32): ``ufw allow from <src> to any port
+                                <port> proto tcp`` for each; the first one also names the route to report
+    node_ip=<IPv4>              the node's IP: the inspection reports the interface that holds it
     d=<n>:<base64url>           delete one iptables rule: base64url (no padding) of its n tokens without
                                 "-A" (chain first), each followed by a NUL byte (:func:`encode_rule`);
                                 the script decodes it with `base64 -d` into an array (`mapfile -d ''`,
@@ -26,16 +29,20 @@ travels base64url-encoded::
 Output format ``AKSFW1`` (fits the 4096-byte Run Command limit; each section is capped)::
 
     AKSFW1 begin id=<id> apply=<0|1>
-    @@<section> rc=<rc> bytes=<size> [trimmed=<cut>]    sections: ufw, iptables, backup, after-ufw, after-iptables
+    @@<section> rc=<rc> bytes=<size> [trimmed=<cut>] [enc=gz64] [path=<file>]
     <text>
     @@end
-    A <index> <ufw-allow|ufw-disable|del> rc=<rc>|absent
+    A <index> <ufw-allow|ufw-disable|del> rc=<rc>|absent|skipped
     AKSFW1 end id=<id> rc=<0|2>
 
-``iptables`` sections list the filter table's INPUT chain and every chain reachable from it by
-jumps (``iptables -S <chain>`` each), which is what :func:`_firewall_parsers.analyze_iptables` needs.
-The full ``iptables-save`` backup stays on the node (path in the ``backup`` section header); the
-section itself holds the filter table, capped.
+Inspection (apply=0) sections: ``net`` (``iface=`` / ``route_dev=``), ``ufw``, ``ipsets`` (``ipset save`` of the sets the
+rules use; ``cut <name>`` when a set did not fit) and ``iptables``.  Repair (apply=1): ``backup``, then after the actions
+``after-ufw`` and ``after-iptables``.  ``iptables`` sections list the filter table's INPUT chain and every chain reachable
+from it by jumps (``iptables -S <chain>`` each), always complete: gzip+base64 (``enc=gz64``) when the plain text does not
+fit, and ``trimmed=`` only when even that does not fit - then nothing may be planned from it (:func:`firewall_state`).
+The full ``iptables-save`` backup stays on the node at ``/var/lib/aks-tunnel/iptables-<id>.rules`` (known even when the
+run times out); when it cannot be written nothing is changed (every action ``skipped``).  The section holds the
+filter table, capped.
 """
 
 from __future__ import annotations

@@ -22,12 +22,21 @@ ipsets, ...).
 
 Decisions (documented because the repair relies on them):
 
+* With a :func:`firewall_context` (what the controller knows: the tunnel sources, the node's
+  IP, the interface the packets arrive on, the members of the ipsets), ``-s/-d/-i`` (with
+  ``!``), ipsets, ``--src-range/--dst-range`` are resolved, and the walk runs once per tunnel
+  source.  A SYN from another node carries no mark and no connmark (``--mark X/Y`` with a
+  nonzero ``X`` never matches), is in state NEW and has only the SYN flag.  Target options
+  (after ``-j``) are never matches.  Without a context those stay ``maybe`` as before.
 * An ACCEPT that matches with ``yes`` ends the walk: later DROP/REJECT rules are *not*
-  blocking (they are reported in ``shadowed`` instead).  A ``maybe`` ACCEPT (e.g. only from a
-  source subnet) does not shadow anything.
-* A DROP/REJECT that matches with ``yes`` or ``maybe`` is a blocking rule (``maybe`` ones
-  carry ``conditional: True``); the walk continues after it so one repair can remove every
-  rule on the path, in order.
+  blocking (they are reported in ``shadowed`` instead); so does an ACCEPT after a sure
+  DROP (once that DROP is deleted, the ACCEPT decides).  A ``maybe`` ACCEPT (or RETURN)
+  does not shadow anything, but a later DROP is then no longer *proven*.
+* A DROP/REJECT that matches with ``yes`` or ``maybe`` is a blocking rule; it is *proven*
+  (``conditional: False``) only when, for some source, it matches with ``yes`` and nothing
+  before it may accept the packet or return; otherwise ``conditional: True`` with the
+  ``reasons`` that could not be resolved (the repair never deletes those).  The walk
+  continues after a sure DROP so one repair can remove every rule on the path, in order.
 * Jumps are followed whatever their condition; the jump's condition is carried into the
   called chain (a REJECT behind ``-s 10.0.0.0/8 -j CHAIN`` is conditional); ``-g`` returns to
   the caller of the current chain; RETURN with ``yes`` leaves the chain.

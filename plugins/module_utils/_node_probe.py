@@ -162,7 +162,8 @@ def _finding_fw(cause, kind, inspections, summary, reach_ran, port):
             fwv = r['checks']['firewall']
             evidence.append('%s: %s%s' % (r['node'], fwv['reason'], (' (rules: %s)' % '; '.join(fwv['rules'])) if fwv['rules'] else ''))
         if kind == 'ufw':
-            remediation = {'summary': 'Allow TCP %d in UFW (ufw allow %d/tcp) or disable UFW on the node(s) with aks.tunnel.node_firewall; '
+            remediation = {'summary': 'Allow TCP %d in UFW from the tunnel nodes only (ufw allow from <tunnel node IP> to any port %d '
+                                      'proto tcp) or disable UFW on the node(s) with aks.tunnel.node_firewall; '
                                       'then restart the tunnel pods.' % (port, port),
                            'module': 'aks.tunnel.node_firewall', 'nodes': [r['node'] for r in blocked], 'ufw': 'allow'}
         else:

@@ -17,9 +17,10 @@ from ansible_collections.aks.tunnel.tests.lab import scenario as scenario_mod
 from ansible_collections.aks.tunnel.tests.lab.dataplane import nsg, plan as plan_mod
 from ansible_collections.aks.tunnel.tests.lab.topology import build_topology
 
-CATALOGUE = ['all-faults', 'egress-1194-blocked', 'egress-9000-blocked', 'healthy', 'iptables-drop', 'konnectivity-alpn-stripped',
+CATALOGUE = ['all-faults', 'egress-1194-blocked', 'egress-9000-blocked', 'healthy', 'iptables-drop', 'iptables-hardened',
+             'iptables-kube-proxy', 'konnectivity-alpn-stripped',
              'konnectivity-oom', 'konnectivity-undersized', 'nsg-deny-10250', 'nsg-jumpbox-deny', 'scale-5000', 'snat-autoscaler-max',
-             'snat-exhaustion', 'ufw-enabled']
+             'snat-exhaustion', 'ufw-enabled', 'ufw-scoped-allow']
 
 EXPECTED = {
     'healthy': ([], []),
@@ -27,6 +28,9 @@ EXPECTED = {
     'nsg-jumpbox-deny': (['nsg_blocks_10250'], ['aks-user1-64844604-vmss000000', 'aks-user1-64844604-vmss000001']),
     'ufw-enabled': (['ufw_blocks_10250'], ['aks-user1-64844604-vmss000001']),
     'iptables-drop': (['iptables_blocks_10250'], ['aks-nodepool1-64844604-vmss000002']),
+    'iptables-hardened': (['iptables_blocks_10250'], ['aks-user1-64844604-vmss000000']),
+    'iptables-kube-proxy': ([], []),
+    'ufw-scoped-allow': ([], []),
     'egress-9000-blocked': (['egress_ports_blocked'], ['aks-nodepool1-64844604-vmss000000']),
     'egress-1194-blocked': (['egress_ports_blocked'], ['aks-nodepool1-64844604-vmss000000']),
     'konnectivity-alpn-stripped': (['egress_ports_blocked'], ['aks-nodepool1-64844604-vmss000000', 'aks-user1-64844604-vmss000000']),

@@ -157,7 +157,7 @@ def assert_report(run, expect, rc_expected=None):
 
 # Scenarios without an automatic repair (or whose repair all-faults covers): diagnose only.
 @pytest.mark.parametrize('scenario', ['healthy', 'egress-9000-blocked', 'egress-1194-blocked', 'konnectivity-alpn-stripped',
-                                      'konnectivity-oom', 'snat-exhaustion'])
+                                      'konnectivity-oom', 'snat-exhaustion', 'iptables-kube-proxy', 'ufw-scoped-allow'])
 def test_diagnose_finds_exactly_the_injected_causes(playbook_lab, scenario):
     env = playbook_lab(scenario)
     run = env.play('diagnose')
@@ -166,7 +166,7 @@ def test_diagnose_finds_exactly_the_injected_causes(playbook_lab, scenario):
     statuses = dict((f['cause'], f['status']) for f in run.report['findings'])
     # Nothing is left undecided in the lab: every cause is ok, a problem or not applicable.
     assert 'unknown' not in statuses.values(), run.report
-    if scenario == 'healthy':
+    if not env.expect['problems']:
         assert 'no problem found' in run.output
         assert run.report['stats']['run_commands'] == len(env.vars['aks_tunnel_lab']['tunnel_nodes'])
     else:
@@ -177,7 +177,8 @@ def test_diagnose_finds_exactly_the_injected_causes(playbook_lab, scenario):
 
 
 # Scenarios with an automatic repair: remediate (which runs diagnose.yml before and after) fixes them.
-@pytest.mark.parametrize('scenario', ['nsg-deny-10250', 'nsg-jumpbox-deny', 'ufw-enabled', 'iptables-drop', 'konnectivity-undersized'])
+@pytest.mark.parametrize('scenario', ['nsg-deny-10250', 'nsg-jumpbox-deny', 'ufw-enabled', 'iptables-drop', 'iptables-hardened',
+                                      'konnectivity-undersized'])
 def test_remediate_repairs_and_the_closing_diagnosis_is_clean(playbook_lab, scenario):
     env = playbook_lab(scenario)
     run = env.play('remediate')
@@ -226,7 +227,9 @@ def test_all_faults_check_then_repair_then_idempotent(playbook_lab):
 
     check = env.play('remediate', '--check', '--diff')
     # The plan shows every change: the NSG rule JSON, ufw/iptables commands per node, the outbound ports.
-    assert 'allow-aks-tunnel-10250' in check.output and 'ufw allow 10250/tcp' in check.output
+    assert 'allow-aks-tunnel-10250' in check.output
+    # UFW is opened only to the tunnel nodes (issue 13), never with `ufw allow 10250/tcp`
+    assert re.search(r'ufw allow from 10\.240\.0\.\d+ to any port 10250 proto tcp', check.output) and 'ufw allow 10250/tcp' not in check.output
     assert 'iptables -D KUBELET-GUARD -p tcp -m multiport --dports 10250,10255 -j DROP' in check.output
     assert re.search(r'-\s*"?allocated_outbound_ports"?:\s*1024', check.output), check
     # ... and changes nothing: the diagnosis that closes the check run still finds everything.

@@ -191,10 +191,11 @@ def apply_node_faults(plan, log=print):
     """UFW and iptables faults, run inside each node's namespace with its own /etc/ufw."""
     for entry in plan['ufw']:
         ns = plan['nodes'][entry['node']]['ns']
+        # each item is the argument list of one ufw command: 22, '80/tcp' or 'from 10.240.0.0/16 to any port 10250 proto tcp'
         for port in entry.get('allow') or []:
-            run(nsexec(ns, ['ufw', 'allow', str(port)]))
+            run(nsexec(ns, ['ufw', 'allow'] + shlex.split(str(port))))
         for port in entry.get('deny') or []:
-            run(nsexec(ns, ['ufw', 'deny', str(port)]))
+            run(nsexec(ns, ['ufw', 'deny'] + shlex.split(str(port))))
         if entry.get('enabled', True):
             run(nsexec(ns, ['ufw', '--force', 'enable']))
         log('fault: ufw on %s (enabled=%s allow=%s)' % (entry['node'], entry.get('enabled', True), entry.get('allow') or []))
