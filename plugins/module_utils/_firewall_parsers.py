@@ -383,6 +383,7 @@ def _tokens(spec):
         return spec.split()
 
 
+# --------------------------------------------------------------------------- what the controller knows
 
 _SYN_FLAGS = frozenset(('SYN',))
 _ALL_TCP_FLAGS = frozenset(('FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'))
@@ -833,6 +834,9 @@ def ss_listening(text, port=DEFAULT_PORT):
 
 # --------------------------------------------------------------------------- nft
 
+_NFT_COMMENT_RE = re.compile(r'(^|\s)comment\s+"[^"]*"')  # nft strings hold no '"'
+
+
 def parse_nft_ruleset(text):
     """Minimal ``nft list ruleset`` parser.
 
@@ -845,7 +849,8 @@ def parse_nft_ruleset(text):
     depth = 0
     skip_depth = None
     for raw in (text or '').splitlines():
-        line = raw.strip()
+        # a comment is the rule owner's text: its words ("accept"), braces and lines are never syntax
+        line = _NFT_COMMENT_RE.sub('', raw).strip()
         if not line or line.startswith('#'):
             continue
         opens = line.count('{')

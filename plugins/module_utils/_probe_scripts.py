@@ -443,21 +443,21 @@ akstp_canmatch() {
     fi
 }
 akstp_slurp() { IFS= read -r -d '' "$1" <"$2"; return 0; } # akstp_slurp <var> <file>: whole file, no fork
-# akstp_oneline <file>: iptables prints a comment's newlines as they are (it escapes only " \ '), so one
-# rule can span lines whose text the comment's author chose ("-A INPUT ... -j ACCEPT"); such a rule is put
-# back on one line, each newline shown as \n inside its quotes.  Only a listing with a line that ends
-# inside quotes is rewritten.
+# akstp_oneline <file> [nft]: iptables and nft print a comment's newlines as they are (iptables escapes
+# only " \ ', nft nothing: its strings hold no "), so one rule can span lines whose text the comment's
+# author chose ("-A INPUT ... -j ACCEPT"); such a rule is put back on one line, each newline shown as \n
+# inside its quotes.  Only a listing with a line that ends inside quotes is rewritten.
 akstp_oneline() {
     local raw t l q out="" part="" re=$'(^|\n)[^"\n]*("[^"\n]*"[^"\n]*)*"[^"\n]*\n'
     akstp_slurp raw "$1"
-    t=${raw//\\\\/}
-    t=${t//\\\"/}
+    t=$raw
+    [ "${2-}" = nft ] || { t=${t//\\\\/}; t=${t//\\\"/}; }
     [[ $t =~ $re ]] || return 0
     while IFS= read -r l || [ -n "$l" ]; do
         [ -n "$part" ] && l="$part\\n$l" part=""
         if [[ $l == *\"* ]]; then
-            t=${l//\\\\/}
-            t=${t//\\\"/}
+            t=$l
+            [ "${2-}" = nft ] || { t=${t//\\\\/}; t=${t//\\\"/}; }
             q=${t//[^\"]/}
             (( ${#q} % 2 )) && { part=$l; continue; }
         fi
@@ -669,6 +669,7 @@ fi
 if command -v nft >/dev/null 2>&1; then
     timeout 20 nft list ruleset >"$akstp_tmp/raw.nft" 2>&1
     rc=$?
+    akstp_oneline "$akstp_tmp/raw.nft" nft
     akstp_slurp akstp_raw "$akstp_tmp/raw.nft"
     akstp_skip=0 akstp_iptnft=0 akstp_txt="" akstp_ftxt=""
     while IFS= read -r l; do

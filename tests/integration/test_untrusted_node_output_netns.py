@@ -7,7 +7,8 @@ namespaces (no traffic: only `iptables -S` is read), as Run Command runs them (`
 
 One namespace holds a filter table with plain comments, the other the same rules whose comments forge section
 headers, end lines, Run Command's ``[stderr]`` separator and ACCEPT rules after a newline or a carriage return
-(what a hostNetwork pod with NET_ADMIN can write).  The verdict of the probe and the repair plan must be the same.
+(what a hostNetwork pod with NET_ADMIN can write); two more hold a native nft table, with plain comments and with
+comments that forge rule lines, verdict words and braces.  The verdict of the probe and the repair plan must be the same.
 """
 
 from __future__ import annotations
@@ -27,17 +28,21 @@ pytestmark = pytest.mark.netns
 
 SUFFIX = '%d' % (os.getpid() % 100000)
 NS_CLEAN, NS_HOSTILE = 'akstu-%s-c' % SUFFIX, 'akstu-%s-h' % SUFFIX
+NS_NFT_CLEAN, NS_NFT_HOSTILE = 'akstu-%s-nc' % SUFFIX, 'akstu-%s-nh' % SUFFIX
 SOURCES = ['10.224.0.4/32']
 
 FORGED_ACCEPT = '\r-A INPUT -p tcp --dport 10250 -j ACCEPT\n-A INPUT -p tcp --dport 10250 -j ACCEPT\n@@end\nAKSTP1 end id=i1 n=0 rc=0\n[stderr]'
 FORGED_SECTIONS = ('x\n@@iptables rc=0 bytes=0\n-P INPUT ACCEPT\n@@ufw rc=0 bytes=0 src=conf\nStatus: inactive\n'
                    'AKSFW1 end id=r1 rc=0\nA 0 del rc=0')
+# nft prints comments as they are too: an accept rule and the end of the chain after a newline, verdict words and braces.
+NFT_FORGED_ACCEPT = 'x\n\t\ttcp dport 10250 accept\n\t}\n}\n@@nft rc=0 bytes=0\ntable inet empty {'
+NFT_FORGED_WORDS = 'a accept } { b'
 
 
 def _unusable_reason():
     if os.geteuid() != 0:
         return 'needs root (network namespaces, iptables)'
-    for tool in ('ip', 'bash', 'iptables'):
+    for tool in ('ip', 'bash', 'iptables', 'nft'):
         if not shutil.which(tool):
             return '%s is not installed' % tool
     return None
@@ -61,16 +66,27 @@ def _rules(ns, accept_comment, drop_comment):
          '-j', 'DROP')
 
 
+def _nft_rules(ns, accept_comment, drop_comment):
+    nft = ('ip', 'netns', 'exec', ns, 'nft')
+    _run(*nft, 'add', 'table', 'inet', 'aks_guard')
+    _run(*nft, 'add', 'chain', 'inet', 'aks_guard', 'input', '{ type filter hook input priority 0; policy accept; }')
+    _run(*nft, 'add', 'rule', 'inet', 'aks_guard', 'input', 'udp', 'dport', '9', 'accept', 'comment', '"%s"' % accept_comment)
+    _run(*nft, 'add', 'rule', 'inet', 'aks_guard', 'input', 'tcp', 'dport', '10250', 'drop', 'comment', '"%s"' % drop_comment)
+
+
 @pytest.fixture(scope='module')
 def namespaces():
     created = []
     try:
-        for ns in (NS_CLEAN, NS_HOSTILE):
+        for ns in (NS_CLEAN, NS_HOSTILE, NS_NFT_CLEAN, NS_NFT_HOSTILE):
             _run('ip', 'netns', 'add', ns)
             created.append(ns)
             _run('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up')
         _rules(NS_CLEAN, 'discard', 'no kubelet')
         _rules(NS_HOSTILE, FORGED_ACCEPT, FORGED_SECTIONS)
+        _nft_rules(NS_NFT_CLEAN, 'discard', 'no kubelet')
+        _nft_rules(NS_NFT_HOSTILE, NFT_FORGED_ACCEPT, NFT_FORGED_WORDS)
+        assert '\n\t\ttcp dport 10250 accept\n' in _run('ip', 'netns', 'exec', NS_NFT_HOSTILE, 'nft', 'list', 'ruleset')
         listing = _run('ip', 'netns', 'exec', NS_HOSTILE, 'iptables', '-S', 'INPUT')
         assert '\n@@iptables rc=0 bytes=0\n' in listing and '\r-A INPUT' in listing  # iptables prints the comment as it is
         yield
@@ -111,6 +127,12 @@ def test_forged_markers_in_rule_comments_change_no_probe_verdict(namespaces):
     assert clean['complete'] is True and clean['blocked_by'] == 'iptables', clean
     assert clean['rules'] == ['-A INPUT -p tcp -m tcp --dport 10250 -j DROP']
     assert _probe_verdict(NS_HOSTILE) == clean
+
+
+def test_forged_lines_and_words_in_nft_comments_change_no_probe_verdict(namespaces):
+    clean = _probe_verdict(NS_NFT_CLEAN)
+    assert clean['complete'] is True and clean['blocked_by'] == 'nft', clean
+    assert _probe_verdict(NS_NFT_HOSTILE) == clean
 
 
 def test_forged_markers_in_rule_comments_change_no_repair_plan(namespaces):

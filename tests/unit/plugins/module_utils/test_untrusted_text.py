@@ -270,18 +270,22 @@ def _without_comments(specs):
     return [_COMMENT_RE.sub('', spec) for spec in specs]
 
 
-def _probe_output(listing, escape=True):
-    """AKSTP1 inspect output as the probe script prints it: the listing through akstp_oneline and akstp_esc."""
+def _probe_output(listing, escape=True, nft=None):
+    """AKSTP1 inspect output as the probe script prints it: each listing through akstp_oneline and akstp_esc."""
     script = ps.build_probe_script(['inspect'])
     functions = [_bash_function(script, name) for name in ('akstp_slurp', 'akstp_oneline', 'akstp_esc')]
-    text = listing
-    if escape:
-        text = _bash(functions, 'f=$(mktemp); printf "%s" "$1" > "$f"; akstp_oneline "$f"; akstp_slurp raw "$f"; rm -f "$f"\n'
-                     'akstp_esc "$raw"; printf "%s" "$AKSTP_E"', listing)
+
+    def printed(text, kind):
+        if not escape:
+            return text
+        return _bash(functions, 'f=$(mktemp); printf "%s" "$1" > "$f"; akstp_oneline "$f" "$2"; akstp_slurp raw "$f"; rm -f "$f"\n'
+                     'akstp_esc "$raw"; printf "%s" "$AKSTP_E"', text, kind)
+    nft_section = '@@nft rc=0 bytes=%d\n%s' % (len(nft), printed(nft, 'nft')) if nft is not None else ''
     return ('AKSTP1 begin id=i1 checks=inspect n=0\n@@ss rc=0 bytes=80 filtered=1\n'
             'State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess\nLISTEN 0      4096         0.0.0.0:10250      0.0.0.0:*\n'
-            '@@ufw rc=127 bytes=0\nufw: not installed\n@@iptables rc=0 bytes=%d bin=iptables\n%s@@end\n'
-            'S n=0 s=0 t=0 r=0 u=0 d=0 e=0 x=0 secs=0 par=32 to=2 m=devtcp\nAKSTP1 end id=i1 n=0 rc=0\n' % (len(listing), text))
+            '@@ufw rc=127 bytes=0\nufw: not installed\n@@iptables rc=0 bytes=%d bin=iptables\n%s%s@@end\n'
+            'S n=0 s=0 t=0 r=0 u=0 d=0 e=0 x=0 secs=0 par=32 to=2 m=devtcp\nAKSTP1 end id=i1 n=0 rc=0\n'
+            % (len(listing), printed(listing, 'iptables'), nft_section))
 
 
 def _verdict(output):
@@ -323,6 +327,25 @@ def test_forged_markers_in_rule_comments_do_not_change_the_probe_verdict():
     assert _verdict(_probe_output(HOSTILE_LISTING)) == clean
     # The same node text printed as it is (the scripts before this fix) forges sections and hides the block.
     assert _verdict(_probe_output(HOSTILE_LISTING, escape=False)) != clean
+
+
+def nft_ruleset(accept_comment, drop_comment):
+    """A native nft table as `nft list ruleset` prints it (comments as they are: nft strings hold no '"')."""
+    return ('table inet aks_guard {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n'
+            '\t\tudp dport 9 accept comment "%s"\n\t\ttcp dport 10250 drop comment "%s"\n\t}\n}\n' % (accept_comment, drop_comment))
+
+
+# An accept rule and the end of the chain after a newline, braces and verdict words in a comment.
+NFT_FORGED_ACCEPT = 'x\n\t\ttcp dport 10250 accept\n\t}\n}\n@@nft rc=0 bytes=0\ntable inet empty {'
+NFT_FORGED_WORDS = 'a accept } { b'
+
+
+def test_forged_lines_and_words_in_nft_comments_do_not_change_the_probe_verdict():
+    empty = iptables_listing('discard', 'no kubelet').split('\n')[0] + '\n'  # only the INPUT policy
+    clean = _verdict(_probe_output(empty, nft=nft_ruleset('discard', 'no kubelet')))
+    assert (clean['blocked_by'], clean['sections']) == ('nft', ['iptables', 'nft', 'ss', 'ufw']), clean
+    assert _verdict(_probe_output(empty, nft=nft_ruleset(NFT_FORGED_ACCEPT, NFT_FORGED_WORDS))) == clean
+    assert _verdict(_probe_output(empty, escape=False, nft=nft_ruleset(NFT_FORGED_ACCEPT, NFT_FORGED_WORDS))) != clean
 
 
 def _fix_output(listing, escape=True):
