@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""diagnose.yml and remediate.yml end to end on all-faults under the shipped least-privilege roles only.
+
+The lab's `aks_tunnel_lab_{diagnose,remediate}_auth` identities are the rbac/azure custom roles (read by the ARM
+emulator) and `aks_tunnel_lab_{diagnose,remediate}_kubeconfig` are users bound to the rbac/kubernetes Role and
+ClusterRole YAML (enforced by the Kubernetes emulator). With them, the diagnosis reaches the same verdicts as with full
+rights (nothing unknown, no 403) and the repair fixes every problem: the files grant everything the playbooks use.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ansible_collections.aks.tunnel.tests.integration.playbooks.test_playbooks_lab import PlaybookLab, assert_report
+
+pytestmark = [pytest.mark.lab]
+
+
+@pytest.fixture
+def least_privilege_lab(tmp_path):
+    env = PlaybookLab(tmp_path, 'all-faults')
+    identities = {}
+    for role in ('diagnose', 'remediate'):
+        path = tmp_path / ('identity-%s.yml' % role)
+        path.write_text(yaml.safe_dump({'aks_tunnel_azure_auth': env.vars['aks_tunnel_lab_%s_auth' % role],
+                                        'aks_tunnel_kubeconfig': env.vars['aks_tunnel_lab_%s_kubeconfig' % role]}))
+        identities[role] = ['-e', '@%s' % path]
+    env.identities = identities
+    yield env
+    env.down()
+
+
+def _no_authorization_failure(run):
+    for text in ('HTTP 403', 'AuthorizationFailed', 'is forbidden'):
+        assert text not in run.output, run
+
+
+def _verdicts(run):
+    return [(f['cause'], f['status'], sorted(f['affected_nodes'])) for f in run.report['findings']]
+
+
+def test_diagnose_and_remediate_work_with_exactly_the_shipped_roles(least_privilege_lab):
+    env = least_privilege_lab
+    diagnose = env.play('diagnose', *env.identities['diagnose'])
+    _no_authorization_failure(diagnose)
+    assert diagnose.changed == 0
+    assert 'unknown' not in {f['status'] for f in diagnose.report['findings']}, diagnose.report
+    # The same verdicts as with full rights (the lab's Contributor / cluster-admin): the role lacks nothing diagnose uses.
+    admin = env.play('diagnose')
+    assert _verdicts(diagnose) == _verdicts(admin), (diagnose, admin)
+    assert len(diagnose.report['problems']) >= 4 and set(diagnose.report['problems']) <= set(env.expect['problems']), diagnose
+
+    real = env.play('remediate', *env.identities['remediate'])
+    _no_authorization_failure(real)
+    assert real.before['problems'] == diagnose.report['problems']
+    assert_report(real, {'problems': [], 'affected_nodes': []}, rc_expected=0)
+    assert 'PROBLEM -> OK' in real.output and real.changed >= 4, real
