@@ -35,6 +35,10 @@ Output format ``AKSFW1`` (fits the 4096-byte Run Command limit; each section is 
     A <index> <ufw-allow|ufw-disable|del> rc=<rc>|absent|skipped
     AKSFW1 end id=<id> rc=<0|2>
 
+Section text is the node's: a line of it that starts with ``@``, ``\\``, ``[`` or ``AKS`` gets a leading ``\\``
+(:mod:`_node_text`; the parser drops it) and a rule whose comment holds newlines is listed on one line
+(``\\n`` inside its quotes), so no rule comment forges a section, an action or the end line.
+
 Inspection (apply=0) sections: ``net`` (``iface=`` / ``route_dev=``), ``ufw``, ``ipsets`` (``ipset save`` of the sets the
 rules use; ``cut <name>`` when a set did not fit) and ``iptables``.  Repair (apply=1): ``backup``, then after the actions
 ``after-ufw`` and ``after-iptables``.  ``iptables`` sections list the filter table's INPUT chain and every chain reachable

@@ -56,6 +56,11 @@ prints it at the end, most important information last, and trims itself to fit 4
     S n=<n> s=<k> t=<k> r=<k> u=<k> d=<k> e=<k> x=<k> secs=<s> par=<p> to=<t> m=<nc|devtcp>
     AKSTP1 end id=<id> n=<n> rc=<0|2>
 
+Section text is the node's (rule comments, tool output): a line of it that starts with ``@``, ``\\``, ``[``
+or ``AKS`` gets a leading ``\\`` (:mod:`_node_text`; the parser drops it), so it never reads as a section
+header, an end line or Run Command's ``[stderr]``, and an iptables or nft rule whose comment holds newlines
+is printed on one line (``\\n`` inside its quotes).
+
 Status letters: ``s`` succeeded, ``t`` timed_out, ``r`` refused, ``u`` unreachable (no route /
 host or network unreachable), ``d`` dns_failed, ``e`` error, ``x`` not_run.  Successes are not
 listed individually: the map is the shortest of RLE, p3 (ceil(n/3) chars plus exception

@@ -21,6 +21,11 @@ description:
     cause, then the exact commands to run next) and whether the run should fail.
   - Runs on the controller (action plugin). Never fails because of problems; the caller fails after printing the
     summary when RV(fail) is true.
+  - Summaries, evidence and names come from the nodes, the cluster and ARM, so anyone who names a pod, adds a rule
+    comment or runs a process on a node writes some of it. C(report.md) shows it as literal text (Markdown and HTML
+    escaped, one line per table cell or list item), C(junit.xml) as valid XML 1.0 and the summary without control
+    characters; a control character is shown as C(\xNN) (for example C(\x1b[2J)). C(report.json) and RV(report)
+    keep the text as it was (JSON escapes it).
 author: aks.tunnel contributors (@aks-tunnel)
 options:
   findings:

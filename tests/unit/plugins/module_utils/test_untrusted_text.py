@@ -49,6 +49,14 @@ def hostile_report():
     return r.build_report(cluster, findings, {'run_commands': 2}, '2026-12-04T06:00:00Z')
 
 
+def test_hostile_text_changes_no_report_verdict():
+    hostile = hostile_report()
+    plain = r.build_report(CLUSTER, [make_finding(f['cause'], f['status'], 'text') for f in hostile['findings']])
+    assert [f['status'] for f in hostile['findings']] == [f['status'] for f in plain['findings']]
+    assert (hostile['problems'], r.should_fail(hostile)) == (plain['problems'], r.should_fail(plain)) == ([IPT, KONN], True)
+    assert [r.next_command(f, 'p.yml', '') for f in hostile['findings']] == [r.next_command(f, 'p.yml', '') for f in plain['findings']]
+
+
 UNSAFE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e\ud800-\udfff\ufffe\uffff]')
 
 
