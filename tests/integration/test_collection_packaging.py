@@ -53,6 +53,9 @@ def test_tarball_leaves_out_development_files(installed):
     for forbidden in ('.venv', '.tmp', '.lab', 'Makefile', 'tests/output'):
         assert not any(name == forbidden or name.startswith(forbidden + '/') for name in names), forbidden
     assert 'plugins/module_utils/_causes.py' in names
+    # The least-privilege roles ship with the collection (docs/usage.md, Permissions).
+    assert {'rbac/README.md', 'rbac/azure/aks-tunnel-diagnose.json', 'rbac/azure/aks-tunnel-remediate.json',
+            'rbac/kubernetes/aks-tunnel-diagnose.yaml', 'rbac/kubernetes/aks-tunnel-remediate.yaml'} <= names
 
 
 @pytest.mark.parametrize('kind, plugin_type', [('filter', 'filter'), ('modules', 'module')])
