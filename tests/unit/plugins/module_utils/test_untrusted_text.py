@@ -401,3 +401,24 @@ def test_section_text_shows_other_line_breaks():
     assert section_text(['-A INPUT -m comment --comment "a\r-A INPUT -j ACCEPT\x85" -j DROP']) == (
         '-A INPUT -m comment --comment "a\\x0d-A INPUT -j ACCEPT\\x85" -j DROP\n')
     assert section_line('\\@@ufw') == '@@ufw' and section_line('\\\\x') == '\\x' and section_line('-A x') == '-A x'
+
+
+def test_the_report_action_writes_and_prints_hostile_text_safely(tmp_path):
+    from unittest.mock import MagicMock
+    from ansible_collections.aks.tunnel.plugins.action.tunnel_report import ActionModule
+    report = hostile_report()
+    task = MagicMock()
+    task.args = {'findings': report['findings'], 'cluster': dict(CLUSTER, name='aks\udcff\x1b[2J'), 'report_dir': str(tmp_path)}
+    task.async_val = 0
+    task.check_mode = False
+    action = ActionModule(task, MagicMock(), MagicMock(), MagicMock(), MagicMock(), MagicMock())
+    action._display = MagicMock()  # pylint: disable=protected-access
+    result = action.run(task_vars={})
+    printed = action._display.display.call_args[0][0]  # pylint: disable=protected-access
+    assert not UNSAFE.search(printed) and '\\x1b[2J' in printed
+    assert result['problems'] == [IPT, KONN] and result['fail'] is True
+    ET.parse(result['files']['junit'])
+    with open(result['files']['markdown'], encoding='utf-8') as handle:
+        assert not UNSAFE.search(handle.read())
+    with open(result['files']['json'], encoding='utf-8') as handle:
+        assert json.load(handle)['findings'] == result['report']['findings']
