@@ -165,7 +165,7 @@ def test_outbound_ips_are_added_only_when_asked_and_with_a_warning(fake_azure, c
     assert check['changed'] is True and puts(fake_azure) == []
     assert check['diff']['after'] == {'allocated_outbound_ports': 1808, 'managed_outbound_ips': 2} and check['added_outbound_ips'] == 1
     assert warnings == ['this would add 1 managed outbound public IP(s) (1 -> 2): each is a new egress address of the cluster, '
-                                 'so destinations that allow-list its outbound IPs must add it, and each costs money']
+                        'so destinations that allow-list its outbound IPs must add it, and each costs money']
     real = run_module(aks_outbound_ports.main, args, capsys)
     assert real['changed'] is True and real['current'] == {'allocated_outbound_ports': 1808, 'managed_outbound_ips': 2}
     assert len(warnings) == 2 and warnings[1].startswith('this adds 1 managed outbound public IP(s) (1 -> 2)')
