@@ -659,7 +659,7 @@ def analyze_iptables(text, port=DEFAULT_PORT, chain='INPUT', context=None):
     for source in sources:
         state = {'accepted_by': None, 'dropped': False, 'stopped': False, 'uncertain': []}
 
-        def walk(name, stack, cond, cond_reasons, local, state=state, source=source):
+        def walk(name, stack, cond, cond_reasons, local, state=state, source=source):  # pylint: disable=dangerous-default-value
             if name not in reachable:
                 reachable.append(name)
             local = list(local)

@@ -22,9 +22,9 @@ description:
     never opened to every source. O(ufw=disable) runs C(ufw --force disable) when UFW is active; O(ufw=ignore) leaves
     UFW alone.
   - O(iptables=delete_blocking) deletes only the rules proven to drop or reject those packets on the INPUT path (rules
-    in UFW's own chains excepted): the rule surely matches them (sources, addresses, interfaces, ipsets, marks,
+    in UFW's own chains excepted) - the rule surely matches them (sources, addresses, interfaces, ipsets, marks,
     connection state resolved) and no earlier rule may accept them. A rule that cannot be resolved (an unknown match
-    module, an ipset that cannot be listed, ...) is reported as UNKNOWN with the reason in RV(nodes[].unresolved) and
+    module, an ipset that cannot be listed, ...) is reported as UNKNOWN with the reason in the C(unresolved) list of RV(nodes) and
     never deleted; so is every rule when the listing did not fit the Run Command output. Rules are deleted by their
     full rule spec (C(iptables -D <chain> <spec>), only after C(iptables -C) finds it), never by a line number.
   - The repair Run Command first saves C(iptables-save) to C(/var/lib/aks-tunnel/iptables-<run id>.rules); when that

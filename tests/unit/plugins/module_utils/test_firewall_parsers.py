@@ -386,7 +386,7 @@ NOISE = '''-A INPUT -m set --match-set crowdsec-blacklists src -j DROP
 -A INPUT -s 203.0.113.0/24 -j DROP
 -A INPUT -j KUBE-FIREWALL
 -A INPUT -i cali+ -m comment --comment "cali:Sb3b1E" -m comment --comment "Unknown interface" -j DROP
--A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
 -A KUBE-FIREWALL -m comment --comment "kubernetes firewall for dropping marked packets" -m mark --mark 0x8000/0x8000 -j DROP
 '''
 
