@@ -65,6 +65,8 @@ _LINE_BREAK_RE = re.compile(r'[\n\t]')
 _MD_ESCAPES = {'\\': '\\\\', '`': '\\`', '*': '\\*', '~': '\\~', '[': '\\[', ']': '\\]', '|': '\\|',
                '<': '&lt;', '>': '&gt;', '&': '&amp;'}
 _MD_SPECIAL_RE = re.compile('[%s]' % re.escape(''.join(_MD_ESCAPES)))
+# An underscore next to a non-word character can open or close emphasis; one inside a word (nsg_blocks_10250) cannot.
+_MD_UNDERSCORE_RE = re.compile(r'(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])')
 # What makes a line a heading, list item, quote, thematic break or setext underline when it starts a block.
 _MD_BLOCK_START_RE = re.compile(r'^(\s*|\s*\d+)([#+=-]|(?<=\d)[.)])')
 
@@ -89,6 +91,7 @@ def visible_text(value, multiline=False):
 def md_text(value):
     """Untrusted text as literal Markdown (one line): no code span, emphasis, link, HTML, table cell or block starts."""
     text = _MD_SPECIAL_RE.sub(lambda m: _MD_ESCAPES[m.group(0)], visible_text(value))
+    text = _MD_UNDERSCORE_RE.sub(r'\\_', text)
     return _MD_BLOCK_START_RE.sub(lambda m: m.group(1) + '\\' + m.group(2), text, count=1)
 
 

@@ -30,7 +30,8 @@ EGRESS, SNAT, KONN = 'egress_ports_blocked', 'snat_exhaustion', 'konnectivity_ag
 CLUSTER = {'name': 'aks-lab', 'resource_group': 'rg-aks-lab', 'tunnel_component': 'konnectivity', 'node_count': 3, 'private': False}
 
 # Markdown / HTML that would render as code, links, images, headings, HTML or extra table cells.
-MARKUP = '`x` | <img src=x onerror=alert(1)> &amp; [click](https://evil.example) ![i](https://evil.example/i.png) *b* ~~s~~ \\| end'
+MARKUP = ('`x` | <img src=x onerror=alert(1)> &amp; [click](https://evil.example) ![i](https://evil.example/i.png) *b* _i_ __s__ '
+          '~~s~~ \\| nsg_blocks_10250 end')
 # Control characters: clear screen + home, a one-byte CSI, NUL, BEL, CR, a bidi override, a lone surrogate, XML non-characters.
 CONTROLS = 'a\x1b[2J\x1b[Hb\x9b31mc\x00d\x07e\rf\u202eg\udcffh\ufffei\x0bj'
 HOSTILE_POD = 'konnectivity-agent-`pwn`|<b>x</b>\n# Heading'
@@ -90,6 +91,7 @@ def test_visible_text_multiline_keeps_newlines_and_tabs_only():
     ('a\\|b', 'a\\\\\\|b'),
     ('x\ny', 'x y'),
     ('a\x1bb', 'a\\\\x1bb'),
+    ('_i_ __b__ deny_kubelet x_', '\\_i\\_ \\_\\_b\\_\\_ deny_kubelet x\\_'),
 ])
 def test_md_text_escapes_markdown(text, expected):
     assert r.md_text(text) == expected
