@@ -27,9 +27,15 @@ class RbacError(ValueError):
 
 
 def load_documents(path):
-    """The Role/ClusterRole documents of a YAML file (other kinds are refused: the lab binds roles itself)."""
+    """The Role/ClusterRole documents of a YAML file: separate documents or one v1 List of them (other kinds are
+    refused: the lab binds the roles itself)."""
     with open(path, encoding='utf-8') as handle:
-        documents = [doc for doc in yaml.safe_load_all(handle) if doc is not None]
+        documents = []
+        for doc in yaml.safe_load_all(handle):
+            if isinstance(doc, dict) and doc.get('apiVersion') == 'v1' and doc.get('kind') == 'List':
+                documents.extend(doc.get('items') or [])
+            elif doc is not None:
+                documents.append(doc)
     check_documents(documents, path)
     return documents
 

@@ -190,7 +190,9 @@ def test_every_kubernetes_call_is_known():
 def test_kubernetes_files_are_roles_with_names_limited(name):
     path = os.path.join(ROOT, 'rbac', 'kubernetes', 'aks-tunnel-%s.yaml' % name)
     with open(path, encoding='utf-8') as handle:
-        documents = [doc for doc in yaml.safe_load_all(handle) if doc]
+        shipped = yaml.safe_load(handle)  # one document (ansible-test yamllint): a v1 List for kubectl apply -f
+    assert (shipped['apiVersion'], shipped['kind']) == ('v1', 'List')
+    documents = shipped['items']
     assert documents == kube_rbac.shipped(name)
     assert sorted((doc['kind'], doc['metadata'].get('namespace')) for doc in documents) == \
         [('ClusterRole', None), ('Role', 'default'), ('Role', KUBE_NAMESPACE)]
