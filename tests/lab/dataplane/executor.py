@@ -6,8 +6,9 @@
 network namespace (`ip netns exec`, so the node's /etc/netns files - hosts, ufw - apply), in its own UTS
 namespace with the node's host name, the Run Command parameters written into the script text exactly as
 the Linux Run Command handler does (`handler_script`: `export`/`set --` lines on top, values unquoted;
-written to a private script file like the handler's script.sh), stdout/stderr captured, killed at the timeout. A node listed in `cannot_report` runs the script but the
-call never returns (until close), like a VM whose agent cannot reach Azure to report the result.
+written to a private script file like the handler's script.sh), stdout/stderr captured, killed at the
+timeout. A node listed in `cannot_report` runs the script but the call never returns (until close), like
+a VM whose agent cannot reach Azure to report the result.
 
 Interface: `executor.run(node, script, args, timeout) -> (stdout: bytes, stderr: bytes)`, `close()`.
 """
