@@ -100,9 +100,14 @@ finding:
     evidence: ["rule 'deny-kubelet' (priority 200, Inbound) in NSG aks-agentpool-12345678-nsg denies TCP 10250 from ... to ..."]
     remediation:
       module: aks.tunnel.nsg_port_rule
-      summary: Add an Allow rule for TCP 10250 ...
-      rules: [{resource_group: MC_rg_aks_westeurope, nsg: aks-agentpool-12345678-nsg, direction: Inbound, port: 10250,
-               protocol: Tcp, blocking_rule: deny-kubelet, blocking_priority: 200}]
+      summary: In each NSG that denies, add an Allow rule for TCP 10250 from the node subnet(s) ...
+      # one entry per NSG and direction that denies the flows (subnet and NIC NSGs separately), with the node subnets,
+      # node IPs and a sample of the denied flows (up to 16 per deciding Deny) - the arguments of nsg_port_rule
+      rules: [{resource_group: MC_rg_aks_westeurope, nsg: aks-agentpool-12345678-nsg, nsg_id: /subscriptions/.../aks-agentpool-12345678-nsg,
+               direction: Inbound, port: 10250, protocol: Tcp, blocking_rule: deny-kubelet, blocking_priority: 200,
+               blocking_rules: [{rule: deny-kubelet, priority: 200}], source_prefixes: [10.224.0.0/16],
+               destination_prefixes: [10.224.0.0/16], source_ips: [10.224.0.4], destination_ips: [10.224.0.7, 10.224.0.8],
+               flow_sources: [10.224.0.4], flow_destinations: [10.224.0.7, 10.224.0.8], vnet_prefixes: [10.224.0.0/12]}]
 egress_finding:
   description: The C(egress_ports_blocked) finding for NSGs (C(not_applicable) when no egress is needed or checked).
   returned: success

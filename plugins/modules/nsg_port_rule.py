@@ -169,7 +169,7 @@ rule:
   type: dict
   sample: {name: allow-aks-tunnel-10250, protocol: Tcp, access: Allow, direction: Inbound, priority: 399, sourcePortRange: '*',
            destinationPortRange: '10250', sourceAddressPrefix: 10.224.0.0/16, destinationAddressPrefix: 10.224.0.0/16,
-           description: Allows the AKS control-plane tunnel [aks.tunnel]}
+           description: 'Allows the AKS control-plane tunnel [aks.tunnel]'}
 previous:
   description: The rule before the run (empty when it did not exist).
   returned: always
@@ -207,7 +207,7 @@ undo:
   description:
     - Arguments of this module that restore the previous state (null when nothing changed) - C(state=absent) for a created rule,
       the previous rule with its priority, prefixes and port ranges for an updated one, the deleted rule for a deleted one.
-    - Pass them as they are (C(aks.tunnel.nsg_port_rule: "{{ result.undo }}")) with the same authentication.
+    - Pass them as they are to this module (as its whole argument set) with the same authentication.
   returned: always
   type: dict
   sample: {nsg: /subscriptions/.../aks-agentpool-12345678-nsg, rule_name: allow-aks-tunnel-10250, state: absent}
