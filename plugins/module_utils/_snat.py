@@ -15,10 +15,18 @@ Facts used (AKS "configure a public standard load balancer" and Azure LB outboun
   instances: automatic allocation is not defined for larger pools, so an explicit
   value is required there;
 * ``managedOutboundIPs.count`` is 1..100;
-* capacity rule: ``64000 * outbound IPs / ports per node >= max nodes + surge nodes``
-  (AKS keeps one buffer node for upgrades by default); a profile that breaks it is
-  refused by AKS with ``InvalidLoadBalancerProfileAllocatedOutboundPorts`` or leaves
-  surge/scale-out nodes without SNAT ports.
+* capacity rule: ``ports per node x (max nodes + surge nodes) <= 64000 x outbound IPs``,
+  max nodes counting each pool at its autoscaler maxCount (AKS keeps one buffer node for
+  upgrades by default, maxSurge otherwise); a profile that breaks it is refused by AKS with
+  ``InvalidLoadBalancerProfileAllocatedOutboundPorts`` ("Total node count 9 requires 72000
+  ports but only 64000 ports are available given 1 outbound public IPs"; fixes: more IPs,
+  fewer ports, a lower node count / maxCount, a lower maxSurge - AKS support article
+  error-code-invalidloadbalancerprofileallocatedoutboundports, and
+  the reference notes aks-tools-and-facts.md, "AKS load balancer profile").
+
+A repair covers the observed peak with headroom below the diagnosis threshold and keeps the
+rest of the outbound ports free for scale-out (recommend()); it adds outbound IPs only when
+the caller allows them, because each is a new egress address and costs money.
 """
 
 from __future__ import annotations

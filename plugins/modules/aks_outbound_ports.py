@@ -163,12 +163,12 @@ desired:
   description: The values set (or that would be set in check mode).
   returned: always
   type: dict
-  sample: {allocated_outbound_ports: 9136, managed_outbound_ips: 1}
+  sample: {allocated_outbound_ports: 1824, managed_outbound_ips: 1}
 current:
   description: The values the cluster reports after the run.
   returned: always
   type: dict
-  sample: {allocated_outbound_ports: 9136, managed_outbound_ips: 1}
+  sample: {allocated_outbound_ports: 1824, managed_outbound_ips: 1}
 rollback:
   description: Module options that restore the previous values.
   returned: always
@@ -184,7 +184,7 @@ max_nodes_supported:
   description: C(64000 x IPs / ports) for the desired values (null with automatic allocation).
   returned: always
   type: int
-  sample: 7
+  sample: 35
 recommendation:
   description: The SNAT engine's recommendation, when V(recommended) was asked for.
   returned: when O(allocated_outbound_ports=recommended) or O(managed_outbound_ips=recommended)
