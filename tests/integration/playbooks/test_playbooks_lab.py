@@ -228,8 +228,8 @@ def test_all_faults_check_then_repair_then_idempotent(playbook_lab):
     check = env.play('remediate', '--check', '--diff')
     # The plan shows every change: the NSG rule JSON, ufw/iptables commands per node, the outbound ports.
     assert 'allow-aks-tunnel-10250' in check.output
-    # UFW is opened only to the tunnel nodes (issue 13), never with `ufw allow 10250/tcp`
-    assert re.search(r'ufw allow from 10\.240\.0\.\d+ to any port 10250 proto tcp', check.output) and 'ufw allow 10250/tcp' not in check.output
+    # UFW is opened only to the node subnet (issue 13), never with `ufw allow 10250/tcp`
+    assert 'ufw allow from 10.240.0.0/16 to any port 10250 proto tcp' in check.output and 'ufw allow 10250/tcp' not in check.output
     assert 'iptables -D KUBELET-GUARD -p tcp -m multiport --dports 10250,10255 -j DROP' in check.output
     assert re.search(r'-\s*"?allocated_outbound_ports"?:\s*1024', check.output), check
     # ... and changes nothing: the diagnosis that closes the check run still finds everything.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 import shlex
 import subprocess
 
@@ -296,3 +297,39 @@ def test_context_interface_known_only_when_the_route_agrees():
     assert ff.context_from_sections(sections, sources=['10.224.0.4'], node_ip='10.224.0.9')['iface'] == 'eth0'
     sections = {'net': {'rc': 0, 'text': 'iface=eth0\nroute_dev=eth1\n'}}
     assert ff.context_from_sections(sections, sources=['10.224.0.4'])['iface'] is None
+
+
+def _script_functions(*names):
+    found = []
+    for name in names:
+        match = re.search(r'^%s\(\) \{.*?^\}$' % re.escape(name), ff.FIX_SCRIPT, re.S | re.M)
+        assert match, name
+        found.append(match.group(0))
+    return '\n'.join(found)
+
+
+FAKE_IPSET = r'''ipset() {  # a stand-in for `ipset save <name>`
+    case $2 in
+        crowdsec-blacklists) printf 'create crowdsec-blacklists hash:ip family inet hashsize 1024 maxelem 65536\nadd crowdsec-blacklists 203.0.113.9\n' ;;
+        huge) printf 'create huge hash:net family inet\n'; for i in $(seq 1 200); do printf 'add huge 10.%d.0.0/16\n' "$i"; done ;;
+        *) return 1 ;;
+    esac
+}
+'''
+
+
+def test_the_inspection_lists_the_ipsets_the_rules_use_and_marks_a_cut_one():
+    listing = ('-P INPUT ACCEPT\n-A INPUT -m set --match-set crowdsec-blacklists src -j DROP\n'
+               '-A INPUT -m set --match-set huge src -p tcp --dport 10250 -j DROP\n')
+    driver = 'OUT=$(mktemp); IPT=$1; ipset_section; cat "$OUT"; rm -f "$OUT"'
+    proc = subprocess.run(['bash', '-c', FAKE_IPSET + _script_functions('section', 'ipset_section') + '\n' + driver, 'bash', listing],
+                          capture_output=True, text=True, timeout=30, check=True)
+    parsed = ff.parse_fix_output('AKSFW1 begin id=r1 apply=0\n' + proc.stdout + '@@end\nAKSFW1 end id=r1 rc=0\n')
+    sections = dict(parsed['sections'], iptables={'rc': 0, 'text': listing, 'bytes': len(listing), 'trimmed': 0})
+    context = ff.context_from_sections(sections, sources=['10.224.0.4'], node_ip='10.224.0.9')
+    assert context['ipsets']['crowdsec-blacklists']['members'] == ['203.0.113.9'] and context['ipsets']['huge']['complete'] is False
+    state = ff.firewall_state(sections, context=context)
+    # the crowdsec set does not hold the tunnel source: not blocking; the cut set cannot be judged: UNKNOWN, never deleted
+    assert state['iptables_blocking'] == []
+    assert state['iptables_unknown'] == [{'spec': '-A INPUT -m set --match-set huge src -p tcp --dport 10250 -j DROP',
+                                          'reasons': ['the listing of ipset huge was cut (too many members)']}]
