@@ -196,3 +196,72 @@ def test_scoped_allow_opens_the_tunnel_and_keeps_the_jumpbox_denied(lab_factory,
     assert (u3['changed'], u3['action']) == (True, 'deleted')
     assert rules_of(lab, nsg_name) == original
     assert plane.wait_matrix(BEFORE) == BEFORE
+
+
+ONE_RULE = '''
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    aks.tunnel.nsg_port_rule: "{{ aks_tunnel_azure_auth }}"
+  tasks:
+    - {name: Rule, aks.tunnel.nsg_port_rule: "{{ rule_args }}", register: r, ignore_errors: true}
+    - name: Dump
+      ansible.builtin.copy:
+        dest: "{{ out }}"
+        content: "{{ r | to_json }}"
+'''
+
+
+def test_a_rule_changed_meanwhile_gives_412_and_a_foreign_rule_is_left_alone(lab_factory, tmp_path):
+    """The update's PUT is throttled once (Retry-After 3 s); while the SDK waits, the rule is rewritten (new etag) through
+    the emulator's admin API, so the retried PUT carries a stale If-Match: ARM answers 412 and nothing is overwritten."""
+    import threading  # pylint: disable=import-outside-toplevel
+
+    lab = lab_factory(SCENARIO)
+    detect = run_playbook(tmp_path, DETECT, lab.vars_file, {'identity': 'contributor'})
+    [entry] = detect['nsg']['finding']['remediation']['rules']
+    nsg_name = entry['nsg']
+    rule_args = {'nsg': entry['nsg_id'], 'source_prefixes': entry['source_prefixes'], 'destination_prefixes': entry['destination_prefixes'],
+                 'flow_sources': entry['flow_sources'], 'flow_destinations': entry['flow_destinations']}
+    (tmp_path / 'create').mkdir()
+    created = run_playbook(tmp_path / 'create', ONE_RULE, lab.vars_file, {'rule_args': rule_args})
+    assert created['action'] == 'created', created
+
+    lab.admin('POST', 'faults', {'faults': [{'type': 'throttle', 'on': 'write', 'count': 1, 'retry_after': 3}]})
+    rewritten = {}
+
+    def rewrite_when_throttled():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if not lab.admin('GET', 'faults')['faults']:
+                rules = lab.admin('GET', 'nsgs/%s/securityRules' % nsg_name)['value']
+                rewritten['rules'] = lab.admin('PUT', 'nsgs/%s/securityRules' % nsg_name, {'security_rules': rules})['value']
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=rewrite_when_throttled, daemon=True)
+    watcher.start()
+    narrow = dict(rule_args, source_prefixes=entry['source_ips'], destination_prefixes=entry['destination_ips'])
+    (tmp_path / 'update').mkdir()
+    stale = run_playbook(tmp_path / 'update', ONE_RULE, lab.vars_file, {'rule_args': narrow})
+    watcher.join(10)
+    assert rewritten, 'the throttled PUT was never seen'
+    assert stale['failed'] is True and stale['changed'] is False and stale['status'] == 412, stale
+    assert 'the rule changed since it was read; run again' in stale['msg']
+    ours = next(r for r in lab.admin('GET', 'nsgs/%s/securityRules' % nsg_name)['value'] if r['name'] == 'allow-aks-tunnel-10250')
+    assert ours['properties']['sourceAddressPrefix'] == '10.240.0.0/16'  # not narrowed
+
+    # A same-name rule that aks.tunnel did not create (no marker) is neither overwritten nor deleted.
+    rules = lab.admin('GET', 'nsgs/%s/securityRules' % nsg_name)['value']
+    for rule in rules:
+        if rule['name'] == 'allow-aks-tunnel-10250':
+            rule['properties']['description'] = 'kubelet access for the monitoring subnet (network team)'
+    lab.admin('PUT', 'nsgs/%s/securityRules' % nsg_name, {'security_rules': rules})
+    before = rules_of(lab, nsg_name)
+    for state in ('present', 'absent'):
+        (tmp_path / state).mkdir()
+        refused = run_playbook(tmp_path / state, ONE_RULE, lab.vars_file, {'rule_args': dict(narrow, state=state)})
+        assert refused['failed'] is True and refused['changed'] is False and 'was not created by aks.tunnel' in refused['msg'], refused
+    assert rules_of(lab, nsg_name) == before
+    # leave the lab as the scenario defines it
+    lab.admin('PUT', 'nsgs/%s/securityRules' % nsg_name, {'security_rules': [r for r in rules if r['name'] != 'allow-aks-tunnel-10250']})
