@@ -206,3 +206,14 @@ def test_bad_sources_are_refused_before_any_run_command(monkeypatch, capsys):
     compute = FakeCompute()
     result = run(monkeypatch, capsys, {'nodes': ['n1'], 'sources': ['0.0.0.0/0; reboot']}, compute)
     assert result['failed'] is True and 'invalid tunnel source' in result['msg'] and compute.calls == []
+
+
+def test_a_trimmed_re_inspection_is_not_reported_as_fixed(monkeypatch, capsys):
+    applied = ('AKSFW1 begin id=x apply=1\n@@backup rc=0 bytes=9 path=/var/lib/aks-tunnel/iptables-x.rules\n*filter\nCOMMIT\n'
+               '@@after-ufw rc=0 bytes=17\nStatus: inactive\n@@after-iptables rc=0 bytes=9000 trimmed=8000\n-P INPUT ACCEPT\n'
+               '@@end\nA 0 del rc=0\nAKSFW1 end id=x rc=0\n')
+    result = run(monkeypatch, capsys, {'nodes': ['n1']}, ScriptedCompute(inspection(BLOCKED), applied))
+    node = result['nodes'][0]
+    assert result['failed'] is True and result['changed'] is True and node['fixed'] is None
+    assert 'could not verify the result: the iptables listing was trimmed' in node['error']
+    assert result['undo'] == {'n1': ['iptables -I INPUT 1 -p tcp -m tcp --dport 10250 -j DROP']}
