@@ -215,6 +215,13 @@ diff:
   description: Rule before and after (with C(--diff)).
   returned: when diff mode is on
   type: dict
+may_have_changed:
+  description:
+    - True when the write was accepted but did not finish within O(timeout) (the task fails with C(changed=true)); the change
+      may still complete - check the NSG, and use RV(undo) to go back.
+  returned: when the write did not finish in time
+  type: bool
+  sample: true
 api_calls:
   description:
     - HTTP requests the task sent, also when it failed. C(arm) counts every request to Azure Resource Manager (retries,
@@ -351,6 +358,9 @@ def main():
                     stored = wait_lro(network.security_rules.begin_create_or_update(resource_group, nsg_name, params['rule_name'], body, **kwargs),
                                       params['timeout'], doing)
                     result['rule'] = _nsg_check.rule_view(as_dict(stored)) or after
+            except TimeoutError as exc:
+                # The operation was accepted and may still complete: say so, with what restores the previous state.
+                module.fail('%s; it may still complete' % exc, changed=True, may_have_changed=True, previous=before, undo=result['undo'])
             except Exception as exc:  # pylint: disable=broad-except
                 if getattr(exc, 'status_code', None) != PRECONDITION_FAILED:
                     raise

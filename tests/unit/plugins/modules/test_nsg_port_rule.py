@@ -33,14 +33,15 @@ OURS['etag'] = 'W/"ours-1"'
 
 
 class Poller:
-    def __init__(self, result):
+    def __init__(self, result, done=True):
         self._result = result
+        self._done = done
 
     def wait(self, timeout=None):
         return None
 
     def done(self):
-        return True
+        return self._done
 
     def result(self):
         return self._result
@@ -49,7 +50,8 @@ class Poller:
 class FakeNetwork:
     """The securityRules API over a rule list: PUT replaces or appends (new etag), DELETE removes; If-Match is checked."""
 
-    def __init__(self, rules, fail_write=None):
+    def __init__(self, rules, fail_write=None, finishes=True):
+        self.finishes = finishes
         self.rules = [copy.deepcopy(r) for r in rules]
         self.writes = []
         self.fail_write = fail_write
@@ -82,7 +84,7 @@ class FakeNetwork:
             self.rules[self.rules.index(existing[0])] = stored
         else:
             self.rules.append(stored)
-        return Poller(copy.deepcopy(stored))
+        return Poller(copy.deepcopy(stored), done=self.finishes)
 
     def begin_delete(self, rg, nsg, name, headers=None):
         existing = self._check(name, headers)
@@ -286,3 +288,11 @@ def test_forbidden_write_is_reported_with_the_arm_code(monkeypatch, capsys):
     assert result['failed'] is True and result['status'] == 403 and result['changed'] is False
     assert 'HTTP 403' in result['msg'] and 'Microsoft.Network/networkSecurityGroups/securityRules/write' in result['msg']
     assert 'Traceback' not in json.dumps(result)
+
+
+def test_an_operation_that_did_not_finish_may_have_changed(monkeypatch, capsys):
+    network = FakeNetwork(JUMPBOX_NSG, finishes=False)
+    result = run(monkeypatch, capsys, dict(SCOPED, timeout=1), network)
+    assert result['failed'] is True and result['changed'] is True and result['may_have_changed'] is True
+    assert 'did not finish within 1s' in result['msg'] and 'it may still complete' in result['msg']
+    assert result['undo'] == {'nsg': NSG_ID, 'rule_name': 'allow-aks-tunnel-10250', 'state': 'absent'}
