@@ -296,3 +296,17 @@ def test_an_operation_that_did_not_finish_may_have_changed(monkeypatch, capsys):
     assert result['failed'] is True and result['changed'] is True and result['may_have_changed'] is True
     assert 'did not finish within 1s' in result['msg'] and 'it may still complete' in result['msg']
     assert result['undo'] == {'nsg': NSG_ID, 'rule_name': 'allow-aks-tunnel-10250', 'state': 'absent'}
+
+
+def test_egress_repair_as_the_egress_role_calls_it(monkeypatch, capsys):
+    """roles/egress: Outbound, VirtualNetwork -> the API server address, no flows: above the first Deny that could match."""
+    deny_out = rule('deny-internet-out', 200, dport='*', direction='Outbound')
+    deny_out['properties']['destinationAddressPrefix'] = 'Internet'
+    other = rule('deny-smtp-out', 150, dport='25', direction='Outbound')
+    network = FakeNetwork([deny_out, other])
+    args = {'nsg': NSG_ID, 'rule_name': 'allow-aks-tunnel-9000-out', 'direction': 'Outbound', 'port': 9000, 'protocol': 'Tcp',
+            'source_prefix': 'VirtualNetwork', 'destination_prefix': '20.50.1.10'}
+    result = run(monkeypatch, capsys, args, network)
+    assert (result['action'], result['rule']['priority'], result['rule']['destinationAddressPrefix']) == ('created', 199, '20.50.1.10')
+    assert [b['name'] for b in result['blocking_rules']] == ['deny-internet-out']
+    assert run(monkeypatch, capsys, args, network)['changed'] is False
