@@ -231,7 +231,7 @@ def parse_ufw_status(text, port=DEFAULT_PORT, sources=None):
         result['installed'] = False
         result['reason'] = 'ufw is not installed'
         return _ufw_alias(result, port)
-    status = re.search(r'^Status:\s*(\w+)', stripped, re.M)
+    status = re.search(r'^\s*Status:\s*(\w+)', stripped, re.M)
     if not status:
         raise FirewallParseError('ufw output has no "Status:" line; expected the output of `ufw status verbose`')
     result['active'] = status.group(1) == 'active'
@@ -259,6 +259,7 @@ def parse_ufw_status(text, port=DEFAULT_PORT, sources=None):
         direction = match.group('direction') or 'IN'
         to_field = match.group('to').strip()
         from_field = re.sub(r'\s+#\s.*$', '', match.group('from')).strip()
+        from_field = re.sub(r'\s+\((?:log|log-all)\)$', '', from_field)
         if from_field.endswith('(out)'):
             direction = 'OUT'
             from_field = from_field[:-5].strip()
@@ -900,14 +901,21 @@ def _list_extra_tokens(extra, target):
     )
     pos = 0
     text = text.strip()
+    negate = []
     while pos < len(text):
         if text[pos].isspace():
             pos += 1
             continue
+        if text[pos] == '!':
+            # "! ctstate RELATED,ESTABLISHED": the negation printed before the match name
+            negate, pos = ['!'], pos + 1
+            continue
         for pattern, build in patterns:
             match = re.compile(pattern).match(text, pos)
             if match and match.end() > pos:
-                out.extend(build(match))
+                built = build(match)
+                out.extend((negate + built) if built and built[0] != '!' else built)
+                negate = []
                 pos = match.end()
                 break
         else:
@@ -962,6 +970,10 @@ def iptables_list_to_specs(text):
             k += 2
         if len(tokens) < k + 4:
             continue
+        glued = re.match(r'^([A-Za-z0-9!]+)(--|-f)$', tokens[k + 1])
+        if glued:
+            # a long protocol name runs into the opt column: "ipencap--"
+            tokens[k + 1:k + 2] = [glued.group(1), glued.group(2)]
         if tokens[k + 1] in _LIST_OPT_TOKENS:
             target, k = '', k  # no -j: the prot column comes first
             prot, opt = tokens[k], tokens[k + 1]
@@ -981,7 +993,7 @@ def iptables_list_to_specs(text):
         if len(tokens) < k + 2:
             continue
         source, destination = tokens[k], tokens[k + 1]
-        extra = line.split(None, k + 2)[k + 2] if len(tokens) > k + 2 else ''
+        extra = ' '.join(tokens[k + 2:])
         if prot not in ('all', '0'):
             spec += (['!', '-p', prot[1:]] if prot.startswith('!') else ['-p', prot])
         if opt in ('-f', '!f', '!-f'):
@@ -1120,6 +1132,7 @@ def nft_rule_match(rule, port=DEFAULT_PORT):
         word = words[i]
         if word in ('accept', 'drop', 'reject', 'return', 'continue'):
             verdict = word
+            break  # what follows is the verdict's own options ("reject with icmp type host-prohibited")
         elif word in ('jump', 'goto') and i + 1 < len(words):
             verdict, target = word, words[i + 1]
             i += 1
@@ -1185,7 +1198,8 @@ def nft_rule_match(rule, port=DEFAULT_PORT):
             j = i + 1
             if words[j] == '{':
                 j += 1
-            while j < len(words) and re.match(r'^[a-z,]+$', words[j]) and words[j] not in ('counter', 'accept', 'drop', 'reject', 'jump', 'goto', 'log'):
+            # only conntrack state names: "ct state new tcp dport 22" must leave "tcp dport 22" to its own match
+            while j < len(words) and (words[j] == ',' or re.match(r'^(?:new|established|related|invalid|untracked|,)+$', words[j])):
                 values.extend(v for v in words[j].split(',') if v)
                 j += 1
             result = _combine(result, YES if 'new' in values else NO)
