@@ -1010,7 +1010,11 @@ def iptables_list_to_specs(text):
 
 
 def parse_iptables_any(text):
-    """Parse ``iptables -S``, ``iptables-save`` or ``iptables -L`` (any options), telling them apart."""
+    """Parse ``iptables -S``, ``iptables-save`` or ``iptables -L`` (any options), telling them apart.
+
+    A kernel console timestamp before every line (``[ 14.414142] : ``, a listing read from the serial console) is dropped.
+    """
+    text = re.sub(r'(?m)^\[\s*\d+\.\d+\]\s*:?[ \t]*', '', text or '')
     if re.search(r'^\s*Chain \S+ \(', text or '', re.M):
         return iptables_list_to_specs(text)
     parsed = parse_iptables_s(text)
