@@ -6,10 +6,12 @@
 
 Pure Python (standard library only): used by modules, filters and the lab.
 
-Inputs are the plain outputs of ``ufw status verbose``, ``iptables -S`` (filter table),
-``iptables --list --line-numbers [-n]``, ``nft list ruleset`` and ``ss -ltn`` as printed on
-Ubuntu and Azure Linux nodes (fixtures captured from the real tools live in
-``tests/unit/plugins/module_utils/fixtures/firewall``).  Note that on Debian 12 and recent
+Inputs are the plain outputs of ``ufw status [verbose|numbered]``, ``iptables -S`` (filter table),
+``iptables-save [-c]``, ``iptables -L`` (with any of ``-n -v -x --line-numbers``), ``nft list ruleset``
+and ``ss -ltn`` as printed on Ubuntu and Azure Linux nodes or pasted by users (fixtures captured
+from the real tools live in ``tests/unit/plugins/module_utils/fixtures/firewall``, outputs posted
+publicly in ``fixtures/firewall_real``).  Text in none of these forms is refused with
+FirewallParseError naming the forms expected.  Note that on Debian 12 and recent
 Ubuntu ``iptables`` is iptables-nft: its rules also appear in ``nft list ruleset`` as
 ``table ip filter``; :func:`decide_10250_block` therefore judges those tables through the
 iptables view and only native nft tables through the nft view.
@@ -27,7 +29,9 @@ Decisions (documented because the repair relies on them):
   ``!``), ipsets, ``--src-range/--dst-range`` are resolved, and the walk runs once per tunnel
   source.  A SYN from another node carries no mark and no connmark (``--mark X/Y`` with a
   nonzero ``X`` never matches), is in state NEW and has only the SYN flag.  Target options
-  (after ``-j``) are never matches.  Without a context those stay ``maybe`` as before.
+  (after ``-j``) are never matches.  Without a context the addresses, interfaces and ipsets stay
+  ``maybe``, but a nonzero ``--mark`` never matches (kubelet's ``KUBE-FIREWALL``) and pod-side
+  interfaces (``cali+``, ``lxc+``, ``azv+``, ``veth+``, ...) never carry a node's SYN (issue 14).
 * An ACCEPT that matches with ``yes`` ends the walk: later DROP/REJECT rules are *not*
   blocking (they are reported in ``shadowed`` instead); so does an ACCEPT after a sure
   DROP (once that DROP is deleted, the ACCEPT decides).  A ``maybe`` ACCEPT (or RETURN)
@@ -748,6 +752,9 @@ def analyze_iptables(text, port=DEFAULT_PORT, chain='INPUT', context=None):
                     walk(target, stack + [target], match, reasons, local)
                     if goto and match == YES:
                         return
+                elif target and target not in user_chains and target not in IPTABLES_BUILTIN_TARGETS and target not in stack:
+                    # a chain the listing does not show (`iptables -S INPUT`, a cut paste): it may accept the packet
+                    state['uncertain'].append('an earlier rule jumps to chain %s, which is not in the listing: %s' % (target, spec))
             return
 
         walk(chain, [chain], YES, [], [])

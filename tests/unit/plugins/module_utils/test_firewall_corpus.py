@@ -66,6 +66,15 @@ CORPUS = [
      'no INPUT rules in the excerpt; the cali-* chains are not on the path'),
     ('iptables_S_cali_input_felix1421.txt', 'iptables', None, False, [],
      'no INPUT rules in the excerpt'),
+    ('iptables_L_aks_npm_wireserver_aks2225.txt', 'iptables', None, False, [],
+     'INPUT policy ACCEPT; the wireserver DROP (168.63.129.16 port 80) is in FORWARD, not on the INPUT path'),
+    ('iptables_L_azure_cni_kube_firewall_acn344.txt', 'iptables', None, False, [],
+     'the only DROP is KUBE-FIREWALL\'s mark match: a SYN from another node carries no 0x8000 mark'),
+    ('iptables_S_fedora_reject_k8s18802.txt', 'iptables', 'iptables', False, ['-A INPUT -j REJECT --reject-with icmp-host-prohibited'],
+     'the catch-all REJECT is reached: the accepts before it are for established, ICMP, loopback and NEW port 22'),
+    ('iptables_S_input_firewalld_zones_firewalld59.txt', 'iptables', 'iptables', True,
+     ['-A INPUT -j REJECT --reject-with icmp-host-prohibited'],
+     'the catch-all REJECT comes after jumps to firewalld zone chains `iptables -S INPUT` does not show: they may accept'),
     ('nft_iptables_nft_nixos_nixpkgs81172.txt', 'nft', None, False, [],
      'policy accept; the accepts for 6600/22 do not cover 10250 and nixos-fw is not in the excerpt'),
     ('nft_iptables_nft_kube_router_k3s7219.txt', 'nft', None, False, [],
@@ -121,12 +130,24 @@ def test_output_that_is_no_listing_is_refused_naming_the_formats(name, expected_
 # ---------------------------------------------------------------- failure classes of issue 14, on the real outputs
 
 @pytest.mark.parametrize('context', [None, CONTEXT], ids=['no-context', 'context'])
-@pytest.mark.parametrize('name', ['iptables_L_kube_firewall_policy_drop_k8s83063.txt', 'iptables_L_console_prefixed_k8s83063.txt'])
-def test_kubelet_kube_firewall_never_blocks_a_syn(name, context):
-    """A SYN to the kubelet is never marked 0x8000 and is not sent to 127.0.0.0/8: both KUBE-FIREWALL DROPs are 'no'."""
+@pytest.mark.parametrize('name, policy', [
+    ('iptables_L_kube_firewall_policy_drop_k8s83063.txt', 'DROP'),
+    ('iptables_L_console_prefixed_k8s83063.txt', 'DROP'),
+    ('iptables_L_azure_cni_kube_firewall_acn344.txt', 'ACCEPT'),
+])
+def test_kubelet_kube_firewall_never_blocks_a_syn(name, policy, context):
+    """A SYN to the kubelet is never marked 0x8000 and is not sent to 127.0.0.0/8: the KUBE-FIREWALL DROPs are 'no'."""
     result = fw.analyze_iptables(fixture(name), context=context)
     assert result['blocking'] == [] and 'KUBE-FIREWALL' in result['reachable_chains']
-    assert result['policy'] == 'DROP' and result['policy_blocks'] is True
+    assert result['policy'] == policy and result['policy_blocks'] is (policy == 'DROP')
+    for spec in fw.parse_iptables_any(fixture(name))['rules']['KUBE-FIREWALL']:
+        assert fw.iptables_rule_match(spec, context=context)[0] == 'no', spec
+
+
+def test_a_jump_to_a_chain_the_listing_does_not_show_leaves_the_later_reject_conditional():
+    result = fw.analyze_iptables(fixture('iptables_S_input_firewalld_zones_firewalld59.txt'))
+    (entry,) = result['blocking']
+    assert entry['conditional'] is True and any('INPUT_ZONES' in reason for reason in entry['reasons'])
 
 
 @pytest.mark.parametrize('context', [None, CONTEXT], ids=['no-context', 'context'])
@@ -180,9 +201,16 @@ def test_iptables_list_with_line_numbers_and_counters():
     text = ('Chain INPUT (policy ACCEPT 0 packets, 0 bytes)\n'
             'num   pkts bytes target     prot opt in     out     source               destination\n'
             '1      41M   12G KUBE-FIREWALL  all  --  *      *       0.0.0.0/0            0.0.0.0/0\n'
-            '2        0     0 REJECT     tcp  --  eth0   *       0.0.0.0/0            0.0.0.0/0            tcp dpt:10250 reject-with icmp-port-unreachable\n')
-    result = fw.analyze_iptables(text, context=CONTEXT)
-    assert [b['target'] for b in result['blocking']] == ['REJECT'] and result['blocked'] == 'yes'
+            '2        0     0 REJECT     tcp  --  eth0   *       0.0.0.0/0            0.0.0.0/0            tcp dpt:10250 reject-with icmp-port-unreachable\n'
+            '\nChain KUBE-FIREWALL (1 references)\n'
+            'num   pkts bytes target     prot opt in     out     source               destination\n'
+            '1        0     0 DROP       all  --  *      *       0.0.0.0/0            0.0.0.0/0            '
+            '/* kubernetes firewall for dropping marked packets */ mark match 0x8000/0x8000\n')
+    for context in (None, CONTEXT):
+        result = fw.analyze_iptables(text, context=context)
+        assert [b['target'] for b in result['blocking']] == ['REJECT'], context
+    assert fw.analyze_iptables(text, context=CONTEXT)['blocked'] == 'yes'
+    assert fw.analyze_iptables(text)['blocked'] == 'maybe'  # -i eth0: the interface is not known without a context
 
 
 def test_ufw_numbered_rows_lose_their_number_and_log_flag():
