@@ -156,12 +156,13 @@ def test_run_command_through_the_arm_sdk_runs_in_the_node_namespace(lab_up):
     topology = scenario_mod.topology_of(healthy.record.get('scenario'))
     vmss = next(n['vmss_name'] for n in topology['nodes'] if n['name'] == node['name'])
     compute = healthy.arm_compute()
-    script = 'echo "host=$(hostname) ip=$(ip -4 -o addr show dev eth0 | awk \'{print $4}\') arg=$1"'
+    script = 'echo "host=$(hostname) ip=$(ip -4 -o addr show dev eth0 | awk \'{print $4}\') arg=$1 a=$a n=$#"'
     poller = compute.virtual_machine_scale_set_vms.begin_run_command(
         'MC_rg-aks-lab_aks-lab_westeurope', vmss, '1',
         {'commandId': 'RunShellScript', 'script': [script], 'parameters': [{'name': 'a', 'value': 'x y'}]})
     message = poller.result(timeout=60).value[0].message
-    assert 'host=%s ip=%s/16 arg=x y' % (node['name'], node['ip']) in message
+    # Like Azure's handler, the lab pastes `export a=x y` and `set -- x y` unquoted into the script: the value splits.
+    assert 'host=%s ip=%s/16 arg=x a=x n=2' % (node['name'], node['ip']) in message
 
 
 def test_nsg_rule_blocks_then_an_allow_put_through_the_sdk_opens_within_2s(lab_up):
