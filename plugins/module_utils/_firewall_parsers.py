@@ -1193,6 +1193,10 @@ def nft_rule_match(rule, port=DEFAULT_PORT):
             part = NO if value == 'lo' else MAYBE
             result = _combine(result, _negate(part, negated))
             i += 1
+        elif word == 'status' and i > 0 and words[i - 1] == 'ct' and i + 1 < len(words):
+            # a SYN to the kubelet on the node's own address is not DNATed (firewalld's "ct status dnat accept")
+            result = _combine(result, NO if words[i + 1] in ('dnat', 'snat') else MAYBE)
+            i += 1
         elif word == 'state' and i > 0 and words[i - 1] == 'ct' and i + 2 < len(words) and words[i + 1] == 'vmap':
             # ct state vmap { established : accept, related : accept, invalid : drop }: only the "new" entry applies
             end = words.index('}', i) if '}' in words[i:] else len(words) - 1
@@ -1252,7 +1256,7 @@ def analyze_nft(text, port=DEFAULT_PORT, include_iptables_nft=False):
         for chain_name, chain in table['chains'].items():
             if chain['hook'] != 'input' or chain['type'] != 'filter':
                 continue
-            state = {'accept': None}
+            state = {'accept': None, 'unlisted': False}
 
             def walk(name, stack, cond, table=table, label=label, state=state):  # pylint: disable=dangerous-default-value
                 for rule in table['chains'].get(name, {}).get('rules', []):
@@ -1265,11 +1269,13 @@ def analyze_nft(text, port=DEFAULT_PORT, include_iptables_nft=False):
                         return 'accept'
                     if verdict in ('drop', 'reject'):
                         blocking.append({'table': label, 'chain': name, 'rule': rule, 'verdict': verdict,
-                                         'conditional': match != YES})
+                                         'conditional': match != YES or state['unlisted']})
                         if match == YES:
                             return 'drop'
                     elif verdict == 'return' and match == YES:
                         return None
+                    elif verdict in ('jump', 'goto') and target not in table['chains']:
+                        state['unlisted'] = True  # a chain the excerpt does not show may accept the packet
                     elif verdict in ('jump', 'goto') and target in table['chains'] and target not in stack:
                         outcome = walk(target, stack + [target], match)
                         if outcome in ('accept', 'drop'):

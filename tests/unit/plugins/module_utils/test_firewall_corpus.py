@@ -86,6 +86,9 @@ CORPUS = [
     ('nft_rhel8_reject_insights1812.txt', 'nft', 'nft', False,
      ['ip filter INPUT: counter packets 0 bytes 0 reject with icmp type host-prohibited'],
      'the catch-all reject ends INPUT; the only TCP accept is NEW to port 22'),
+    ('nft_firewalld_filter_input_firewalld1474.txt', 'nft', 'nft', True, ['inet firewalld filter_INPUT: reject with icmpx admin-prohibited'],
+     'firewalld\'s final reject comes after a jump to filter_INPUT_POLICIES, which the excerpt does not show (the zones may'
+     ' accept 10250); "ct status dnat" never matches a SYN to the node\'s own address'),
     ('nft_empty_tables_firewalld742.txt', 'nft', None, False, [],
      'every base chain is empty with policy accept'),
     ('ufw_status_plain_k3s1280.txt', 'ufw', None, False, [],
@@ -249,6 +252,7 @@ def test_ufw_row_forms(row, to, action, matches):
     ('ip protocol tcp tcp dport 10250 drop', 'yes', 'drop'),
     ('ct state vmap { established : accept, related : accept, invalid : drop }', 'no', None),  # firewalld's filter_INPUT
     ('ct state vmap { new : jump check, established : accept }', 'yes', 'jump'),
+    ('ct status dnat accept', 'no', 'accept'),                                   # firewalld's filter_INPUT
 ])
 def test_nft_rule_forms(rule, match, verdict):
     assert fw.nft_rule_match(rule)[:2] == (match, verdict)
