@@ -982,7 +982,7 @@ def iptables_list_to_specs(text):
             # a long protocol name runs into the opt column: "ipencap--"
             tokens[k + 1:k + 2] = [glued.group(1), glued.group(2)]
         if tokens[k + 1] in _LIST_OPT_TOKENS:
-            target, k = '', k  # no -j: the prot column comes first
+            target = ''  # no -j: the prot column comes first
             prot, opt = tokens[k], tokens[k + 1]
             k += 2
         else:
