@@ -238,7 +238,7 @@ def parse_ufw_status(text, port=DEFAULT_PORT, sources=None):
     status = re.search(r'^\s*Status:\s*(\w+)', stripped, re.M)
     if not status:
         raise FirewallParseError('ufw output has no "Status:" line; expected the output of `ufw status verbose`')
-    result['active'] = status.group(1) == 'active'
+    result['active'] = status.group(1) in ('active', 'loaded')  # early ufw releases print "Status: loaded"
     default = re.search(r'^Default:\s*(\w+)\s*\(incoming\)', stripped, re.M)
     if default:
         result['default_incoming'] = default.group(1)

@@ -101,6 +101,10 @@ CORPUS = [
      '`ufw status numbered` does not print the default policy: undecided, said in the reason'),
     ('ufw_numbered_log_konstruktoid79.txt', 'ufw', None, False, [],
      'one logged rule for 22/tcp from 127.0.0.1; the default policy is not printed'),
+    ('ufw_status_loaded_ufw_testsuite_live.txt', 'ufw', None, False, [],
+     'no rule covers 10250 for every source and the default policy is not printed: undecided'),
+    ('ufw_status_reject_ufw_testsuite_live.txt', 'ufw', None, False, [],
+     'the REJECT rules cover 113-115 only; the default policy is not printed: undecided'),
 ]
 
 
@@ -109,7 +113,7 @@ def test_every_fixture_is_in_the_table_and_names_its_source():
     on_disk = set(os.listdir(HERE))
     assert on_disk == listed
     for name in on_disk:
-        assert fixture(name).startswith('# source: https://github.com/'), name
+        assert fixture(name).startswith(('# source: https://github.com/', "# source: ufw's own test suite, https://github.com/")), name
 
 
 @pytest.mark.parametrize('name, tool, blocked_by, conditional, rules, why', CORPUS, ids=[row[0] for row in CORPUS])
@@ -221,6 +225,14 @@ def test_ufw_numbered_rows_lose_their_number_and_log_flag():
     assert [r['to'] for r in rules] == ['22/tcp', '5000:5999/tcp', '5901/tcp', '22/tcp (v6)', '5000:5999/tcp (v6)', '5901/tcp (v6)']
     (logged,) = fw.parse_ufw_status(fixture('ufw_numbered_log_konstruktoid79.txt'))['rules']
     assert (logged['to'], logged['from'], logged['action']) == ('22/tcp', '127.0.0.1', 'ALLOW')
+
+
+def test_ufw_test_suite_status_judged_per_tunnel_source():
+    parsed = fw.parse_ufw_status(fixture('ufw_status_loaded_ufw_testsuite_live.txt'), sources=['10.0.1.0/24', '203.0.113.5'])
+    assert parsed['active'] is True and len(parsed['rules']) == 17
+    assert sum(r['v6'] for r in parsed['rules']) == 4  # the rows marked (v6); 2001:db8::/32 rows are unmarked
+    assert parsed['allowed_sources'] == ['10.0.1.0/24']  # "Anywhere ALLOW 10.0.0.0/8"
+    assert parsed['blocked_sources'] == ['203.0.113.5/32']  # no rule; the default policy is not printed, so not allowed
 
 
 def test_ufw_rule_from_the_tunnel_subnet_allows_the_tunnel():
