@@ -75,6 +75,10 @@ CORPUS = [
     ('iptables_S_input_firewalld_zones_firewalld59.txt', 'iptables', 'iptables', True,
      ['-A INPUT -j REJECT --reject-with icmp-host-prohibited'],
      'the catch-all REJECT comes after jumps to firewalld zone chains `iptables -S INPUT` does not show: they may accept'),
+    ('iptables_S_kube_firewall_docker_k8s43972.txt', 'iptables', None, False, [],
+     'ACCEPT policies; INPUT only jumps to KUBE-FIREWALL, which has no rules here'),
+    ('iptables_vL_kube_router_input_kube_router914.txt', 'iptables', None, False, [],
+     'no INPUT chain in the listing (KUBE-ROUTER-INPUT only): nothing on the INPUT path drops'),
     ('nft_iptables_nft_nixos_nixpkgs81172.txt', 'nft', None, False, [],
      'policy accept; the accepts for 6600/22 do not cover 10250 and nixos-fw is not in the excerpt'),
     ('nft_iptables_nft_kube_router_k3s7219.txt', 'nft', None, False, [],
@@ -89,6 +93,8 @@ CORPUS = [
     ('nft_firewalld_filter_input_firewalld1474.txt', 'nft', 'nft', True, ['inet firewalld filter_INPUT: reject with icmpx admin-prohibited'],
      'firewalld\'s final reject comes after a jump to filter_INPUT_POLICIES, which the excerpt does not show (the zones may'
      ' accept 10250); "ct status dnat" never matches a SYN to the node\'s own address'),
+    ('nft_kube_proxy_filter_input_talos10354.txt', 'nft', None, False, [],
+     'kube-proxy nftables mode: only jumps (for NEW packets) to endpoint-check chains the excerpt does not show; policy accept'),
     ('nft_empty_tables_firewalld742.txt', 'nft', None, False, [],
      'every base chain is empty with policy accept'),
     ('ufw_status_plain_k3s1280.txt', 'ufw', None, False, [],
@@ -201,6 +207,12 @@ def test_iptables_list_rows_are_all_kept(name, chain, count, spec_part):
     assert parsed['format'] == 'iptables-L'
     assert len(parsed['rules'][chain]) == count
     assert any(spec_part in spec for spec in parsed['rules'][chain]), parsed['rules'][chain]
+
+
+def test_kube_router_input_chain_matches_are_understood():
+    rules = fw.parse_iptables_any(fixture('iptables_vL_kube_router_input_kube_router914.txt'))['rules']['KUBE-ROUTER-INPUT']
+    assert '--dst-type LOCAL' in rules[0] and '--dports 30000:32767' in rules[0] and '--aks-unresolved' not in rules[0]
+    assert [fw.iptables_rule_match(spec, context=CONTEXT)[0] for spec in rules[:3]] == ['no', 'no', 'no']
 
 
 def test_iptables_list_with_line_numbers_and_counters():
