@@ -151,13 +151,13 @@ def node_ip_map(vm_names, nic_ips):
 
 
 def effective_ports(profile, node_count):
-    """Ports each node gets today (explicit value, or the automatic table for node_count; None above 1000 nodes)."""
+    """Ports each node gets today (explicit value, or the automatic table for node_count per outbound IP, capped at 1024; None above 1000 nodes)."""
     if profile['allocated_outbound_ports']:
         return profile['allocated_outbound_ports']
     if node_count < 1:
         return None
     try:
-        return _snat.default_ports_per_node(node_count)
+        return _snat.default_ports_per_node(node_count, profile.get('outbound_ip_count') or 1)
     except _snat.AutoAllocationUnsupportedError:
         return None
 

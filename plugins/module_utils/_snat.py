@@ -13,7 +13,8 @@ Facts used (AKS "configure a public standard load balancer" and Azure LB outboun
   allocation by backend pool size (1-50 nodes: 1024 ports per node, 51-100: 512,
   101-200: 256, 201-400: 128, 401-800: 64, 801-1000: 32). The table ends at 1000
   instances: automatic allocation is not defined for larger pools, so an explicit
-  value is required there;
+  value is required there. The table value is per frontend IP, capped at 1024 ports
+  (Azure LB outbound-connections article, "Default port allocation table");
 * ``managedOutboundIPs.count`` is 1..100;
 * capacity rule: ``ports per node x (max nodes + surge nodes) <= 64000 x outbound IPs``,
   max nodes counting each pool at its autoscaler maxCount (AKS keeps one buffer node for
@@ -59,6 +60,8 @@ DEFAULT_ALLOCATION_TABLE = (
     (800, 64),
     (1000, 32),
 )
+# Automatic allocation gives at most this many ports per node, whatever the number of frontend IPs.
+DEFAULT_ALLOCATION_CAP = 1024
 # AKS keeps one extra node during upgrades unless maxSurge says otherwise.
 DEFAULT_SURGE_NODES = 1
 # Used/allocated ratio at which a backend counts as (about to be) exhausted. Azure gives
@@ -124,15 +127,20 @@ def _ports(name, value, allow_zero):
     return value
 
 
-def default_ports_per_node(pool_size):
+def default_ports_per_node(pool_size, frontend_ips=1):
     """Ports per node that automatic allocation (allocatedOutboundPorts = 0) gives a pool of this size.
 
+    The table value is per frontend IP, capped at 1024: MIN(table value x frontend IPs, 1024)
+    (Azure Load Balancer "Source Network Address Translation (SNAT) for outbound connections",
+    "Default port allocation table": 100 VMs get 512 ports with one frontend IP, 1024 with two,
+    and still 1024 with three).
     Raises AutoAllocationUnsupportedError above 1000 instances, where the Azure table ends.
     """
     _int('pool_size', pool_size, 1)
+    _int('frontend_ips', frontend_ips, 1)
     for largest, ports in DEFAULT_ALLOCATION_TABLE:
         if pool_size <= largest:
-            return ports
+            return min(ports * frontend_ips, DEFAULT_ALLOCATION_CAP)
     raise AutoAllocationUnsupportedError(
         'automatic SNAT port allocation is only defined for backend pools of up to %d instances, got %d; '
         'set allocatedOutboundPorts explicitly (see recommend())' % (AUTO_ALLOCATION_MAX_POOL, pool_size))
@@ -336,7 +344,7 @@ def recommend(max_nodes, surge=DEFAULT_SURGE_NODES, current_ports=0, current_ips
         if current_nodes is not None:
             _int('current_nodes', current_nodes, 1)
             if current_nodes <= AUTO_ALLOCATION_MAX_POOL:
-                effective = default_ports_per_node(current_nodes)
+                effective = default_ports_per_node(current_nodes, current_ips)
                 effective_note = 'automatic allocation (%d ports per node for %d nodes)' % (effective, current_nodes)
     peak_target = ports_for_peak(peak_ports, threshold_value)
     target = max(peak_target, effective or 0, _round_up(min_ports), PORT_STEP)

@@ -207,3 +207,16 @@ def test_custom_outbound_ips_cannot_take_a_managed_count():
     assert 'uses its own outbound public IPs' in str(exc.value)
     desired = o.desired_profile(profile, o.capacity(c), 'recommended', None, peak_ports=1300)
     assert (desired['allocated_outbound_ports'], desired['managed_outbound_ips'], desired['outbound_ip_count']) == (1808, None, 2)
+
+
+# Automatic allocation scales with the outbound IPs up to 1024 ports (Azure LB "Default port allocation table").
+@pytest.mark.parametrize('profile, nodes, expected', [
+    ({'managedOutboundIPs': {'count': 2}}, 100, 1024),
+    ({'managedOutboundIPs': {'count': 3}}, 100, 1024),
+    ({'managedOutboundIPs': {'count': 2}}, 300, 256),
+    ({'managedOutboundIPs': {'count': 1}}, 300, 128),
+    ({'outboundIPs': {'publicIPs': [{'id': 'a'}, {'id': 'b'}, {'id': 'c'}]}}, 300, 384),
+    ({'managedOutboundIPs': {'count': 4}, 'allocatedOutboundPorts': 4000}, 300, 4000),
+])
+def test_effective_ports_default_allocation_per_outbound_ip(profile, nodes, expected):
+    assert o.effective_ports(o.lb_profile(profile), nodes) == expected

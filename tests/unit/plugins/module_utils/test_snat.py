@@ -36,6 +36,22 @@ def test_default_ports_per_node_boundaries(pool_size, ports):
     assert default_ports_per_node(pool_size) == ports
 
 
+# "Default port allocation table" of the Azure LB outbound-connections article: the table value
+# is per frontend IP, capped at 1024 (100 VMs: 512 with one IP, 1024 with two, 1024 with three).
+@pytest.mark.parametrize('pool_size, frontend_ips, ports', [
+    (100, 1, 512), (100, 2, 1024), (100, 3, 1024), (50, 4, 1024), (150, 2, 512), (150, 4, 1024), (150, 5, 1024),
+    (300, 3, 384), (500, 10, 640), (1000, 2, 64), (1000, 32, 1024), (1000, 100, 1024),
+])
+def test_default_ports_per_node_scales_per_frontend_ip_capped_at_1024(pool_size, frontend_ips, ports):
+    assert default_ports_per_node(pool_size, frontend_ips) == ports
+
+
+@pytest.mark.parametrize('frontend_ips, message', [(0, 'must be >= 1'), ('2', 'must be an integer')])
+def test_default_ports_per_node_bad_frontend_ips(frontend_ips, message):
+    with pytest.raises(SnatInputError, match='frontend_ips ' + message):
+        default_ports_per_node(100, frontend_ips)
+
+
 @pytest.mark.parametrize('pool_size', [1001, 5000])
 def test_default_ports_per_node_above_table(pool_size):
     with pytest.raises(AutoAllocationUnsupportedError, match='up to 1000 instances'):
