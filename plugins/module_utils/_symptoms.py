@@ -6,7 +6,10 @@
 
 Pure Python (standard library only): used by the tunnel_symptoms filter, modules and the lab.
 
-kubectl and Go errors are never localized, so only the English strings are matched. Each
+kubectl and Go errors are never localized, so the English strings are matched, plus the Polish
+translation of the article's own three messages (people paste the localized page). Placeholders
+(``<aks-node-ip>``, ``{ip}``, ``x.x.x.x``) and host names stand for the node; ANSI escapes are
+dropped and lines a terminal wrapped (even inside a word) are joined back. Each
 symptom rule names the causes it points to with a weight; the weights of every distinct
 symptom found in the text are added per cause, and causes are returned by that score
 (ties in the report's cause order). Why the weights are ordered as they are:
@@ -58,8 +61,10 @@ CAUSE_TAGS = {
 # Longest input scanned; kubectl/event dumps larger than this are cut (keeps the filter fast).
 MAX_TEXT_CHARS = 1000000
 
-_HOST = r'(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)'
-_KUBELET = r'(?:dial tcp|->|while dialing)\s*' + _HOST + r':10250\b'
+# An IP, a host name, or a documentation placeholder (<aks-node-ip>, < node-ip >, {ip}, x.x.x.x).
+_HOST = r'(?:\[[0-9A-Fa-f:.]+\]|<[^<>\n]{1,40}>|\{[^{}\n]{1,30}\}|[A-Za-z0-9_.-]+)'
+# "połączenie tcp" is the Polish translation of the article's "dial tcp" (people paste the localized page).
+_KUBELET = r'(?:dial tcp|po\u0142\u0105czenie tcp|->|while dialing)\s*' + _HOST + r':10250\b'
 
 
 class SymptomInputError(ValueError):
@@ -81,7 +86,7 @@ def _rule(symptom, pattern, description, causes, generic=False):
 RULES = (
     _rule(
         'kubelet_timeout',
-        _KUBELET + r'[^\n]*?(?:i/o timeout|connection timed out|context deadline exceeded)',
+        _KUBELET + r'[^\n]*?(?:i/o timeout|connection timed out|context deadline exceeded|przekroczenie limitu czasu)',
         'connection to the kubelet port {endpoints} timed out (packets silently dropped)',
         (
             (NSG_BLOCKS_10250, 90, 'an NSG rule (subnet or node NIC NSG) denying TCP 10250 between nodes is the most common cause'),
@@ -118,7 +123,7 @@ RULES = (
     ),
     _rule(
         'kubelet_plain_http',
-        r':10250\b[^\n]*?server gave HTTP response to HTTPS client',
+        r':10250\b[^\n]*?(?:server gave HTTP response to HTTPS client|odpowiedzi HTTP na klienta HTTPS)',
         'a plain-HTTP server answered on the kubelet port {endpoints} instead of the kubelet\'s TLS',
         (
             (IPTABLES_BLOCKS_10250, 60, 'another process holds 10250 or an iptables nat REDIRECT/DNAT rule diverts it; inspect the node'),
@@ -280,6 +285,44 @@ _AGENT_NAME = re.compile(r'konnectivity-agent', re.IGNORECASE)
 _OOM_KILLED = re.compile(r'oomkill', re.IGNORECASE)
 
 
+# Colour and cursor escapes of terminals and log viewers (ESC [ ... letter).
+_ANSI_ESCAPE = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
+# A message wrapped by a terminal or a log viewer is joined back over at most this many lines.
+_MAX_WRAPPED_LINES = 4
+
+
+def _specific(line):
+    # agent_oom is not a wrapped message: `kubectl describe` prints its parts on separate lines (see below).
+    return set(r['symptom'] for r in RULES if not r['generic'] and r['symptom'] != 'agent_oom' and r['regex'].search(line))
+
+
+def _logical_lines(text):
+    """Lines with ANSI escapes removed and wrapped messages joined back.
+
+    A terminal breaks a long line at its width, even inside a word ("getsocko" / "pt: connection
+    refused"); a line is joined with the next ones (without a separator, else with a space) when
+    only the joined text shows a symptom that neither part shows alone.
+    """
+    lines = [line.rstrip('\r') for line in _ANSI_ESCAPE.sub('', text).split('\n')]
+    result = []
+    index = 0
+    while index < len(lines):
+        line, used = lines[index], 1
+        seen = _specific(line)
+        for count in range(2, _MAX_WRAPPED_LINES + 1):
+            if index + count > len(lines):
+                break
+            parts = lines[index:index + count]
+            seen |= _specific(parts[-1])
+            joined = next((j for j in (''.join(parts), ' '.join(parts)) if _specific(j) - seen), None)
+            if joined is not None:
+                line, used = joined, count
+                break
+        result.append(line)
+        index += used
+    return result
+
+
 def match_symptoms(text):
     """Symptoms found in text: [{'symptom', 'description', 'line', 'endpoints': [{'ip', 'port'}]}].
 
@@ -300,7 +343,7 @@ def match_symptoms(text):
             if endpoint not in entry['endpoints']:
                 entry['endpoints'].append(endpoint)
 
-    for line in text.splitlines():
+    for line in _logical_lines(text):
         specific = [r for r in RULES if not r['generic'] and r['regex'].search(line)]
         found = specific or [r for r in RULES if r['generic'] and r['regex'].search(line)]
         for rule in found:

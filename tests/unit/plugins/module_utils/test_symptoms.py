@@ -89,7 +89,6 @@ def test_classify_causes(text, expected):
     # The same Go error on an image pull is not a kubelet-port symptom.
     'Failed to pull image "myreg:5000/app:1": http: server gave HTTP response to HTTPS client',
     'dial tcp 10.0.0.8:5432: i/o timeout',
-    'Błąd z serwera: połączenie tcp 10.240.0.5:10250: przekroczenie limitu czasu operacji we/wy',
 ])
 def test_classify_no_match(text):
     assert classify(text) == []
@@ -266,3 +265,45 @@ def test_tags_for():
 ])
 def test_plain_http_answer_without_port(text, causes):
     assert [c['cause'] for c in classify(text)] == causes
+
+
+# Issue 14: the article's messages as printed (placeholders, also the Polish page's translation),
+# hostnames, terminal-wrapped lines (a break inside a word) and log noise around the message.
+@pytest.mark.parametrize('text, expected', [
+    ('Error from server: Get "https://<aks-node-name>:10250/containerLogs/<namespace>/<pod-name>/<container-name>": '
+     'dial tcp <aks-node-ip>:10250: i/o timeout', [NSG, UFW, IPT]),
+    ('Error from server: error dialing backend: dial tcp <aks-node-ip>:10250: i/o timeout', [NSG, UFW, IPT]),
+    ('Error from server: Get "https://< aks-node-name>:10250/containerLogs/<namespace>/<pod-name>/<container-name>": '
+     'http: server gave HTTP response to HTTPS client', [IPT]),
+    ('Błąd z serwera: Pobierz "https://<aks-node-name>:10250/containerLogs/<namespace>/<pod-name>/<container-name>": '
+     'dial tcp <aks-node-ip>:10250: i/o timeout', [NSG, UFW, IPT]),
+    ('Błąd z serwera: błąd połączenia z zapleczem: połączenie tcp <aks-node-ip>:10250: przekroczenie limitu czasu operacji we/wy',
+     [NSG, UFW, IPT]),
+    ('Błąd z serwera: Pobierz "https://< aks-node-name>:10250/containerLogs/<name>/<pod-name>/<container-name>": '
+     'http: serwer udzielił odpowiedzi HTTP na klienta HTTPS', [IPT]),
+    ('error dialing backend: dial tcp <node-ip>:10250: connect: connection refused', [IPT, UFW]),
+    ('error dialing backend: dial tcp x.x.x.x:10250: connect: connection timed out', [NSG, UFW, IPT]),
+    ('error dialing backend: dial tcp {ip}:10250: i/o timeout', [NSG, UFW, IPT]),
+    ('error dialing backend: dial tcp aks-nodepool1-12345678-vmss000001:10250: i/o timeout', [NSG, UFW, IPT]),
+    ('error dialing backend: dial tcp node-1.example.internal:10250: connect: no route to host', [IPT, UFW]),
+    # Wrapped by a terminal: inside a word, at a space, and over three lines.
+    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: getsocko\npt: connection refused', [IPT, UFW]),
+    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250:\ni/o timeout', [NSG, UFW, IPT]),
+    ('Error from server: Get "https://10.240.0.4:10250/containerLogs/default/web-0/web": dial tcp 10.2\n40.0.4:102\n50: i/o tim\neout',
+     [NSG, UFW, IPT]),
+    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: connect: connection refused\r\n', [IPT, UFW]),
+    # Log noise: timestamps, klog prefixes, the kubectl command line, ANSI colours.
+    ('$ kubectl logs -n default web-0\n2026-12-04T12:00:00Z E1204 12:00:00.000000   12345 helpers.go:118] '
+     'Error from server: error dialing backend: dial tcp 10.240.0.4:10250: i/o timeout\n', [NSG, UFW, IPT]),
+    ('\x1b[0;31mError from server:\x1b[0m error dialing backend: dial tcp \x1b[1m10.240.0.4:10250\x1b[0m: i/o timeout', [NSG, UFW, IPT]),
+])
+def test_classify_placeholders_hostnames_wrapping_and_noise(text, expected):
+    assert causes(text) == expected
+
+
+def test_wrapped_lines_are_not_joined_without_a_new_symptom():
+    # Two complete messages on consecutive lines stay two lines (each keeps its own symptom line).
+    text = ('error dialing backend: dial tcp 10.240.0.4:10250: i/o timeout\n'
+            'error dialing backend: dial tcp 10.240.0.5:10250: connect: connection refused')
+    found = {m['symptom']: m['line'] for m in match_symptoms(text)}
+    assert found == {'kubelet_timeout': text.split('\n')[0], 'kubelet_refused': text.split('\n')[1]}
