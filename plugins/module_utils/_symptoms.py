@@ -296,6 +296,10 @@ def _specific(line):
     return set(r['symptom'] for r in RULES if not r['generic'] and r['symptom'] != 'agent_oom' and r['regex'].search(line))
 
 
+# Every specific rule's text holds one of these words; a joined line without any is not tried (speed).
+_JOIN_HINT = re.compile(r'dial|->|10250|tunnel-uds|agent|proxy|cannot connect|snat|po\u0142\u0105czenie', re.IGNORECASE)
+
+
 def _logical_lines(text):
     """Lines with ANSI escapes removed and wrapped messages joined back.
 
@@ -308,12 +312,15 @@ def _logical_lines(text):
     index = 0
     while index < len(lines):
         line, used = lines[index], 1
-        seen = _specific(line)
+        seen = _specific(line) if _JOIN_HINT.search(line) else set()
         for count in range(2, _MAX_WRAPPED_LINES + 1):
             if index + count > len(lines):
                 break
             parts = lines[index:index + count]
-            seen |= _specific(parts[-1])
+            if not _JOIN_HINT.search(''.join(parts)):
+                continue
+            if _JOIN_HINT.search(parts[-1]):
+                seen |= _specific(parts[-1])
             joined = next((j for j in (''.join(parts), ' '.join(parts)) if _specific(j) - seen), None)
             if joined is not None:
                 line, used = joined, count
