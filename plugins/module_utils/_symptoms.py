@@ -61,8 +61,8 @@ CAUSE_TAGS = {
 # Longest input scanned; kubectl/event dumps larger than this are cut (keeps the filter fast).
 MAX_TEXT_CHARS = 1000000
 
-# An IP, a host name, or a documentation placeholder (<aks-node-ip>, < node-ip >, {ip}, x.x.x.x).
-_HOST = r'(?:\[[0-9A-Fa-f:.]+\]|<[^<>\n]{1,40}>|\{[^{}\n]{1,30}\}|[A-Za-z0-9_.-]+)'
+# An IP, a host name, or a documentation placeholder (<aks-node-ip>, < node-ip >, {ip}, [ip], x.x.x.x).
+_HOST = r'(?:\[[^\[\]\s]{1,45}\]|<[^<>\n]{1,40}>|\{[^{}\n]{1,30}\}|[A-Za-z0-9_.-]+)'
 # "połączenie tcp" is the Polish translation of the article's "dial tcp" (people paste the localized page).
 _KUBELET = r'(?:dial tcp|po\u0142\u0105czenie tcp|->|while dialing)\s*' + _HOST + r':10250\b'
 
