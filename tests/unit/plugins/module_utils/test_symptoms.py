@@ -305,5 +305,6 @@ def test_wrapped_lines_are_not_joined_without_a_new_symptom():
     # Two complete messages on consecutive lines stay two lines (each keeps its own symptom line).
     text = ('error dialing backend: dial tcp 10.240.0.4:10250: i/o timeout\n'
             'error dialing backend: dial tcp 10.240.0.5:10250: connect: connection refused')
+    first, second = text.split('\n')
     found = {m['symptom']: m['line'] for m in match_symptoms(text)}
-    assert found == {'kubelet_timeout': text.split('\n')[0], 'kubelet_refused': text.split('\n')[1]}
+    assert found == {'kubelet_timeout': first, 'kubelet_refused': second}
