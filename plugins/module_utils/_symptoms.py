@@ -131,7 +131,8 @@ RULES = (
     ),
     _rule(
         'tunnel_uds_failure',
-        r'/tunnel-uds/socket',
+        # also /tunnel-uds/proxysocket, and the JSON-escaped \/tunnel-uds\/ of AKS diagnostic logs
+        r'/tunnel-uds\\?/(?:proxy)?socket',
         'the API server lost its konnectivity connection (/tunnel-uds/socket)',
         (
             (KONNECTIVITY_AGENT_SCALING, 90, 'konnectivity-agent replicas too few, OOM-killed or restarting for the cluster size'),
