@@ -68,6 +68,11 @@ ranges) and p2 (ceil(n/2) chars, lossless for every status: 2500 for 5000 target
 of 5000 results fits together with up to 4 egress lines (at most 8 egress checks are accepted;
 beyond the budget the p2 map keeps a prefix and says ``C cut``).
 
+A target that timed out gets one more try after the first pass, when at most ``2 x parallel`` targets
+timed out: a loaded VM (hundreds of connects in flight) can miss a kubelet that answers, and a node
+reported unreachable costs an inspection Run Command; a target that times out twice stays ``t``, and
+a node that blocks many targets is not retried (at most two more rounds of ``to`` seconds).
+
 Egress line values: ``tcp=`` takes the status names above; ``tls=ok|failed|no_openssl`` with
 ``alpn=konnectivity`` when the server negotiated it and ``alpn=none`` when it did not (a TLS
 inspecting firewall strips ALPN; ``issuer=`` then names its CA); ``udp=reply|no_reply|refused|
@@ -296,6 +301,30 @@ for (( i = 0; i < akstp_n; i++ )); do S[i]=x; done
 while read -r i c; do
     [[ $i =~ ^[0-9]+$ && $c =~ ^[strudex]$ ]] && (( i < akstp_n )) && S[i]=$c
 done <"$akstp_tmp/res"
+# A busy node (hundreds of connects in flight on a loaded VM) can time out on a kubelet that answers:
+# the timed-out targets get one more try, at most AKSTP_RETRY_MAX of them (a fully blocked node costs
+# at most two more rounds of `to` seconds); a target that times out twice stays timed out.
+AKSTP_RETRY_MAX=$((par * 2))
+akstp_retry=()
+for (( i = 0; i < akstp_n; i++ )); do
+    [ "${S[i]}" = t ] && akstp_retry+=("$i")
+done
+if (( ${#akstp_retry[@]} > 0 && ${#akstp_retry[@]} <= AKSTP_RETRY_MAX )); then
+    : >"$akstp_tmp/res2"
+    akstp_running=0
+    for i in "${akstp_retry[@]}"; do
+        { akstp_tcp "${T_HOST[i]}" "${T_PORT[i]}" 1; printf '%d %s\n' "$i" "$R" >>"$akstp_tmp/res2"; } &
+        akstp_running=$((akstp_running + 1))
+        if (( akstp_running >= par )); then
+            wait -n
+            akstp_running=$((akstp_running - 1))
+        fi
+    done
+    wait
+    while read -r i c; do
+        [[ $i =~ ^[0-9]+$ && $c =~ ^[strudex]$ ]] && (( i < akstp_n )) && [ "${S[i]}" = t ] && S[i]=$c
+    done <"$akstp_tmp/res2"
+fi
 declare -A akstp_cnt=([s]=0 [t]=0 [r]=0 [u]=0 [d]=0 [e]=0 [x]=0)
 # run-length encoding
 akstp_rle="" akstp_prev="" akstp_run=0

@@ -446,3 +446,36 @@ def test_build_probe_returns_script_and_parameters():
     script, params = ps.build_probe(['connect'], targets=[('10.0.0.1', 10250)], run_id='x1')
     assert script == ps.build_probe_script(['connect'])
     assert params == ['id=x1', 'timeout=2', 'parallel=32', 'method=auto', 'port=10250', 't=10.0.0.1:10250']
+
+
+# test double: every target times out on its first connect; on the second it answers as $AKSTP_FAKE says
+FLAKY_TCP = r'''
+akstp_tcp() {
+    local a b c d
+    IFS=. read -r a b c d <<<"$1"
+    if [ -e "$akstp_tmp/tried.$c.$d" ]; then
+        R=${AKSTP_FAKE:$(( (c << 8) + d )):1}
+    else
+        : >"$akstp_tmp/tried.$c.$d"
+        R=t
+    fi
+}
+'''
+
+
+@pytest.mark.parametrize('n, parallelism, second, expected', [
+    # a busy node's transient timeouts: one more try finds the kubelets that answer
+    (20, 16, 's' * 20, 's' * 20),
+    (6, 4, 'srtsut', 'srtsut'),  # a second timeout stays a timeout; other answers are taken as they are
+    (8, 4, 'ssssssss', 'ssssssss'),  # exactly 2 x parallelism: still retried
+    # more timeouts than 2 x parallelism (a blocked subnet): no second round, they stay timed out
+    (9, 4, 'sssssssss', 'ttttttttt'),
+])
+def test_timed_out_targets_get_one_bounded_retry(n, parallelism, second, expected):
+    script = ps.build_probe_script(['connect']).replace('# ---- connect: all targets', FLAKY_TCP + '# ---- connect: all targets', 1)
+    targets = fake_targets(n)
+    params = ps.build_probe_parameters(targets=targets, parallelism=parallelism, run_id='retry')
+    proc = run_script(script, params, {'AKSTP_FAKE': second}, azure=True)
+    assert proc.returncode == 0, proc.stderr
+    parsed = ps.parse_probe_output(proc.stdout, targets, run_id='retry')
+    assert [parsed['targets'][ps.target_key(ip, port)] for ip, port in targets] == [ps.STATUS_BY_LETTER[c] for c in expected]
