@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import os
 import re
 import shlex
 import subprocess
@@ -127,14 +128,48 @@ def _b64(data):
     return base64.urlsafe_b64encode(data).decode().rstrip('=')
 
 
+# Unit tests run the repair script on the developer's or CI's own machine: every tool that could change
+# the host's firewall is a shell function that only records the call, so even a refusal that regressed
+# (the script going on to act) cannot touch the host (a run without these stubs once added
+# `ufw allow 10250/tcp` to a development machine).
+HOST_GUARD = '''
+ufw() { echo "ufw $*" >>"$HOST_GUARD_LOG"; return 99; }
+iptables() { echo "iptables $*" >>"$HOST_GUARD_LOG"; return 99; }
+iptables-save() { echo "iptables-save $*" >>"$HOST_GUARD_LOG"; return 99; }
+iptables-restore() { echo "iptables-restore $*" >>"$HOST_GUARD_LOG"; return 99; }
+ip6tables() { echo "ip6tables $*" >>"$HOST_GUARD_LOG"; return 99; }
+ipset() { echo "ipset $*" >>"$HOST_GUARD_LOG"; return 99; }
+mkdir() { echo "mkdir $*" >>"$HOST_GUARD_LOG"; return 99; }
+'''
+
+
+def run_fix_script_on_host(args, log):
+    """FIX_SCRIPT with argv ``args`` on this machine, its firewall tools stubbed (HOST_GUARD, calls logged to ``log``)."""
+    script = ff.FIX_SCRIPT.replace('\nexport LC_ALL=C PATH=', '\n' + HOST_GUARD + '\nexport LC_ALL=C PATH=', 1)
+    assert HOST_GUARD in script
+    log.write_text('')
+    env = dict(os.environ, HOST_GUARD_LOG=str(log))
+    return subprocess.run(['bash', '-c', script, 'bash'] + list(args), capture_output=True, text=True, timeout=30, check=False, env=env)
+
+
+def test_host_guard_stubs_every_firewall_tool_the_script_calls(tmp_path):
+    log = tmp_path / 'calls'
+    proc = run_fix_script_on_host(['id=guard', 'apply=1', 'ufw=allow', 'src=10.224.0.0/16', 'd=3:' + _b64(b'INPUT\0-j\0DROP\0')], log)
+    calls = log.read_text().splitlines()
+    assert 'iptables -w 5 -S INPUT' in calls and any(c.startswith('mkdir ') for c in calls), calls
+    # the stubbed backup fails, so the script acts on nothing (and the host was never at risk)
+    assert [a['rc'] for a in ff.parse_fix_output(proc.stdout)['actions']] == [None, None], proc.stdout
+
+
 @pytest.mark.parametrize('args, position', [
     (['port=99999'], 1), (['ufw=on'], 1), (['id=ok', 'x=1'], 2), (['id=ok', 'd=2:' + _b64(b'IN PUT\0-j\0')], 2),
     (['d=5:' + _b64(b'INPUT\0')], 1), (['d=2:' + _b64(b'INPUT\0\0')], 1), (['d=2:' + _b64(b'INPUT\0a\nb\0')], 1),
     (['d=1:!!!!'], 1), (['d=1:A'], 1), (['d=0:' + _b64(b'INPUT\0')], 1), (['d=9', 'INPUT'], 1),
     (['apply=2'], 1), (['port=1;reboot'], 1),
 ])
-def test_script_refuses_bad_parameters_before_doing_anything(args, position):
-    proc = subprocess.run(['bash', '-c', ff.FIX_SCRIPT, 'bash'] + args, capture_output=True, text=True, timeout=30, check=False)
+def test_script_refuses_bad_parameters_before_doing_anything(args, position, tmp_path):
+    proc = run_fix_script_on_host(args, tmp_path / 'calls')
+    assert (tmp_path / 'calls').read_text() == ''  # refused before any tool ran
     parsed = ff.parse_fix_output(proc.stdout)
     assert parsed['error'] == 'bad-arg %d' % position
     assert parsed['complete'] is True and parsed['sections'] == {}
@@ -287,8 +322,8 @@ def test_bad_sources_are_refused(sources, message):
 @pytest.mark.parametrize('args, error', [
     (['src=10.0.0.0/8;x'], 'bad-arg 1'), (['node_ip=10.0.0.1/8'], 'bad-arg 1'), (['apply=1', 'ufw=allow'], 'ufw-allow-needs-src'),
 ])
-def test_script_refuses_bad_sources(args, error):
-    proc = subprocess.run(['bash', '-c', ff.FIX_SCRIPT, 'bash'] + args, capture_output=True, text=True, timeout=30, check=False)
+def test_script_refuses_bad_sources(args, error, tmp_path):
+    proc = run_fix_script_on_host(args, tmp_path / 'calls')
     assert ff.parse_fix_output(proc.stdout)['error'] == error
 
 
