@@ -25,7 +25,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils import _kube
 class AksTunnelModule:
     """AnsibleModule plus lazily built Azure clients and Kubernetes ApiClient."""
 
-    def __init__(self, argument_spec, azure=False, kube=False, timeout_option='timeout', **kwargs):
+    def __init__(self, argument_spec, azure=False, kube=False, **kwargs):
         spec = dict(argument_spec)
         if azure:
             spec.update(_azure.AZURE_AUTH_ARGSPEC)
@@ -36,7 +36,6 @@ class AksTunnelModule:
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self.diff_mode = self.module._diff  # pylint: disable=protected-access
-        self._timeout_option = timeout_option
         self._azure = None
         self._kube = None
         # Requests of clients already closed (close() drops the Azure clients; a later call builds new ones).
@@ -49,7 +48,7 @@ class AksTunnelModule:
 
     @property
     def timeout(self):
-        return self.params.get(self._timeout_option) or 60
+        return self.params.get('api_timeout') or 60
 
     @property
     def azure(self):

@@ -30,7 +30,7 @@ options:
     description: Name of the managed cluster.
     type: str
     required: true
-  timeout:
+  api_timeout:
     description: Seconds allowed for each Azure and Kubernetes API call.
     type: int
     default: 60
@@ -183,7 +183,7 @@ def main():
         dict(
             resource_group=dict(type='str', required=True),
             name=dict(type='str', required=True),
-            timeout=dict(type='int', default=60),
+            api_timeout=dict(type='int', default=60),
         ),
         azure=True, kube=True,
     )

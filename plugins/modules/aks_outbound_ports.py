@@ -86,7 +86,7 @@ options:
     description: Seconds to wait for the managedClusters update to finish.
     type: int
     default: 1800
-  timeout:
+  api_timeout:
     description: Seconds allowed for each Azure call.
     type: int
     default: 60
@@ -243,7 +243,7 @@ ARGUMENT_SPEC = dict(
     usage_threshold=dict(type='float', default=0.8),
     if_no_fit=dict(type='str', choices=['refuse', 'largest_fit'], default='refuse'),
     wait_timeout=dict(type='int', default=1800),
-    timeout=dict(type='int', default=60),
+    api_timeout=dict(type='int', default=60),
 )
 
 
@@ -263,7 +263,7 @@ def _values(profile):
 def main():
     module = AksTunnelModule(ARGUMENT_SPEC, azure=True)
     params = module.params
-    for option in ('wait_timeout', 'timeout'):
+    for option in ('wait_timeout', 'api_timeout'):
         if params[option] < 1:
             module.fail('%s must be >= 1, got %d' % (option, params[option]))
     if not 0 <= params['min_ports'] <= 64000:

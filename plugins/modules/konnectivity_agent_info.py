@@ -53,7 +53,7 @@ options:
     type: list
     elements: str
     default: [proxy-agent, konnectivity-agent]
-  timeout:
+  api_timeout:
     description: Seconds allowed for each Kubernetes API call.
     type: int
     default: 30
@@ -201,7 +201,7 @@ ARGUMENT_SPEC = dict(
     configmap=dict(type='str'),
     memory_threshold=dict(type='float', default=0.9),
     agent_processes=dict(type='list', elements='str', default=['proxy-agent', 'konnectivity-agent']),
-    timeout=dict(type='int', default=30),
+    api_timeout=dict(type='int', default=30),
 )
 
 
@@ -240,8 +240,8 @@ def main():
     params = module.params
     if not 0 < params['memory_threshold'] <= 1:
         module.fail('memory_threshold must be in (0, 1], e.g. 0.9 for 90%% of the limit, got %s' % params['memory_threshold'])
-    if params['timeout'] < 1:
-        module.fail('timeout must be >= 1, got %d' % params['timeout'])
+    if params['api_timeout'] < 1:
+        module.fail('api_timeout must be >= 1, got %d' % params['api_timeout'])
     from kubernetes import client  # pylint: disable=import-outside-toplevel
     core = client.CoreV1Api(module.kube)
     apps = client.AppsV1Api(module.kube)

@@ -95,7 +95,7 @@ options:
     description: Seconds to wait with O(wait=true).
     type: int
     default: 120
-  timeout:
+  api_timeout:
     description: Seconds allowed for each Kubernetes API call.
     type: int
     default: 30
@@ -345,7 +345,7 @@ ARGUMENT_SPEC = dict(
     minimum_replicas=dict(type='int', default=2),
     wait=dict(type='bool', default=False),
     wait_timeout=dict(type='int', default=120),
-    timeout=dict(type='int', default=30),
+    api_timeout=dict(type='int', default=30),
 )
 
 
@@ -472,7 +472,7 @@ def wait_for_replicas(module, namespace, name, expected, wait_timeout):
 def main():
     module = AksTunnelModule(ARGUMENT_SPEC, kube=True)
     params = module.params
-    for option in ('wait_timeout', 'timeout', 'minimum_replicas'):
+    for option in ('wait_timeout', 'api_timeout', 'minimum_replicas'):
         if params[option] is not None and params[option] < (0 if option == 'minimum_replicas' else 1):
             module.fail('%s must be %s, got %d' % (option, '>= 0' if option == 'minimum_replicas' else '>= 1', params[option]))
     if params['state'] == 'query' and (params['nodes_to_replicas'] is not None or params['cores_to_replicas'] is not None):

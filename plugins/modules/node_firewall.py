@@ -74,7 +74,7 @@ options:
     description: How many Run Commands run at the same time.
     type: int
     default: 10
-  timeout:
+  run_timeout:
     description: Seconds one node's Run Command may take.
     type: int
     default: 300
@@ -244,19 +244,19 @@ def main():
             ufw=dict(type='str', default='allow', choices=['allow', 'disable', 'ignore']),
             iptables=dict(type='str', default='delete_blocking', choices=['delete_blocking', 'ignore']),
             concurrency=dict(type='int', default=10),
-            timeout=dict(type='int', default=300),
+            run_timeout=dict(type='int', default=300),
             deadline=dict(type='int', default=1800),
             conflict_wait=dict(type='float', default=5),
             api_timeout=dict(type='int', default=60),
         ),
-        azure=True, timeout_option='api_timeout',
+        azure=True,
     )
     params = module.params
     if not params['nodes']:
         module.fail('nodes must list at least one node')
     if not 1 <= params['port'] <= 65535:
         module.fail('port must be between 1 and 65535, got %d' % params['port'])
-    for key in ('concurrency', 'timeout'):
+    for key in ('concurrency', 'run_timeout'):
         if params[key] < 1:
             module.fail('%s must be at least 1, got %d' % (key, params[key]))
     with module.api_errors('read the cluster %s/%s' % (params['resource_group'], params['name'])):
@@ -282,7 +282,7 @@ def main():
     backup_path = '%s/iptables-%s.rules' % (ff.BACKUP_DIR, run_id)
 
     def run(targets):
-        executor = _runcommand.RunCommandExecutor(module.azure.compute, concurrency=params['concurrency'], timeout=params['timeout'],
+        executor = _runcommand.RunCommandExecutor(module.azure.compute, concurrency=params['concurrency'], timeout=params['run_timeout'],
                                                   deadline=params['deadline'] or None, conflict_wait=params['conflict_wait'],
                                                   describe=_azure.describe_azure_error)
         return dict((r['key'], r) for r in executor.run(targets))

@@ -50,7 +50,7 @@ options:
       - IP address of the API server for the egress evaluation. Default - the address the controller resolves the
         API server FQDN to; the egress verdict is C(unknown) when it cannot be resolved.
     type: str
-  timeout:
+  api_timeout:
     description: Seconds allowed for each Azure and Kubernetes API call.
     type: int
     default: 60
@@ -229,7 +229,7 @@ def main():
             source_nodes=dict(type='list', elements='str'),
             check_egress=dict(type='bool', default=True),
             api_server_ip=dict(type='str'),
-            timeout=dict(type='int', default=60),
+            api_timeout=dict(type='int', default=60),
         ),
         azure=True, kube=True,
     )

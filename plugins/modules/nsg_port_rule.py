@@ -110,8 +110,12 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  timeout:
-    description: Seconds allowed for each Azure call and for the long-running operation.
+  api_timeout:
+    description: Seconds allowed for each Azure API request.
+    type: int
+    default: 60
+  wait_timeout:
+    description: Seconds to wait for the rule write or delete (a long-running operation) to finish.
     type: int
     default: 120
 extends_documentation_fragment:
@@ -217,7 +221,7 @@ diff:
   type: dict
 may_have_changed:
   description:
-    - True when the write was accepted but did not finish within O(timeout) (the task fails with C(changed=true)); the change
+    - True when the write was accepted but did not finish within O(wait_timeout) (the task fails with C(changed=true)); the change
       may still complete - check the NSG, and use RV(undo) to go back.
   returned: when the write did not finish in time
   type: bool
@@ -303,7 +307,8 @@ def main():
             priority=dict(type='int'),
             description=dict(type='str', default='Allows the AKS control-plane tunnel'),
             state=dict(type='str', default='present', choices=['present', 'absent']),
-            timeout=dict(type='int', default=120),
+            api_timeout=dict(type='int', default=60),
+            wait_timeout=dict(type='int', default=120),
         ),
         azure=True,
         required_together=[('flow_sources', 'flow_destinations')],
@@ -351,12 +356,12 @@ def main():
         with module.api_errors(doing, previous=before, changed=False, undo=None):
             try:
                 if action == 'deleted':
-                    wait_lro(network.security_rules.begin_delete(resource_group, nsg_name, current['name'], **kwargs), params['timeout'], doing)
+                    wait_lro(network.security_rules.begin_delete(resource_group, nsg_name, current['name'], **kwargs), params['wait_timeout'], doing)
                     result['rule'] = {}
                 else:
                     body = {'properties': desired['properties']}
                     stored = wait_lro(network.security_rules.begin_create_or_update(resource_group, nsg_name, params['rule_name'], body, **kwargs),
-                                      params['timeout'], doing)
+                                      params['wait_timeout'], doing)
                     result['rule'] = _nsg_check.rule_view(as_dict(stored)) or after
             except TimeoutError as exc:
                 # The operation was accepted and may still complete: say so, with what restores the previous state.

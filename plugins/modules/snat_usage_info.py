@@ -62,7 +62,7 @@ options:
     description:
       - Backend IP to node name map. When given, the module does not read the VMSS VMs and NICs.
     type: dict
-  timeout:
+  api_timeout:
     description: Seconds allowed for each Azure call.
     type: int
     default: 60
@@ -204,7 +204,7 @@ ARGUMENT_SPEC = dict(
     max_surge=dict(type='str'),
     max_nodes=dict(type='int'),
     node_names=dict(type='dict'),
-    timeout=dict(type='int', default=60),
+    api_timeout=dict(type='int', default=60),
 )
 NAMESPACE = 'Microsoft.Network/loadBalancers'
 
@@ -289,8 +289,8 @@ def read_metrics(module, lb_id, span, interval, node_count):
 def main():
     module = AksTunnelModule(ARGUMENT_SPEC, azure=True)
     params = module.params
-    if params['timeout'] < 1:
-        module.fail('timeout must be >= 1, got %d' % params['timeout'])
+    if params['api_timeout'] < 1:
+        module.fail('api_timeout must be >= 1, got %d' % params['api_timeout'])
     try:
         window = _outbound.parse_duration(params['window'], 'window')
         _outbound.parse_duration(params['interval'], 'interval')

@@ -38,7 +38,7 @@ options:
     description: Seconds between readiness checks.
     type: int
     default: 2
-  timeout:
+  api_timeout:
     description: Seconds allowed for each Kubernetes API call.
     type: int
     default: 30
@@ -144,7 +144,7 @@ ARGUMENT_SPEC = dict(
     component=dict(type='str', default='auto', choices=['auto', 'konnectivity', 'tunnelfront', 'aks-link']),
     wait_timeout=dict(type='int', default=300),
     wait_sleep=dict(type='int', default=2),
-    timeout=dict(type='int', default=30),
+    api_timeout=dict(type='int', default=30),
 )
 
 
@@ -161,7 +161,7 @@ def list_pods(module, core, namespace, selector):
 def main():
     module = AksTunnelModule(ARGUMENT_SPEC, kube=True)
     params = module.params
-    for option in ('wait_timeout', 'wait_sleep', 'timeout'):
+    for option in ('wait_timeout', 'wait_sleep', 'api_timeout'):
         if params[option] < 1:
             module.fail('%s must be >= 1, got %d' % (option, params[option]))
     from kubernetes import client  # pylint: disable=import-outside-toplevel

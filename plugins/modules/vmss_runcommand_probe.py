@@ -23,7 +23,7 @@ description:
   - Every value reaches the node as a Run Command parameter that is a safe shell word (Azure pastes parameter values unquoted into the
     script), never built into the script text.
   - Handles HTTP 409 (another run command in progress - waits and retries), HTTP 429 (the SDK retries, then we do),
-    a run that exceeds O(timeout) (that node becomes an error, the others continue), an overall O(deadline), and
+    a run that exceeds O(run_timeout) (that node becomes an error, the others continue), an overall O(deadline), and
     output cut at 4096 bytes (flagged as C(truncated)).
   - Never changes anything on the nodes.
 author: aks.tunnel contributors (@aks-tunnel)
@@ -89,7 +89,7 @@ options:
     description: How many Run Commands run at the same time (Ansible forks multiply this).
     type: int
     default: 10
-  timeout:
+  run_timeout:
     description: Seconds one node's Run Command may take (waiting for HTTP 409 conflicts included).
     type: int
     default: 300
@@ -273,20 +273,20 @@ def main():
             finding_for=dict(type='list', elements='str', default=[],
                              choices=['ufw_blocks_10250', 'iptables_blocks_10250', 'egress_ports_blocked']),
             concurrency=dict(type='int', default=10),
-            timeout=dict(type='int', default=300),
+            run_timeout=dict(type='int', default=300),
             deadline=dict(type='int', default=1800),
             connect_timeout=dict(type='int', default=2),
             parallelism=dict(type='int', default=32),
             conflict_wait=dict(type='float', default=5),
             api_timeout=dict(type='int', default=60),
         ),
-        azure=True, kube=True, timeout_option='api_timeout',
+        azure=True, kube=True,
     )
     params = module.params
     checks = list(dict.fromkeys(params['checks'] or []))
     if not checks:
         module.fail('checks must name at least one of tcp_reachability, egress, firewall')
-    for key in ('concurrency', 'timeout'):
+    for key in ('concurrency', 'run_timeout'):
         if params[key] < 1:
             module.fail('%s must be at least 1, got %d' % (key, params[key]))
     if params['inspect_unreachable'] and 'tcp_reachability' not in checks:
@@ -337,7 +337,7 @@ def main():
     started = time.monotonic()
 
     def executor(deadline_left):
-        return _runcommand.RunCommandExecutor(module.azure.compute, concurrency=params['concurrency'], timeout=params['timeout'],
+        return _runcommand.RunCommandExecutor(module.azure.compute, concurrency=params['concurrency'], timeout=params['run_timeout'],
                                               deadline=deadline_left, conflict_wait=params['conflict_wait'],
                                               describe=_azure.describe_azure_error)
 

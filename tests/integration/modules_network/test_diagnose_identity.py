@@ -60,7 +60,7 @@ DIAGNOSE = '''
         name: "{{ aks_tunnel_cluster_name }}"
         inspect_unreachable: true
         finding_for: [ufw_blocks_10250, iptables_blocks_10250, egress_ports_blocked]
-        timeout: 60
+        run_timeout: 60
       register: probe
     - name: A repair with the diagnose identity must be refused
       aks.tunnel.nsg_port_rule:

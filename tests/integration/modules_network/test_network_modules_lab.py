@@ -92,7 +92,7 @@ DETECT = '''
         name: "{{ aks_tunnel_cluster_name }}"
         inspect_unreachable: true
         finding_for: [ufw_blocks_10250, iptables_blocks_10250, egress_ports_blocked]
-        timeout: 60
+        run_timeout: 60
       register: probe
     - name: Repairs with this identity (the reader must be refused)
       when: identity == 'reader'
@@ -318,7 +318,7 @@ PROBE_TWO = '''
         name: "{{ aks_tunnel_cluster_name }}"
         checks: [firewall]
         nodes: "{{ probe_nodes }}"
-        timeout: "{{ probe_timeout }}"
+        run_timeout: "{{ probe_timeout }}"
         deadline: "{{ probe_deadline }}"
         conflict_wait: 0.5
       register: probe

@@ -103,7 +103,7 @@ def test_no_agent_is_not_applicable(fake_kube, capsys):
 
 @pytest.mark.parametrize('args, message', [
     ({'memory_threshold': 1.5}, 'memory_threshold must be in (0, 1]'),
-    ({'timeout': 0}, 'timeout must be >= 1, got 0'),
+    ({'api_timeout': 0}, 'api_timeout must be >= 1, got 0'),
 ])
 def test_bad_options(fake_kube, capsys, args, message):
     result = run_module(konnectivity_agent_info.main, args, capsys)

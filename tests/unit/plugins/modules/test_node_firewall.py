@@ -156,7 +156,7 @@ def inspection(ipt, ufw='Status: inactive', header=''):
 
 def test_a_timed_out_apply_may_have_changed_and_returns_backup_and_undo(monkeypatch, capsys):
     compute = ScriptedCompute(inspection(TWO_IN_ONE_CHAIN))
-    result = run(monkeypatch, capsys, {'nodes': ['n1'], 'timeout': 1}, compute)
+    result = run(monkeypatch, capsys, {'nodes': ['n1'], 'run_timeout': 1}, compute)
     node = result['nodes'][0]
     assert result['failed'] is True and result['changed'] is True and node['may_have_changed'] is True
     assert node['backup']['path'] == '/var/lib/aks-tunnel/iptables-%s.rules' % compute.calls[0][0][3:]

@@ -292,7 +292,7 @@ def test_forbidden_write_is_reported_with_the_arm_code(monkeypatch, capsys):
 
 def test_an_operation_that_did_not_finish_may_have_changed(monkeypatch, capsys):
     network = FakeNetwork(JUMPBOX_NSG, finishes=False)
-    result = run(monkeypatch, capsys, dict(SCOPED, timeout=1), network)
+    result = run(monkeypatch, capsys, dict(SCOPED, wait_timeout=1), network)
     assert result['failed'] is True and result['changed'] is True and result['may_have_changed'] is True
     assert 'did not finish within 1s' in result['msg'] and 'it may still complete' in result['msg']
     assert result['undo'] == {'nsg': NSG_ID, 'rule_name': 'allow-aks-tunnel-10250', 'state': 'absent'}

@@ -132,7 +132,7 @@ def test_not_applicable(fake_azure, capsys, kwargs, fragment):
 @pytest.mark.parametrize('args, fragment', [
     ({'window': '1h'}, 'window must be an ISO 8601 duration such as PT1H'),
     ({'interval': 'PT10S'}, 'interval must be at least one minute'),
-    ({'timeout': 0}, 'timeout must be >= 1, got 0'),
+    ({'api_timeout': 0}, 'api_timeout must be >= 1, got 0'),
 ])
 def test_bad_options(fake_azure, capsys, args, fragment):
     seed(fake_azure)
