@@ -2,12 +2,18 @@
 # Copyright (c) 2026 aks.tunnel contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Cause ids and the finding shape shared by engines, modules, roles and the report.
+"""The cause registry: one definition per cause, and the finding shape shared by engines, modules, roles and the report.
 
-Pure Python: imported by filters, modules and the lab alike.
+Everything else derives from CAUSES: the report order, the playbook tags, the argument-spec choices of the roles
+(checked by tests/unit/test_cause_registry.py), which evidence sources a diagnosis runs, the summary and docs/causes.md.
+Adding a cause: docs/contributing.md.
+
+Pure Python: imported by filters, modules, the action plugin and the lab alike.
 """
 
 from __future__ import annotations
+
+from collections import namedtuple
 
 NSG_BLOCKS_10250 = 'nsg_blocks_10250'
 UFW_BLOCKS_10250 = 'ufw_blocks_10250'
@@ -16,24 +22,52 @@ EGRESS_PORTS_BLOCKED = 'egress_ports_blocked'
 SNAT_EXHAUSTION = 'snat_exhaustion'
 KONNECTIVITY_AGENT_SCALING = 'konnectivity_agent_scaling'
 
-# The report has exactly one finding per cause id, in this order.
-CAUSE_IDS = (
-    NSG_BLOCKS_10250,
-    UFW_BLOCKS_10250,
-    IPTABLES_BLOCKS_10250,
-    EGRESS_PORTS_BLOCKED,
-    SNAT_EXHAUSTION,
-    KONNECTIVITY_AGENT_SCALING,
+# Evidence sources: one task file of the aks.tunnel.diagnose role each (roles/diagnose/tasks/<source>.yml), one
+# registered result (or a list of them) each.  A source that fails makes every cause it reports on UNKNOWN.
+SOURCE_PROBE = 'probe'                # vmss_runcommand_probe: kubelets and egress from the tunnel nodes, firewalls of the rest
+SOURCE_NSG = 'nsg'                    # nsg_port_check: NSG evaluation of the kubelet flows and the egress
+SOURCE_SNAT = 'snat'                  # snat_usage_info: Azure Monitor SNAT metrics of the outbound load balancer
+SOURCE_KONNECTIVITY = 'konnectivity'  # konnectivity_ladder (query) + konnectivity_agent_info
+SOURCES = (SOURCE_PROBE, SOURCE_NSG, SOURCE_SNAT, SOURCE_KONNECTIVITY)
+
+# How a cause is repaired by playbooks/remediate.yml (roles/remediate/tasks/<repair>.yml).
+REPAIR_AUTOMATIC = 'automatic'   # the repair changes exactly what the finding proves blocks
+REPAIR_PARTIAL = 'partial'       # some findings have a safe repair, the others get exact advice
+REPAIR_ADVICE = 'advice'         # no safe automatic repair: the finding says what to change
+
+Cause = namedtuple('Cause', 'id title tag sources repair remediation_keys')
+Cause.__doc__ = """One cause of a broken tunnel.
+
+id: the finding's `cause`; title: one line for humans; tag: the playbook tag (--tags) that selects it;
+sources: the evidence sources whose results carry its findings (in the order they are merged);
+repair: REPAIR_*; remediation_keys: the documented keys of the finding's `remediation` when it is a PROBLEM
+(besides `summary`, which every remediation may carry).
+"""
+
+CAUSES = (
+    Cause(NSG_BLOCKS_10250, 'NSG rule blocks TCP 10250 between nodes', 'nsg', (SOURCE_NSG,), REPAIR_AUTOMATIC,
+          ('module', 'nsg_rules')),
+    Cause(UFW_BLOCKS_10250, 'UFW on a node blocks TCP 10250', 'ufw', (SOURCE_PROBE,), REPAIR_AUTOMATIC,
+          ('module', 'nodes', 'ufw')),
+    Cause(IPTABLES_BLOCKS_10250, 'iptables rule on a node drops/rejects TCP 10250', 'iptables', (SOURCE_PROBE,), REPAIR_AUTOMATIC,
+          ('module', 'nodes', 'iptables', 'iptables_rules')),
+    Cause(EGRESS_PORTS_BLOCKED, 'Tunnel egress to the API server is blocked', 'egress', (SOURCE_PROBE, SOURCE_NSG), REPAIR_PARTIAL,
+          ('module', 'nsg_rules', 'egress')),
+    Cause(SNAT_EXHAUSTION, 'Load balancer SNAT port exhaustion', 'snat', (SOURCE_SNAT,), REPAIR_AUTOMATIC,
+          ('allocated_outbound_ports', 'managed_outbound_ips', 'peak_ports', 'ips_needed', 'fits_current_ips', 'reason', 'advice')),
+    Cause(KONNECTIVITY_AGENT_SCALING, 'konnectivity-agent under-scaled, OOM-killed or broken ladder', 'konnectivity',
+          (SOURCE_KONNECTIVITY,), REPAIR_PARTIAL, ('ladder', 'deployment_resources', 'advice', 'caveat')),
 )
 
-CAUSE_TITLES = {
-    NSG_BLOCKS_10250: 'NSG rule blocks TCP 10250 between nodes',
-    UFW_BLOCKS_10250: 'UFW on a node blocks TCP 10250',
-    IPTABLES_BLOCKS_10250: 'iptables rule on a node drops/rejects TCP 10250',
-    EGRESS_PORTS_BLOCKED: 'Tunnel egress to the API server is blocked',
-    SNAT_EXHAUSTION: 'Load balancer SNAT port exhaustion',
-    KONNECTIVITY_AGENT_SCALING: 'konnectivity-agent under-scaled, OOM-killed or broken ladder',
-}
+_BY_ID = dict((c.id, c) for c in CAUSES)
+
+# The report has exactly one finding per cause id, in this order.
+CAUSE_IDS = tuple(c.id for c in CAUSES)
+CAUSE_TITLES = dict((c.id, c.title) for c in CAUSES)
+CAUSE_TAGS = dict((c.id, c.tag) for c in CAUSES)
+
+# Tags that are not a cause: `symptom` selects the causes the symptom text points to.
+TAG_SYMPTOM = 'symptom'
 
 STATUS_PROBLEM = 'problem'
 STATUS_OK = 'ok'
@@ -49,14 +83,30 @@ class FindingError(ValueError):
     """A finding was built with an unknown cause id or status."""
 
 
-def make_finding(cause, status, summary, affected_nodes=None, evidence=None, remediation=None):
+class PlanError(ValueError):
+    """The causes or tags asked for name no known cause."""
+
+
+def cause(cause_id):
+    """The registry entry of a cause id (FindingError for an unknown id)."""
+    try:
+        return _BY_ID[cause_id]
+    except (KeyError, TypeError):
+        raise FindingError('unknown cause id %r; expected one of %s' % (cause_id, ', '.join(CAUSE_IDS))) from None
+
+
+def causes_of_source(source):
+    """Cause ids the evidence source reports on, in registry order."""
+    return [c.id for c in CAUSES if source in c.sources]
+
+
+def make_finding(cause_id, status, summary, affected_nodes=None, evidence=None, remediation=None):
     """Return a finding dict in the one shape the report consumes."""
-    if cause not in CAUSE_IDS:
-        raise FindingError('unknown cause id %r; expected one of %s' % (cause, ', '.join(CAUSE_IDS)))
+    cause(cause_id)
     if status not in STATUSES:
-        raise FindingError('unknown status %r for %s; expected one of %s' % (status, cause, ', '.join(STATUSES)))
+        raise FindingError('unknown status %r for %s; expected one of %s' % (status, cause_id, ', '.join(STATUSES)))
     return {
-        'cause': cause,
+        'cause': cause_id,
         'status': status,
         'summary': summary,
         'affected_nodes': sorted(set(affected_nodes or [])),
@@ -84,3 +134,48 @@ def combine_findings(findings):
             remediation.setdefault(key, value)
     summaries = [f['summary'] for f in findings if f['status'] == worst['status'] and f.get('summary')]
     return make_finding(worst['cause'], worst['status'], '; '.join(dict.fromkeys(summaries)), nodes, evidence, remediation)
+
+
+def _cause_list(values, what):
+    if values is None:
+        return list(CAUSE_IDS)
+    if isinstance(values, str):
+        values = [v.strip() for v in values.split(',') if v.strip()]
+    unknown = [v for v in values if v not in _BY_ID]
+    if unknown:
+        raise PlanError('%s names unknown cause(s) %s; expected some of %s' % (what, ', '.join(map(str, unknown)), ', '.join(CAUSE_IDS)))
+    return [c for c in CAUSE_IDS if c in values]
+
+
+def plan(checks=None, symptom_causes=None, run_tags=None, skip_tags=None):
+    """Which causes a run covers and in which order their evidence sources run.
+
+    checks: cause ids the caller allows (aks_tunnel_checks / aks_tunnel_remediate; None = all).
+    symptom_causes: cause ids (or tunnel_symptoms results) the symptom points to, most likely first.
+    run_tags / skip_tags: ansible_run_tags / ansible_skip_tags. Cause tags select causes; `symptom` selects the symptom's
+    causes (every cause when the symptom matched nothing); `all` (a run without --tags) selects every cause; other tags
+    (e.g. `always`) select none.
+    Returns {causes: [...registry order], sources: [...symptom's sources first], symptom_first: [...], tags: {...}}.
+    """
+    allowed = _cause_list(checks, 'the causes to check')
+    pointed = []
+    for item in symptom_causes or []:
+        cause_id = item.get('cause') if isinstance(item, dict) else item
+        if cause_id in _BY_ID and cause_id not in pointed:
+            pointed.append(cause_id)
+    run_tags = set(run_tags or ['all'])
+    skip_tags = set(skip_tags or [])
+    tag_to_cause = dict((c.tag, c.id) for c in CAUSES)
+    tagged = set(tag_to_cause[t] for t in run_tags if t in tag_to_cause)
+    if TAG_SYMPTOM in run_tags:
+        tagged.update(pointed or CAUSE_IDS)
+    if 'all' in run_tags:
+        tagged.update(CAUSE_IDS)
+    selected = [c for c in allowed if c in tagged and cause(c).tag not in skip_tags and not (TAG_SYMPTOM in skip_tags and c in pointed)]
+    first = [c for c in pointed if c in selected]
+    sources = []
+    for cause_id in first + selected:
+        for source in cause(cause_id).sources:
+            if source not in sources:
+                sources.append(source)
+    return {'causes': selected, 'sources': sources, 'symptom_first': first, 'tags': dict((c, cause(c).tag) for c in selected)}

@@ -367,15 +367,52 @@ def _ladder_remediation(report):
     suggested = _ladder.aks_doc_example_ladder()
     counts = report['cluster']
     ref = report['configmap']
-    return {
+    return {'ladder': {
         'module': 'aks.tunnel.konnectivity_ladder',
         'namespace': ref['namespace'],
         'configmap': ref['name'],
         'nodes_to_replicas': suggested[_ladder.NODES_KEY],
-        'expected_replicas': _ladder.ladder_replicas(suggested, counts['total_nodes'], counts['total_cores'],
-                                                     counts['schedulable_nodes'], counts['schedulable_cores']),
+        'expected_replicas': _ladder_replicas_for(suggested, counts),
+        # What ladder_repair() needs to decide whether a configured ladder must replace the live one.
+        'live': {'cpa_valid': bool(report['cpa_valid']), 'safety_errors': list(report['safety_errors']),
+                 'expected_replicas': report['expected_replicas']},
+        'counts': dict((key, counts[key]) for key in ('total_nodes', 'total_cores', 'schedulable_nodes', 'schedulable_cores')),
         'note': 'write a sorted ladder under the single "ladder" key with state=present; the previous ladder is returned for rollback',
-    }
+    }}
+
+
+def _ladder_replicas_for(ladder_document, counts):
+    return _ladder.ladder_replicas(ladder_document, counts['total_nodes'], counts['total_cores'], counts['schedulable_nodes'],
+                                   counts['schedulable_cores'])
+
+
+def ladder_repair(ladder_remediation, nodes_to_replicas):
+    """Whether the repair writes nodes_to_replicas over the live ladder, from a finding's remediation.ladder.
+
+    The live ladder is replaced only when CPA refuses it, it is unsafe, it gives no replica count, or it gives fewer
+    replicas than the configured one for today's cluster; a live ladder that already gives as many stays (it may hold
+    the operator's own tuning). Returns {needs_fix, reason, live_replicas, desired_replicas, configmap, namespace}.
+    """
+    if not isinstance(ladder_remediation, dict) or not isinstance(ladder_remediation.get('live'), dict):
+        raise ValueError('ladder_repair needs the remediation.ladder of a konnectivity_agent_scaling finding '
+                         '(from aks.tunnel.konnectivity_ladder state=query), got %r' % (ladder_remediation,))
+    live = ladder_remediation['live']
+    counts = ladder_remediation['counts']
+    desired = _ladder_replicas_for({_ladder.NODES_KEY: nodes_to_replicas}, counts)
+    current = live.get('expected_replicas')
+    if not live.get('cpa_valid'):
+        reason = 'CPA refuses the live ladder'
+    elif live.get('safety_errors'):
+        reason = 'the live ladder is unsafe: %s' % '; '.join(live['safety_errors'])
+    elif current is None:
+        reason = 'the live ladder gives no replica count'
+    elif current < desired:
+        reason = 'the live ladder gives %d replica(s), the configured ladder %d' % (current, desired)
+    else:
+        reason = None
+    return {'needs_fix': reason is not None, 'reason': reason or 'the live ladder gives %s replica(s), the configured ladder %d: kept'
+            % (current, desired), 'live_replicas': current, 'desired_replicas': desired,
+            'configmap': ladder_remediation.get('configmap'), 'namespace': ladder_remediation.get('namespace')}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -648,7 +685,7 @@ def _agent_remediation(deployment, pod_rows, container_name):
     name = _get(deployment, 'metadata', 'name', default=AGENT_DEPLOYMENT)
     namespace = _get(deployment, 'metadata', 'namespace', default=NAMESPACE)
     return {
-        'ladder': 'raise the replica count with aks.tunnel.konnectivity_ladder state=present (more agents share the tunnel load)',
+        'advice': ['raise the replica count with aks.tunnel.konnectivity_ladder state=present (more agents share the tunnel load)'],
         'deployment_resources': {'namespace': namespace, 'deployment': name, 'container': container_name,
                                  'current_memory_limit': '%dMi' % mib(limit) if limit else None, 'suggested_memory_limit': suggested},
         'caveat': RECONCILE_CAVEAT,

@@ -170,7 +170,7 @@ def _finding_fw(cause, kind, inspections, summary, reach_ran, port):
             remediation = {'summary': 'Delete the blocking iptables rule(s) by their full spec with aks.tunnel.node_firewall '
                                       '(an iptables-save backup is kept); then restart the tunnel pods.',
                            'module': 'aks.tunnel.node_firewall', 'nodes': [r['node'] for r in blocked], 'iptables': 'delete_blocking',
-                           'rules': dict((r['node'], r['checks']['firewall']['rules']) for r in blocked)}
+                           'iptables_rules': dict((r['node'], r['checks']['firewall']['rules']) for r in blocked)}
         return _causes.make_finding(cause, _causes.STATUS_PROBLEM, '%s blocks TCP %d on %d node(s)' % (label, port, len(blocked)),
                                     [r['node'] for r in blocked], evidence, remediation)
     if failed:

@@ -288,7 +288,7 @@ def kubelet_finding(result, sources, port=10250):
                        'node subnet(s) of the blocked nodes, just above the Deny that matched (other Denies stay in force), with '
                        'aks.tunnel.nsg_port_rule; then restart the tunnel pods.' % port,
             'module': 'aks.tunnel.nsg_port_rule',
-            'rules': [_repair_rule(r, port, result.get('vnet_prefixes')) for r in result.get('repairs') or []
+            'nsg_rules': [_repair_rule(r, port, result.get('vnet_prefixes')) for r in result.get('repairs') or []
                       if r['direction'] and any(b['rule'] for b in r['blocking_rules'])],
         }
         return _causes.make_finding(cause, _causes.STATUS_PROBLEM, 'NSG rule(s) %s deny TCP %d from the tunnel nodes to %d node(s)'
@@ -330,7 +330,7 @@ def egress_finding(result, tunnel, checked=True):
             'summary': 'Add an Outbound Allow rule for the tunnel port(s) to the API server at a priority lower than the blocking rule '
                        'with aks.tunnel.nsg_port_rule (direction Outbound).',
             'module': 'aks.tunnel.nsg_port_rule',
-            'rules': [{'resource_group': b['resource_group'], 'nsg': b['nsg_name'], 'direction': 'Outbound', 'port': b['port'],
+            'nsg_rules': [{'resource_group': b['resource_group'], 'nsg': b['nsg_name'], 'direction': 'Outbound', 'port': b['port'],
                        'protocol': b['protocol'], 'destination_prefix': denied[0]['destination'], 'blocking_rule': b['rule'],
                        'blocking_priority': b['priority']} for b in rules],
         }

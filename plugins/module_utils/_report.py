@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
     CAUSE_IDS,
+    CAUSE_TAGS,
     CAUSE_TITLES,
     EGRESS_PORTS_BLOCKED,
     STATUS_NOT_APPLICABLE,
@@ -29,16 +30,6 @@ from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
 
 SCHEMA = 'aks.tunnel/report/v1'
 
-# Playbook tag of each cause (same as _symptoms.CAUSE_TAGS; kept here so the report needs no regexes).
-CAUSE_TAGS = {
-    'nsg_blocks_10250': 'nsg',
-    'ufw_blocks_10250': 'ufw',
-    'iptables_blocks_10250': 'iptables',
-    'egress_ports_blocked': 'egress',
-    'snat_exhaustion': 'snat',
-    'konnectivity_agent_scaling': 'konnectivity',
-}
-
 STATUS_LABELS = {STATUS_PROBLEM: 'PROBLEM', STATUS_OK: 'OK', STATUS_UNKNOWN: 'UNKNOWN', STATUS_NOT_APPLICABLE: 'N/A'}
 
 # Causes where a real probe from the nodes ("a packet got through") settles a static NSG evaluation that could not decide.
@@ -46,7 +37,9 @@ _PROBE_SETTLES = (EGRESS_PORTS_BLOCKED,)
 
 NOT_CHECKED = 'not checked in this run (skipped by --tags or aks_tunnel_checks)'
 
-STATS_KEYS = ('run_commands', 'arm_calls', 'kube_calls', 'duration_s')
+# run_commands: Run Commands sent; arm_calls/kube_calls: HTTP requests (retries included); throttled: 429 answers;
+# retries: requests sent again; retry_wait_s: seconds spent waiting before retries; duration_s: wall time.
+STATS_KEYS = ('run_commands', 'arm_calls', 'kube_calls', 'throttled', 'retries', 'retry_wait_s', 'duration_s')
 
 
 class ReportInputError(ValueError):
@@ -197,8 +190,9 @@ def _stats(stats):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ReportInputError('stats.%s must be a number or null, got %r' % (key, value))
         result[key] = value
-    if result['duration_s'] is not None:
-        result['duration_s'] = round(float(result['duration_s']), 1)
+    for key in ('duration_s', 'retry_wait_s'):
+        if result[key] is not None:
+            result[key] = round(float(result[key]), 1)
     return result
 
 
@@ -239,7 +233,7 @@ def next_command(finding, remediate_playbook, extra_args):
 def _blocking(finding):
     """A short 'what blocks' text from the finding's remediation (NSG rule, iptables rules, egress rule to add)."""
     remediation = finding.get('remediation') or {}
-    rules = remediation.get('rules')
+    rules = remediation.get('nsg_rules')
     if isinstance(rules, list) and rules and isinstance(rules[0], dict):
         parts = []
         for rule in rules:
@@ -247,6 +241,7 @@ def _blocking(finding):
                 parts.append('%s/%s (priority %s, %s)' % (rule.get('nsg'), rule['blocking_rule'], rule.get('blocking_priority'),
                                                           rule.get('direction')))
         return ', '.join(dict.fromkeys(parts))
+    rules = remediation.get('iptables_rules')
     if isinstance(rules, dict) and rules:
         return '; '.join('%s: %s' % (node, ' / '.join(specs)) for node, specs in sorted(rules.items()))
     return ''
@@ -308,7 +303,7 @@ def render_markdown(report, remediate_playbook='playbooks/remediate.yml', extra_
            '* tunnel component: %s, nodes: %s, private: %s' % (md_text(cluster.get('tunnel_component')), md_text(cluster.get('node_count')),
                                                                md_text(cluster.get('private'))),
            '* problems: %s' % (', '.join(md_code(p) for p in report['problems']) or 'none'),
-           '* run commands: %s, ARM calls: %s, Kubernetes calls: %s, duration: %s s' % tuple(
+           '* run commands: %s, ARM calls: %s, Kubernetes calls: %s, throttled: %s, retries: %s (%s s waiting), duration: %s s' % tuple(
                'n/a' if report['stats'][k] is None else md_text(report['stats'][k]) for k in STATS_KEYS), '']
     previous = dict((f['cause'], f['status']) for f in (before or {}).get('findings', []))
     if previous:

@@ -37,6 +37,7 @@ import re
 
 from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
     CAUSE_IDS,
+    CAUSE_TAGS,
     EGRESS_PORTS_BLOCKED,
     IPTABLES_BLOCKS_10250,
     KONNECTIVITY_AGENT_SCALING,
@@ -47,16 +48,6 @@ from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
 
 DIAGNOSE_PLAYBOOK = 'playbooks/diagnose.yml'
 KUBELET_PORT = 10250
-
-# Playbook tag of the role that checks each cause.
-CAUSE_TAGS = {
-    NSG_BLOCKS_10250: 'nsg',
-    UFW_BLOCKS_10250: 'ufw',
-    IPTABLES_BLOCKS_10250: 'iptables',
-    EGRESS_PORTS_BLOCKED: 'egress',
-    SNAT_EXHAUSTION: 'snat',
-    KONNECTIVITY_AGENT_SCALING: 'konnectivity',
-}
 
 # Longest input scanned; kubectl/event dumps larger than this are cut (keeps the filter fast).
 MAX_TEXT_CHARS = 1000000

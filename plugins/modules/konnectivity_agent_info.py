@@ -169,7 +169,7 @@ finding:
   type: dict
   sample: {cause: konnectivity_agent_scaling, status: problem, summary: 'pod konnectivity-agent-... was OOMKilled ...',
            affected_nodes: [aks-nodepool1-12345678-vmss000000], evidence: ['...'],
-           remediation: {ladder: 'raise the replica count with aks.tunnel.konnectivity_ladder ...',
+           remediation: {advice: ['raise the replica count with aks.tunnel.konnectivity_ladder ...'],
                          deployment_resources: {namespace: kube-system, deployment: konnectivity-agent, container: konnectivity-agent,
                                                 current_memory_limit: 64Mi, suggested_memory_limit: 128Mi},
                          caveat: 'AKS manages konnectivity-agent ...'}}

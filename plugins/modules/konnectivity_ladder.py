@@ -248,7 +248,7 @@ finding:
   type: dict
   sample: {cause: konnectivity_agent_scaling, status: problem, summary: 'the ladder gives 1 replica(s) for 12 schedulable nodes; ...',
            affected_nodes: [], evidence: ['ladder: {"nodesToReplicas":[[1,1]]}'],
-           remediation: {module: aks.tunnel.konnectivity_ladder, nodes_to_replicas: [[1, 2], [100, 3]], expected_replicas: 2}}
+           remediation: {ladder: {module: aks.tunnel.konnectivity_ladder, nodes_to_replicas: [[1, 2], [100, 3]], expected_replicas: 2}}}
 new_ladder:
   description: The ladder written (or that would be written in check mode).
   returned: when O(state=present)

@@ -45,7 +45,7 @@ def test_undersized_ladder_is_detected_and_repaired(kube_lab, tmp_path):
     assert detect['finding']['cause'] == 'konnectivity_agent_scaling'
     assert detect['finding']['status'] == 'problem'
     assert ('the ladder gives 1 replica(s) for %d schedulable nodes; the cluster needs at least 3' % node_count) in detect['finding']['summary']
-    assert detect['finding']['remediation']['nodes_to_replicas'] == DOC_LADDER
+    assert detect['finding']['remediation']['ladder']['nodes_to_replicas'] == DOC_LADDER
     assert any('some cluster sizes get only 1 replica(s)' in w for w in detect['safety_warnings'])
     # The pod side agrees with the ladder (1 replica, as the ladder says) and the read-only user may read everything.
     assert results['agents']['finding']['status'] == 'ok'

@@ -100,7 +100,7 @@ DETECT = '''
         - name: NSG rule with the reader
           aks.tunnel.nsg_port_rule:
             resource_group: "{{ aks_tunnel_lab.node_resource_group }}"
-            nsg: "{{ nsg.finding.remediation.rules[0].nsg }}"
+            nsg: "{{ nsg.finding.remediation.nsg_rules[0].nsg }}"
           register: reader_rule
           ignore_errors: true
         - name: Node firewall with the reader

@@ -97,7 +97,7 @@ def test_evaluate_ladder_table(data, count, cordoned, replicas, expected):
     assert report['finding']['cause'] == 'konnectivity_agent_scaling'
     assert fragment in report['finding']['summary']
     if status == 'problem':
-        assert report['finding']['remediation']['nodes_to_replicas'] == json.loads(DOC)['nodesToReplicas']
+        assert report['finding']['remediation']['ladder']['nodes_to_replicas'] == json.loads(DOC)['nodesToReplicas']
     else:
         assert report['finding']['remediation'] == {}
 

@@ -61,7 +61,7 @@ def test_address_specific_deny_names_the_rule_and_the_nodes():
         [('deny-kubelet', 200, ['n2', 'n3'], ['n0', 'n1'], 'destination_nic')]
     finding = nc.kubelet_finding(result, sources)
     assert (finding['cause'], finding['status'], finding['affected_nodes']) == ('nsg_blocks_10250', 'problem', ['n2', 'n3'])
-    assert finding['remediation']['rules'] == [{
+    assert finding['remediation']['nsg_rules'] == [{
         'resource_group': 'MC_rg', 'nsg': 'aks-agentpool-1-nsg', 'nsg_id': NIC_NSG, 'direction': 'Inbound', 'port': 10250, 'protocol': 'Tcp',
         'blocking_rule': 'deny-kubelet', 'blocking_priority': 200, 'blocking_rules': [{'rule': 'deny-kubelet', 'priority': 200}],
         # no subnet prefix in this model: the node IPs stand for their subnets
@@ -92,7 +92,7 @@ def test_egress_deny_and_unknown_address():
     _m, _sources, result = run([rule('deny-9000-out', 400, direction='Outbound', dport='9000', dst='Internet')], egress=egress)
     finding = nc.egress_finding(result, {'egress': egress})
     assert (finding['status'], finding['affected_nodes']) == ('problem', ['n0', 'n1'])
-    assert finding['remediation']['rules'][0]['blocking_rule'] == 'deny-9000-out'
+    assert finding['remediation']['nsg_rules'][0]['blocking_rule'] == 'deny-9000-out'
     _m, _sources, result = run([], egress=egress, api_ip=None)
     assert nc.egress_finding(result, {'egress': egress})['status'] == 'unknown'
     _m, _sources, result = run([], egress=egress)
@@ -146,7 +146,7 @@ def test_every_nsg_that_denies_gets_its_own_repair_with_the_node_subnets():
     sources = [x for x in m['nodes'] if x['hosts_tunnel']]
     result = nc.check_paths(m, nsgs, sources)
     assert [b['rule'] for b in result['blocking_rules']] == ['deny-subnet']
-    rules = nc.kubelet_finding(result, sources)['remediation']['rules']
+    rules = nc.kubelet_finding(result, sources)['remediation']['nsg_rules']
     assert [(r['nsg'], r['direction'], r['blocking_rule'], r['blocking_priority']) for r in rules] == [
         ('aks-agentpool-1-nsg', 'Inbound', 'deny-nic', 400), ('customer-nsg', 'Inbound', 'deny-subnet', 500)]
     for entry in rules:

@@ -18,9 +18,9 @@ EGRESS, SNAT, KONN = 'egress_ports_blocked', 'snat_exhaustion', 'konnectivity_ag
 CLUSTER = {'name': 'aks-lab', 'resource_group': 'rg-aks-lab', 'tunnel_component': 'konnectivity', 'node_count': 7, 'private': False}
 NSG_RULE = {'nsg': 'aks-nsg', 'blocking_rule': 'deny-kubelet', 'blocking_priority': 310, 'direction': 'Inbound'}
 NSG_PROBLEM = make_finding(NSG, 'problem', "NSG rule(s) 'deny-kubelet' deny TCP 10250", ['n2'], ['rule deny-kubelet ...'],
-                           {'module': 'aks.tunnel.nsg_port_rule', 'rules': [NSG_RULE]})
+                           {'module': 'aks.tunnel.nsg_port_rule', 'nsg_rules': [NSG_RULE]})
 IPT_PROBLEM = make_finding(IPT, 'problem', 'iptables blocks TCP 10250 on 1 node(s)', ['n0'], [],
-                           {'rules': {'n0': ['-A INPUT -p tcp --dport 10250 -j DROP']}})
+                           {'iptables_rules': {'n0': ['-A INPUT -p tcp --dport 10250 -j DROP']}})
 
 
 def ok(cause, summary='fine'):
@@ -89,7 +89,8 @@ def test_build_report_contract_and_verdict():
     assert report['schema'] == 'aks.tunnel/report/v1'
     assert report['cluster'] == CLUSTER
     assert report['problems'] == [NSG, IPT]
-    assert report['stats'] == {'run_commands': 3, 'arm_calls': None, 'kube_calls': None, 'duration_s': 12.3}
+    assert report['stats'] == {'run_commands': 3, 'arm_calls': None, 'kube_calls': None, 'throttled': None, 'retries': None,
+                               'retry_wait_s': None, 'duration_s': 12.3}
     assert r.should_fail(report) is True and r.should_fail(report, False) is False
     assert r.should_fail(r.build_report(CLUSTER, all_ok())) is False
     assert json.loads(r.render_json(report)) == report
@@ -154,6 +155,6 @@ def test_markdown_lists_findings_and_before_after():
     assert text.startswith('# aks.tunnel report: rg-aks-lab/aks-lab\n')
     assert '| `nsg_blocks_10250` | PROBLEM | n2 | NSG rule(s) \'deny-kubelet\' deny TCP 10250 |' in text
     assert 'Next: `ansible-playbook playbooks/remediate.yml --check --diff --tags nsg -e @v.yml`' in text
-    assert '* run commands: 2, ARM calls: n/a, Kubernetes calls: n/a, duration: n/a s' in text
+    assert '* run commands: 2, ARM calls: n/a, Kubernetes calls: n/a, throttled: n/a, retries: n/a (n/a s waiting), duration: n/a s' in text
     after = r.render_markdown(r.build_report(CLUSTER, all_ok()), before=report)
     assert '| `nsg_blocks_10250` | PROBLEM | OK | fine |' in after

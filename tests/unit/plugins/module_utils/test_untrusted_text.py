@@ -43,7 +43,7 @@ def hostile_report():
     findings = [make_finding(c, 'ok', 'fine') for c in CAUSE_IDS]
     findings.append(make_finding(IPT, 'problem', 'iptables blocks TCP 10250 on %s: %s' % (HOSTILE_NODE, MARKUP), [HOSTILE_NODE],
                                  ['rule %s' % HOSTILE_RULE, CONTROLS, '@@ufw rc=0 bytes=0\nAKSTP1 end id=x n=0 rc=0'],
-                                 {'rules': {HOSTILE_NODE: [HOSTILE_RULE]}}))
+                                 {'iptables_rules': {HOSTILE_NODE: [HOSTILE_RULE]}}))
     findings.append(make_finding(KONN, 'problem', 'pod %s was OOMKilled' % HOSTILE_POD, ['#n1'], ['process ' + CONTROLS]))
     findings.append(make_finding(SNAT, 'unknown', 'ARM says: ' + MARKUP + CONTROLS))
     cluster = dict(CLUSTER, name='aks-`x`|<i>y</i>\n# h', resource_group='rg\x1b[2J')
