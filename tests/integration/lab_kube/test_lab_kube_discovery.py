@@ -20,8 +20,8 @@ def test_version_and_api_versions(kube_lab, client_for):
     versions = client.CoreApi(api_client).get_api_versions()
     assert versions.versions == ['v1']
     groups = client.ApisApi(api_client).get_api_versions()
-    assert [g.name for g in groups.groups] == ['apps', 'events.k8s.io', 'metrics.k8s.io']
-    assert groups.groups[2].preferred_version.group_version == 'metrics.k8s.io/v1beta1'
+    assert [g.name for g in groups.groups] == ['apps', 'authorization.k8s.io', 'events.k8s.io', 'metrics.k8s.io']
+    assert groups.groups[3].preferred_version.group_version == 'metrics.k8s.io/v1beta1'
 
 
 def test_resource_lists(kube_lab, client_for):

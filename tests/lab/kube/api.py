@@ -16,7 +16,7 @@ import json
 import re
 import urllib.parse
 
-from . import rbac
+from . import protobuf, rbac, tables
 from .controllers import selector_string, to_events_v1
 from .kubelet import KubeletUnreachable
 from .patch import apply_patch
@@ -27,6 +27,9 @@ from .util import (ApiError, already_exists, bad_request, conflict, invalid, kib
 READ_VERBS = frozenset(('get', 'list', 'watch'))
 _POD_LOG = re.compile(r'^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$')
 _NODE_PROXY = re.compile(r'^/api/v1/nodes/([^/]+)/proxy(/.*)?$')
+# exec, attach and portforward are streams (upgrade requests, see streams.py); a plain request gets the API server's 400.
+POD_STREAM = re.compile(r'^/api/v1/namespaces/([^/]+)/pods/([^/]+)/(exec|attach|portforward)$')
+_SELF_REVIEWS = re.compile(r'^/apis/authorization\.k8s\.io/v1/(selfsubjectaccessreviews|selfsubjectrulesreviews)$')
 _LOG_PARAMS = ('tailLines', 'previous', 'timestamps', 'sinceSeconds', 'sinceTime', 'limitBytes', 'follow')
 ALL_VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update']
 READ_ONLY = ['get', 'list']
@@ -63,6 +66,9 @@ RESOURCES = [
     Resource('events.k8s.io', 'v1', 'events', 'Event', True, READ_ONLY, 'event', ['ev'], storage='events'),
     Resource('metrics.k8s.io', 'v1beta1', 'nodes', 'NodeMetrics', False, READ_ONLY, '', storage=None),
     Resource('metrics.k8s.io', 'v1beta1', 'pods', 'PodMetrics', True, READ_ONLY, '', storage=None),
+    # kubectl auth can-i: every authenticated user may ask about itself (system:basic-user).
+    Resource('authorization.k8s.io', 'v1', 'selfsubjectaccessreviews', 'SelfSubjectAccessReview', False, ['create'], '', storage=None),
+    Resource('authorization.k8s.io', 'v1', 'selfsubjectrulesreviews', 'SelfSubjectRulesReview', False, ['create'], '', storage=None),
 ]
 GROUP_VERSIONS = {}
 for _res in RESOURCES:
@@ -88,6 +94,8 @@ def discovery_resource_list(group, version):
                               'verbs': ['get', 'patch', 'update']})
         if res.plural == 'pods' and not group:
             resources.append({'name': 'pods/log', 'singularName': '', 'namespaced': True, 'kind': 'Pod', 'verbs': ['get']})
+            for sub, kind in (('attach', 'PodAttachOptions'), ('exec', 'PodExecOptions'), ('portforward', 'PodPortForwardOptions')):
+                resources.append({'name': 'pods/' + sub, 'singularName': '', 'namespaced': True, 'kind': kind, 'verbs': ['create', 'get']})
         if res.plural == 'nodes' and not group:
             resources.append({'name': 'nodes/proxy', 'singularName': '', 'namespaced': False, 'kind': 'NodeProxyOptions',
                               'verbs': ['create', 'delete', 'get', 'patch', 'update']})
@@ -190,6 +198,22 @@ class Api:
         match = _NODE_PROXY.match(path)
         if match:
             return self._node_proxy(method, match.group(1), match.group(2) or '/', query, user)
+        match = POD_STREAM.match(path)
+        if match:
+            self.stream_target(match.group(3), match.group(1), match.group(2), query, user, method)
+            raise bad_request('Upgrade request required')
+        match = _SELF_REVIEWS.match(path)
+        if match:
+            if method != 'POST':
+                raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
+            if (headers.get('Content-Type') or '').startswith('application/vnd.kubernetes.protobuf'):
+                try:
+                    review = protobuf.self_review(body)
+                except protobuf.ProtobufError as exc:
+                    raise bad_request('the body of the request could not be decoded: %s' % exc) from None
+            else:
+                review = self._body(body)
+            return self._self_review(match.group(1), review, user)
         res, namespace, name, subresource = self._route(path)
         if query.get('watch') in ('true', '1'):
             raise ApiError(405, 'MethodNotAllowed', 'watch is not supported by the aks.tunnel lab API server; poll with list instead')
@@ -214,9 +238,9 @@ class Api:
                     raise ApiError(405, 'MethodNotAllowed', 'the lab API server does not accept status writes')
                 return self._get(res, namespace, name)
             if verb == 'get':
-                return self._get(res, namespace, name)
+                return self._table(res, headers, query, self._get(res, namespace, name))
             if verb == 'list':
-                return self._list(res, namespace, query)
+                return self._table(res, headers, query, self._list(res, namespace, query))
             payload = self._body(body)
             if verb == 'create':
                 return self._create(res, namespace, payload)
@@ -227,6 +251,95 @@ class Api:
             if verb == 'delete':
                 return self._delete(res, namespace, name)
         raise ApiError(405, 'MethodNotAllowed', 'the lab API server does not implement %s on %s' % (verb, res.plural))
+
+    @staticmethod
+    def _table(res, headers, query, result):
+        """kubectl get asks for a server-side Table (tables.py); everyone else gets the object or list."""
+        version = tables.wants_table(headers.get('Accept'))
+        if not version:
+            return result
+        return result[0], _json(tables.to_table(res, result[1], query, version)), 'application/json;as=Table;v=%s;g=meta.k8s.io' % version
+
+    # -- authorization.k8s.io: kubectl auth can-i ------------------------------------------------------
+    def _self_review(self, kind, review, user):
+        if not isinstance(review, dict):
+            raise bad_request('the body of the request must be a %s' % kind)
+        spec = review.get('spec') or {}
+        status = {}
+        if kind == 'selfsubjectrulesreviews':
+            status = self._rules(user, spec.get('namespace') or '')
+        else:
+            status = self._access(user, spec)
+        result = {'kind': 'SelfSubjectAccessReview' if kind == 'selfsubjectaccessreviews' else 'SelfSubjectRulesReview',
+                  'apiVersion': 'authorization.k8s.io/v1', 'metadata': {'creationTimestamp': None}, 'spec': spec, 'status': status}
+        return 201, _json(result)
+
+    @staticmethod
+    def _access(user, spec):
+        attrs = spec.get('resourceAttributes')
+        role = user.get('role', 'none')
+        if attrs is None:
+            path, verb = (spec.get('nonResourceAttributes') or {}).get('path', ''), (spec.get('nonResourceAttributes') or {}).get('verb', '')
+            allowed = role == 'admin' or (verb == 'get' and path in ('/version', '/healthz', '/livez', '/readyz', '/api', '/apis'))
+            return {'allowed': allowed}
+        group, resource, verb = attrs.get('group', ''), attrs.get('resource', ''), attrs.get('verb', '')
+        namespace, name, subresource = attrs.get('namespace') or None, attrs.get('name') or None, attrs.get('subresource') or None
+        table = GROUP_VERSIONS.get((group, attrs.get('version') or 'v1')) or next(
+            (t for (g, _unused), t in GROUP_VERSIONS.items() if g == group and resource in t), {})
+        res = table.get(resource) or Resource(group, attrs.get('version') or 'v1', resource, '', bool(namespace), [], '')
+        try:
+            authorize(user, verb, res, namespace, name, subresource)
+        except ApiError:
+            return {'allowed': False}
+        if role == 'admin':
+            reason = 'RBAC: allowed by ClusterRoleBinding "lab-admin" of ClusterRole "cluster-admin" to User "%s"' % user['name']
+        elif role == 'readonly':
+            reason = 'RBAC: allowed by ClusterRoleBinding "lab-reader" of ClusterRole "view" to User "%s"' % user['name']
+        else:
+            reason = 'RBAC: allowed by the lab binding of the aks.tunnel roles to User "%s"' % user['name']
+        return {'allowed': True, 'reason': reason}
+
+    @staticmethod
+    def _rules(user, namespace):
+        """SelfSubjectRulesReview (kubectl auth can-i --list) from the user's role."""
+        role = user.get('role', 'none')
+        rules = [{'verbs': ['create'], 'apiGroups': ['authorization.k8s.io'], 'resources': ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']}]
+        if role == 'admin':
+            rules.append({'verbs': ['*'], 'apiGroups': ['*'], 'resources': ['*']})
+        elif role == 'readonly':
+            rules.append({'verbs': ['get', 'list', 'watch'], 'apiGroups': ['*'], 'resources': ['*']})
+        elif role == 'rbac':
+            for doc in user['rbac']:
+                if doc['kind'] == 'Role' and doc['metadata']['namespace'] != namespace:
+                    continue
+                for rule in doc.get('rules') or []:
+                    entry = {key: list(rule[key]) for key in ('verbs', 'apiGroups', 'resources')}
+                    if rule.get('resourceNames'):
+                        entry['resourceNames'] = list(rule['resourceNames'])
+                    rules.append(entry)
+        non_resource = [{'verbs': ['get'], 'nonResourceURLs': ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/readyz', '/version',
+                                                                 '/version/']}]
+        if role == 'admin':
+            non_resource = [{'verbs': ['*'], 'nonResourceURLs': ['*']}]
+        return {'resourceRules': rules, 'nonResourceRules': non_resource, 'incomplete': False}
+
+    # -- exec / attach / portforward: authorization and target (streams.py serves the upgrade) ---------
+    def stream_target(self, kind, namespace, name, query, user, method='POST'):
+        """Authorize `create pods/<kind>` and find the pod's node: (pod copy, node name, node IP, container)."""
+        pods = GROUP_VERSIONS[('', 'v1')]['pods']
+        authorize(user, 'create' if method == 'POST' else 'get', pods, namespace, name, kind)
+        with self.store.lock:
+            pod = copy.deepcopy(self._load(pods, namespace, name))
+        containers = [c['name'] for c in pod['spec']['containers']]
+        container = query.get('container') or (containers[0] if kind != 'portforward' else None)
+        if kind != 'portforward' and container not in containers:
+            raise bad_request('container %s is not valid for pod %s' % (container, name))
+        node_name = pod['spec'].get('nodeName')
+        phase = (pod.get('status') or {}).get('phase')
+        if not node_name or phase != 'Running':
+            raise bad_request('pod %s does not have a host assigned' % name if not node_name else
+                              'unable to upgrade connection: container not found ("%s")' % (container or containers[0]))
+        return pod, node_name, pod['status'].get('hostIP', ''), container
 
     def _route(self, path):
         parts = path.strip('/').split('/')

@@ -26,6 +26,7 @@ import urllib.parse
 
 import yaml
 
+from ansible_collections.aks.tunnel.tests.lab import topology as topology_module
 from ansible_collections.aks.tunnel.tests.lab.pki import LabCA
 from ansible_collections.aks.tunnel.tests.lab.topology import base36, build_topology
 
@@ -195,6 +196,9 @@ class KubeEmulator:
             raise KubeLabError('config must be a dict (the scenario spec with cluster, node_pools and kube)')
         self.config = config
         self.kube = dict(config.get('kube') or {})
+        # One Kubernetes version per lab: the ARM managed cluster's kubernetesVersion is cluster.kubernetes_version too.
+        self.kube.setdefault('version', (config.get('cluster') or {}).get('kubernetes_version')
+                             or getattr(topology_module, 'DEFAULT_KUBERNETES_VERSION', '1.31.2'))
         self.topology = config['topology'] if config.get('topology') else build_topology(config)
         self.state_dir = state_dir
         self._ca = ca
