@@ -18,7 +18,7 @@ import re
 import jsonschema
 import yaml
 
-from .topology import TopologyError, build_topology
+from .topology import DEFAULT_KUBERNETES_VERSION, TopologyError, build_topology
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIO_DIR = os.path.join(HERE, 'scenarios')
@@ -255,6 +255,7 @@ def lab_config(scenario, extra_clients=()):
     """
     topology = build_topology(scenario)
     cluster = dict(scenario['cluster'])
+    cluster.setdefault('kubernetes_version', DEFAULT_KUBERNETES_VERSION)
     snat = scenario['snat']
     cluster['load_balancer_profile'] = {
         'managed_outbound_ip_count': int(snat.get('outbound_ips', 1)),
@@ -268,7 +269,7 @@ def lab_config(scenario, extra_clients=()):
         network['subnet_nsg'] = CUSTOMER_SUBNET_NSG
     kind = tunnel_kind(scenario)
     konn = scenario['konnectivity']
-    kube = {'tunnel': kind, 'version': scenario['cluster'].get('kubernetes_version', '1.31.2')}
+    kube = {'tunnel': kind, 'version': cluster['kubernetes_version']}
     placement = tunnel_nodes(scenario, topology)
     if kind == 'konnectivity':
         spec = {'replicas': tunnel_replicas(scenario), 'nodes': placement}  # CPA scales it along the ladder
@@ -282,6 +283,7 @@ def lab_config(scenario, extra_clients=()):
     else:
         kube['aks_link'] = {'nodes': placement}
     kube.update(copy.deepcopy(scenario.get('kube') or {}))
+    cluster['kubernetes_version'] = kube['version']  # one version for az aks show and kubectl version
     config = {
         'cluster': cluster,
         'node_pools': copy.deepcopy(scenario['node_pools']),

@@ -35,6 +35,28 @@ SPEC_GROUPS = {
     'metrics': ['specification/monitor/resource-manager/Microsoft.Insights/stable/2024-02-01/metrics_API.json',
                 'specification/monitor/resource-manager/Microsoft.Insights/stable/2024-02-01/metricDefinitions_API.json'],
 }
+# Microsoft.Resources (subscriptions, tenants) is not among the vendored specs: these schemas are written by the
+# project from the REST reference of SubscriptionClient 2022-12-01 (Subscriptions - List / Get, Tenants - List), only
+# the fields the lab answers with, and stand in for the spec until its swagger is vendored.
+_SUBSCRIPTION = {'type': 'object', 'required': ['id', 'subscriptionId', 'displayName', 'state'], 'properties': {
+    'id': {'type': 'string', 'pattern': '^/subscriptions/[0-9a-fA-F-]{36}$'}, 'subscriptionId': {'type': 'string'},
+    'tenantId': {'type': 'string'}, 'displayName': {'type': 'string'},
+    'state': {'enum': ['Enabled', 'Warned', 'PastDue', 'Disabled', 'Deleted']},
+    'subscriptionPolicies': {'type': 'object', 'properties': {'locationPlacementId': {'type': 'string'}, 'quotaId': {'type': 'string'},
+                                                              'spendingLimit': {'enum': ['On', 'Off', 'CurrentPeriodOff']}}},
+    'authorizationSource': {'type': 'string'}, 'managedByTenants': {'type': 'array'}, 'tags': {'type': 'object'}}}
+_ARM_ERROR_BODY = {'type': 'object', 'required': ['error'], 'properties': {'error': {'type': 'object', 'required': ['code', 'message']}}}
+LAB_SCHEMAS = {
+    ('resources', 'Subscriptions_List', 200): {'type': 'object', 'required': ['value'], 'properties': {
+        'value': {'type': 'array', 'items': _SUBSCRIPTION}, 'nextLink': {'type': 'string'},
+        'count': {'type': 'object', 'properties': {'type': {'type': 'string'}, 'value': {'type': 'integer'}}}}},
+    ('resources', 'Subscriptions_Get', 200): _SUBSCRIPTION,
+    ('resources', 'Tenants_List', 200): {'type': 'object', 'required': ['value'], 'properties': {'value': {'type': 'array', 'items': {
+        'type': 'object', 'required': ['id', 'tenantId'], 'properties': {
+            'id': {'type': 'string', 'pattern': '^/tenants/'}, 'tenantId': {'type': 'string'}, 'tenantCategory': {'enum': ['Home', 'ProjectedBy', 'ManagedBy']},
+            'domains': {'type': 'array', 'items': {'type': 'string'}}, 'defaultDomain': {'type': 'string'}, 'tenantType': {'type': 'string'}}}}}},
+}
+LAB_GROUPS = ('resources',)
 # Error shape for operations whose spec lists no `default` response.
 DEFAULT_ERRORS = {
     'runcommand': ('specification/compute/resource-manager/Microsoft.Compute/common-types/v1/common.json', 'CloudError'),
@@ -204,6 +226,8 @@ class SwaggerSchemas:
     def response_schema(self, group, operation_id, status):
         """JSON Schema for the response body, or None when the spec says the response has no body."""
         key = ('op', group, operation_id, int(status))
+        if group in LAB_GROUPS:
+            return LAB_SCHEMAS.get((group, operation_id, int(status)), _ARM_ERROR_BODY if int(status) >= 400 else None)
         with self._lock:
             if key in self._cache:
                 return self._cache[key]

@@ -17,6 +17,9 @@ import ipaddress
 
 DEFAULT_SUBSCRIPTION = '00000000-0000-4000-8000-00000000a1b2'
 DEFAULT_TENANT = '11111111-1111-4111-8111-11111111c3d4'
+# The one Kubernetes version of a lab: ARM's managed cluster (kubernetesVersion, orchestratorVersion) and the
+# Kubernetes API (/version, nodes' kubeletVersion) both take it from the lab config's cluster.kubernetes_version.
+DEFAULT_KUBERNETES_VERSION = '1.31.2'
 BASE36 = '0123456789abcdefghijklmnopqrstuvwxyz'
 
 

@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.aks.tunnel.tests.lab import swagger
 from ansible_collections.aks.tunnel.tests.lab.arm.server import ROUTES
 
-NET, VMSS_NET, CMP, AKS, MON = '2026-03-01', '2018-10-01', '2026-04-01', '2026-08-01', '2024-02-01'
+NET, VMSS_NET, CMP, AKS, MON, RES = '2026-03-01', '2018-10-01', '2026-04-01', '2026-08-01', '2024-02-01', '2022-12-01'
 SPEC_OPS = sorted({tuple(r[7]) for r in ROUTES if r[7] and r[7][0] != 'lro'})
 
 
@@ -77,6 +77,8 @@ def _drive_everything(arm):
         ('GET', arm.lb_id + 'x/providers/Microsoft.Insights/metrics', MON, None),
         ('GET', arm.lb_id + '/providers/Microsoft.Insights/metricDefinitions', MON, None),
         ('GET', arm.lb_id + '/providers/Microsoft.Insights/metricDefinitions', MON, {'params': {'metricnamespace': 'Microsoft.Compute/x'}}),
+        ('GET', '/subscriptions', RES, None), ('GET', '/subscriptions/' + sub, RES, None), ('GET', '/tenants', RES, None),
+        ('GET', '/subscriptions/00000000-0000-4000-8000-0000000000ff', RES, None), ('GET', '/tenants', '2001-01-01', None),
     ]
     for method, path, version, extra in calls:
         kwargs = {}

@@ -36,17 +36,29 @@ from .common import ArmError, LabConfigError, Response
 from .executor import load_executor
 from .faults import Faults
 from .lro import TERMINAL, async_operation_url, location_url
-from .providers import compute, containerservice as aks, insights, network as net
+from .providers import compute, containerservice as aks, insights, network as net, resources
 from .state import ArmState
 
 LOG = logging.getLogger(__name__)
 
+# The api-versions the emulator accepts per provider: those the supported SDK range sends (requirements.txt: the lowest
+# and the highest of each range), those the Azure CLI sends for the commands of the article (azure-cli 2.91), and those
+# whose swagger is vendored; each is validated against its own spec where the project has it (tests/lab/swagger.py
+# SPEC_VERSIONS maps every accepted version to the spec it is checked against).
 API_VERSIONS = {
-    'network': ('2026-03-01',),
-    'network-vmss': ('2018-10-01', '2017-03-30'),
-    'compute': ('2026-04-01',),
-    'aks': ('2026-08-01',),
-    'insights': ('2024-02-01',),
+    # azure-mgmt-network 25.0.0 -> 2023-04-01, 33.1.0 -> 2026-03-01; az 2.91 (aaz, per command): nsg / nsg rule 2022-01-01,
+    # lb show 2025-07-01 (its SDK part 2023-04-01), vnet 2025-07-01, subnet 2024-07-01, public-ip 2025-09-01; vendored spec 2024-01-01
+    'network': ('2022-01-01', '2023-04-01', '2024-01-01', '2024-07-01', '2025-07-01', '2025-09-01', '2026-03-01'),
+    # VMSS NIC operations: every azure-mgmt-network sends 2018-10-01 (the spec's parameter enum says 2017-03-30); az vmss nic 2023-09-01
+    'network-vmss': ('2017-03-30', '2018-10-01', '2023-09-01'),
+    # azure-mgmt-compute 30.0.0 -> 2023-03-01, 39.0.0 -> 2026-04-01; az 2.91 -> 2024-11-01; vendored spec 2024-03-01
+    'compute': ('2023-03-01', '2024-03-01', '2024-11-01', '2026-04-01'),
+    # azure-mgmt-containerservice 30.0.0 -> 2024-02-01 (= the vendored spec), 41.8.0 -> 2026-08-01; az 2.91 -> 2026-06-01
+    'aks': ('2024-02-01', '2026-06-01', '2026-08-01'),
+    # azure-mgmt-monitor 6.0.0 -> 2021-05-01, 7.0.0 -> 2024-02-01 (= the vendored spec); az 2.91 -> 2018-01-01
+    'insights': ('2018-01-01', '2021-05-01', '2024-02-01'),
+    # Microsoft.Resources subscriptions / tenants (SubscriptionClient): az 2.91 -> 2022-12-01
+    'resources': ('2016-06-01', '2020-01-01', '2022-12-01'),
 }
 NAMESPACE_CATEGORY = {'microsoft.network': 'network', 'microsoft.compute': 'compute', 'microsoft.containerservice': 'aks'}
 DEFAULT_CLIENT = {'client_id': '22222222-2222-4222-8222-22222222e5f6', 'client_secret': 'lab-client-secret', 'role': 'contributor'}
@@ -62,6 +74,10 @@ AKS = RG + '/providers/Microsoft.ContainerService'
 MC = AKS + '/managedClusters/{name}'
 # (method, template, handler, api category, fault kind, RBAC action, resource type, (spec, operationId))
 ROUTES = [
+    # Microsoft.Resources: no RBAC action (Azure lists the subscriptions a principal holds any role in)
+    ('GET', '/subscriptions', resources.subscription_list, 'resources', 'read', None, 'subscriptions', ('resources', 'Subscriptions_List')),
+    ('GET', SUB, resources.subscription_get, 'resources', 'read', None, 'subscriptions', ('resources', 'Subscriptions_Get')),
+    ('GET', '/tenants', resources.tenant_list, 'resources', 'read', None, 'tenants', ('resources', 'Tenants_List')),
     ('GET', NSG, net.nsg_get, 'network', 'read', 'Microsoft.Network/networkSecurityGroups/read', 'networkSecurityGroups',
      ('network', 'NetworkSecurityGroups_Get')),
     ('PUT', NSG, net.nsg_put, 'network', 'write', 'Microsoft.Network/networkSecurityGroups/write', 'networkSecurityGroups',
@@ -305,6 +321,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 status, body = emu.admin(method, path, query, self.headers, raw)
                 self._send(status, body)
                 return
+            if path.rstrip('/').lower() == '/metadata/endpoints' and method == 'GET':
+                status, body = resources.metadata_endpoints(base, query.get('api-version'))
+                self._send(status, body)
+                return
             if _OIDC_RE.match(path) or _TOKEN_RE.match(path):
                 self._identity(method, path, raw, base)
                 return
@@ -493,7 +513,8 @@ class ArmEmulator:
                 raise ArmError(404, 'SubscriptionNotFound', "The subscription '%s' could not be found." % params['sub'], flat=flat)
             if category == 'insights' and not params['resource_uri'].strip('/').lower().startswith('subscriptions/%s/' % self.state.subscription_id):
                 raise ArmError(404, 'ResourceNotFound', "The Resource '%s' was not found." % params['resource_uri'].strip('/'), flat=True)
-            self.identity.authorize(principal, action.replace('{ns}', params.get('ns', '')), path)
+            if action:
+                self.identity.authorize(principal, action.replace('{ns}', params.get('ns', '')), path)
             if 'rg' in params and not self.state.known_resource_group(params['rg']):
                 raise ArmError(404, 'ResourceGroupNotFound', "Resource group '%s' could not be found." % params['rg'], flat=flat)
             fault = self.faults.take_request_fault(kind)

@@ -16,7 +16,7 @@ import logging
 import threading
 import uuid
 
-from ..topology import build_topology, TopologyError
+from ..topology import DEFAULT_KUBERNETES_VERSION, build_topology, TopologyError
 from .common import LabConfigError, new_etag, stable_uuid, utcnow
 from .config import validate_config, validate_metrics
 from .lro import OperationStore
@@ -80,7 +80,7 @@ class ArmState:
         ccfg = self.config.get('cluster') or {}
         lbp = ccfg.get('load_balancer_profile') or {}
         self.cluster_props = {
-            'kubernetes_version': ccfg.get('kubernetes_version', '1.33.3'),
+            'kubernetes_version': ccfg.get('kubernetes_version') or (self.config.get('kube') or {}).get('version') or DEFAULT_KUBERNETES_VERSION,
             'network_plugin': ccfg.get('network_plugin', 'azure'),
             'network_plugin_mode': ccfg.get('network_plugin_mode', 'overlay'),
             'pod_cidr': ccfg.get('pod_cidr', '10.244.0.0/16'),

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import urllib.parse
 
 from ..common import ArmError, Response, iso_z, utcnow
 from .network import has_lb
@@ -294,8 +295,12 @@ def metrics_list(ctx, p):
     for agg in requested_aggs:
         if agg not in AGGREGATIONS:
             raise _bad('Invalid aggregation type: %s. Valid values: %s' % (agg, ', '.join(AGGREGATIONS)))
-    # an unencoded '+' of a UTC offset arrives as a space
-    start, end = parse_timespan((query.get('timespan') or '').replace(' ', '+'), now=state.now())
+    # an unencoded '+' of a UTC offset arrives as a space; the Azure CLI (az monitor metrics list) sends the timespan
+    # percent-encoded twice ('%253A'), which Azure Monitor accepts
+    timespan = query.get('timespan') or ''
+    if '%' in timespan:
+        timespan = urllib.parse.unquote(timespan)
+    start, end = parse_timespan(timespan.replace(' ', '+'), now=state.now())
     interval_text = query.get('interval') or 'PT1M'
     if interval_text.upper() == 'FULL':
         interval = end - start
