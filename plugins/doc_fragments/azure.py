@@ -74,6 +74,17 @@ options:
         (private endpoints with TLS inspection, Azure Stack, the aks.tunnel lab).
       - Can also be set with the E(AZURE_CA_PATH) environment variable.
     type: path
+  api_retry_deadline:
+    description:
+      - Seconds one API request may spend being retried when Azure Resource Manager or the Kubernetes API
+        server throttles it (HTTP 429, honouring C(Retry-After)), answers 5xx, or cannot be reached; waits
+        between attempts back off with jitter. When not set, E(AKS_TUNNEL_API_RETRY_DEADLINE) is used,
+        else 300 seconds. V(0) disables retries.
+      - Writes whose outcome is unknown (a 500, 502 or 504, or a lost answer) are not repeated, except
+        Azure PUT and DELETE, which are idempotent.
+      - Bounds the retries of one request only; O(api_timeout) still bounds each attempt.
+      - Throttled responses, retries and the seconds spent waiting are returned in RV(api_calls).
+    type: float
 notes:
   - Diagnosis needs only read access plus the
     C(Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action) permission on

@@ -43,4 +43,15 @@ options:
       - Can also be set with the E(K8S_AUTH_VERIFY_SSL) environment variable.
     type: bool
     aliases: [verify_ssl]
+  api_retry_deadline:
+    description:
+      - Seconds one API request may spend being retried when Azure Resource Manager or the Kubernetes API
+        server throttles it (HTTP 429, honouring C(Retry-After)), answers 5xx, or cannot be reached; waits
+        between attempts back off with jitter. When not set, E(AKS_TUNNEL_API_RETRY_DEADLINE) is used,
+        else 300 seconds. V(0) disables retries.
+      - Writes whose outcome is unknown (a 500, 502 or 504, or a lost answer) are not repeated, except
+        Azure PUT and DELETE, which are idempotent.
+      - Bounds the retries of one request only; O(api_timeout) still bounds each attempt.
+      - Throttled responses, retries and the seconds spent waiting are returned in RV(api_calls).
+    type: float
 '''

@@ -14,23 +14,27 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import random
 import re
+import ssl
 import threading
+import time
 
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.aks.tunnel.plugins.module_utils._counter import RequestCounter
+from ansible_collections.aks.tunnel.plugins.module_utils import _retry
+from ansible_collections.aks.tunnel.plugins.module_utils._counter import PROCESS_RETRY_STATS, RequestCounter
 
 AZURE_SDK_IMPORT_ERROR = None
 try:
-    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
-    from azure.core.pipeline.policies import SansIOHTTPPolicy
+    from azure.core.exceptions import AzureError, ClientAuthenticationError, ServiceRequestError, ServiceResponseError
+    from azure.core.pipeline.policies import RequestHistory, RetryPolicy, SansIOHTTPPolicy
     HAS_AZURE_SDK = True
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
     HAS_AZURE_SDK = False
     AZURE_SDK_IMPORT_ERROR = exc
-    ClientAuthenticationError = ServiceRequestError = ServiceResponseError = None
-    SansIOHTTPPolicy = object
+    AzureError = ClientAuthenticationError = ServiceRequestError = ServiceResponseError = RequestHistory = None
+    SansIOHTTPPolicy = RetryPolicy = object
 
 AZURE_REQUIREMENTS = 'azure-identity, azure-mgmt-network, azure-mgmt-compute, azure-mgmt-containerservice and azure-mgmt-monitor'
 
@@ -54,6 +58,7 @@ AZURE_AUTH_ARGSPEC = dict(
     arm_endpoint=dict(type='str'),
     authority_host=dict(type='str'),
     ca_path=dict(type='path'),
+    api_retry_deadline=dict(type='float'),
 )
 
 # Environment variables read for each option; the first one set wins. Both azcollection's and
@@ -153,6 +158,10 @@ def resolve_settings(params, environ=None, credentials_file=CREDENTIALS_FILE):
     if not settings['subscription_id']:
         raise AzureConfigError('subscription_id is required: set the option, AZURE_SUBSCRIPTION_ID, or subscription_id in %s' % CREDENTIALS_FILE)
     settings.update(resolve_cloud(params, environ, settings['ca_path']))
+    try:
+        settings['retry_deadline'] = _retry.resolve_retry_deadline(params, environ)
+    except _retry.RetryDeadlineError as exc:
+        raise AzureConfigError(str(exc)) from None
     return settings
 
 
@@ -224,16 +233,107 @@ class RequestCountingPolicy(SansIOHTTPPolicy):
         self.counter.add()
 
 
+def _is_tls_error(error):
+    return isinstance(error, ssl.SSLError) or any(cls.__name__ in ('SSLError', 'CertificateError') for cls in type(error).__mro__)
+
+
+def azure_error_kind(error):
+    """The _retry error kind of an azure-core exception raised without an HTTP response."""
+    inner = getattr(error, 'inner_exception', None)
+    if isinstance(error, ServiceRequestError):
+        # No inner exception: raised by a policy (e.g. "bearer token over http"), a configuration error.
+        if inner is None or _is_tls_error(inner):
+            return _retry.ERROR_OTHER
+        return _retry.ERROR_CONNECT
+    if isinstance(error, ServiceResponseError):
+        return _retry.ERROR_READ
+    return _retry.ERROR_OTHER
+
+
+class DeadlineRetryPolicy(RetryPolicy):
+    """azure-core RetryPolicy that retries until a time budget is spent, not a number of times (rules in _retry.py).
+
+    azure-core's own policy (1.41) makes at most 3 status retries, sleeps any Retry-After literally even
+    past its `timeout`, and uses no jitter; this one replaces its `send` loop and keeps its option
+    parsing, so per-call `retry_*` keyword arguments are still consumed. Every 429, retry and wait is
+    added to `stats`.
+    """
+
+    def __init__(self, deadline=_retry.DEFAULT_RETRY_DEADLINE_S, stats=None, clock=time.monotonic, rand=random.random, sleep=None):
+        super().__init__()
+        self.deadline = float(deadline)
+        self.stats = stats if stats is not None else PROCESS_RETRY_STATS
+        self._clock = clock
+        self._rand = rand
+        self._sleep = sleep
+
+    @staticmethod
+    def _rewind(request, settings):
+        body = request.http_request.body
+        if body is None or not hasattr(body, 'read'):
+            return True
+        if settings.get('body_position') is None:
+            return False
+        try:
+            body.seek(settings['body_position'])
+        except (OSError, ValueError, AttributeError):
+            return False
+        return True
+
+    def _wait(self, transport, delay):
+        self.stats.add_retry(delay)
+        if self._sleep is not None:
+            self._sleep(delay)
+        else:
+            transport.sleep(delay)
+
+    def send(self, request):
+        settings = self.configure_retries(request.context.options)
+        self._configure_positions(request, settings)
+        state = _retry.RetryState(self.deadline, _retry.ARM_IDEMPOTENT_METHODS, self._clock, self._rand)
+        transport = request.context.transport
+        method = request.http_request.method
+        while True:
+            request.context['retry_count'] = state.retries
+            try:
+                response = self.next.send(request)
+            except ClientAuthenticationError:
+                raise
+            except AzureError as err:
+                delay = state.decide(method, error=azure_error_kind(err))
+                if delay is None or not self._rewind(request, settings):
+                    raise
+                settings['history'].append(RequestHistory(request.http_request, error=err))
+                self._wait(transport, delay)
+                continue
+            status = response.http_response.status_code
+            if status == _retry.THROTTLED:
+                self.stats.add_throttled()
+            if status < 400:
+                break
+            delay = state.decide(method, status=status, retry_after=_retry.parse_retry_after(response.http_response.headers))
+            if delay is None or not self._rewind(request, settings):
+                break
+            settings['history'].append(RequestHistory(request.http_request, http_response=response.http_response))
+            self._wait(transport, delay)
+        self.update_context(response.context, settings)
+        return response
+
+
 class AzureClients:
     """Lazily built management clients sharing one credential (clients are thread-safe).
 
-    `request_count` is the number of HTTP requests all clients sent to ARM so far.
+    `request_count` is the number of HTTP requests all clients sent to ARM so far. Each request is
+    retried on throttling, 5xx and connection errors for up to `settings['retry_deadline']` seconds
+    (DeadlineRetryPolicy); `stats` (default: the process's RetryStats) gets the 429s, retries and waits.
     """
 
-    def __init__(self, settings, timeout=60, retry_total=4):
+    def __init__(self, settings, timeout=60, stats=None):
         self.settings = settings
         self.timeout = timeout
-        self._retry_total = retry_total
+        self.retry_deadline = settings.get('retry_deadline', _retry.DEFAULT_RETRY_DEADLINE_S)
+        self.stats = stats if stats is not None else PROCESS_RETRY_STATS
+        _retry.note_active_deadline(self.retry_deadline)
         self._credential = None
         self._clients = {}
         self._counter = RequestCounter()
@@ -256,7 +356,7 @@ class AzureClients:
                     self._credential = build_credential(self.settings, self.timeout)
                 kwargs = transport_kwargs(self.settings, self.timeout)
                 kwargs.update(base_url=self.settings['arm_endpoint'], credential_scopes=[self.settings['scope']],
-                              retry_total=self._retry_total, polling_interval=2,
+                              retry_policy=DeadlineRetryPolicy(self.retry_deadline, self.stats), polling_interval=2,
                               per_retry_policies=[RequestCountingPolicy(self._counter)])
                 self._clients[name] = factory(self._credential, self.subscription_id, **kwargs)
             return self._clients[name]
@@ -296,14 +396,22 @@ _HINTS = {
     403: 'The identity is not allowed to do this. Grant it the permission named above on that scope (docs/usage.md, section Permissions).',
     404: 'Check the resource group and resource names, and that subscription_id is the subscription that holds them.',
     409: 'Another operation holds the resource; retry when it has finished.',
-    429: 'Azure Resource Manager throttled the requests; retry later or lower the concurrency.',
+    429: ('Azure Resource Manager throttled the requests (HTTP 429) for longer than the retry deadline allows: ' + _retry.RETRY_OPTION_HINT
+          + ', lower the concurrency, or run fewer jobs against this subscription at once.'),
 }
+_SERVER_ERROR_HINT = ('Azure Resource Manager answered with a server error; requests that are safe to repeat were retried until the '
+                      'retry deadline. Retry later, or ' + _retry.RETRY_OPTION_HINT + '.')
 
 _ACTION_RE = re.compile(r"perform action '([^']+)' over scope '([^']+)'")
 
 
-def describe_azure_error(exc, doing):
-    """A one-paragraph message for an Azure SDK exception: what failed, ARM code and message, hint."""
+def describe_azure_error(exc, doing, retry_deadline=None):
+    """A one-paragraph message for an Azure SDK exception: what failed, ARM code and message, hint.
+
+    `retry_deadline` (seconds) is shown in the hint of throttling and server errors; default: the
+    value the clients of this process use.
+    """
+    shown = retry_deadline if retry_deadline is not None else _retry.active_deadline()
     status = getattr(exc, 'status_code', None)
     error = getattr(exc, 'error', None)
     code = getattr(error, 'code', None) if error is not None else None
@@ -320,9 +428,13 @@ def describe_azure_error(exc, doing):
         hint = _HINTS[401]
     elif status in _HINTS:
         hint = _HINTS[status]
+        if status == 429:
+            hint = hint % _retry.format_seconds(shown)
         match = _ACTION_RE.search(message or '')
         if status == 403 and match:
             hint = 'The identity lacks the permission %s on %s. Grant a role that includes it (see docs/usage.md, section Permissions).' % match.groups()
+    elif status in (500, 502, 503, 504):
+        hint = _SERVER_ERROR_HINT % _retry.format_seconds(shown)
     elif HAS_AZURE_SDK and isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         hint = 'Azure Resource Manager could not be reached: check arm_endpoint/cloud_environment, the network path and ca_path.'
     return text + (' ' + hint if hint else '')

@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import ssl
+import time
 
-from ansible_collections.aks.tunnel.plugins.module_utils._counter import RequestCounter
+from ansible_collections.aks.tunnel.plugins.module_utils import _retry
+from ansible_collections.aks.tunnel.plugins.module_utils._counter import PROCESS_RETRY_STATS, RequestCounter
 
 KUBE_IMPORT_ERROR = None
 try:
     import kubernetes  # noqa: F401  pylint: disable=unused-import
     from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import ConnectTimeoutError, HTTPError as Urllib3Error, MaxRetryError, ProtocolError, ProxyError, ReadTimeoutError
+    from urllib3.util.retry import Retry
     HAS_KUBERNETES = True
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
     HAS_KUBERNETES = False
     KUBE_IMPORT_ERROR = exc
-    ApiException = None
+    ApiException = Retry = None
+    ConnectTimeoutError = Urllib3Error = MaxRetryError = ProtocolError = ProxyError = ReadTimeoutError = None
 
 KUBE_AUTH_ARGSPEC = dict(
     kubeconfig=dict(type='path'),
@@ -31,6 +38,7 @@ KUBE_AUTH_ARGSPEC = dict(
     api_key=dict(type='str', no_log=True),
     ca_cert=dict(type='path', aliases=['ssl_ca_cert']),
     validate_certs=dict(type='bool', aliases=['verify_ssl']),
+    api_retry_deadline=dict(type='float'),
 )
 
 # kubernetes.core's variables, with its legacy spellings.
@@ -95,9 +103,13 @@ def build_api_client(params, environ=None, timeout=30):
         configuration.verify_ssl = settings['validate_certs']
     if not configuration.host:
         raise KubeConfigError('no Kubernetes API server: give host, or a kubeconfig with a current context')
+    try:
+        retry_deadline = _retry.resolve_retry_deadline(params, os.environ if environ is None else environ)
+    except _retry.RetryDeadlineError as exc:
+        raise KubeConfigError(str(exc)) from None
     api_client = client.ApiClient(configuration)
     api_client.aks_tunnel_timeout = timeout
-    count_requests(api_client)
+    count_requests(api_client, retry_deadline=retry_deadline)
     return api_client
 
 
@@ -107,32 +119,86 @@ def _attempts(response):
     return 1 + (len(history) if isinstance(history, tuple) else 0)
 
 
-def count_requests(api_client):
-    """Count every HTTP request `api_client` sends; returns the RequestCounter (wraps the client once).
+def _is_tls_error(error):
+    return isinstance(error, ssl.SSLError) or any(cls.__name__ in ('SSLError', 'CertificateError') for cls in type(error).__mro__)
 
-    The wrapper sits on the REST client's urllib3 pool manager, below the kubernetes client's own
-    retry loop (client-go style Retry-After retries) and above urllib3's retries, whose attempts are
-    read from the response's retry history. So every list page, retry, conflict retry of a module and
-    redirect counts once. A request that fails without any response (connection error) counts once.
+
+def kube_error_kind(error):
+    """The _retry error kind of an exception urllib3 raised instead of a response."""
+    reason = error.reason if isinstance(error, MaxRetryError) and error.reason is not None else error
+    if isinstance(reason, ProxyError) and getattr(reason, 'original_error', None) is not None:
+        reason = reason.original_error
+    if _is_tls_error(reason):
+        return _retry.ERROR_OTHER
+    if isinstance(reason, ConnectTimeoutError):   # NewConnectionError and NameResolutionError too: nothing was sent
+        return _retry.ERROR_CONNECT
+    if isinstance(reason, (ReadTimeoutError, ProtocolError)):
+        return _retry.ERROR_READ
+    return _retry.ERROR_OTHER
+
+
+def _release(response):
+    try:
+        response.drain_conn()
+        response.release_conn()
+    except Exception:  # pylint: disable=broad-except
+        pass
+
+
+def count_requests(api_client, retry_deadline=None, stats=None, clock=time.monotonic, rand=random.random, sleep=time.sleep):
+    """Count and retry every HTTP request `api_client` sends; returns the RequestCounter (wraps the client once).
+
+    The wrapper sits on the REST client's urllib3 pool manager, so every list page, watch, write and
+    conflict retry of a module passes it. Retries (rules in _retry.py: 429 and 503 for every method,
+    other 5xx and read errors for reads only, connection errors before sending for every method) are
+    made here, until `retry_deadline` seconds after the first attempt; urllib3's own status and error
+    retries are switched off so that nothing is retried twice, and the kubernetes client's optional
+    client-go retry loop (off by default) only ever sees the final answer. Every attempt counts once,
+    plus the redirects urllib3 followed (its retry history). 429s, retries and waits go to `stats`.
     """
     counter = getattr(api_client, 'aks_tunnel_request_counter', None)
     if counter is not None:
         return counter
     counter = RequestCounter()
+    stats = stats if stats is not None else PROCESS_RETRY_STATS
+    deadline = _retry.DEFAULT_RETRY_DEADLINE_S if retry_deadline is None else float(retry_deadline)
+    _retry.note_active_deadline(deadline)
     pool = api_client.rest_client.pool_manager
     send = pool.request
+    # urllib3 still follows redirects; statuses and errors are decided by the loop below.
+    no_retries = Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5, respect_retry_after_header=False)
 
-    def counted_request(*args, **kwargs):
-        attempts = 1
-        try:
-            response = send(*args, **kwargs)
-            attempts = _attempts(response)
-            return response
-        finally:
-            counter.add(attempts)
+    def counted_request(method, url, *args, **kwargs):
+        kwargs['retries'] = no_retries
+        state = _retry.RetryState(deadline, _retry.KUBE_IDEMPOTENT_METHODS, clock, rand)
+        while True:
+            attempts = 1
+            try:
+                response = send(method, url, *args, **kwargs)
+            except Urllib3Error as exc:
+                delay = state.decide(method, error=kube_error_kind(exc))
+                if delay is None:
+                    raise
+                stats.add_retry(delay)
+                sleep(delay)
+                continue
+            finally:
+                counter.add(attempts)
+            counter.add(_attempts(response) - 1)
+            if response.status == _retry.THROTTLED:
+                stats.add_throttled()
+            if response.status < 400:
+                return response
+            delay = state.decide(method, status=response.status, retry_after=_retry.parse_retry_after(response.headers))
+            if delay is None:
+                return response
+            _release(response)
+            stats.add_retry(delay)
+            sleep(delay)
 
     pool.request = counted_request
     api_client.aks_tunnel_request_counter = counter
+    api_client.aks_tunnel_retry_deadline = deadline
     return counter
 
 
@@ -153,8 +219,11 @@ _HINTS = {
     403: 'The user is not allowed to do this: grant the Kubernetes RBAC permission named above (see docs/usage.md, section Permissions).',
     404: 'The object does not exist: check the name and namespace.',
     409: 'The object changed meanwhile (resourceVersion conflict); read it again before writing.',
-    429: 'The API server throttled the requests; retry later.',
+    429: ('The API server throttled the requests (HTTP 429) for longer than the retry deadline allows: ' + _retry.RETRY_OPTION_HINT
+          + ', or retry later.'),
 }
+_SERVER_ERROR_HINT = ('The API server answered with a server error; requests that are safe to repeat were retried until the retry '
+                      'deadline. Retry later, or ' + _retry.RETRY_OPTION_HINT + '.')
 
 
 def describe_kube_error(exc, doing):
@@ -170,6 +239,10 @@ def describe_kube_error(exc, doing):
             pass
         text = 'Failed to %s (HTTP %s): %s%s' % (doing, exc.status, '%s: ' % reason if reason else '', message)
         hint = _HINTS.get(exc.status)
+        if exc.status == 429:
+            hint = hint % _retry.format_seconds(_retry.active_deadline())
+        elif exc.status in (500, 502, 503, 504):
+            hint = _SERVER_ERROR_HINT % _retry.format_seconds(_retry.active_deadline())
         return text + (' ' + hint if hint else '')
     return 'Failed to %s: %s. Check that the Kubernetes API server is reachable (host, kubeconfig, ca_cert).' % (doing, exc)
 

@@ -19,6 +19,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _azure
+from ansible_collections.aks.tunnel.plugins.module_utils import _counter
 from ansible_collections.aks.tunnel.plugins.module_utils import _kube
 
 
@@ -83,10 +84,11 @@ class AksTunnelModule:
 
     @property
     def api_calls(self):
-        """HTTP requests sent so far: {"arm": N, "kube": N} (0 for a client never built)."""
+        """HTTP requests sent so far: {"arm": N, "kube": N} (0 for a client never built), retries included,
+        plus the throttling figures of this module run (issue 17): {"throttled", "retries", "retry_wait_s"}."""
         arm = self._closed_calls['arm'] + (getattr(self._azure, 'request_count', 0) if self._azure is not None else 0)
         kube = self._closed_calls['kube'] + (_kube.request_count(self._kube) if self._kube is not None else 0)
-        return {'arm': arm, 'kube': kube}
+        return dict({'arm': arm, 'kube': kube}, **_counter.PROCESS_RETRY_STATS.as_dict())
 
     def fail(self, msg, **result):
         self.close()

@@ -14,8 +14,15 @@ So:
 * workers only return data; the caller (main thread) is the only one talking to AnsibleModule;
 * per-target ``timeout`` (the target becomes an error, the others continue) and an overall
   ``deadline`` (targets not finished by then are reported as errors and abandoned);
-* 409 "execution in progress": wait ``conflict_wait`` seconds and retry within the target's timeout;
-  429: the SDK already retried with ``Retry-After``; if it still fails we wait and retry too;
+* 409 "execution in progress" (another run command holds the VM, e.g. a probe of a previous run that
+  timed out on our side: Run Command cannot be cancelled): wait for it and send ours again, bounded by
+  the target's timeout and the overall deadline, not failing the node. The wait starts at
+  ``conflict_wait`` and grows by half each time up to CONFLICT_WAIT_MAX_S (jittered, so parallel
+  workers do not retry in lockstep): a short script ends soon, a hung one is not polled every few
+  seconds for 90 minutes. The lab answers 409 without Retry-After like ARM, and the Azure client
+  (DeadlineRetryPolicy) never retries a 409, so the wait happens here, where its meaning is known;
+* 429: the Azure client already retried with ``Retry-After`` until its deadline; if it still fails we
+  wait ``throttle_wait`` and retry too. Every wait and retry is added to ``stats`` (RetryStats);
 * values are Run Command ``parameters``, and on Linux a parameter value IS script text: the handler adds
   ``export arg1=v1 arg2=v2`` and ``set -- v1 v2`` at the top of the script, values unquoted
   (Azure/azure-cli issue 10400, Azure/azure-powershell issue 14415). :func:`run_command_input` is the
@@ -26,9 +33,12 @@ So:
 from __future__ import annotations
 
 import queue
+import random
 import re
 import threading
 import time
+
+from ansible_collections.aks.tunnel.plugins.module_utils._counter import PROCESS_RETRY_STATS
 
 RUN_SHELL_SCRIPT = 'RunShellScript'
 OUTPUT_LIMIT = 4096
@@ -39,6 +49,15 @@ STATUS_SUCCEEDED = 'succeeded'   # the script ran and reported its output
 STATUS_FAILED = 'failed'         # the operation ended Failed (extension error) or the call was refused
 STATUS_TIMEOUT = 'timeout'       # no result within the target's timeout
 STATUS_ABANDONED = 'abandoned'   # the overall deadline passed first (started or not)
+
+CONFLICT_WAIT_MAX_S = 30.0
+
+
+def conflict_delay(conflicts, first_wait, rand=random.random, cap=CONFLICT_WAIT_MAX_S):
+    """Seconds to wait after the `conflicts`-th 409 in a row: first_wait * 1.5^(n-1), at most max(cap, first_wait), times [0.75, 1)."""
+    exponent = min(max(int(conflicts), 1) - 1, 40)
+    ceiling = min(max(cap, first_wait), first_wait * (1.5 ** exponent))
+    return ceiling * (0.75 + 0.25 * rand())
 
 
 # A value the handler can paste unquoted into `export argN=<value>` and `set -- <value>` and that bash
@@ -162,7 +181,7 @@ class RunCommandExecutor:
     """
 
     def __init__(self, compute, concurrency=10, timeout=300, deadline=None, conflict_wait=5.0, throttle_wait=5.0,
-                 describe=None, clock=time.monotonic, sleep=None):
+                 describe=None, clock=time.monotonic, sleep=None, stats=None, rand=random.random):
         if concurrency < 1:
             raise ValueError('concurrency must be at least 1, got %r' % (concurrency,))
         if timeout <= 0:
@@ -175,6 +194,8 @@ class RunCommandExecutor:
         self.throttle_wait = float(throttle_wait)
         self.describe = describe or _default_describe
         self.clock = clock
+        self.stats = stats if stats is not None else PROCESS_RETRY_STATS
+        self.rand = rand
         self._abandon = threading.Event()
         self._sleep = sleep or self._abandon.wait
 
@@ -259,6 +280,10 @@ class RunCommandExecutor:
             result.update(parsed)
         return result
 
+    def _wait(self, seconds):
+        self.stats.add_retry(seconds)
+        self._sleep(seconds)
+
     def run_one(self, target):
         """Run Command on one target (called from a worker thread; returns data, never raises for API errors)."""
         begin = self.clock()
@@ -269,6 +294,7 @@ class RunCommandExecutor:
             return self._result(target, STATUS_FAILED, 0.0, 0, 0, error=str(exc))
         doing = 'run the command on %s' % target['key']
         attempts = conflicts = 0
+        conflict_wait_s = 0.0
         last_error = None
         while True:
             remaining = self.timeout - (self.clock() - begin)
@@ -276,6 +302,9 @@ class RunCommandExecutor:
                 error = 'no result within the timeout of %ds' % self.timeout
                 if last_error:
                     error += ' (last error: %s)' % last_error
+                if conflicts:
+                    error += '; waited %ds in total for another run command on this VM to finish (%d times HTTP 409)' % (
+                        round(conflict_wait_s), conflicts)
                 return self._result(target, STATUS_TIMEOUT, self.clock() - begin, attempts, conflicts, error=error)
             attempts += 1
             try:
@@ -287,11 +316,13 @@ class RunCommandExecutor:
                     # One run command at a time per VM: wait for the other one to finish.
                     conflicts += 1
                     last_error = 'HTTP 409: another run command is in progress on this VM'
-                    self._sleep(min(self.conflict_wait, max(remaining, 0)))
+                    wait = min(conflict_delay(conflicts, self.conflict_wait, self.rand), max(remaining, 0))
+                    conflict_wait_s += wait
+                    self._wait(wait)
                     continue
                 if status == 429:
                     last_error = 'HTTP 429: throttled'
-                    self._sleep(min(self.throttle_wait, max(remaining, 0)))
+                    self._wait(min(self.throttle_wait, max(remaining, 0)))
                     continue
                 return self._result(target, STATUS_FAILED, self.clock() - begin, attempts, conflicts, error=self.describe(exc, doing))
             remaining = self.timeout - (self.clock() - begin)

@@ -286,6 +286,9 @@ def test_request_count_of_an_uncounted_client_is_zero():
 # ------------------------------------------------------------------------------------------------
 # AksTunnelModule results
 
+# No throttling, no retries (tests/unit/conftest.py resets the process's figures before each test).
+CALM = {'throttled': 0, 'retries': 0, 'retry_wait_s': 0.0}
+
 
 def _run(capsys, args, body, **module_kwargs):
     with patch_module_args(args):
@@ -296,8 +299,8 @@ def _run(capsys, args, body, **module_kwargs):
 
 
 def test_results_carry_api_calls_zero_without_clients(capsys):
-    assert _run(capsys, {}, lambda m: m.exit(changed=False))['api_calls'] == {'arm': 0, 'kube': 0}
-    assert _run(capsys, {}, lambda m: m.fail('bad input'))['api_calls'] == {'arm': 0, 'kube': 0}
+    assert _run(capsys, {}, lambda m: m.exit(changed=False))['api_calls'] == dict(CALM, arm=0, kube=0)
+    assert _run(capsys, {}, lambda m: m.fail('bad input'))['api_calls'] == dict(CALM, arm=0, kube=0)
 
 
 def test_results_carry_api_calls_of_both_clients_and_survive_close(capsys, monkeypatch, fake_arm, kube_server):
@@ -312,10 +315,10 @@ def test_results_carry_api_calls_of_both_clients_and_survive_close(capsys, monke
         module.azure.network.network_security_groups.get('rg', 'b')
         module.azure.network.network_security_groups.get('rg', 'c')
         client.CoreV1Api(module.kube).read_namespaced_config_map('x', 'kube-system')
-        assert module.api_calls == {'arm': 3, 'kube': 1}
+        assert module.api_calls == dict(CALM, arm=3, kube=1)
         module.exit(changed=False)
     result = _run(capsys, {'kubeconfig': None, 'host': kube_server.url, 'api_key': 'token'}, body, azure=True, kube=True)
-    assert result['api_calls'] == {'arm': 3, 'kube': 1}
+    assert result['api_calls'] == dict(CALM, arm=3, kube=1)
     assert len(fake_arm.arm_sent) == 3 and len(kube_server.seen) == 1
 
 
@@ -328,7 +331,7 @@ def test_failures_carry_the_calls_made_before(capsys, monkeypatch, fake_arm):
             module.azure.network.network_security_groups.get('rg', 'a')
     result = _run(capsys, {}, body, azure=True)
     assert result['failed'] is True and 'HTTP 403' in result['msg']
-    assert result['api_calls'] == {'arm': 1, 'kube': 0}
+    assert result['api_calls'] == dict(CALM, arm=1, kube=0)
 
 
 def test_kube_settings_failure_after_arm_calls_keeps_the_arm_count(capsys, monkeypatch, fake_arm, tmp_path):
@@ -340,4 +343,4 @@ def test_kube_settings_failure_after_arm_calls_keeps_the_arm_count(capsys, monke
         module.kube  # pylint: disable=pointless-statement
     result = _run(capsys, {'kubeconfig': str(tmp_path / 'missing')}, body, azure=True, kube=True)
     assert result['failed'] is True and 'Kubernetes authentication settings' in result['msg']
-    assert result['api_calls'] == {'arm': 1, 'kube': 0}
+    assert result['api_calls'] == dict(CALM, arm=1, kube=0)
