@@ -36,6 +36,10 @@ TUNNEL_EGRESS = {
     TUNNEL_NONE: [],
 }
 
+# Marks an aks_cluster_info result, so a module given cluster_model can tell it from any other dict. Raise it when the
+# shape of the model changes in a way older results do not have.
+MODEL_VERSION = 2
+
 _PROVIDER_PREFIX = 'azure://'
 _ID_PAIRS_RE = re.compile(r'/+')
 
@@ -135,13 +139,19 @@ def fetch_azure(clients, resource_group, name):
 
 
 def fetch_kube(api_client, request_timeout, list_all):
-    """Nodes and the kube-system tunnel pods (one paged list per selector). ``list_all`` is _kube.list_all."""
+    """Nodes and the kube-system tunnel pods. ``list_all`` is _kube.list_all.
+
+    The selectors are listed in TUNNEL_SELECTORS order and the listing stops at the first component with pods
+    (detect_tunnel() picks that one anyway): a konnectivity cluster costs one pod list, not three.
+    """
     from kubernetes import client as kclient  # pylint: disable=import-outside-toplevel
     core = kclient.CoreV1Api(api_client)
     nodes = list_all(core.list_node, _request_timeout=request_timeout)
     pods = {}
     for component, selector in TUNNEL_SELECTORS:
         pods[component] = list_all(core.list_namespaced_pod, 'kube-system', label_selector=selector, _request_timeout=request_timeout)
+        if _tunnel_candidates(component, pods[component]):
+            break
     return {'nodes': nodes, 'pods': pods}
 
 
@@ -190,22 +200,37 @@ def _pod_summary(pod):
     }
 
 
+def _tunnel_candidates(component, pods):
+    """The pods of ``component`` that count: not being deleted; a ``component=tunnel`` pod of konnectivity or aks-link is theirs."""
+    candidates = list(pods or [])
+    if component == TUNNEL_FRONT:
+        candidates = [p for p in candidates if _get(p, 'metadata', 'labels', 'app') not in ('konnectivity-agent', 'aks-link')]
+    return [p for p in candidates if not _get(p, 'metadata', 'deletionTimestamp')]
+
+
+def _pod_object(pod):
+    """A tunnel pod as the API returned it, without metadata.managedFields (the bulk of it, used by nobody)."""
+    metadata = dict(pod.get('metadata') or {})
+    metadata.pop('managedFields', None)
+    return dict(pod, metadata=metadata)
+
+
 def detect_tunnel(pods_by_component, private_cluster=False, vnet_integration=False):
     """The tunnel component, its pods and nodes, and the egress it needs.
 
     ``pods_by_component``: {konnectivity|aks-link|tunnel-front: [pod JSON]} as selected by TUNNEL_SELECTORS.
     A ``component=tunnel`` pod that is also ``app=konnectivity-agent`` counts as konnectivity.
+    ``pod_objects`` keeps the pods themselves (for konnectivity_agent_info given the model), ``selector`` how they were listed.
     """
     component = TUNNEL_NONE
     pods = []
+    objects = []
     for name, _selector in TUNNEL_SELECTORS:
-        candidates = list(pods_by_component.get(name) or [])
-        if name == TUNNEL_FRONT:
-            candidates = [p for p in candidates if _get(p, 'metadata', 'labels', 'app') not in ('konnectivity-agent', 'aks-link')]
-        candidates = [p for p in candidates if not _get(p, 'metadata', 'deletionTimestamp')]
+        candidates = _tunnel_candidates(name, pods_by_component.get(name))
         if candidates:
             component = name
             pods = [_pod_summary(p) for p in candidates]
+            objects = sorted((_pod_object(p) for p in candidates), key=lambda p: _get(p, 'metadata', 'name') or '')
             break
     pods.sort(key=lambda p: p['name'] or '')
     nodes = sorted(set(p['node'] for p in pods if p['node'] and p['phase'] in ('Running', 'Pending', None)))
@@ -221,7 +246,10 @@ def detect_tunnel(pods_by_component, private_cluster=False, vnet_integration=Fal
             '%s %d%s' % (e['protocol'].upper(), e['port'], ' with ALPN %s' % e['alpn'] if e['alpn'] else '') for e in TUNNEL_EGRESS[component]))
     return {
         'component': component,
+        'namespace': 'kube-system',
+        'selector': dict(TUNNEL_SELECTORS).get(component),
         'pods': pods,
+        'pod_objects': objects,
         'nodes': nodes,
         'egress': [dict(e) for e in TUNNEL_EGRESS[component]] if needed else [],
         'egress_reason': reason,
@@ -241,8 +269,13 @@ def assemble(azure, kube=None):
     vnet_integration = bool(access.get('enableVnetIntegration'))
 
     pool_os = {}
+    agent_pools = []
     for pool in props.get('agentPoolProfiles') or []:
         pool_os[pool.get('name')] = {'os_type': pool.get('osType'), 'os_sku': pool.get('osSKU'), 'mode': pool.get('mode')}
+        agent_pools.append({'name': pool.get('name'), 'count': pool.get('count'), 'max_count': pool.get('maxCount'),
+                            'min_count': pool.get('minCount'), 'enable_auto_scaling': pool.get('enableAutoScaling'),
+                            'max_surge': _get(pool, 'upgradeSettings', 'maxSurge'), 'mode': pool.get('mode'),
+                            'os_type': pool.get('osType'), 'os_sku': pool.get('osSKU'), 'vm_size': pool.get('vmSize')})
 
     # NICs by VM id (lower-case)
     nic_by_vm = {}
@@ -274,7 +307,8 @@ def assemble(azure, kube=None):
         if provider and provider.lower().startswith(_PROVIDER_PREFIX):
             kube_by_provider[provider[len(_PROVIDER_PREFIX):].lower().rstrip('/')] = node
     tunnel = detect_tunnel((kube or {}).get('pods') or {}, private, vnet_integration) if kube is not None else {
-        'component': None, 'pods': [], 'nodes': [], 'egress': [], 'egress_reason': 'Kubernetes was not queried'}
+        'component': None, 'namespace': None, 'selector': None, 'pods': [], 'pod_objects': [], 'nodes': [], 'egress': [],
+        'egress_reason': 'Kubernetes was not queried'}
     tunnel_nodes = set(tunnel['nodes'])
 
     nodes = []
@@ -321,6 +355,7 @@ def assemble(azure, kube=None):
                 'ready': _node_ready(knode) if knode else None,
                 'unschedulable': bool(_get(knode, 'spec', 'unschedulable')) if knode else None,
                 'allocatable_cpu': _get(knode, 'status', 'allocatable', 'cpu') if knode else None,
+                'allocatable_memory': _get(knode, 'status', 'allocatable', 'memory') if knode else None,
                 'hosts_tunnel': bool(name and name in tunnel_nodes),
             })
     # Kubernetes nodes without a VMSS instance (virtual nodes, availability sets, stale objects).
@@ -335,7 +370,7 @@ def assemble(azure, kube=None):
             'subnet_prefix': None, 'nic_id': None, 'nic_nsg_id': None, 'subnet_nsg_id': None, 'os': _get(knode, 'status', 'nodeInfo', 'osImage'),
             'os_type': _get(knode, 'status', 'nodeInfo', 'operatingSystem'), 'in_kubernetes': True, 'ready': _node_ready(knode),
             'unschedulable': bool(_get(knode, 'spec', 'unschedulable')), 'allocatable_cpu': _get(knode, 'status', 'allocatable', 'cpu'),
-            'hosts_tunnel': name in tunnel_nodes,
+            'allocatable_memory': _get(knode, 'status', 'allocatable', 'memory'), 'hosts_tunnel': name in tunnel_nodes,
         })
     nodes.sort(key=lambda n: (n['pool'] or '', n['name'] or ''))
 
@@ -366,9 +401,22 @@ def assemble(azure, kube=None):
         'vnet_ids': sorted(v.get('id') for v in vnets.values() if v.get('id')),
         'vnet_address_prefixes': vnet_prefixes,
         'subnet_ids': sorted(set(n['subnet_id'] for n in nodes if n['subnet_id'])),
+        'nsg_ids': _unique_ids(i for n in nodes for i in (n['nic_nsg_id'], n['subnet_nsg_id'])),
         'node_count': len(nodes),
+        'etag': mc.get('eTag') or mc.get('etag'),
+        'load_balancer_sku': network.get('loadBalancerSku'),
+        'agent_pools': agent_pools,
     }
-    return {'cluster': cluster, 'nodes': nodes, 'tunnel': tunnel}
+    return {'model_version': MODEL_VERSION, 'cluster': cluster, 'nodes': nodes, 'tunnel': tunnel, 'kubernetes_read': kube is not None}
+
+
+def _unique_ids(ids):
+    """Resource ids without duplicates (ARM ids compare case-insensitively), first spelling kept, sorted."""
+    seen = {}
+    for resource_id in ids:
+        if resource_id and resource_id.lower() not in seen:
+            seen[resource_id.lower()] = resource_id
+    return sorted(seen.values(), key=str.lower)
 
 
 def build_model(clients, resource_group, name, kube_client=None, request_timeout=None, list_all=None):
@@ -404,3 +452,72 @@ def resolve_nodes(model, refs):
         raise ClusterModelError('unknown node(s) %s: give Kubernetes node names (e.g. %s) or <vmss>/<instance id>'
                                 % (', '.join(missing), sample or 'aks-nodepool1-12345678-vmss000000'))
     return found
+
+
+# --------------------------------------------------------------------------- a model handed over by a previous task (pure)
+
+def check_model(model, resource_group=None, name=None):
+    """The registered aks_cluster_info result ``model`` if it is one for this cluster; ClusterModelError says why not.
+
+    ``resource_group``/``name`` (when given) must name the cluster of the model (compared case-insensitively, as ARM does).
+    """
+    if not isinstance(model, dict):
+        raise ClusterModelError('must be the registered result of aks.tunnel.aks_cluster_info, got a %s' % type(model).__name__)
+    if model.get('failed') or model.get('skipped'):
+        raise ClusterModelError('the aks.tunnel.aks_cluster_info task it comes from %s%s' % (
+            'failed' if model.get('failed') else 'was skipped', ': %s' % model['msg'] if model.get('msg') else ''))
+    cluster = model.get('cluster')
+    if (model.get('model_version') is None or not isinstance(cluster, dict) or not isinstance(model.get('nodes'), list)
+            or not isinstance(model.get('tunnel'), dict)):
+        raise ClusterModelError('is not a result of aks.tunnel.aks_cluster_info (it needs model_version, cluster, nodes and tunnel; '
+                                'register the aks_cluster_info task and pass that variable)')
+    if model['model_version'] != MODEL_VERSION:
+        raise ClusterModelError('comes from another version of aks.tunnel.aks_cluster_info (model_version %s, this module reads %s); '
+                                'run aks_cluster_info of this collection again' % (model['model_version'], MODEL_VERSION))
+    for option, key in (('resource_group', resource_group), ('name', name)):
+        if key is not None and _lower(cluster.get(option)) != _lower(key):
+            raise ClusterModelError('is the model of cluster %s/%s, not of %s=%s' % (cluster.get('resource_group'), cluster.get('name'),
+                                                                                     option, key))
+    return model
+
+
+def managed_cluster_body(model):
+    """The managedClusters GET fields the outbound (SNAT) helpers read, rebuilt from the model (ARM REST shape)."""
+    cluster = model['cluster']
+    pools = []
+    for pool in cluster.get('agent_pools') or []:
+        pools.append({'name': pool.get('name'), 'count': pool.get('count'), 'maxCount': pool.get('max_count'),
+                      'minCount': pool.get('min_count'), 'enableAutoScaling': pool.get('enable_auto_scaling'),
+                      'upgradeSettings': {'maxSurge': pool.get('max_surge')} if pool.get('max_surge') is not None else None,
+                      'mode': pool.get('mode'), 'osType': pool.get('os_type'), 'osSKU': pool.get('os_sku'), 'vmSize': pool.get('vm_size')})
+    network = {'outboundType': cluster.get('outbound_type'), 'loadBalancerSku': cluster.get('load_balancer_sku'),
+               'loadBalancerProfile': cluster.get('load_balancer_profile'), 'networkPlugin': cluster.get('network_plugin'),
+               'networkPluginMode': cluster.get('network_plugin_mode')}
+    return {'id': cluster.get('id'), 'name': cluster.get('name'), 'location': cluster.get('location'), 'etag': cluster.get('etag'),
+            'properties': {'nodeResourceGroup': cluster.get('node_resource_group'), 'fqdn': cluster.get('fqdn'),
+                           'privateFQDN': cluster.get('private_fqdn'),
+                           'apiServerAccessProfile': {'enablePrivateCluster': cluster.get('private_cluster'),
+                                                      'enableVnetIntegration': cluster.get('vnet_integration')},
+                           'networkProfile': dict((k, v) for k, v in network.items() if v is not None),
+                           'agentPoolProfiles': pools}}
+
+
+def node_objects(model):
+    """The model's Kubernetes nodes as Node objects with the fields CPA counts and `kubectl top node` needs.
+
+    Name, schedulability, allocatable CPU and memory, the Ready condition; not the labels (too big at 5000 nodes).
+    """
+    nodes = []
+    for node in model['nodes']:
+        if not node.get('in_kubernetes'):
+            continue
+        allocatable = dict((k, v) for k, v in (('cpu', node.get('allocatable_cpu')), ('memory', node.get('allocatable_memory'))) if v is not None)
+        conditions = [] if node.get('ready') is None else [{'type': 'Ready', 'status': 'True' if node['ready'] else 'False'}]
+        nodes.append({'metadata': {'name': node['name']}, 'spec': {'unschedulable': bool(node.get('unschedulable'))},
+                      'status': {'allocatable': allocatable, 'conditions': conditions}})
+    return nodes
+
+
+def node_ip_names(model):
+    """Private IP -> computer name of the VMSS instances (what the load balancer metrics call a backend)."""
+    return dict((n['private_ip'], n['computer_name']) for n in model['nodes'] if n.get('private_ip') and n.get('computer_name'))

@@ -94,6 +94,15 @@ cluster:
       type: dict
       returned: success
     load_balancer_id: {description: Id of the cluster load balancer (outboundType loadBalancer only)., type: str, returned: success}
+    load_balancer_sku: {description: "C(standard) or C(basic) (null when ARM does not say).", type: str, returned: success}
+    etag: {description: ETag of the managed cluster., type: str, returned: success}
+    agent_pools:
+      description:
+        - 'The node pools: name, count, max_count, min_count, enable_auto_scaling, max_surge, mode, os_type, os_sku, vm_size.'
+      type: list
+      elements: dict
+      returned: success
+    nsg_ids: {description: The distinct NSGs of the node NICs and node subnets., type: list, elements: str, returned: success}
     vnet_ids: {description: VNets of the node subnets., type: list, elements: str, returned: success}
     vnet_address_prefixes:
       description: Address prefixes of those VNets (what the VirtualNetwork service tag covers).
@@ -137,6 +146,7 @@ nodes:
       ready: true
       unschedulable: false
       allocatable_cpu: 1900m
+      allocatable_memory: 5368Mi
       hosts_tunnel: true
 tunnel:
   description: The tunnel component, its pods, the nodes hosting them and the egress it needs.
@@ -144,7 +154,16 @@ tunnel:
   type: dict
   contains:
     component: {description: "konnectivity, tunnel-front, aks-link or none.", type: str, returned: success}
+    namespace: {description: Namespace of the tunnel pods., type: str, returned: success}
+    selector: {description: Label selector the tunnel pods were listed with (null without a tunnel)., type: str, returned: success}
     pods: {description: 'Tunnel pods: name, node, phase, ready, restarts.', type: list, elements: dict, returned: success}
+    pod_objects:
+      description:
+        - The tunnel pods as the Kubernetes API returned them (without C(metadata.managedFields)); M(aks.tunnel.konnectivity_agent_info)
+          given the model reads them from here.
+      type: list
+      elements: dict
+      returned: success
     nodes: {description: Nodes that host a tunnel pod., type: list, elements: str, returned: success}
     egress:
       description: 'Egress the component needs to the API server: protocol, port, kind (tcp, tls, udp) and alpn.'
@@ -158,6 +177,17 @@ tunnel:
     nodes: [aks-nodepool1-12345678-vmss000000]
     egress: [{protocol: Tcp, port: 443, kind: tls, alpn: konnectivity}]
     egress_reason: konnectivity needs TCP 443 with ALPN konnectivity to the API server
+model_version:
+  description:
+    - Version of the model's shape. Modules given the result as O(aks.tunnel.vmss_runcommand_probe#module:cluster_model) check it.
+  returned: success
+  type: int
+  sample: 2
+kubernetes_read:
+  description: Whether the Kubernetes nodes and tunnel pods were read (always true for this module).
+  returned: success
+  type: bool
+  sample: true
 api_calls:
   description:
     - HTTP requests the task sent, also when it failed. C(arm) counts every request to Azure Resource Manager (retries,
@@ -173,8 +203,7 @@ api_calls:
   sample: {arm: 12, kube: 2}
 '''
 
-from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
-from ansible_collections.aks.tunnel.plugins.module_utils import _kube
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
 
@@ -187,12 +216,7 @@ def main():
         ),
         azure=True, kube=True,
     )
-    params = module.params
-    doing = 'read the cluster %s/%s' % (params['resource_group'], params['name'])
-    with module.api_errors(doing):
-        model = _cluster_model.build_model(module.azure, params['resource_group'], params['name'],
-                                           kube_client=module.kube, request_timeout=module.kube_timeout, list_all=_kube.list_all)
-    model.pop('_azure', None)
+    model = _cluster_options.cluster_model(module, kube=True)
     module.exit(changed=False, **model)
 
 

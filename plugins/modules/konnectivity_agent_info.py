@@ -58,6 +58,7 @@ options:
     type: int
     default: 30
 extends_documentation_fragment:
+  - aks.tunnel.cluster.MODEL
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
   - aks.tunnel.attributes.INFO_MODULE
@@ -66,6 +67,8 @@ notes:
   - Kubernetes RBAC - C(get)/C(list) on pods, deployments and configmaps in O(namespace), C(list) on events in C(default),
     C(get)/C(list) on nodes, and C(get)/C(list) on C(pods.metrics.k8s.io) and C(nodes.metrics.k8s.io) (optional).
   - Events expire (one hour by default), so the pods' C(lastState) is the primary signal and events corroborate it.
+  - With O(cluster_model) the nodes and, when O(namespace) and O(label_selector) are the ones the model listed the tunnel
+    pods with, the agent pods come from the model (as they were when it was read).
 '''
 
 EXAMPLES = r'''
@@ -77,6 +80,10 @@ EXAMPLES = r'''
 - name: Show the OOM kills
   ansible.builtin.debug:
     msg: "{{ agents.pods | selectattr('restarts') | map(attribute='name') | list }}"
+
+- name: Check them on the cluster model read before (nodes and agent pods are not listed again)
+  aks.tunnel.konnectivity_agent_info:
+    cluster_model: "{{ aks }}"  # registered aks.tunnel.aks_cluster_info result
 
 - name: Stricter memory threshold
   aks.tunnel.konnectivity_agent_info:
@@ -188,12 +195,15 @@ api_calls:
   sample: {arm: 0, kube: 7}
 '''
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _kube
 from ansible_collections.aks.tunnel.plugins.module_utils import _konnectivity
 from ansible_collections.aks.tunnel.plugins.module_utils import _ladder
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
 ARGUMENT_SPEC = dict(
+    _cluster_options.MODEL_ARGSPEC,
     namespace=dict(type='str', default='kube-system'),
     deployment=dict(type='str', default='konnectivity-agent'),
     label_selector=dict(type='str', default='app=konnectivity-agent'),
@@ -249,11 +259,19 @@ def main():
     namespace = params['namespace']
     with module.api_errors('read Deployment %s/%s' % (namespace, params['deployment'])):
         deployment = _kube.read_or_none(apps.read_namespaced_deployment, params['deployment'], namespace, _request_timeout=timeout)
-    with module.api_errors('list pods %s in %s' % (params['label_selector'], namespace)):
-        pods = _kube.list_all(core.list_namespaced_pod, namespace, label_selector=params['label_selector'], _request_timeout=timeout)
+    model = _cluster_options.given_model(module)
+    tunnel = (model or {}).get('tunnel') or {}
+    if model is not None and (tunnel.get('namespace'), tunnel.get('selector')) == (namespace, params['label_selector']):
+        pods = tunnel.get('pod_objects') or []
+    else:
+        with module.api_errors('list pods %s in %s' % (params['label_selector'], namespace)):
+            pods = _kube.list_all(core.list_namespaced_pod, namespace, label_selector=params['label_selector'], _request_timeout=timeout)
     events, events_error = read_events(module, core)
-    with module.api_errors('list nodes'):
-        nodes = _kube.list_all(core.list_node, _request_timeout=timeout)
+    if model is not None:
+        nodes = _cluster_model.node_objects(model)
+    else:
+        with module.api_errors('list nodes'):
+            nodes = _kube.list_all(core.list_node, _request_timeout=timeout)
     expected = None
     with module.api_errors('read the autoscaler ConfigMap'):
         autoscaler = _kube.read_or_none(apps.read_namespaced_deployment, _konnectivity.AUTOSCALER_DEPLOYMENT, namespace, _request_timeout=timeout)

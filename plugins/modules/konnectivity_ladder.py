@@ -100,6 +100,7 @@ options:
     type: int
     default: 30
 extends_documentation_fragment:
+  - aks.tunnel.cluster.MODEL
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
   - aks.tunnel.attributes.ACTIONGROUP_KUBERNETES
@@ -117,6 +118,8 @@ attributes:
     details:
       - A semantically equal ladder (same parsed, sorted entries) is never rewritten.
 notes:
+  - With O(cluster_model) the nodes come from the model, unless the autoscaler counts only nodes with given labels
+    (C(--nodelabels)); the model has no node labels, so the nodes are listed then.
   - Kubernetes RBAC - C(get)/C(list) on nodes, C(get) on configmaps and deployments in O(namespace); O(state=present)
     also needs C(update) (and C(create) when the ConfigMap is missing) on configmaps.
   - AKS may label the ConfigMap C(addonmanager.kubernetes.io/mode=Reconcile); the module warns, because AKS then reverts edits.
@@ -127,6 +130,10 @@ EXAMPLES = r'''
   aks.tunnel.konnectivity_ladder:
     kubeconfig: ~/.kube/config
   register: ladder
+
+- name: Evaluate it on the cluster model read before (the nodes are not listed again)
+  aks.tunnel.konnectivity_ladder:
+    cluster_model: "{{ aks }}"  # registered aks.tunnel.aks_cluster_info result
 
 - name: What would a 300-node cluster get?
   aks.tunnel.konnectivity_ladder:
@@ -325,12 +332,15 @@ api_calls:
 import json
 import time
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _kube
 from ansible_collections.aks.tunnel.plugins.module_utils import _konnectivity
 from ansible_collections.aks.tunnel.plugins.module_utils import _ladder
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
 ARGUMENT_SPEC = dict(
+    _cluster_options.MODEL_ARGSPEC,
     state=dict(type='str', default='query', choices=['query', 'present']),
     namespace=dict(type='str', default='kube-system'),
     configmap=dict(type='str'),
@@ -353,8 +363,8 @@ class _Concurrent(Exception):
     """The ladder changed between our read and our write."""
 
 
-def read_state(module, params):
-    """Read autoscaler, ConfigMap, agent Deployment and nodes; returns (objects, configmap_ref)."""
+def read_state(module, params, model=None):
+    """Read autoscaler, ConfigMap, agent Deployment and nodes (from ``model`` when given); returns (objects, configmap_ref)."""
     from kubernetes import client  # pylint: disable=import-outside-toplevel
     apps = client.AppsV1Api(module.kube)
     core = client.CoreV1Api(module.kube)
@@ -374,8 +384,11 @@ def read_state(module, params):
         configmap = _kube.read_or_none(core.read_namespaced_config_map, ref['name'], namespace, _request_timeout=timeout)
     with module.api_errors('read Deployment %s/%s' % (namespace, deployment_name)):
         deployment = _kube.read_or_none(apps.read_namespaced_deployment, deployment_name, namespace, _request_timeout=timeout)
-    with module.api_errors('list nodes'):
-        nodes = _kube.list_all(core.list_node, _request_timeout=timeout)
+    if model is not None and not refs.get('node_labels'):
+        nodes = _cluster_model.node_objects(model)
+    else:
+        with module.api_errors('list nodes'):
+            nodes = _kube.list_all(core.list_node, _request_timeout=timeout)
     return {'autoscaler': autoscaler, 'configmap': configmap, 'deployment': deployment, 'nodes': nodes, 'deployment_name': deployment_name}, ref
 
 
@@ -477,7 +490,7 @@ def main():
             module.fail('%s must be %s, got %d' % (option, '>= 0' if option == 'minimum_replicas' else '>= 1', params[option]))
     if params['state'] == 'query' and (params['nodes_to_replicas'] is not None or params['cores_to_replicas'] is not None):
         module.fail('nodes_to_replicas / cores_to_replicas need state=present (state=query only reads)')
-    objects, ref = read_state(module, params)
+    objects, ref = read_state(module, params, _cluster_options.given_model(module))
     report = evaluate(module, params, objects, ref)
     for caveat in report['caveats']:
         module.warn(caveat)

@@ -35,14 +35,6 @@ description:
     it. Prefer fixing what enabled the firewall. The module prints this caveat as a warning on every run.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
-  resource_group:
-    description: Resource group of the managed cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the managed cluster.
-    type: str
-    required: true
   nodes:
     description: Nodes to fix (Kubernetes node names, or C(<vmss>/<instance id>)).
     type: list
@@ -94,6 +86,7 @@ extends_documentation_fragment:
   - aks.tunnel.azure
   - aks.tunnel.attributes
   - aks.tunnel.attributes.ACTIONGROUP_AZURE
+  - aks.tunnel.cluster
 attributes:
   check_mode:
     support: full
@@ -132,6 +125,7 @@ EXAMPLES = r'''
     resource_group: rg-aks-prod
     name: aks-prod
     nodes: "{{ probe.findings | selectattr('status', 'eq', 'problem') | map(attribute='affected_nodes') | flatten | unique }}"
+    cluster_model: "{{ aks }}"  # registered aks.tunnel.aks_cluster_info result: the cluster and its instances are not read again
 
 - name: Disable UFW instead of adding a rule, leave iptables alone
   aks.tunnel.node_firewall:
@@ -208,6 +202,7 @@ import uuid
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _azure
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_fix as ff
 from ansible_collections.aks.tunnel.plugins.module_utils import _runcommand
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
@@ -236,8 +231,7 @@ def default_sources(model):
 def main():
     module = AksTunnelModule(
         dict(
-            resource_group=dict(type='str', required=True),
-            name=dict(type='str', required=True),
+            _cluster_options.CLUSTER_ARGSPEC,
             nodes=dict(type='list', elements='str', required=True),
             port=dict(type='int', default=10250),
             sources=dict(type='list', elements='str'),
@@ -259,8 +253,7 @@ def main():
     for key in ('concurrency', 'run_timeout'):
         if params[key] < 1:
             module.fail('%s must be at least 1, got %d' % (key, params[key]))
-    with module.api_errors('read the cluster %s/%s' % (params['resource_group'], params['name'])):
-        model = _cluster_model.build_model(module.azure, params['resource_group'], params['name'])
+    model = _cluster_options.cluster_model(module)
     try:
         nodes = _cluster_model.resolve_nodes(model, params['nodes'])
     except _cluster_model.ClusterModelError as exc:

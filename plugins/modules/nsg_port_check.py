@@ -23,14 +23,6 @@ description:
     service tags, application security groups) are C(unknown) with the reason. Never changes anything.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
-  resource_group:
-    description: Resource group of the managed cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the managed cluster.
-    type: str
-    required: true
   port:
     description: The kubelet port the API server reaches through the tunnel.
     type: int
@@ -38,7 +30,7 @@ options:
   source_nodes:
     description:
       - Nodes the flows start from. Default - the nodes hosting the tunnel pods (read from Kubernetes).
-      - With this option set, Kubernetes is not queried.
+      - With this option set (and no O(cluster_model)), Kubernetes is not queried.
     type: list
     elements: str
   check_egress:
@@ -55,6 +47,7 @@ options:
     type: int
     default: 60
 extends_documentation_fragment:
+  - aks.tunnel.cluster
   - aks.tunnel.azure
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
@@ -62,8 +55,9 @@ extends_documentation_fragment:
   - aks.tunnel.attributes.INFO_MODULE
 notes:
   - Azure RBAC - read access to the cluster, the node resource group (scale sets, instances, network interfaces,
-    NSGs) and the node subnets and their NSGs (the built-in Reader role is enough).
-  - Kubernetes RBAC - C(list) on nodes and on pods in C(kube-system) (not needed with O(source_nodes)).
+    NSGs) and the node subnets and their NSGs (the built-in Reader role is enough). With O(cluster_model) only the NSGs are read,
+    one request per distinct NSG.
+  - Kubernetes RBAC - C(list) on nodes and on pods in C(kube-system) (not needed with O(source_nodes) or O(cluster_model)).
   - Azure platform traffic and NSG flows between two IPs of the same node are not evaluated.
 '''
 
@@ -85,6 +79,18 @@ EXAMPLES = r'''
     name: aks-prod
     source_nodes: [aks-nodepool1-12345678-vmss000000]
     api_server_ip: 20.50.1.10
+
+- name: Read the cluster model once
+  aks.tunnel.aks_cluster_info:
+    resource_group: rg-aks-prod
+    name: aks-prod
+  register: aks
+
+- name: Check on that model (reads only the NSGs)
+  aks.tunnel.nsg_port_check:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    cluster_model: "{{ aks }}"
 '''
 
 RETURN = r'''
@@ -195,7 +201,7 @@ import socket
 import threading
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
-from ansible_collections.aks.tunnel.plugins.module_utils import _kube
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _nsg_check
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
@@ -223,8 +229,7 @@ def resolve_host(host, timeout=3.0):
 def main():
     module = AksTunnelModule(
         dict(
-            resource_group=dict(type='str', required=True),
-            name=dict(type='str', required=True),
+            _cluster_options.CLUSTER_ARGSPEC,
             port=dict(type='int', default=10250),
             source_nodes=dict(type='list', elements='str'),
             check_egress=dict(type='bool', default=True),
@@ -236,14 +241,10 @@ def main():
     params = module.params
     if not 1 <= params['port'] <= 65535:
         module.fail('port must be between 1 and 65535, got %d' % params['port'])
-    doing = 'read the cluster %s/%s' % (params['resource_group'], params['name'])
-    with module.api_errors(doing):
-        kube = None if params['source_nodes'] else module.kube
-        model = _cluster_model.build_model(module.azure, params['resource_group'], params['name'], kube_client=kube,
-                                           request_timeout=module.kube_timeout if kube else None, list_all=_kube.list_all)
-        nsg_ids = set()
-        for node in model['nodes']:
-            nsg_ids.update(i for i in (node['nic_nsg_id'], node['subnet_nsg_id']) if i)
+    model = _cluster_options.cluster_model(module, kube=not params['source_nodes'])
+    nsg_ids = set()
+    for node in model['nodes']:
+        nsg_ids.update(i for i in (node['nic_nsg_id'], node['subnet_nsg_id']) if i)
     with module.api_errors('read the network security groups of the cluster'):
         nsgs = _cluster_model.fetch_nsgs(module.azure.network, nsg_ids)
     try:

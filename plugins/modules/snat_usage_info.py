@@ -29,15 +29,6 @@ description:
   - Private clusters and other outbound types get a C(not_applicable) finding with the reason. Never changes anything.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
-  resource_group:
-    description: Resource group of the AKS cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the AKS cluster.
-    type: str
-    required: true
-    aliases: [cluster_name]
   window:
     description: How far back to look, an ISO 8601 duration (V(PT1H), V(PT30M), V(P1D)).
     type: str
@@ -61,12 +52,14 @@ options:
   node_names:
     description:
       - Backend IP to node name map. When given, the module does not read the VMSS VMs and NICs.
+      - Default - from O(cluster_model) when given, else read from the VMSS VMs and NICs.
     type: dict
   api_timeout:
     description: Seconds allowed for each Azure call.
     type: int
     default: 60
 extends_documentation_fragment:
+  - aks.tunnel.cluster
   - aks.tunnel.azure
   - aks.tunnel.attributes
   - aks.tunnel.attributes.INFO_MODULE
@@ -75,7 +68,8 @@ notes:
   - Azure RBAC - C(Microsoft.ContainerService/managedClusters/read) on the cluster,
     C(Microsoft.Insights/metrics/read) on the load balancer, and C(Microsoft.Compute/virtualMachineScaleSets/read),
     C(Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read),
-    C(Microsoft.Network/networkInterfaces/read) in the node resource group (the Reader role covers all).
+    C(Microsoft.Network/networkInterfaces/read) in the node resource group (the Reader role covers all). With O(cluster_model)
+    only the metrics are read.
 '''
 
 EXAMPLES = r'''
@@ -93,6 +87,18 @@ EXAMPLES = r'''
     interval: PT15M
     usage_threshold: 0.7
     max_surge: "2"
+
+- name: Read the cluster model once
+  aks.tunnel.aks_cluster_info:
+    resource_group: rg-aks-prod
+    name: aks-prod
+  register: aks
+
+- name: SNAT usage on that model (reads only the load balancer metrics)
+  aks.tunnel.snat_usage_info:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    cluster_model: "{{ aks }}"
 '''
 
 RETURN = r'''
@@ -191,13 +197,14 @@ api_calls:
   sample: {arm: 5, kube: 0}
 '''
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _outbound
 from ansible_collections.aks.tunnel.plugins.module_utils import _snat
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
 ARGUMENT_SPEC = dict(
-    resource_group=dict(type='str', required=True),
-    name=dict(type='str', required=True, aliases=['cluster_name']),
+    _cluster_options.CLUSTER_ARGSPEC,
     window=dict(type='str', default='PT1H'),
     interval=dict(type='str', default='PT1M'),
     usage_threshold=dict(type='float', default=0.8),
@@ -296,8 +303,12 @@ def main():
         _outbound.parse_duration(params['interval'], 'interval')
     except _outbound.OutboundInputError as exc:
         module.fail(str(exc))
-    with module.api_errors('read managed cluster %s/%s' % (params['resource_group'], params['name'])):
-        cluster = module.azure.containerservice.managed_clusters.get(params['resource_group'], params['name']).as_dict()
+    model = _cluster_options.given_model(module)
+    if model is not None:
+        cluster = _cluster_model.managed_cluster_body(model)
+    else:
+        with module.api_errors('read managed cluster %s/%s' % (params['resource_group'], params['name'])):
+            cluster = module.azure.containerservice.managed_clusters.get(params['resource_group'], params['name']).as_dict()
     summary = _outbound.cluster_summary(cluster)
     result = {'cluster': summary, 'nodes': [], 'worst': None, 'max_ratio': None, 'failed_total': 0, 'failed_before_change': 0}
     reason = _outbound.not_applicable_reason(summary)
@@ -314,6 +325,8 @@ def main():
     except _snat.SnatInputError as exc:
         module.fail('cannot evaluate the SNAT metrics: %s' % exc)
     node_names = params['node_names']
+    if node_names is None and model is not None:
+        node_names = _cluster_model.node_ip_names(model)
     if node_names is None:
         node_names = resolve_node_names(module, summary['node_resource_group'])
     profile = summary['load_balancer_profile']

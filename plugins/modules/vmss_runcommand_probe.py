@@ -28,14 +28,6 @@ description:
   - Never changes anything on the nodes.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
-  resource_group:
-    description: Resource group of the managed cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the managed cluster.
-    type: str
-    required: true
   checks:
     description: Checks to run on each node of O(nodes) (combined into one script).
     type: list
@@ -114,6 +106,7 @@ options:
     type: int
     default: 60
 extends_documentation_fragment:
+  - aks.tunnel.cluster
   - aks.tunnel.azure
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
@@ -124,7 +117,7 @@ notes:
     C(Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action). Without the latter every node
     reports the HTTP 403 error and the findings are C(unknown); the module itself does not fail.
   - Run Command runs one script at a time per VM, takes tens of seconds and cannot be cancelled.
-  - Kubernetes RBAC - C(list) on nodes and on pods in C(kube-system).
+  - Kubernetes RBAC - C(list) on nodes and on pods in C(kube-system) (none with O(cluster_model)).
 '''
 
 EXAMPLES = r'''
@@ -135,6 +128,19 @@ EXAMPLES = r'''
     inspect_unreachable: true
     finding_for: [ufw_blocks_10250, iptables_blocks_10250, egress_ports_blocked]
   register: probe
+
+- name: Read the cluster model once
+  aks.tunnel.aks_cluster_info:
+    resource_group: rg-aks-prod
+    name: aks-prod
+  register: aks
+
+- name: The same on that model (no second read of the cluster, its instances and nodes)
+  aks.tunnel.vmss_runcommand_probe:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    cluster_model: "{{ aks }}"
+    inspect_unreachable: true
 
 - name: Inspect the firewall of some nodes, 25 at a time
   aks.tunnel.vmss_runcommand_probe:
@@ -242,7 +248,7 @@ import uuid
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _azure
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
-from ansible_collections.aks.tunnel.plugins.module_utils import _kube
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _node_probe
 from ansible_collections.aks.tunnel.plugins.module_utils import _probe_scripts as ps
 from ansible_collections.aks.tunnel.plugins.module_utils import _runcommand
@@ -257,8 +263,7 @@ def make_targets(nodes, node_rg, script, parameters, role):
 def main():
     module = AksTunnelModule(
         dict(
-            resource_group=dict(type='str', required=True),
-            name=dict(type='str', required=True),
+            _cluster_options.CLUSTER_ARGSPEC,
             checks=dict(type='list', elements='str', choices=['tcp_reachability', 'egress', 'firewall'],
                         default=['tcp_reachability', 'egress']),
             nodes=dict(type='list', elements='str'),
@@ -292,12 +297,7 @@ def main():
     if params['inspect_unreachable'] and 'tcp_reachability' not in checks:
         module.fail('inspect_unreachable needs the tcp_reachability check')
 
-    need_kube = not params['nodes'] or 'egress' in checks
-    doing = 'read the cluster %s/%s' % (params['resource_group'], params['name'])
-    with module.api_errors(doing):
-        kube = module.kube if need_kube else None
-        model = _cluster_model.build_model(module.azure, params['resource_group'], params['name'], kube_client=kube,
-                                           request_timeout=module.kube_timeout if kube else None, list_all=_kube.list_all)
+    model = _cluster_options.cluster_model(module, kube=not params['nodes'] or 'egress' in checks)
     tunnel = model['tunnel']
     try:
         if params['nodes']:

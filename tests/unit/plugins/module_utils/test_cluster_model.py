@@ -150,3 +150,54 @@ def test_fetch_azure_uses_list_calls_only():
     data = cm.fetch_azure(fake, 'rg', 'aks')
     assert len(fake.calls) == 6  # cluster, scale sets, VMs, NICs, subnet, vnet - independent of the node count
     assert len(data['vms']['aks-np1-1234-vmss']) == 3
+
+
+@pytest.mark.parametrize('pods, listed', [
+    ({'konnectivity': [pod('k', 'n1', {'app': 'konnectivity-agent'})]}, ['app=konnectivity-agent']),
+    ({'aks-link': [pod('a', 'n1', {'app': 'aks-link'})]}, ['app=konnectivity-agent', 'app=aks-link']),
+    ({'tunnel-front': [pod('t', 'n1', {'component': 'tunnel'})]}, ['app=konnectivity-agent', 'app=aks-link', 'component=tunnel']),
+    ({}, ['app=konnectivity-agent', 'app=aks-link', 'component=tunnel']),
+    # a konnectivity pod being deleted does not count: the next selectors are listed too
+    ({'konnectivity': [dict(pod('k', 'n1', {'app': 'konnectivity-agent'}), metadata={'name': 'k', 'deletionTimestamp': 'x'})]},
+     ['app=konnectivity-agent', 'app=aks-link', 'component=tunnel']),
+])
+def test_fetch_kube_stops_at_the_first_component_with_pods(monkeypatch, pods, listed):
+    kubernetes = pytest.importorskip('kubernetes')
+    selectors = []
+    by_selector = dict((selector, pods.get(component, [])) for component, selector in cm.TUNNEL_SELECTORS)
+
+    class Core:
+        def __init__(self, api):
+            pass
+
+        def list_node(self, **kwargs):
+            return []
+
+        def list_namespaced_pod(self, namespace, label_selector=None, **kwargs):
+            selectors.append(label_selector)
+            return by_selector[label_selector]
+
+    monkeypatch.setattr(kubernetes.client, 'CoreV1Api', Core)
+    fetched = cm.fetch_kube(object(), 5, lambda call, *args, **kwargs: call(*args, **kwargs))
+    assert selectors == listed
+    assert cm.detect_tunnel(fetched['pods']) == cm.detect_tunnel(pods)
+
+
+def test_the_model_carries_what_the_other_modules_need():
+    data = azure()
+    data['cluster']['properties']['agentPoolProfiles'][0].update(count=3, maxCount=5, enableAutoScaling=True, upgradeSettings={'maxSurge': '33%'})
+    konn = dict(pod('konn-a', 'aks-np1-1234-vmss000001', {'app': 'konnectivity-agent'}))
+    konn['metadata'] = dict(konn['metadata'], managedFields=[{'manager': 'kubelet'}])
+    nodes = [dict(knode('aks-np1-1234-vmss00000%d' % i), status={'allocatable': {'cpu': '1900m', 'memory': '5Gi'}}) for i in range(3)]
+    model = cm.assemble(data, {'nodes': nodes, 'pods': {'konnectivity': [konn]}})
+    cluster = model['cluster']
+    assert model['model_version'] == cm.MODEL_VERSION and model['kubernetes_read'] is True
+    assert cluster['nsg_ids'] == [NSG, NSG + '2']
+    assert cluster['agent_pools'][0]['max_count'] == 5 and cluster['agent_pools'][0]['max_surge'] == '33%'
+    assert [n['allocatable_memory'] for n in model['nodes']] == ['5Gi'] * 3
+    assert model['tunnel']['selector'] == 'app=konnectivity-agent' and model['tunnel']['namespace'] == 'kube-system'
+    assert [p['metadata'] for p in model['tunnel']['pod_objects']] == [{'name': 'konn-a', 'labels': {'app': 'konnectivity-agent'}}]
+    body = cm.managed_cluster_body(model)
+    assert body['properties']['agentPoolProfiles'][0]['upgradeSettings'] == {'maxSurge': '33%'}
+    assert cm.check_model(model, 'rg', 'aks') is model
+    assert [n['status']['allocatable'] for n in cm.node_objects(model)] == [{'cpu': '1900m', 'memory': '5Gi'}] * 3

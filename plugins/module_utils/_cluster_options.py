@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The cluster options every module that reads the cluster shares (doc fragment aks.tunnel.cluster), and the model they give.
+
+``cluster_model`` is the registered result of aks.tunnel.aks_cluster_info: a module given it reads neither the cluster,
+its scale sets, instances, NICs, subnets and VNets, nor the Kubernetes nodes again; without it the module reads them itself.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
+from ansible_collections.aks.tunnel.plugins.module_utils import _kube
+
+# Modules that address the cluster in Azure (doc fragment aks.tunnel.cluster).
+CLUSTER_ARGSPEC = dict(
+    resource_group=dict(type='str', required=True),
+    name=dict(type='str', required=True),
+    cluster_model=dict(type='dict'),
+)
+
+# Kubernetes-only modules (doc fragment aks.tunnel.cluster.MODEL).
+MODEL_ARGSPEC = dict(
+    cluster_model=dict(type='dict'),
+)
+
+
+def given_model(module):
+    """The validated cluster_model option, or None when it is not set (fails the task when it is not a model of this cluster)."""
+    model = module.params.get('cluster_model')
+    if model is None:
+        return None
+    try:
+        return _cluster_model.check_model(model, module.params.get('resource_group'), module.params.get('name'))
+    except _cluster_model.ClusterModelError as exc:
+        module.fail('cluster_model %s' % exc)
+    return None
+
+
+def cluster_model(module, kube=False):
+    """The cluster model: the cluster_model option when given, else read now (Kubernetes nodes and tunnel pods too with ``kube``)."""
+    model = given_model(module)
+    if model is not None:
+        return model
+    params = module.params
+    with module.api_errors('read the cluster %s/%s' % (params['resource_group'], params['name'])):
+        client = module.kube if kube else None
+        model = _cluster_model.build_model(module.azure, params['resource_group'], params['name'], kube_client=client,
+                                           request_timeout=module.kube_timeout if client is not None else None, list_all=_kube.list_all)
+    model.pop('_azure', None)
+    return model
