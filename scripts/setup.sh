@@ -39,3 +39,31 @@ fi
 mkdir -p .collections/ansible_collections/aks .tmp/dev/ansible_collections/aks
 ln -sfn ../../.. .collections/ansible_collections/aks/tunnel
 ln -sfn "$ROOT" .tmp/dev/ansible_collections/aks/tunnel
+
+# Test clients that must not share .venv's packages (issue 15):
+#   .venv-az      the real Azure CLI (it pins its own azure-mgmt-* versions); lab tests run `az` from here
+#   .venv-compat  the lowest version of every SDK range in requirements.txt (requirements-compat-min.txt)
+# Each is rebuilt only when its requirement changes; a failed install is reported and skipped (the tests that
+# need it then skip with the reason), so an unreachable package index never breaks the main environment.
+AZURE_CLI_VERSION=${AKS_TUNNEL_AZURE_CLI_VERSION:-2.91.0}
+side_venv() {  # side_venv DIR STAMP-CONTENT PIP-ARGS...
+  local dir=$1 want=$2
+  shift 2
+  if [[ -x $dir/bin/python ]] && [[ -f $dir/.requirements.sha256 ]] && [[ $(cat "$dir/.requirements.sha256") == "$want" ]]; then
+    return 0
+  fi
+  echo "setup: creating $dir ($*)"
+  rm -f "$dir/.requirements.sha256"
+  if { [[ -x $dir/bin/python ]] || "$PYTHON" -m venv "$dir"; } &&
+     "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"; then
+    echo "$want" > "$dir/.requirements.sha256"
+  else
+    echo "setup: NOTICE: could not build $dir; the tests that need it will be skipped" >&2
+  fi
+}
+if [[ ${AKS_TUNNEL_SKIP_AZ_CLI:-0} != 1 ]]; then
+  side_venv .venv-az "azure-cli==$AZURE_CLI_VERSION" "azure-cli==$AZURE_CLI_VERSION"
+fi
+if [[ ${AKS_TUNNEL_SKIP_COMPAT:-0} != 1 ]]; then
+  side_venv .venv-compat "$(sha256sum requirements-compat-min.txt | cut -d' ' -f1)" -r requirements-compat-min.txt
+fi

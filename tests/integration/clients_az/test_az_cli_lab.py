@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The article's Azure CLI commands, run unmodified with the real `az` (azure-cli from PyPI, .venv-az) against a lab.
+
+One lab (`all-faults`: an NSG deny to user1-2, UFW on nodepool1-3, an iptables DROP chain on user1-0, SNAT
+exhaustion) and one login for the module: `az cloud register --endpoint-resource-manager` reads the emulator's
+/metadata/endpoints, `az login --service-principal` lists its subscriptions, every later command goes through the
+api-versions azure-cli 2.91 sends. The config dir is isolated (tests/lab/arm/azcli.py: no ~/.azure, no instance
+discovery, no telemetry) and trusts the lab CA through REQUESTS_CA_BUNDLE.
+
+Skipped with the reason when az is absent (scripts/setup.sh creates .venv-az) or when not root (the lab needs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import ssl
+import sys
+import urllib.request
+
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+if os.path.join(REPO, '.tmp', 'dev') not in sys.path and 'ansible_collections' not in HERE:
+    sys.path.insert(0, os.path.join(REPO, '.tmp', 'dev'))
+
+from ansible_collections.aks.tunnel.tests.lab.arm import azcli  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.lab
+
+AZ = azcli.find_az()
+if AZ is None:
+    pytest.skip('the Azure CLI is absent: scripts/setup.sh installs azure-cli into .venv-az (or set AKS_TUNNEL_AZ)', allow_module_level=True)
+
+SCENARIO = 'all-faults'
+
+
+class AzLab:
+    def __init__(self, state_dir):
+        from ansible_collections.aks.tunnel.tests.lab.dataplane import lab  # pylint: disable=import-outside-toplevel
+        self._lab = lab
+        self.state_dir = str(state_dir)
+        lab.up(SCENARIO, self.state_dir, log=lambda message: None)
+        with open(os.path.join(self.state_dir, 'vars.yml'), encoding='utf-8') as handle:
+            self.vars = yaml.safe_load(handle)
+        self.status = lab.status(self.state_dir)
+        self.by_short = {n['short']: n for n in self.status['nodes']}
+        self.rg = self.vars['aks_tunnel_resource_group']
+        self.cluster = self.vars['aks_tunnel_cluster_name']
+        self.node_rg = self.vars['aks_tunnel_lab']['node_resource_group']
+        self.login = None
+        self.az = azcli.AzCli(AZ, os.path.join(self.state_dir, 'azure-cli'), self.vars['aks_tunnel_azure_auth']['ca_path'])
+        self._instances = None
+
+    def down(self):
+        self._lab.down(self.state_dir, log=lambda message: None)
+
+    def instances(self):
+        """computer name -> (vmss, instance id), from az vmss list / list-instances as a user would look them up."""
+        if self._instances is None:
+            self._instances = {}
+            for vmss in self.az.run('vmss', 'list', '-g', self.node_rg, '--query', '[].name'):
+                for vm in self.az.run('vmss', 'list-instances', '-g', self.node_rg, '-n', vmss):
+                    self._instances[vm['osProfile']['computerName']] = (vmss, vm['instanceId'])
+        return self._instances
+
+    def run_script(self, short, script):
+        """az vmss run-command invoke on the node <pool>-<index>; the message of its one status."""
+        vmss, instance = self.instances()[self.by_short[short]['name']]
+        out = self.az.run('vmss', 'run-command', 'invoke', '-g', self.node_rg, '-n', vmss, '--instance-id', instance,
+                          '--command-id', 'RunShellScript', '--scripts', script, timeout=180)
+        assert [v['code'] for v in out['value']] == ['ProvisioningState/succeeded']
+        return out['value'][0]['message']
+
+
+@pytest.fixture(scope='module')
+def azlab(tmp_path_factory):
+    lab = AzLab(tmp_path_factory.mktemp('az-' + SCENARIO))
+    try:
+        auth = lab.vars['aks_tunnel_azure_auth']
+        lab.login = lab.az.setup(auth['arm_endpoint'], auth)
+        yield lab
+    finally:
+        lab.down()
+
+
+def tunnel_short(lab):
+    return next(n['short'] for n in lab.status['nodes'] if n['tunnel'])
+
+
+def test_cloud_register_and_service_principal_login(azlab):
+    auth = azlab.vars['aks_tunnel_azure_auth']
+    assert [(s['id'], s['tenantId'], s['cloudName'], s['user']) for s in azlab.login] == [
+        (auth['subscription_id'], auth['tenant'], azcli.CLOUD, {'name': auth['client_id'], 'type': 'servicePrincipal'})]
+    cloud = azlab.az.run('cloud', 'show')
+    assert cloud['name'] == azcli.CLOUD and cloud['isActive'] is True
+    assert cloud['endpoints']['resourceManager'] == auth['arm_endpoint'] + '/'
+    assert cloud['endpoints']['activeDirectory'] == auth['arm_endpoint']
+    # nothing leaked into the user's own Azure CLI profile
+    assert os.path.isfile(os.path.join(azlab.az.config_dir, 'azureProfile.json'))
+
+
+def test_aks_show_reports_the_kubernetes_api_version(azlab):
+    cluster = azlab.az.run('aks', 'show', '-g', azlab.rg, '-n', azlab.cluster)
+    assert cluster['nodeResourceGroup'] == azlab.node_rg and cluster['provisioningState'] == 'Succeeded'
+    with open(azlab.vars['aks_tunnel_kubeconfig'], encoding='utf-8') as handle:
+        kubeconfig = yaml.safe_load(handle)
+    server = kubeconfig['clusters'][0]['cluster']['server']
+    token = kubeconfig['users'][0]['user']['token']
+    request = urllib.request.Request(server + '/version', headers={'Authorization': 'Bearer ' + token})
+    context = ssl.create_default_context(cafile=azlab.vars['aks_tunnel_lab']['ca_path'])
+    with urllib.request.urlopen(request, context=context, timeout=30) as response:
+        version = json.loads(response.read())
+    assert version['gitVersion'] == 'v' + cluster['kubernetesVersion'] == 'v' + cluster['currentKubernetesVersion']
+    pools = azlab.az.run('aks', 'nodepool', 'list', '-g', azlab.rg, '--cluster-name', azlab.cluster)
+    assert {p['name']: p['orchestratorVersion'] for p in pools} == {'nodepool1': cluster['kubernetesVersion'], 'user1': cluster['kubernetesVersion']}
+
+
+def test_vmss_list_and_list_instances_name_every_node(azlab):
+    instances = azlab.instances()
+    assert sorted(instances) == sorted(n['name'] for n in azlab.status['nodes'])
+    assert sorted({vmss for vmss, _unused in instances.values()}) == sorted(azlab.az.run('vmss', 'list', '-g', azlab.node_rg, '--query', '[].name'))
+
+
+def test_nsg_list_show_and_rule_list(azlab):
+    nsgs = azlab.az.run('network', 'nsg', 'list', '-g', azlab.node_rg)
+    assert len(nsgs) == 1 and nsgs[0]['name'].startswith('aks-agentpool-')
+    shown = azlab.az.run('network', 'nsg', 'show', '-g', azlab.node_rg, '-n', nsgs[0]['name'])
+    assert shown['id'] == nsgs[0]['id'] and len(shown['defaultSecurityRules']) == 6
+    rules = azlab.az.run('network', 'nsg', 'rule', 'list', '-g', azlab.node_rg, '--nsg-name', nsgs[0]['name'],
+                         '--query', '[].{name:name, access:access, port:destinationPortRange, priority:priority}')
+    assert {'name': 'deny-kubelet-user1-2', 'access': 'Deny', 'port': '10250', 'priority': 310} in rules
+
+
+def test_article_nc_probe_times_out_on_the_nsg_blocked_node_then_an_allow_rule_opens_it(azlab):
+    source = tunnel_short(azlab)
+    blocked_ip = azlab.by_short['user1-2']['ip']
+    message = azlab.run_script(source, 'nc -v -w 2 %s 10250' % blocked_ip)
+    assert 'nc: connect to %s port 10250 (tcp) timed out' % blocked_ip in message
+    healthy_ip = azlab.by_short['user1-1']['ip']
+    assert re.search(r'Connection to %s 10250 port \[tcp/\S+\] succeeded!' % re.escape(healthy_ip),
+                     azlab.run_script(source, 'nc -v -w 2 %s 10250' % healthy_ip))
+    # the article's repair with az: an allow rule before the deny, then the same probe connects
+    nsg = azlab.az.run('network', 'nsg', 'list', '-g', azlab.node_rg, '--query', '[0].name')
+    rule = azlab.az.run('network', 'nsg', 'rule', 'create', '-g', azlab.node_rg, '--nsg-name', nsg, '-n', 'allow-kubelet-from-vnet',
+                        '--priority', '300', '--direction', 'Inbound', '--access', 'Allow', '--protocol', 'Tcp',
+                        '--source-address-prefixes', 'VirtualNetwork', '--destination-port-ranges', '10250')
+    assert rule['provisioningState'] == 'Succeeded' and rule['priority'] == 300
+    try:
+        assert 'succeeded!' in azlab.run_script(source, 'nc -v -w 2 %s 10250' % blocked_ip)
+    finally:
+        azlab.az.run('network', 'nsg', 'rule', 'delete', '-g', azlab.node_rg, '--nsg-name', nsg, '-n', 'allow-kubelet-from-vnet', parse=False)
+    assert 'timed out' in azlab.run_script(source, 'nc -v -w 2 %s 10250' % blocked_ip)
+
+
+def test_article_ufw_status_and_iptables_list_show_the_node_firewalls(azlab):
+    assert 'Status: active' in azlab.run_script('nodepool1-3', 'ufw status')
+    listing = azlab.run_script('user1-0', 'iptables --list --line-numbers')
+    assert re.search(r'Chain KUBELET-GUARD \(1 references\)\nnum +target +prot opt source +destination\s*\n1 +DROP +(tcp|6) +-- +'
+                     r'anywhere +anywhere +multiport dports 10250,10255', listing), listing
+    assert re.search(r'Chain INPUT \(policy ACCEPT\)\nnum +target .*\n1 +KUBELET-GUARD ', listing), listing
+
+
+def test_monitor_metrics_list_snat_connection_count_shows_failures(azlab):
+    lb = azlab.az.run('network', 'lb', 'show', '-g', azlab.node_rg, '-n', 'kubernetes', '--query', 'id')
+    metrics = azlab.az.run('monitor', 'metrics', 'list', '--resource', lb, '--metric', 'SnatConnectionCount', '--aggregation', 'Total',
+                           '--interval', 'PT5M', '--filter', "ConnectionState eq 'Failed'")
+    series = metrics['value'][0]['timeseries']
+    assert metrics['value'][0]['name']['value'] == 'SnatConnectionCount' and series
+    assert sum(point.get('total') or 0 for s in series for point in s['data']) > 0
