@@ -125,3 +125,93 @@ def canned_log(pod_name, container, node_name):
                 'I1125 20:00:00.200000       1 clientset.go:223] "sync added client connecting to proxy server" serverID="lab-hcp-0"\n'
                 'I1125 20:00:00.300000       1 client.go:314] "Start serving" serverID="lab-hcp-0" agentID="%s"\n' % node_name)
     return '%s/%s on %s: lab log line 1\n%s/%s on %s: lab log line 2\n' % (pod_name, container, node_name, pod_name, container, node_name)
+
+
+# -- exec and port-forward: what the lab kubelet runs in a container ------------------------------------------------
+# The lab has no container runtime: a container answers a fixed set of commands (enough for the article's
+# `kubectl exec <pod> -- <cmd>` checks); anything else fails like a missing binary under containerd (exit 126).
+OCI_NOT_FOUND = ('OCI runtime exec failed: exec failed: unable to start container process: exec: "%s": executable file not found in '
+                 '$PATH: unknown\r\n')
+
+
+def exec_command(pod, container, command, now=None):
+    """(stdout bytes, stderr bytes, exit code) of `command` (argv list) in the lab container."""
+    import shlex  # pylint: disable=import-outside-toplevel
+    import time as _time  # pylint: disable=import-outside-toplevel
+    if not command:
+        return b'', b'', 0
+    name, args = command[0].rsplit('/', 1)[-1], command[1:]
+    pod_name = pod['metadata']['name']
+    if name in ('sh', 'bash', 'ash') and len(args) >= 2 and args[0] == '-c':
+        out, err, code = b'', b'', 0
+        for part in args[1].split(';'):
+            part = part.strip()
+            if part.startswith('exit '):
+                return out, err, int(part[5:].strip() or 0)
+            if part:
+                o, e, code = exec_command(pod, container, shlex.split(part), now)
+                out, err = out + o, err + e
+        return out, err, code
+    if name == 'hostname' or (name == 'cat' and args == ['/etc/hostname']):
+        return (pod_name + '\n').encode(), b'', 0
+    if name == 'echo':
+        if args[:1] == ['-n']:
+            return ' '.join(args[1:]).encode(), b'', 0
+        return (' '.join(args) + '\n').encode(), b'', 0
+    if name == 'true':
+        return b'', b'', 0
+    if name == 'false':
+        return b'', b'', 1
+    if name in ('env', 'printenv'):
+        env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=%s' % pod_name,
+               'KUBERNETES_SERVICE_HOST=10.0.0.1', 'KUBERNETES_SERVICE_PORT=443', 'KUBERNETES_PORT=tcp://10.0.0.1:443']
+        return ('\n'.join(env) + '\n').encode(), b'', 0
+    if name == 'date':
+        return (_time.strftime('%a %b %d %H:%M:%S UTC %Y', _time.gmtime(now)) + '\n').encode(), b'', 0
+    if name == 'cat' and args:
+        return b'', ('cat: %s: No such file or directory\n' % args[0]).encode(), 1
+    return (OCI_NOT_FOUND % command[0]).encode(), b'', 126
+
+
+def pod_listens(pod, port):
+    """A lab container listens on the TCP ports its spec declares (containerPort)."""
+    return any(p.get('containerPort') == port and p.get('protocol', 'TCP') == 'TCP'
+               for c in pod['spec'].get('containers') or [] for p in c.get('ports') or [])
+
+
+def port_answer(request):
+    """The answer of a declared container port to one HTTP request (health endpoints say ok)."""
+    line = request.split(b'\r\n', 1)[0].decode('latin-1', 'replace')
+    parts = line.split()
+    path = parts[1] if len(parts) >= 2 else '/'
+    if path.split('?')[0] in ('/healthz', '/readyz', '/livez', '/health', '/ready'):
+        status, body = '200 OK', b'ok'
+    else:
+        status, body = '404 Not Found', b'404 page not found\n'
+    return ('HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n'
+            % (status, len(body))).encode() + body
+
+
+def port_refused(pod, port):
+    """The kubelet's error when nothing listens on the port inside the pod's network namespace."""
+    uid = pod['metadata'].get('uid', '')
+    return ('error forwarding port %d to pod %s, uid : failed to execute portforward in network namespace "/var/run/netns/cni-%s": '
+            'failed to connect to localhost:%d inside namespace "%s", IPv4: dial tcp4 127.0.0.1:%d: connect: connection refused IPv6 '
+            'dial tcp6: address localhost: no suitable address found ' % (port, uid, uid[:36], port, uid, port))
+
+
+def check_reachable(backend, node_name, node_ip):
+    """Raise KubeletUnreachable when the API server cannot open a connection to the node's kubelet (exec/attach/portforward
+    dial it like logs do: through the tunnel, the same errors)."""
+    if backend.no_agent():
+        raise KubeletUnreachable('No agent available')
+    dialer = backend.emulator.kubelet_dialer
+    if dialer is not None:
+        dialer(node_name, node_ip, '/healthz', '')
+        return
+    if backend.mode == 'dial':
+        backend._dial(node_name, node_ip, '/healthz', '')  # pylint: disable=protected-access
+        return
+    mode = backend.unreachable.get(node_name)
+    if mode:
+        raise KubeletUnreachable(dial_error(mode, node_ip))

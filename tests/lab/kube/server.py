@@ -30,9 +30,9 @@ from ansible_collections.aks.tunnel.tests.lab import topology as topology_module
 from ansible_collections.aks.tunnel.tests.lab.pki import LabCA
 from ansible_collections.aks.tunnel.tests.lab.topology import base36, build_topology
 
-from . import rbac
+from . import rbac, streams
 from . import seed as seed_module
-from .api import Api, unauthorized
+from .api import POD_STREAM, Api, unauthorized
 from .controllers import Cluster, Scheduler
 from .cpa import CpaSimulator
 from .kubelet import KubeletBackend, dial_error
@@ -86,6 +86,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = url.path
         user = emulator.authenticate(self.headers.get('Authorization'), self.connection)
         content_type = 'application/json'
+        fault_headers = {}
+        stream = POD_STREAM.match(path)
+        if user is not None and stream and streams.is_upgrade(self.headers):
+            # exec / attach / portforward: dial the kubelet through the tunnel, then upgrade (streams.py).
+            status = streams.serve(self, emulator, stream.group(3), stream.group(1), stream.group(2), url.query, user, method)
+            emulator.record(method, self.path, status, user, self.headers.get('Content-Type'))
+            self.close_connection = True
+            return
         if user is None and path.rstrip('/') not in PUBLIC_PATHS:
             status, payload = unauthorized()
         elif path.startswith('/lab/'):
@@ -97,6 +105,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if fault is not None and fault.get('code'):
                 status = fault['code']
                 payload = emulator.fault_body(fault)
+                if fault.get('retry_after') is not None:
+                    fault_headers['Retry-After'] = str(fault['retry_after'])
             else:
                 status, payload, content_type = emulator.api.handle(method, path, query, self.headers, body,
                                                                     user or {'name': 'system:anonymous', 'role': 'none'})
@@ -105,6 +115,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header('Content-Type', content_type)
         self.send_header('Content-Length', str(len(payload)))
         self.send_header('Audit-Id', emulator.next_audit_id())
+        for name, value in fault_headers.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
 
@@ -326,9 +338,14 @@ class KubeEmulator:
             return user
         return {'name': common_name, 'groups': groups, 'role': 'admin' if 'system:masters' in groups else 'none'}
 
-    def add_fault(self, path_regex, method=None, code=500, message=None, delay=0.0, times=None):
-        """Make matching requests fail (code) and/or stall (delay seconds); `times` None = until cleared."""
-        fault = {'regex': re.compile(path_regex), 'method': method, 'code': code, 'message': message, 'delay': delay, 'times': times}
+    def add_fault(self, path_regex, method=None, code=500, message=None, delay=0.0, times=None, retry_after=None):
+        """Make matching requests fail (code) and/or stall (delay seconds); `times` None = until cleared.
+
+        `retry_after` (seconds) adds a Retry-After header to the failure, as the API server's
+        max-in-flight and priority-and-fairness filters do on their 429s.
+        """
+        fault = {'regex': re.compile(path_regex), 'method': method, 'code': code, 'message': message, 'delay': delay, 'times': times,
+                 'retry_after': retry_after}
         with self._faults_lock:
             self._faults.append(fault)
 
