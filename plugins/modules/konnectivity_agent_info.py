@@ -44,6 +44,12 @@ options:
       - Autoscaler ConfigMap to compute the expected replica count from. Default is the C(--configmap) argument of the
         C(konnectivity-agent-autoscaler) Deployment, or C(konnectivity-agent-autoscaler).
     type: str
+  expected_replicas:
+    description:
+      - The replica count the autoscaler ladder gives, as RV(aks.tunnel.konnectivity_ladder#module:expected_replicas) returns it.
+      - When given, the autoscaler Deployment and its ConfigMap are not read (a diagnosis has just evaluated them); O(configmap)
+        is then not used.
+    type: int
   memory_threshold:
     description: Fraction of the memory limit (0 to 1) at which current usage counts as a problem.
     type: float
@@ -209,6 +215,7 @@ ARGUMENT_SPEC = dict(
     label_selector=dict(type='str', default='app=konnectivity-agent'),
     container=dict(type='str', default='konnectivity-agent'),
     configmap=dict(type='str'),
+    expected_replicas=dict(type='int'),
     memory_threshold=dict(type='float', default=0.9),
     agent_processes=dict(type='list', elements='str', default=['proxy-agent', 'konnectivity-agent']),
     api_timeout=dict(type='int', default=30),
@@ -245,6 +252,16 @@ def read_events(module, core):
     return events, None
 
 
+def read_autoscaler(module, core, apps, namespace, configmap_name):
+    """The autoscaler Deployment and its ConfigMap (each None when absent)."""
+    timeout = module.kube_timeout
+    with module.api_errors('read the autoscaler ConfigMap'):
+        autoscaler = _kube.read_or_none(apps.read_namespaced_deployment, _konnectivity.AUTOSCALER_DEPLOYMENT, namespace, _request_timeout=timeout)
+        name = configmap_name or _konnectivity.autoscaler_refs(autoscaler).get('configmap') or _konnectivity.DEFAULT_CONFIGMAP
+        configmap = _kube.read_or_none(core.read_namespaced_config_map, name, namespace, _request_timeout=timeout)
+    return autoscaler, configmap
+
+
 def main():
     module = AksTunnelModule(ARGUMENT_SPEC, kube=True)
     params = module.params
@@ -272,13 +289,18 @@ def main():
     else:
         with module.api_errors('list nodes'):
             nodes = _kube.list_all(core.list_node, _request_timeout=timeout)
-    expected = None
-    with module.api_errors('read the autoscaler ConfigMap'):
-        autoscaler = _kube.read_or_none(apps.read_namespaced_deployment, _konnectivity.AUTOSCALER_DEPLOYMENT, namespace, _request_timeout=timeout)
-        name = params['configmap'] or _konnectivity.autoscaler_refs(autoscaler).get('configmap') or _konnectivity.DEFAULT_CONFIGMAP
-        configmap = _kube.read_or_none(core.read_namespaced_config_map, name, namespace, _request_timeout=timeout)
+    expected = params['expected_replicas']
+    if expected is not None:
+        configmap = None
+    else:
+        autoscaler, configmap = read_autoscaler(module, core, apps, namespace, params['configmap'])
     if configmap is not None:
-        counts = _konnectivity.cluster_counts(nodes, _konnectivity.autoscaler_refs(autoscaler).get('node_labels'))
+        node_labels = _konnectivity.autoscaler_refs(autoscaler).get('node_labels')
+        if node_labels and model is not None:
+            # CPA counts only the nodes with these labels, and the model has no labels
+            with module.api_errors('list nodes'):
+                nodes = _kube.list_all(core.list_node, _request_timeout=timeout)
+        counts = _konnectivity.cluster_counts(nodes, node_labels)
         try:
             expected = _ladder.compute_replicas(configmap.get('data') or {}, counts['total_nodes'], counts['total_cores'],
                                                 counts['schedulable_nodes'], counts['schedulable_cores'])

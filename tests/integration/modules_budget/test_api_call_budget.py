@@ -6,7 +6,8 @@
 
 The diagnosis is the six detection modules in sequence, each given the registered aks_cluster_info result as
 `cluster_model`: aks_cluster_info, vmss_runcommand_probe (tcp_reachability + egress, inspect_unreachable),
-nsg_port_check, snat_usage_info, konnectivity_ladder (query) and konnectivity_agent_info. The counts are
+nsg_port_check, snat_usage_info, konnectivity_ladder (query) and konnectivity_agent_info (also given the ladder's
+`expected_replicas`). The counts are
 deterministic (a healthy lab, Run Command latency 0), so the test asserts them; it also checks that the modules'
 own `api_calls` add up to what the emulators received (ARM journal, Kubernetes Audit-Id), so the budget is
 measured on the wire, not only by the modules' counters.
@@ -66,7 +67,9 @@ DIAGNOSIS = '''
       register: nsg
     - {name: SNAT, aks.tunnel.snat_usage_info: "{{ cluster | combine(model) }}", register: snat}
     - {name: Ladder, aks.tunnel.konnectivity_ladder: "{{ {'state': 'query'} | combine(model) }}", register: ladder}
-    - {name: Agents, aks.tunnel.konnectivity_agent_info: "{{ model }}", register: agents}
+    - name: Agents (with the model, the ladder's replica count too; the autoscaler and its ConfigMap were just read)
+      aks.tunnel.konnectivity_agent_info: "{{ model | combine({'expected_replicas': ladder.expected_replicas} if use_model else {}) }}"
+      register: agents
     - name: Dump
       ansible.builtin.copy:
         dest: "{{ out }}"

@@ -110,3 +110,12 @@ def test_a_model_of_another_cluster_is_refused(monkeypatch, capsys, option, valu
 def test_the_cluster_names_compare_case_insensitively():
     model = nsg_model()
     assert _cluster_model.check_model(model, 'RG', 'AKS') is model
+
+
+def test_agent_info_given_the_ladders_replica_count_reads_no_autoscaler(fake_kube, capsys):
+    ladder_tests.seed(fake_kube, node_count=3, replicas=1)
+    result = run_module(konnectivity_agent_info.main, {'expected_replicas': 2}, capsys)
+    assert not [c for c in fake_kube.calls if c[0] == 'read_configmap' or c[:2] == ('read_deployment', 'konnectivity-agent-autoscaler')]
+    assert result['expected_replicas'] == 2
+    assert 'konnectivity-agent has 1 replica(s), fewer than the 2 the ladder gives' in result['finding']['summary'] + ' '.join(
+        result['finding']['evidence'])
