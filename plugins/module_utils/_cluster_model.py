@@ -54,6 +54,9 @@ def as_dict(obj):
         return None
     if isinstance(obj, dict):
         return obj
+    if hasattr(obj, '_attribute_map') and hasattr(obj, 'serialize'):
+        # msrest models (azure-mgmt-* of the lower end of the supported ranges): as_dict() gives flattened snake_case
+        return obj.serialize(keep_readonly=True)
     if hasattr(obj, 'as_dict'):
         try:
             return obj.as_dict()

@@ -104,6 +104,8 @@ def _as_dict(obj):
         return {}
     if isinstance(obj, dict):
         return obj
+    if hasattr(obj, '_attribute_map') and hasattr(obj, 'serialize'):
+        return obj.serialize(keep_readonly=True)  # msrest model (older azure-mgmt-compute): REST names, not snake_case
     if hasattr(obj, 'as_dict'):
         return obj.as_dict()
     return dict(obj)

@@ -229,6 +229,7 @@ api_calls:
 '''
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _outbound
+from ansible_collections.aks.tunnel.plugins.module_utils._cluster_model import as_dict
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
 ARGUMENT_SPEC = dict(
@@ -277,7 +278,7 @@ def main():
     rg, name = params['resource_group'], params['name']
     clusters = module.azure.containerservice.managed_clusters
     with module.api_errors('read managed cluster %s/%s' % (rg, name)):
-        cluster = clusters.get(rg, name).as_dict()
+        cluster = as_dict(clusters.get(rg, name))
     summary = _outbound.cluster_summary(cluster)
     if summary['outbound_type'] != 'loadBalancer':
         module.fail('cluster %s has outboundType %s; allocated outbound ports and managed outbound IPs exist only with outboundType '
@@ -340,9 +341,9 @@ def main():
     if not poller.done():
         module.fail('the update of %s/%s is still running after %d seconds; check it with az aks show and run the task again'
                     % (rg, name, params['wait_timeout']), changed=True, **result)
-    after = _outbound.cluster_summary(updated.as_dict() if updated is not None else cluster)
+    after = _outbound.cluster_summary(as_dict(updated) if updated is not None else cluster)
     result['current'] = _values(after['load_balancer_profile'])
-    result['provisioning_state'] = ((updated.as_dict() if updated is not None else {}).get('properties') or {}).get('provisioningState')
+    result['provisioning_state'] = ((as_dict(updated) if updated is not None else {}).get('properties') or {}).get('provisioningState')
     module.exit(changed=True, **result)
 
 

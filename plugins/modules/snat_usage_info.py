@@ -225,7 +225,7 @@ def resolve_node_names(module, node_rg):
     for vmss in scale_sets:
         with module.api_errors('list the VMs of scale set %s' % vmss):
             for vm in azure.compute.virtual_machine_scale_set_vms.list(node_rg, vmss):
-                props = vm.as_dict().get('properties') or {}
+                props = _cluster_model.as_dict(vm).get('properties') or {}
                 vm_names[vm.id] = (props.get('osProfile') or {}).get('computerName')
         with module.api_errors('list the NICs of scale set %s' % vmss):
             for nic in azure.network.network_interfaces.list_virtual_machine_scale_set_network_interfaces(node_rg, vmss):
@@ -244,7 +244,7 @@ WORST_BACKENDS = 25
 def _query(module, lb_id, doing, **kwargs):
     with module.api_errors(doing):
         response = module.azure.monitor.metrics.list(lb_id, metricnamespace=NAMESPACE, **kwargs)
-        return [m.as_dict() for m in response.value or []]
+        return [_cluster_model.as_dict(m) for m in response.value or []]
 
 
 def _series_ips(values):
@@ -308,7 +308,7 @@ def main():
         cluster = _cluster_model.managed_cluster_body(model)
     else:
         with module.api_errors('read managed cluster %s/%s' % (params['resource_group'], params['name'])):
-            cluster = module.azure.containerservice.managed_clusters.get(params['resource_group'], params['name']).as_dict()
+            cluster = _cluster_model.as_dict(module.azure.containerservice.managed_clusters.get(params['resource_group'], params['name']))
     summary = _outbound.cluster_summary(cluster)
     result = {'cluster': summary, 'nodes': [], 'worst': None, 'max_ratio': None, 'failed_total': 0, 'failed_before_change': 0}
     reason = _outbound.not_applicable_reason(summary)

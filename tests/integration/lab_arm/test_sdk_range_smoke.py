@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The SDK ranges requirements.txt claims, as tested facts: the detection modules on a lab with the lowest and the highest SDKs.
+
+`highest`: the interpreter running pytest (.venv, requirements-dev.txt: the top of every range).
+`lowest`: .venv-compat (scripts/setup.sh, requirements-compat-min.txt: azure-identity 1.15.0, azure-core 1.24.0,
+azure-mgmt-core 1.3.2, azure-mgmt-network 25.0.0, -compute 30.0.0, -containerservice 30.0.0, -monitor 6.0.0,
+kubernetes 29.0.0). Both run the real `ansible-playbook` of their virtualenv with aks_cluster_info, nsg_port_check,
+vmss_runcommand_probe and snat_usage_info against one `all-faults` lab (its NSG deny, UFW and iptables faults and
+SNAT exhaustion), so every SDK call (and the api-version each SDK sends) meets the emulator. Skipped with the reason
+when .venv-compat is absent. About 40 s per SDK set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.lab
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+SCENARIO = 'all-faults'
+SDKS = ('azure-identity', 'azure-core', 'azure-mgmt-core', 'azure-mgmt-network', 'azure-mgmt-compute', 'azure-mgmt-containerservice',
+        'azure-mgmt-monitor', 'kubernetes')
+
+PLAYBOOK = '''
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    aks.tunnel.aks_cluster_info: "{{ aks_tunnel_azure_auth | combine({'kubeconfig': aks_tunnel_kubeconfig}) }}"
+    aks.tunnel.nsg_port_check: "{{ aks_tunnel_azure_auth | combine({'kubeconfig': aks_tunnel_kubeconfig}) }}"
+    aks.tunnel.vmss_runcommand_probe: "{{ aks_tunnel_azure_auth | combine({'kubeconfig': aks_tunnel_kubeconfig}) }}"
+    aks.tunnel.snat_usage_info: "{{ aks_tunnel_azure_auth }}"
+  vars:
+    cluster: {resource_group: "{{ aks_tunnel_resource_group }}", name: "{{ aks_tunnel_cluster_name }}"}
+  tasks:
+    - {name: Cluster model, aks.tunnel.aks_cluster_info: "{{ cluster }}", register: info}
+    - {name: NSG path, aks.tunnel.nsg_port_check: "{{ cluster | combine({'api_server_ip': aks_tunnel_lab.api_server_ip}) }}", register: nsg}
+    - name: Probe and inspect
+      aks.tunnel.vmss_runcommand_probe: "{{ cluster | combine({'inspect_unreachable': true, 'finding_for': ['ufw_blocks_10250', 'iptables_blocks_10250']}) }}"
+      register: probe
+    - {name: SNAT, aks.tunnel.snat_usage_info: "{{ cluster }}", register: snat}
+    - name: Dump
+      ansible.builtin.copy:
+        dest: "{{ out }}"
+        content: "{{ {'info': info, 'nsg': nsg, 'probe': probe, 'snat': snat} | to_json }}"
+'''
+
+
+def collections_root():
+    parts = HERE.split(os.sep)
+    if 'ansible_collections' in parts:
+        index = len(parts) - 1 - parts[::-1].index('ansible_collections')
+        return os.sep.join(parts[:index]) or os.sep
+    return os.path.join(REPO, '.tmp', 'dev')
+
+
+def compat_venv():
+    """.venv-compat beside the repository or beside the running .venv (make test runs a copy of the collection)."""
+    for root in (REPO, os.path.dirname(sys.prefix)):
+        path = os.path.join(root, '.venv-compat')
+        if os.path.isfile(os.path.join(path, '.requirements.sha256')):
+            return path
+    return None
+
+
+def floors():
+    """package -> version pinned in requirements-compat-min.txt."""
+    path = os.path.join(REPO, 'requirements-compat-min.txt')
+    result = {}
+    with open(path, encoding='utf-8') as handle:
+        for line in handle:
+            name, sep, version = line.split('#')[0].strip().partition('==')
+            if sep:
+                result[name.lower()] = version
+    return result
+
+
+def installed(python):
+    code = 'import importlib.metadata as m, json, sys; print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))'
+    return json.loads(subprocess.run([python, '-c', code] + list(SDKS), capture_output=True, text=True, check=True, timeout=60).stdout)
+
+
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    sys.path.insert(0, collections_root())
+    from ansible_collections.aks.tunnel.tests.lab.dataplane import lab as labmod  # pylint: disable=import-outside-toplevel
+    state = str(tmp_path_factory.mktemp('sdk-' + SCENARIO))
+    labmod.up(SCENARIO, state, log=lambda message: None)
+    try:
+        yield os.path.join(state, 'vars.yml')
+    finally:
+        labmod.down(state, log=lambda message: None)
+
+
+@pytest.mark.parametrize('sdk_set', ['highest', 'lowest'])
+def test_detection_modules_work_with_the_sdk_range_ends(sdk_set, lab, tmp_path):
+    if sdk_set == 'lowest':
+        venv = compat_venv()
+        if venv is None:
+            pytest.skip('.venv-compat (the lowest SDKs of requirements.txt) is absent: run scripts/setup.sh')
+        bindir = os.path.join(venv, 'bin')
+        versions = installed(os.path.join(bindir, 'python'))
+        wanted = floors()
+        assert {k: v for k, v in versions.items() if k in wanted} == {k: wanted[k] for k in versions if k in wanted}
+    else:
+        bindir = os.path.dirname(sys.executable)
+        versions = installed(sys.executable)
+    playbook = tmp_path / 'play.yml'
+    playbook.write_text(textwrap.dedent(PLAYBOOK))
+    out = tmp_path / 'out.json'
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_root(), ANSIBLE_NOCOLOR='1', ANSIBLE_DEPRECATION_WARNINGS='0',
+               ANSIBLE_PYTHON_INTERPRETER=os.path.join(bindir, 'python'), PATH=bindir + os.pathsep + os.environ.get('PATH', ''))
+    env.pop('PYTHONPATH', None)
+    proc = subprocess.run([os.path.join(bindir, 'ansible-playbook'), str(playbook), '-e', '@' + lab, '-e', 'out=%s' % out],
+                          capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=600, check=False)
+    assert proc.returncode == 0, 'ansible-playbook with the %s SDKs %s failed:\n%s\n%s' % (sdk_set, versions, proc.stdout[-6000:], proc.stderr[-3000:])
+    data = json.loads(out.read_text())
+    info, nsg, probe, snat = data['info'], data['nsg'], data['probe'], data['snat']
+    short = {n['name']: '%s-%s' % (n['pool'], n['instance_id']) for n in info['nodes']}
+    assert sorted(short.values()) == ['nodepool1-0', 'nodepool1-1', 'nodepool1-2', 'nodepool1-3', 'user1-0', 'user1-1', 'user1-2']
+    assert all(n['vmss'] and n['in_kubernetes'] for n in info['nodes'])
+    problems = {}
+    for finding in nsg['findings'] + probe['findings'] + [snat['finding']]:
+        if finding['status'] == 'problem':
+            problems.setdefault(finding['cause'], set()).update(short.get(n, n) for n in finding.get('affected_nodes') or [])
+    assert sorted(problems) == ['iptables_blocks_10250', 'nsg_blocks_10250', 'snat_exhaustion', 'ufw_blocks_10250'], problems
+    assert (sorted(problems['nsg_blocks_10250']), sorted(problems['ufw_blocks_10250']), sorted(problems['iptables_blocks_10250'])) == (
+        ['user1-2'], ['nodepool1-3'], ['user1-0'])
+    assert [b['rule'] for b in nsg['blocking_rules']] == ['deny-kubelet-user1-2']
+    assert snat['cluster']['load_balancer_profile']['allocated_outbound_ports'] == 1024
