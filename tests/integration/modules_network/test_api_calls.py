@@ -99,7 +99,7 @@ def test_api_calls_equal_what_the_emulators_received(lab, tmp_path):
     info = data['info']
     assert info['changed'] is False and len(info['nodes']) > 0
     assert len(arm_seen) > 0 and kube_seen > 0
-    assert info['api_calls'] == {'arm': len(arm_seen), 'kube': kube_seen}
+    assert info['api_calls'] == {'arm': len(arm_seen), 'kube': kube_seen, 'throttled': 0, 'retries': 0, 'retry_wait_s': 0.0}
     # the managed cluster, the VMSS and their instances and NICs were read; the token requests are not in the journal
     assert any('/managedClusters/' in e['path'] for e in arm_seen)
     assert all('/oauth2/' not in e['path'] for e in arm_seen)
@@ -116,6 +116,9 @@ def test_arm_retries_are_counted(lab, tmp_path):
     finally:
         lab.admin('DELETE', 'faults')
     assert [e['status'] for e in arm_seen].count(429) == 2
-    assert data['info']['api_calls'] == {'arm': len(arm_seen), 'kube': kube_seen}
+    # issue 17: the module's result says it was throttled twice and waited (Retry-After 0 = jittered backoff, 0.5-1 s then 1-2 s)
+    calls = data['info']['api_calls']
+    assert {k: calls[k] for k in ('arm', 'kube', 'throttled', 'retries')} == {'arm': len(arm_seen), 'kube': kube_seen, 'throttled': 2, 'retries': 2}
+    assert 1.5 <= calls['retry_wait_s'] <= 3.1
     assert data['info']['api_calls']['arm'] == baseline['info']['api_calls']['arm'] + 2 == len(arm_plain) + 2
     assert kube_seen == kube_plain
