@@ -1,5 +1,5 @@
 # aks.tunnel: the two commands of the README, plus helpers.
-.PHONY: demo test setup sanity units lint build docs clean lab-down
+.PHONY: demo test setup compat-core sanity units lint build docs clean lab-down
 
 # Run the main job on the embedded lab (set-up, diagnose, remediate --check --diff, remediate, diagnose).
 demo:
@@ -11,6 +11,11 @@ test:
 
 setup:
 	@scripts/setup.sh
+
+# ansible-core matrix (2.20 on Python 3.12, 2.21 on Python 3.13; rows whose Python is absent are skipped): unit tests,
+# validate-modules and a playbook smoke against a lab. About 6 min with warm caches; not part of `make test`.
+compat-core: setup
+	@tests/compat/ansible-core-matrix.sh
 
 build: setup
 	.venv/bin/ansible-galaxy collection build --output-path dist/ --force
