@@ -59,7 +59,7 @@ def test_hardened_host_loses_only_its_blocking_reject(lab_factory, tmp_path):
     f1, f2, f3, f4 = base.run_playbook(tmp_path, FW, lab.vars_file, {'fw_nodes': [node], 'plan_only': False})['fw']
     (plan,) = f1['nodes']
     assert f1['changed'] is True and [a['spec'] for a in plan['actions']] == [REJECT] and plan['unresolved'] == []
-    assert plan['actions'][0]['undo'].startswith('iptables -I INPUT 5 -s 10.240.0.0/16 ')
+    assert plan['actions'][0]['undo'].startswith('iptables -I INPUT 9 -s 10.240.0.0/16 ')  # after the 4 kube-proxy jumps of the node baseline
     assert f1['sources'] == ['10.240.0.0/16']
     (done,) = f2['nodes']
     assert f2['changed'] is True and done['fixed'] is True and done['error'] is None

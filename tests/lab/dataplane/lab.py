@@ -173,6 +173,7 @@ def up(scenario_ref, state_dir, log=print, control=True):
         view = nsg.view_from_config(config, topology)
         view['gateway'] = plan['gateway']
         netns.build(plan, record, nsg.render(view), log=log)
+        netns.apply_baseline_firewall(plan, log=log)
         netns.apply_node_faults(plan, log=log)
         pid = _spawn(record, 'services', 'ansible_collections.aks.tunnel.tests.lab.dataplane.services', log)
         _wait_ready(record, 'services', pid, 120)

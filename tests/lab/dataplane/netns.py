@@ -20,6 +20,7 @@ import signal
 import socket
 import time
 
+from . import baseline
 from .plan import all_namespaces
 from .sh import CommandError, ip_batch, nsexec, process_start_time, run
 
@@ -185,6 +186,18 @@ def build(plan, record, nsg_text, log=print):
                 ip_batch(neigh, netns=entry['name'])
         ip_batch([line.replace('dev eth0', 'dev lan0') for line in neigh], netns=rt)
     log('network: %d namespaces, %d node IPs in %.1fs' % (len(names), len(plan['nodes']), time.monotonic() - started))
+
+
+def apply_baseline_firewall(plan, log=print):
+    """The AKS node firewall (baseline.py) in every node namespace, shared ones too, before any fault is injected."""
+    if not plan.get('baseline_firewall', True):
+        log('baseline firewall: off (the scenario opts out)')
+        return
+    text = baseline.restore_text(plan.get('kubernetes_version'), plan['api_ip'])
+    for entry in plan['namespaces']:
+        run(nsexec(entry['name'], ['iptables-restore', '--noflush']), input_text=text)
+    log('baseline firewall: kube-proxy, KUBE-FIREWALL (kubernetes %s) and wireserver rules on %d namespaces'
+        % (plan.get('kubernetes_version'), len(plan['namespaces'])))
 
 
 def apply_node_faults(plan, log=print):

@@ -26,6 +26,8 @@ import ipaddress
 import secrets
 import subprocess
 
+from ..topology import DEFAULT_KUBERNETES_VERSION
+
 # The API server's "public" side uses TEST-NET-2. The machine itself reaches its package registries and
 # DNS through TEST-NET-1/-3 and 10.255.255.53 here, so the lab must never claim (or blackhole) those;
 # netns.build refuses any lab prefix that covers an address the host needs (see host_critical_addresses).
@@ -65,7 +67,8 @@ def make_plan(scenario, topology, prefix, tunnel_nodes):
     special = set(tunnel_nodes) | plain | down | set(faults['cannot_report'])
     special.update(e['node'] for e in faults['ufw'])
     special.update(e['node'] for e in faults['iptables'])
-    share_above = scenario.get('dataplane', {}).get('share_above', SHARE_ABOVE_DEFAULT)
+    dataplane = scenario.get('dataplane', {})
+    share_above = dataplane.get('share_above', SHARE_ABOVE_DEFAULT)
     sharing = len(topology['nodes']) > share_above
 
     namespaces = []
@@ -109,6 +112,9 @@ def make_plan(scenario, topology, prefix, tunnel_nodes):
         'ufw': list(faults['ufw']),
         'iptables': list(faults['iptables']),
         'sharing': sharing,
+        # The AKS node firewall every node namespace starts with (baseline.py); a scenario opts out only with a reason.
+        'baseline_firewall': bool(dataplane.get('baseline_firewall', True)),
+        'kubernetes_version': scenario['cluster'].get('kubernetes_version') or DEFAULT_KUBERNETES_VERSION,
         # Only the prefixes that really get addresses inside lab namespaces; never the whole VNet
         # address space (10.240.0.0/12 covers 10.255.255.53, this machine's DNS server).
         'blackholes': sorted({str(subnet), PUBLIC_NET}),
