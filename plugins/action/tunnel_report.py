@@ -15,10 +15,12 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.aks.tunnel.plugins.module_utils import _report
+from ansible_collections.aks.tunnel.plugins.module_utils import _causes, _evidence, _report
 
 ARGUMENT_SPEC = dict(
-    findings=dict(type='list', elements='raw', required=True),
+    evidence=dict(type='dict'),
+    causes=dict(type='list', elements='str'),
+    findings=dict(type='list', elements='raw'),
     cluster=dict(type='dict', default={}),
     checked=dict(type='list', elements='str'),
     errors=dict(type='dict', default={}),
@@ -56,12 +58,29 @@ class ActionModule(ActionBase):
         if validation.error_messages:
             raise AnsibleActionFail('aks.tunnel.tunnel_report: %s' % '; '.join(validation.error_messages))
         args = validation.validated_parameters
+        if (args['evidence'] is None) == (args['findings'] is None):
+            raise AnsibleActionFail('aks.tunnel.tunnel_report: give either evidence (the registered results of the aks.tunnel.diagnose '
+                                    'role) or findings (finding dicts of your own checks), not both and not neither')
+        cluster = args['cluster']
         stats = dict(args['stats'] or {})
+        findings, checked, errors = args['findings'], args['checked'], args['errors']
+        if args['evidence'] is not None:
+            # The report is computed from the results themselves: findings, failed checks and API-call totals.
+            try:
+                collected = _evidence.collect(args['evidence'], args['causes'])
+            except (_evidence.EvidenceError, _causes.FindingError) as exc:
+                raise AnsibleActionFail('aks.tunnel.tunnel_report: %s' % exc) from exc
+            findings, checked = collected['findings'], collected['checked']
+            errors = dict(collected['errors'], **(errors or {}))
+            stats = dict(collected['stats'], **stats)
+            cluster = _evidence.cluster_of(args['evidence'].get(_evidence.MODEL), cluster)
+        elif args['causes'] is not None and checked is None:
+            checked = args['causes']
         if args['started_at'] is not None and stats.get('duration_s') is None:
             stats['duration_s'] = max(time.time() - args['started_at'], 0.0)
         generated_at = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
         try:
-            report = _report.build_report(args['cluster'], args['findings'], stats, generated_at, args['checked'], args['errors'])
+            report = _report.build_report(cluster, findings, stats, generated_at, checked, errors)
             summary = _report.summary_lines(report, args['remediate_playbook'], args['extra_args'], args['before'])
             markdown = _report.render_markdown(report, args['remediate_playbook'], args['extra_args'], args['before'])
             junit = _report.render_junit(report)

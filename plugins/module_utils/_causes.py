@@ -35,31 +35,33 @@ REPAIR_AUTOMATIC = 'automatic'   # the repair changes exactly what the finding p
 REPAIR_PARTIAL = 'partial'       # some findings have a safe repair, the others get exact advice
 REPAIR_ADVICE = 'advice'         # no safe automatic repair: the finding says what to change
 
-Cause = namedtuple('Cause', 'id title tag sources repair remediation_keys')
+Cause = namedtuple('Cause', 'id title tag sources repair repair_tasks remediation_keys')
 Cause.__doc__ = """One cause of a broken tunnel.
 
 id: the finding's `cause`; title: one line for humans; tag: the playbook tag (--tags) that selects it;
 sources: the evidence sources whose results carry its findings (in the order they are merged);
-repair: REPAIR_*; remediation_keys: the documented keys of the finding's `remediation` when it is a PROBLEM
+repair: REPAIR_*; repair_tasks: the task file of the aks.tunnel.remediate role that repairs it (several causes may share
+one, e.g. UFW and iptables are repaired by one Run Command per node); remediation_keys: the documented keys of the finding's `remediation` when it is a PROBLEM
 (besides `summary`, which every remediation may carry).
 """
 
 CAUSES = (
-    Cause(NSG_BLOCKS_10250, 'NSG rule blocks TCP 10250 between nodes', 'nsg', (SOURCE_NSG,), REPAIR_AUTOMATIC,
+    Cause(NSG_BLOCKS_10250, 'NSG rule blocks TCP 10250 between nodes', 'nsg', (SOURCE_NSG,), REPAIR_AUTOMATIC, 'nsg',
           ('module', 'nsg_rules')),
-    Cause(UFW_BLOCKS_10250, 'UFW on a node blocks TCP 10250', 'ufw', (SOURCE_PROBE,), REPAIR_AUTOMATIC,
+    Cause(UFW_BLOCKS_10250, 'UFW on a node blocks TCP 10250', 'ufw', (SOURCE_PROBE,), REPAIR_AUTOMATIC, 'node_firewall',
           ('module', 'nodes', 'ufw')),
     Cause(IPTABLES_BLOCKS_10250, 'iptables rule on a node drops/rejects TCP 10250', 'iptables', (SOURCE_PROBE,), REPAIR_AUTOMATIC,
-          ('module', 'nodes', 'iptables', 'iptables_rules')),
+          'node_firewall', ('module', 'nodes', 'iptables', 'iptables_rules')),
     Cause(EGRESS_PORTS_BLOCKED, 'Tunnel egress to the API server is blocked', 'egress', (SOURCE_PROBE, SOURCE_NSG), REPAIR_PARTIAL,
-          ('module', 'nsg_rules', 'egress')),
-    Cause(SNAT_EXHAUSTION, 'Load balancer SNAT port exhaustion', 'snat', (SOURCE_SNAT,), REPAIR_AUTOMATIC,
+          'egress', ('module', 'nsg_rules', 'egress')),
+    Cause(SNAT_EXHAUSTION, 'Load balancer SNAT port exhaustion', 'snat', (SOURCE_SNAT,), REPAIR_AUTOMATIC, 'snat',
           ('allocated_outbound_ports', 'managed_outbound_ips', 'peak_ports', 'ips_needed', 'fits_current_ips', 'reason', 'advice')),
     Cause(KONNECTIVITY_AGENT_SCALING, 'konnectivity-agent under-scaled, OOM-killed or broken ladder', 'konnectivity',
-          (SOURCE_KONNECTIVITY,), REPAIR_PARTIAL, ('ladder', 'deployment_resources', 'advice', 'caveat')),
+          (SOURCE_KONNECTIVITY,), REPAIR_PARTIAL, 'konnectivity', ('ladder', 'deployment_resources', 'advice', 'caveat')),
 )
 
 _BY_ID = dict((c.id, c) for c in CAUSES)
+_REPAIR_TASKS = tuple(dict.fromkeys(c.repair_tasks for c in CAUSES))
 
 # The report has exactly one finding per cause id, in this order.
 CAUSE_IDS = tuple(c.id for c in CAUSES)
@@ -147,15 +149,18 @@ def _cause_list(values, what):
     return [c for c in CAUSE_IDS if c in values]
 
 
-def plan(checks=None, symptom_causes=None, run_tags=None, skip_tags=None):
-    """Which causes a run covers and in which order their evidence sources run.
+def plan(checks=None, symptom_causes=None, run_tags=None, skip_tags=None, problems=None):
+    """Which causes a run covers and in which order their evidence sources run (or their repairs).
 
     checks: cause ids the caller allows (aks_tunnel_checks / aks_tunnel_remediate; None = all).
     symptom_causes: cause ids (or tunnel_symptoms results) the symptom points to, most likely first.
     run_tags / skip_tags: ansible_run_tags / ansible_skip_tags. Cause tags select causes; `symptom` selects the symptom's
     causes (every cause when the symptom matched nothing); `all` (a run without --tags) selects every cause; other tags
     (e.g. `always`) select none.
-    Returns {causes: [...registry order], sources: [...symptom's sources first], symptom_first: [...], tags: {...}}.
+    problems: for a remediation, the cause ids the diagnosis found a problem for; only those are covered.
+    Returns {causes: [...registry order], sources: [...symptom's sources first], source_causes: {source: [covered causes]},
+    symptom_first: [...], repairs: [remediate task files of the covered causes], repair_causes: {task file: [covered causes]},
+    tags: {cause: tag}}.
     """
     allowed = _cause_list(checks, 'the causes to check')
     pointed = []
@@ -172,10 +177,20 @@ def plan(checks=None, symptom_causes=None, run_tags=None, skip_tags=None):
     if 'all' in run_tags:
         tagged.update(CAUSE_IDS)
     selected = [c for c in allowed if c in tagged and cause(c).tag not in skip_tags and not (TAG_SYMPTOM in skip_tags and c in pointed)]
+    if problems is not None:
+        problems = _cause_list(problems, 'the problems')
+        selected = [c for c in selected if c in problems]
     first = [c for c in pointed if c in selected]
     sources = []
-    for cause_id in first + selected:
+    for cause_id in first:
         for source in cause(cause_id).sources:
             if source not in sources:
                 sources.append(source)
-    return {'causes': selected, 'sources': sources, 'symptom_first': first, 'tags': dict((c, cause(c).tag) for c in selected)}
+    sources += [s for s in SOURCES if s not in sources and any(s in cause(c).sources for c in selected)]
+    repairs = []
+    for cause_id in selected:
+        if cause(cause_id).repair_tasks not in repairs:
+            repairs.append(cause(cause_id).repair_tasks)
+    return {'causes': selected, 'sources': sources, 'symptom_first': first, 'tags': dict((c, cause(c).tag) for c in selected),
+            'source_causes': dict((s, [c for c in causes_of_source(s) if c in selected]) for s in SOURCES), 'repairs': repairs,
+            'repair_causes': dict((r, [c for c in selected if cause(c).repair_tasks == r]) for r in _REPAIR_TASKS)}

@@ -21,7 +21,9 @@ import json
 import math
 import re
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
 from ansible_collections.aks.tunnel.plugins.module_utils import _ladder
+from ansible_collections.aks.tunnel.plugins.module_utils._data import get_path
 from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
     KONNECTIVITY_AGENT_SCALING,
     STATUS_NOT_APPLICABLE,
@@ -44,11 +46,12 @@ DEFAULT_MEMORY_THRESHOLD = 0.9
 DEFAULT_MIN_REPLICAS = _ladder.HA_MIN_REPLICAS
 OOM_EXIT_CODE = 137
 
-# Tunnel components, newest first: (kind, Deployment name, label selector used when it is absent).
+# Tunnel components, newest first: (kind as aks_cluster_info names it, Deployment name AKS uses, label selector used
+# when the Deployment has none).
 TUNNELS = (
-    ('konnectivity', 'konnectivity-agent', 'app=konnectivity-agent'),
-    ('tunnelfront', 'tunnelfront', 'component=tunnel'),
-    ('aks-link', 'aks-link', 'app=aks-link'),
+    (_cluster_model.TUNNEL_KONNECTIVITY, 'konnectivity-agent', 'app=konnectivity-agent'),
+    (_cluster_model.TUNNEL_FRONT, 'tunnelfront', 'component=tunnel'),
+    (_cluster_model.TUNNEL_AKS_LINK, 'aks-link', 'app=aks-link'),
 )
 
 RECONCILE_CAVEAT = ('AKS manages konnectivity-agent: its Deployment carries %s=Reconcile, so edits to its resources are '
@@ -68,15 +71,6 @@ class KonnectivityInputError(ValueError):
 # small helpers
 # ---------------------------------------------------------------------------------------------
 
-def _get(obj, *path, default=None):
-    for key in path:
-        if not isinstance(obj, dict):
-            return default
-        obj = obj.get(key)
-        if obj is None:
-            return default
-    return obj
-
 
 def flag_value(args, name):
     """Value of `--name=value` or `--name value` in a container's command + args, or None."""
@@ -94,7 +88,7 @@ def autoscaler_refs(deployment):
     if not deployment:
         return {}
     refs = {}
-    for container in _get(deployment, 'spec', 'template', 'spec', 'containers', default=[]):
+    for container in get_path(deployment, 'spec', 'template', 'spec', 'containers', default=[]):
         args = list(container.get('command') or []) + list(container.get('args') or [])
         for key, flag in (('configmap', '--configmap'), ('target', '--target'), ('namespace', '--namespace'), ('nodelabels', '--nodelabels')):
             value = flag_value(args, flag)
@@ -130,7 +124,7 @@ def millicores(cores):
 
 
 def pod_ready(pod):
-    for condition in _get(pod, 'status', 'conditions', default=[]):
+    for condition in get_path(pod, 'status', 'conditions', default=[]):
         if condition.get('type') == 'Ready':
             return condition.get('status') == 'True'
     return False
@@ -151,7 +145,7 @@ def detect_tunnel(deployments, component='auto'):
             continue
         deployment = deployments.get(name)
         if deployment:
-            selector = selector_string(_get(deployment, 'spec', 'selector', 'matchLabels', default={})) or fallback
+            selector = selector_string(get_path(deployment, 'spec', 'selector', 'matchLabels', default={})) or fallback
             return {'kind': kind, 'deployment': name, 'selector': selector}
     return None
 
@@ -162,11 +156,11 @@ def deployment_summary(deployment):
     status = deployment.get('status') or {}
     return {
         'exists': True,
-        'name': _get(deployment, 'metadata', 'name'),
-        'replicas': _get(deployment, 'spec', 'replicas', default=1),
+        'name': get_path(deployment, 'metadata', 'name'),
+        'replicas': get_path(deployment, 'spec', 'replicas', default=1),
         'ready_replicas': status.get('readyReplicas', 0) or 0,
         'available_replicas': status.get('availableReplicas', 0) or 0,
-        'addon_mode': _get(deployment, 'metadata', 'labels', default={}).get(ADDON_MODE_LABEL),
+        'addon_mode': get_path(deployment, 'metadata', 'labels', default={}).get(ADDON_MODE_LABEL),
     }
 
 
@@ -266,11 +260,11 @@ def evaluate_ladder(configmap, nodes, deployment, configmap_ref, autoscaler=None
     """
     counts = cluster_counts(nodes, autoscaler_refs(autoscaler).get('node_labels'))
     data = (configmap or {}).get('data') or {}
-    labels = _get(configmap, 'metadata', 'labels', default={})
+    labels = get_path(configmap, 'metadata', 'labels', default={})
     report = {
         'configmap': dict(configmap_ref, exists=configmap is not None, data_keys=sorted(data),
-                          resource_version=_get(configmap, 'metadata', 'resourceVersion'), addon_mode=labels.get(ADDON_MODE_LABEL)),
-        'autoscaler': {'exists': autoscaler is not None, 'name': _get(autoscaler, 'metadata', 'name'),
+                          resource_version=get_path(configmap, 'metadata', 'resourceVersion'), addon_mode=labels.get(ADDON_MODE_LABEL)),
+        'autoscaler': {'exists': autoscaler is not None, 'name': get_path(autoscaler, 'metadata', 'name'),
                        'args': autoscaler_refs(autoscaler) if autoscaler else {}},
         'mode': None, 'ladder': None, 'ladder_json': None, 'steps': {}, 'cpa_valid': False, 'cpa_errors': [],
         'safety_errors': [], 'safety_warnings': [], 'cluster': counts, 'expected_replicas': None,
@@ -453,7 +447,7 @@ def _resources(container):
 def _metrics_by_pod(pod_metrics):
     result = {}
     for item in pod_metrics or []:
-        name = _get(item, 'metadata', 'name')
+        name = get_path(item, 'metadata', 'name')
         result[name] = {c.get('name'): c.get('usage') or {} for c in item.get('containers') or []}
     return result
 
@@ -473,8 +467,8 @@ def _agents_started(pods):
     """{node: when the earliest agent pod now on it started} (status.startTime, else creationTimestamp)."""
     started = {}
     for pod in pods:
-        node = _get(pod, 'spec', 'nodeName')
-        when = _timestamp(_get(pod, 'status', 'startTime')) or _timestamp(_get(pod, 'metadata', 'creationTimestamp'))
+        node = get_path(pod, 'spec', 'nodeName')
+        when = _timestamp(get_path(pod, 'status', 'startTime')) or _timestamp(get_path(pod, 'metadata', 'creationTimestamp'))
         if node and when and (node not in started or when < started[node]):
             started[node] = when
     return started
@@ -500,8 +494,8 @@ def _event_summary(event, agent_processes):
         pid, comm = parse_killed_process(event.get('message'))
     agent = comm in agent_processes
     return {
-        'node': _get(event, 'involvedObject', 'name') or _get(event, 'source', 'host'),
-        'reason': event.get('reason'), 'source': _get(event, 'source', 'component'), 'message': event.get('message') if agent else None,
+        'node': get_path(event, 'involvedObject', 'name') or get_path(event, 'source', 'host'),
+        'reason': event.get('reason'), 'source': get_path(event, 'source', 'component'), 'message': event.get('message') if agent else None,
         'count': event.get('count') or 1, 'last_timestamp': event.get('lastTimestamp') or event.get('eventTime'),
         'pid': pid if agent else None, 'process': comm if agent else None, 'agent_process': agent,
     }
@@ -509,13 +503,13 @@ def _event_summary(event, agent_processes):
 
 def node_top(node, usage):
     """`kubectl top node` numbers: millicores, MiB and their percentages of allocatable (truncated)."""
-    allocatable = _get(node, 'status', 'allocatable', default={})
+    allocatable = get_path(node, 'status', 'allocatable', default={})
     cpu = quantity((usage or {}).get('cpu'))
     memory = quantity((usage or {}).get('memory'))
     cpu_total = quantity(allocatable.get('cpu'))
     memory_total = quantity(allocatable.get('memory'))
     return {
-        'name': _get(node, 'metadata', 'name'),
+        'name': get_path(node, 'metadata', 'name'),
         'metrics_available': usage is not None,
         'cpu_millicores': millicores(cpu),
         'cpu_percent': int(cpu * 100 / cpu_total) if cpu is not None and cpu_total else None,
@@ -537,19 +531,19 @@ def analyze_agents(pods, deployment, events, nodes, pod_metrics=None, node_metri
     if isinstance(memory_threshold, bool) or not isinstance(memory_threshold, (int, float)) or not 0 < memory_threshold <= 1:
         raise KonnectivityInputError('memory_threshold must be a number in (0, 1], e.g. 0.9, got %r' % (memory_threshold,))
     usage_by_pod = _metrics_by_pod(pod_metrics)
-    agent_nodes = sorted({_get(p, 'spec', 'nodeName') for p in pods if _get(p, 'spec', 'nodeName')})
+    agent_nodes = sorted({get_path(p, 'spec', 'nodeName') for p in pods if get_path(p, 'spec', 'nodeName')})
     problems, unknowns, affected = [], [], set()
     pod_rows = []
-    for pod in sorted(pods, key=lambda p: _get(p, 'metadata', 'name', default='')):
-        name = _get(pod, 'metadata', 'name')
-        node = _get(pod, 'spec', 'nodeName')
-        statuses = {s.get('name'): s for s in _get(pod, 'status', 'containerStatuses', default=[])}
+    for pod in sorted(pods, key=lambda p: get_path(p, 'metadata', 'name', default='')):
+        name = get_path(pod, 'metadata', 'name')
+        node = get_path(pod, 'spec', 'nodeName')
+        statuses = {s.get('name'): s for s in get_path(pod, 'status', 'containerStatuses', default=[])}
         containers = []
-        for container in _get(pod, 'spec', 'containers', default=[]):
+        for container in get_path(pod, 'spec', 'containers', default=[]):
             cname = container.get('name')
             status = statuses.get(cname) or {}
             last = _termination(status.get('lastState')) or _termination(status.get('state'))
-            waiting = _get(status, 'state', 'waiting', 'reason')
+            waiting = get_path(status, 'state', 'waiting', 'reason')
             res = _resources(container)
             usage = usage_by_pod.get(name, {}).get(cname) if name in usage_by_pod else None
             memory_used = quantity((usage or {}).get('memory'))
@@ -578,7 +572,7 @@ def analyze_agents(pods, deployment, events, nodes, pod_metrics=None, node_metri
                 problems.append('%s uses %d MiB of its %d MiB memory limit (%.0f%% >= %.0f%%)'
                                 % (label, mib(memory_used), mib(memory_limit), ratio * 100, memory_threshold * 100))
                 affected.add(node)
-        pod_rows.append({'name': name, 'node': node, 'phase': _get(pod, 'status', 'phase'), 'ready': pod_ready(pod),
+        pod_rows.append({'name': name, 'node': node, 'phase': get_path(pod, 'status', 'phase'), 'ready': pod_ready(pod),
                          'restarts': sum(c['restarts'] for c in containers), 'containers': containers})
 
     oom_events, system_oom_events = [], []
@@ -614,8 +608,8 @@ def analyze_agents(pods, deployment, events, nodes, pod_metrics=None, node_metri
         if summary['ready_replicas'] < (summary['replicas'] or 0):
             problems.append('only %d of %s konnectivity-agent replica(s) are ready' % (summary['ready_replicas'], summary['replicas']))
 
-    by_name = {_get(n, 'metadata', 'name'): n for n in nodes or []}
-    node_usage = {_get(m, 'metadata', 'name'): m.get('usage') or {} for m in node_metrics or []}
+    by_name = {get_path(n, 'metadata', 'name'): n for n in nodes or []}
+    node_usage = {get_path(m, 'metadata', 'name'): m.get('usage') or {} for m in node_metrics or []}
     node_rows = [node_top(by_name.get(name, {'metadata': {'name': name}}), node_usage.get(name) if node_metrics is not None else None)
                  for name in agent_nodes]
 
@@ -682,8 +676,8 @@ def _agent_remediation(deployment, pod_rows, container_name):
     suggested = None
     if limit:
         suggested = '%dMi' % max(int(math.ceil(2 * limit / (1024 * 1024))), int(math.ceil(peak * 1.5)))
-    name = _get(deployment, 'metadata', 'name', default=AGENT_DEPLOYMENT)
-    namespace = _get(deployment, 'metadata', 'namespace', default=NAMESPACE)
+    name = get_path(deployment, 'metadata', 'name', default=AGENT_DEPLOYMENT)
+    namespace = get_path(deployment, 'metadata', 'namespace', default=NAMESPACE)
     return {
         'advice': ['raise the replica count with aks.tunnel.konnectivity_ladder state=present (more agents share the tunnel load)'],
         'deployment_resources': {'namespace': namespace, 'deployment': name, 'container': container_name,

@@ -11,10 +11,14 @@ module: tunnel_report
 short_description: Write the aks.tunnel diagnosis report (report.json, report.md, junit.xml) and decide the verdict
 version_added: 0.1.0
 description:
-  - Merges the findings of the detection modules into exactly one finding per cause id (C(nsg_blocks_10250),
-    C(ufw_blocks_10250), C(iptables_blocks_10250), C(egress_ports_blocked), C(snat_exhaustion),
+  - Merges the findings of the detection modules into exactly one finding per cause id of the cause registry
+    (C(nsg_blocks_10250), C(ufw_blocks_10250), C(iptables_blocks_10250), C(egress_ports_blocked), C(snat_exhaustion),
     C(konnectivity_agent_scaling)); when several checks report on one cause the most severe status wins, except that
     a real probe that reached the API server settles an undecided static NSG evaluation of the egress.
+  - With O(evidence) (what the aks.tunnel.diagnose role passes) the report is computed from the registered module
+    results - their findings, the causes of every check that failed (C(unknown) with the module's message), the
+    API-call totals and the Run Command count, and the cluster block from the C(aks.tunnel.aks_cluster_info) result.
+    With O(findings) the caller passes finding dicts of its own checks instead.
   - A cause that was not checked in this run (tags) or that no check reported on is C(unknown) with the reason.
   - Writes C(report.json) (schema C(aks.tunnel/report/v1)), C(report.md) and C(junit.xml) (one testcase per cause;
     problem = failure, unknown = skipped) into O(report_dir), and returns the report, a readable summary (one line per
@@ -28,17 +32,34 @@ description:
     keep the text as it was (JSON escapes it).
 author: aks.tunnel contributors (@aks-tunnel)
 options:
+  evidence:
+    description:
+      - Registered results by evidence source, failed ones included - C(model) (aks.tunnel.aks_cluster_info),
+        C(probe) (aks.tunnel.vmss_runcommand_probe), C(nsg) (aks.tunnel.nsg_port_check), C(snat)
+        (aks.tunnel.snat_usage_info), C(konnectivity) (a list - aks.tunnel.konnectivity_ladder and
+        aks.tunnel.konnectivity_agent_info). A missing or skipped source did not run.
+      - Mutually exclusive with O(findings); one of the two is required.
+    type: dict
+  causes:
+    description:
+      - Cause ids this run covers (the others are C(unknown), not checked). Default - every cause.
+      - With O(findings), the default of O(checked).
+    type: list
+    elements: str
   findings:
-    description: Findings of the detection modules (each C(cause), C(status), C(summary), C(affected_nodes), C(evidence), C(remediation)).
+    description:
+      - Findings of your own checks (each C(cause), C(status), C(summary), C(affected_nodes), C(evidence), C(remediation)).
+      - Mutually exclusive with O(evidence); one of the two is required.
     type: list
     elements: raw
-    required: true
   cluster:
-    description: C(name), C(resource_group), C(tunnel_component), C(node_count) and C(private) of the cluster.
+    description:
+      - C(name), C(resource_group), C(tunnel_component), C(node_count) and C(private) of the cluster.
+      - With O(evidence), taken from its C(model) result; these values are used when the model could not be read.
     type: dict
     default: {}
   checked:
-    description: Cause ids checked in this run. Default - all six.
+    description: Cause ids checked in this run (with O(findings)). Default - O(causes), else every cause.
     type: list
     elements: str
   errors:
@@ -47,10 +68,11 @@ options:
     default: {}
   stats:
     description:
-      - C(run_commands), C(arm_calls), C(kube_calls), C(duration_s); missing ones are null in the report.
+      - C(run_commands), C(arm_calls), C(kube_calls), C(throttled), C(retries), C(retry_wait_s), C(duration_s); missing
+        ones are null in the report.
       - C(arm_calls) and C(kube_calls) are the HTTP requests the diagnosis sent to Azure Resource Manager and to the
-        Kubernetes API server - the C(api_calls) of its module results added up with P(aks.tunnel.api_calls_total#filter)
-        (the aks.tunnel.report role passes the fact C(aks_tunnel_api_calls)).
+        Kubernetes API server. With O(evidence) they, C(run_commands) and the retry counters are added up from the
+        results (the C(api_calls) of every module result); a key given here overrides the computed value.
     type: dict
     default: {}
   started_at:
@@ -104,6 +126,15 @@ notes:
 '''
 
 EXAMPLES = r'''
+- name: Report what the checks of a custom play found (failed checks included), computed from their results
+  aks.tunnel.tunnel_report:
+    evidence:
+      model: "{{ model }}"           # registered aks.tunnel.aks_cluster_info
+      nsg: "{{ nsg }}"               # registered aks.tunnel.nsg_port_check, in a block whose rescue keeps going
+    causes: [nsg_blocks_10250]
+    cluster: {name: aks-prod, resource_group: rg-aks-prod}
+  register: report
+
 - name: Report the findings of a custom pipeline
   aks.tunnel.tunnel_report:
     findings: "{{ [nsg.finding] + probe.findings }}"
@@ -129,7 +160,10 @@ report:
     cluster: {description: "name, resource_group, tunnel_component, node_count, private.", type: dict, returned: success}
     findings: {description: "Exactly one finding per cause id, in the fixed cause order.", type: list, elements: dict, returned: success}
     problems: {description: Cause ids with status problem., type: list, elements: str, returned: success}
-    stats: {description: "run_commands, arm_calls, kube_calls, duration_s (null when not measured).", type: dict, returned: success}
+    stats:
+      description: "run_commands, arm_calls, kube_calls, throttled, retries, retry_wait_s, duration_s (null when not measured)."
+      type: dict
+      returned: success
   sample:
     schema: aks.tunnel/report/v1
     generated_at: '2026-11-25T21:30:00Z'
@@ -137,7 +171,7 @@ report:
     findings: [{cause: nsg_blocks_10250, status: problem, summary: "NSG rule(s) 'deny-kubelet' deny TCP 10250 ...",
                 affected_nodes: [aks-user1-12345678-vmss000002], evidence: [], remediation: {}}]
     problems: [nsg_blocks_10250]
-    stats: {run_commands: 5, arm_calls: 61, kube_calls: 9, duration_s: 41.2}
+    stats: {run_commands: 5, arm_calls: 27, kube_calls: 9, throttled: 0, retries: 0, retry_wait_s: 0.0, duration_s: 21.2}
 problems:
   description: Cause ids with status problem.
   returned: success

@@ -24,13 +24,14 @@ import pytest
 import requests
 import yaml
 
+from ansible_collections.aks.tunnel.plugins.module_utils._causes import CAUSE_IDS, plan
+from ansible_collections.aks.tunnel.plugins.module_utils._symptoms import classify
 from ansible_collections.aks.tunnel.tests.integration.modules_konnectivity.playbook_runner import collections_path
 from ansible_collections.aks.tunnel.tests.lab.dataplane import lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('lab_playbooks')]
 
-CAUSES = ['nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250', 'egress_ports_blocked', 'snat_exhaustion',
-          'konnectivity_agent_scaling']
+CAUSES = list(CAUSE_IDS)
 PATH_CAUSES = ('nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250', 'egress_ports_blocked')
 TIMEOUT = 600
 
@@ -131,7 +132,7 @@ def assert_report(run, expect, rc_expected=None):
     assert sorted(report) == ['cluster', 'findings', 'generated_at', 'problems', 'schema', 'stats'], run
     assert report['schema'] == 'aks.tunnel/report/v1'
     assert sorted(report['cluster']) == ['name', 'node_count', 'private', 'resource_group', 'tunnel_component']
-    assert sorted(report['stats']) == ['arm_calls', 'duration_s', 'kube_calls', 'run_commands']
+    assert sorted(report['stats']) == ['arm_calls', 'duration_s', 'kube_calls', 'retries', 'retry_wait_s', 'run_commands', 'throttled']
     assert [f['cause'] for f in report['findings']] == CAUSES
     for finding in report['findings']:
         assert sorted(finding) == ['affected_nodes', 'cause', 'evidence', 'remediation', 'status', 'summary']
@@ -202,17 +203,22 @@ def test_symptom_tag_runs_only_the_matching_checks(playbook_lab):
     skipped = [c for c in run.junit.findall('.//testcase') if c.find('skipped') is not None]
     assert len(skipped) == 3
 
-    # Without the tag every cause is checked, the ones the symptom points to first: a webhook symptom points to
-    # konnectivity, egress and SNAT, so those run before the NSG and node firewall checks (which find the UFW problem).
+    # Without the tag every cause is checked, the evidence the symptom points to first: a webhook symptom points to
+    # konnectivity, egress (the probe and the NSG egress evaluation) and SNAT, in the classifier's order; each source runs once.
     webhook = ('failed calling webhook "validate.example.com": Post "https://example.default.svc:443/validate": '
                'dial unix /tunnel-uds/socket: connect: connection reset by peer')
     full = env.play('diagnose', '-e', json.dumps({'aks_tunnel_symptom': webhook}), env_extra={'ANSIBLE_DISPLAY_SKIPPED_HOSTS': 'False'})
     assert_report(full, env.expect)
-    ran = re.findall(r'^TASK \[aks\.tunnel\.(\w+) : ', full.output, re.MULTILINE)
-    detect_roles = [role for role in ran if role in ('nsg', 'node_firewall', 'egress', 'snat', 'konnectivity')]
-    order = [role for index, role in enumerate(detect_roles) if role not in detect_roles[:index]]
-    assert order == ['egress', 'snat', 'konnectivity', 'nsg', 'node_firewall'], full
-    assert full.output.count('Probe every kubelet and the tunnel egress') == 1, full
+    first = [c['cause'] for c in classify(webhook)]
+    assert sorted(first) == ['egress_ports_blocked', 'konnectivity_agent_scaling', 'snat_exhaustion'], first
+    expected = plan(symptom_causes=first)['sources']
+    assert expected.index('nsg') > expected.index('probe') and len(expected) == 4, expected
+    markers = {'probe': 'Probe every kubelet and the tunnel egress', 'nsg': 'Evaluate every NSG on the kubelet path',
+               'snat': 'Read the SNAT metrics', 'konnectivity': 'Evaluate the autoscaler ladder'}
+    positions = dict((source, full.output.index(marker)) for source, marker in markers.items())
+    assert sorted(positions, key=positions.get) == expected, full
+    for marker in markers.values():
+        assert full.output.count('TASK [aks.tunnel.diagnose : %s' % marker) == 1, full
 
 
 def test_all_faults_check_then_repair_then_idempotent(playbook_lab):

@@ -70,7 +70,10 @@ def test_no_problem_no_fail_and_before_file(tmp_path):
 
 
 @pytest.mark.parametrize('args, message', [
-    ({}, 'missing required arguments: findings'),
+    ({}, 'give either evidence (the registered results of the aks.tunnel.diagnose role) or findings'),
+    ({'findings': [], 'evidence': {}}, 'give either evidence'),
+    ({'evidence': {'firewall': {}}}, 'evidence has unknown source(s) firewall'),
+    ({'evidence': {}, 'causes': ['bogus']}, "unknown cause id 'bogus'"),
     ({'findings': [{'cause': 'bogus', 'status': 'ok'}]}, "findings[0] has unknown cause 'bogus'"),
     ({'findings': [], 'stats': {'calls': 1}}, 'stats has unknown key(s) calls'),
 ])
@@ -87,3 +90,30 @@ def test_unwritable_directory(tmp_path):
     with pytest.raises(AnsibleActionFail) as exc:
         run_action({'findings': findings(), 'report_dir': str(blocker / 'sub')})
     assert 'cannot write the report to' in str(exc.value) and 'aks_tunnel_report_dir' in str(exc.value)
+
+
+def test_report_from_evidence_counts_failed_checks_and_api_calls(tmp_path):
+    """What the aks.tunnel.diagnose role passes: registered results, a failed one included; nothing counted in YAML."""
+    model = {'cluster': {'name': 'aks-lab', 'resource_group': 'rg-aks-lab', 'node_count': 7, 'private_cluster': False},
+             'tunnel': {'component': 'konnectivity'}, 'api_calls': {'arm': 10, 'kube': 2}}
+    probe = {'findings': [make_finding('ufw_blocks_10250', 'problem', 'ufw is active', ['n1']),
+                          make_finding('iptables_blocks_10250', 'ok', 'fine'), make_finding('egress_ports_blocked', 'ok', 'fine')],
+             'run_commands': {'sources': 2, 'inspections': 1},
+             'api_calls': {'arm': 14, 'kube': 0, 'throttled': 1, 'retries': 1, 'retry_wait_s': 2.0}}
+    nsg = {'failed': True, 'msg': 'Failed to read NSG x (HTTP 403)', 'api_calls': {'arm': 2, 'kube': 0}}
+    _action, result = run_action({'evidence': {'model': model, 'probe': probe, 'nsg': nsg},
+                                  'causes': ['nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250', 'egress_ports_blocked'],
+                                  'cluster': {'name': 'ignored', 'resource_group': 'ignored'}, 'report_dir': str(tmp_path), 'display': False})
+    report = result['report']
+    assert report['cluster'] == CLUSTER
+    statuses = dict((f['cause'], (f['status'], f['summary'])) for f in report['findings'])
+    assert statuses['nsg_blocks_10250'] == ('unknown', 'check failed: nsg check failed: Failed to read NSG x (HTTP 403)')
+    assert statuses['ufw_blocks_10250'] == ('problem', 'ufw is active')
+    # The egress: the real probe from the tunnel nodes proved it open, which settles the failed static NSG evaluation;
+    # that failure stays in the evidence.
+    egress = next(f for f in report['findings'] if f['cause'] == 'egress_ports_blocked')
+    assert egress['status'] == 'ok' and any('nsg check failed' in line for line in egress['evidence']), egress
+    assert statuses['snat_exhaustion'][1].startswith('not checked in this run')
+    assert report['stats'] == {'run_commands': 3, 'arm_calls': 26, 'kube_calls': 2, 'throttled': 1, 'retries': 1, 'retry_wait_s': 2.0,
+                               'duration_s': None}
+    assert result['problems'] == ['ufw_blocks_10250'] and result['fail'] is True

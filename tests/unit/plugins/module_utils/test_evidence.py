@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The report's inputs computed from registered results (plugins/module_utils/_evidence.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.aks.tunnel.plugins.module_utils import _causes as c
+from ansible_collections.aks.tunnel.plugins.module_utils import _evidence as e
+
+NSG, UFW, IPT, EGRESS, SNAT, KONN = c.CAUSE_IDS
+MODEL = {'changed': False, 'cluster': {'name': 'aks', 'resource_group': 'rg', 'node_count': 5, 'private_cluster': False},
+         'tunnel': {'component': 'konnectivity'}, 'api_calls': {'arm': 9, 'kube': 2}}
+
+
+def finding(cause, status='ok'):
+    return c.make_finding(cause, status, 'x')
+
+
+def failed(msg, **extra):
+    return dict({'failed': True, 'msg': msg}, **extra)
+
+
+PROBE = {'findings': [finding(UFW), finding(IPT, 'problem'), finding(EGRESS)],
+         'api_calls': {'arm': 12, 'kube': 0, 'throttled': 2, 'retries': 2, 'retry_wait_s': 1.5},
+         'run_commands': {'sources': 2, 'inspections': 1}}
+NSG_RESULT = {'finding': finding(NSG), 'egress_finding': finding(EGRESS), 'api_calls': {'arm': 3, 'kube': 0}}
+
+
+@pytest.mark.parametrize('evidence, causes, found, errors', [
+    ({'model': MODEL, 'probe': PROBE, 'nsg': NSG_RESULT}, None, [UFW, IPT, EGRESS, NSG, EGRESS], {}),
+    # Findings of causes the run does not cover are dropped.
+    ({'model': MODEL, 'probe': PROBE, 'nsg': NSG_RESULT}, [NSG], [NSG], {}),
+    # A failed source: each cause it reports on is UNKNOWN with the module's message (only the covered ones).
+    ({'model': MODEL, 'probe': failed('Run Command denied (HTTP 403)')}, [UFW, SNAT], [], {UFW: 'probe check failed: Run Command denied (HTTP 403)'}),
+    ({'model': MODEL, 'nsg': failed('boom'), 'probe': PROBE}, [NSG, EGRESS], [EGRESS],
+     {NSG: 'nsg check failed: boom', EGRESS: 'nsg check failed: boom'}),
+    # konnectivity registers two results: one failing keeps the other's finding.
+    ({'model': MODEL, 'konnectivity': [failed('ladder read failed'), {'finding': finding(KONN, 'problem')}]}, [KONN], [KONN],
+     {KONN: 'konnectivity check failed: ladder read failed'}),
+    # Skipped and missing sources did not run.
+    ({'model': MODEL, 'snat': {'skipped': True}, 'probe': {}}, [SNAT], [], {}),
+    # The model could not be read: every covered cause is UNKNOWN.
+    ({'model': failed('cluster not found (HTTP 404)')}, [NSG, SNAT], [],
+     {NSG: 'the cluster model could not be read: cluster not found (HTTP 404)', SNAT: 'the cluster model could not be read: cluster not found (HTTP 404)'}),
+])
+def test_collect(evidence, causes, found, errors):
+    result = e.collect(evidence, causes)
+    assert [f['cause'] for f in result['findings']] == found
+    assert result['errors'] == errors
+    assert result['checked'] == list(c.CAUSE_IDS if causes is None else causes)
+
+
+def test_collect_adds_up_the_api_calls_and_run_commands_of_every_result():
+    evidence = {'model': MODEL, 'probe': PROBE, 'nsg': NSG_RESULT, 'snat': failed('metrics 503', api_calls={'arm': 5, 'kube': 0}),
+                'konnectivity': [{'finding': finding(KONN), 'api_calls': {'arm': 0, 'kube': 3}}, {'api_calls': {'kube': 4, 'bogus': 'x'}}]}
+    stats = e.collect(evidence)['stats']
+    assert stats == {'run_commands': 3, 'arm_calls': 29, 'kube_calls': 9, 'throttled': 2, 'retries': 2, 'retry_wait_s': 1.5}
+
+
+@pytest.mark.parametrize('evidence, message', [
+    ([], 'evidence must be a dict of registered results by source'),
+    ({'firewall': {}}, 'evidence has unknown source(s) firewall'),
+    ({'probe': 'x'}, 'evidence.probe must be a registered module result or a list of them, got str'),
+    ({'konnectivity': ['x']}, 'evidence.konnectivity[0] must be a registered module result'),
+])
+def test_collect_refuses_what_the_role_never_registers(evidence, message):
+    with pytest.raises(e.EvidenceError) as info:
+        e.collect(evidence)
+    assert message in str(info.value)
+
+
+def test_cluster_block_from_the_model_or_the_names_given():
+    assert e.cluster_of(MODEL) == {'name': 'aks', 'resource_group': 'rg', 'tunnel_component': 'konnectivity', 'node_count': 5, 'private': False}
+    assert e.cluster_of(failed('404'), {'name': 'aks', 'resource_group': 'rg'}) == {
+        'name': 'aks', 'resource_group': 'rg', 'tunnel_component': None, 'node_count': None, 'private': None}
