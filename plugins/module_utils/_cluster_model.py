@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.aks.tunnel.plugins.module_utils._data import get_path
+
 TUNNEL_KONNECTIVITY = 'konnectivity'
 TUNNEL_FRONT = 'tunnel-front'
 TUNNEL_AKS_LINK = 'aks-link'
@@ -91,15 +93,6 @@ def parse_resource_id(resource_id):
     return result
 
 
-def _get(data, *path, default=None):
-    for key in path:
-        if not isinstance(data, dict):
-            return default
-        data = data.get(key)
-        if data is None:
-            return default
-    return data
-
 
 def _lower(value):
     return value.lower() if isinstance(value, str) else value
@@ -110,7 +103,7 @@ def _lower(value):
 def fetch_azure(clients, resource_group, name):
     """All Azure data the model needs, as plain dicts: cluster, scale sets, VMs and NICs per scale set, subnets, VNets."""
     cluster = as_dict(clients.containerservice.managed_clusters.get(resource_group, name))
-    node_rg = _get(cluster, 'properties', 'nodeResourceGroup')
+    node_rg = get_path(cluster, 'properties', 'nodeResourceGroup')
     if not node_rg:
         raise ClusterModelError('cluster %s/%s has no nodeResourceGroup; is it fully provisioned?' % (resource_group, name))
     scale_sets = [as_dict(x) for x in clients.compute.virtual_machine_scale_sets.list(node_rg)]
@@ -124,8 +117,8 @@ def fetch_azure(clients, resource_group, name):
     subnet_ids = set()
     for nic_list in nics.values():
         for nic in nic_list:
-            for ipconf in _get(nic, 'properties', 'ipConfigurations', default=[]):
-                subnet_id = _get(ipconf, 'properties', 'subnet', 'id')
+            for ipconf in get_path(nic, 'properties', 'ipConfigurations', default=[]):
+                subnet_id = get_path(ipconf, 'properties', 'subnet', 'id')
                 if subnet_id:
                     subnet_ids.add(subnet_id)
     subnets = {}
@@ -173,31 +166,31 @@ def fetch_nsgs(network, nsg_ids):
 # --------------------------------------------------------------------------- assembling (pure)
 
 def _node_ready(node):
-    for cond in _get(node, 'status', 'conditions', default=[]):
+    for cond in get_path(node, 'status', 'conditions', default=[]):
         if cond.get('type') == 'Ready':
             return cond.get('status') == 'True'
     return None
 
 
 def _node_ip(node):
-    for addr in _get(node, 'status', 'addresses', default=[]):
+    for addr in get_path(node, 'status', 'addresses', default=[]):
         if addr.get('type') == 'InternalIP':
             return addr.get('address')
     return None
 
 
 def _pod_summary(pod):
-    statuses = _get(pod, 'status', 'containerStatuses', default=[])
+    statuses = get_path(pod, 'status', 'containerStatuses', default=[])
     ready = None
-    for cond in _get(pod, 'status', 'conditions', default=[]):
+    for cond in get_path(pod, 'status', 'conditions', default=[]):
         if cond.get('type') == 'Ready':
             ready = cond.get('status') == 'True'
     if ready is None and statuses:
         ready = all(s.get('ready') for s in statuses)
     return {
-        'name': _get(pod, 'metadata', 'name'),
-        'node': _get(pod, 'spec', 'nodeName'),
-        'phase': _get(pod, 'status', 'phase'),
+        'name': get_path(pod, 'metadata', 'name'),
+        'node': get_path(pod, 'spec', 'nodeName'),
+        'phase': get_path(pod, 'status', 'phase'),
         'ready': bool(ready),
         'restarts': sum(int(s.get('restartCount') or 0) for s in statuses),
     }
@@ -207,8 +200,8 @@ def _tunnel_candidates(component, pods):
     """The pods of ``component`` that count: not being deleted; a ``component=tunnel`` pod of konnectivity or aks-link is theirs."""
     candidates = list(pods or [])
     if component == TUNNEL_FRONT:
-        candidates = [p for p in candidates if _get(p, 'metadata', 'labels', 'app') not in ('konnectivity-agent', 'aks-link')]
-    return [p for p in candidates if not _get(p, 'metadata', 'deletionTimestamp')]
+        candidates = [p for p in candidates if get_path(p, 'metadata', 'labels', 'app') not in ('konnectivity-agent', 'aks-link')]
+    return [p for p in candidates if not get_path(p, 'metadata', 'deletionTimestamp')]
 
 
 def _pod_object(pod):
@@ -233,7 +226,7 @@ def detect_tunnel(pods_by_component, private_cluster=False, vnet_integration=Fal
         if candidates:
             component = name
             pods = [_pod_summary(p) for p in candidates]
-            objects = sorted((_pod_object(p) for p in candidates), key=lambda p: _get(p, 'metadata', 'name') or '')
+            objects = sorted((_pod_object(p) for p in candidates), key=lambda p: get_path(p, 'metadata', 'name') or '')
             break
     pods.sort(key=lambda p: p['name'] or '')
     nodes = sorted(set(p['node'] for p in pods if p['node'] and p['phase'] in ('Running', 'Pending', None)))
@@ -277,7 +270,7 @@ def assemble(azure, kube=None):
         pool_os[pool.get('name')] = {'os_type': pool.get('osType'), 'os_sku': pool.get('osSKU'), 'mode': pool.get('mode')}
         agent_pools.append({'name': pool.get('name'), 'count': pool.get('count'), 'max_count': pool.get('maxCount'),
                             'min_count': pool.get('minCount'), 'enable_auto_scaling': pool.get('enableAutoScaling'),
-                            'max_surge': _get(pool, 'upgradeSettings', 'maxSurge'), 'mode': pool.get('mode'),
+                            'max_surge': get_path(pool, 'upgradeSettings', 'maxSurge'), 'mode': pool.get('mode'),
                             'os_type': pool.get('osType'), 'os_sku': pool.get('osSKU'), 'vm_size': pool.get('vmSize')})
 
     # NICs by VM id (lower-case)
@@ -285,11 +278,11 @@ def assemble(azure, kube=None):
     lb_ids = set()
     for nic_list in (azure.get('nics') or {}).values():
         for nic in nic_list:
-            vm_id = _get(nic, 'properties', 'virtualMachine', 'id')
+            vm_id = get_path(nic, 'properties', 'virtualMachine', 'id')
             if vm_id:
                 nic_by_vm[vm_id.lower()] = nic
-            for ipconf in _get(nic, 'properties', 'ipConfigurations', default=[]):
-                for pool in _get(ipconf, 'properties', 'loadBalancerBackendAddressPools', default=[]):
+            for ipconf in get_path(nic, 'properties', 'ipConfigurations', default=[]):
+                for pool in get_path(ipconf, 'properties', 'loadBalancerBackendAddressPools', default=[]):
                     if pool.get('id') and '/backendaddresspools/' in pool['id'].lower():
                         lb_ids.add(pool['id'][:pool['id'].lower().index('/backendaddresspools/')])
 
@@ -297,16 +290,16 @@ def assemble(azure, kube=None):
     vnets = azure.get('vnets') or {}
     vnet_prefixes = []
     for vnet in vnets.values():
-        for prefix in _get(vnet, 'properties', 'addressSpace', 'addressPrefixes', default=[]):
+        for prefix in get_path(vnet, 'properties', 'addressSpace', 'addressPrefixes', default=[]):
             if prefix not in vnet_prefixes:
                 vnet_prefixes.append(prefix)
 
     kube_nodes = {}
     kube_by_provider = {}
     for node in (kube or {}).get('nodes') or []:
-        name = _get(node, 'metadata', 'name')
+        name = get_path(node, 'metadata', 'name')
         kube_nodes[_lower(name)] = node
-        provider = _get(node, 'spec', 'providerID')
+        provider = get_path(node, 'spec', 'providerID')
         if provider and provider.lower().startswith(_PROVIDER_PREFIX):
             kube_by_provider[provider[len(_PROVIDER_PREFIX):].lower().rstrip('/')] = node
     tunnel = detect_tunnel((kube or {}).get('pods') or {}, private, vnet_integration) if kube is not None else {
@@ -321,21 +314,21 @@ def assemble(azure, kube=None):
         tags = vmss.get('tags') or {}
         pool = tags.get('aks-managed-poolName')
         vmss_nsg = None
-        for conf in _get(vmss, 'properties', 'virtualMachineProfile', 'networkProfile', 'networkInterfaceConfigurations', default=[]):
-            vmss_nsg = _get(conf, 'properties', 'networkSecurityGroup', 'id') or vmss_nsg
+        for conf in get_path(vmss, 'properties', 'virtualMachineProfile', 'networkProfile', 'networkInterfaceConfigurations', default=[]):
+            vmss_nsg = get_path(conf, 'properties', 'networkSecurityGroup', 'id') or vmss_nsg
         for vm in (azure.get('vms') or {}).get(vmss_name) or []:
             vm_id = vm.get('id') or ''
-            computer = _get(vm, 'properties', 'osProfile', 'computerName')
+            computer = get_path(vm, 'properties', 'osProfile', 'computerName')
             knode = kube_by_provider.get('/' + vm_id.lower().lstrip('/')) or kube_nodes.get(_lower(computer))
             nic = nic_by_vm.get(vm_id.lower()) or {}
-            ipconfs = _get(nic, 'properties', 'ipConfigurations', default=[])
-            primary = next((c for c in ipconfs if _get(c, 'properties', 'primary')), ipconfs[0] if ipconfs else {})
-            subnet_id = _get(primary, 'properties', 'subnet', 'id')
+            ipconfs = get_path(nic, 'properties', 'ipConfigurations', default=[])
+            primary = next((c for c in ipconfs if get_path(c, 'properties', 'primary')), ipconfs[0] if ipconfs else {})
+            subnet_id = get_path(primary, 'properties', 'subnet', 'id')
             subnet = subnets.get(subnet_id.lower()) if subnet_id else None
-            name = _get(knode, 'metadata', 'name') if knode else (computer or '').lower() or None
+            name = get_path(knode, 'metadata', 'name') if knode else (computer or '').lower() or None
             if knode:
                 matched.add(_lower(name))
-            labels = _get(knode, 'metadata', 'labels', default={}) if knode else {}
+            labels = get_path(knode, 'metadata', 'labels', default={}) if knode else {}
             pool_name = pool or labels.get('kubernetes.azure.com/agentpool') or labels.get('agentpool')
             os_info = pool_os.get(pool_name) or {}
             nodes.append({
@@ -346,34 +339,34 @@ def assemble(azure, kube=None):
                 'instance_id': str(vm.get('instanceId')) if vm.get('instanceId') is not None else vm_id.rsplit('/', 1)[-1],
                 'vm_id': vm_id,
                 'computer_name': computer,
-                'private_ip': _get(primary, 'properties', 'privateIPAddress') or (_node_ip(knode) if knode else None),
+                'private_ip': get_path(primary, 'properties', 'privateIPAddress') or (_node_ip(knode) if knode else None),
                 'subnet_id': subnet_id,
-                'subnet_prefix': _get(subnet, 'properties', 'addressPrefix') if subnet else None,
+                'subnet_prefix': get_path(subnet, 'properties', 'addressPrefix') if subnet else None,
                 'nic_id': nic.get('id'),
-                'nic_nsg_id': _get(nic, 'properties', 'networkSecurityGroup', 'id') or vmss_nsg,
-                'subnet_nsg_id': _get(subnet, 'properties', 'networkSecurityGroup', 'id') if subnet else None,
-                'os': os_info.get('os_sku') or _get(vm, 'properties', 'storageProfile', 'osDisk', 'osType'),
-                'os_type': os_info.get('os_type') or _get(vm, 'properties', 'storageProfile', 'osDisk', 'osType'),
+                'nic_nsg_id': get_path(nic, 'properties', 'networkSecurityGroup', 'id') or vmss_nsg,
+                'subnet_nsg_id': get_path(subnet, 'properties', 'networkSecurityGroup', 'id') if subnet else None,
+                'os': os_info.get('os_sku') or get_path(vm, 'properties', 'storageProfile', 'osDisk', 'osType'),
+                'os_type': os_info.get('os_type') or get_path(vm, 'properties', 'storageProfile', 'osDisk', 'osType'),
                 'in_kubernetes': knode is not None,
                 'ready': _node_ready(knode) if knode else None,
-                'unschedulable': bool(_get(knode, 'spec', 'unschedulable')) if knode else None,
-                'allocatable_cpu': _get(knode, 'status', 'allocatable', 'cpu') if knode else None,
-                'allocatable_memory': _get(knode, 'status', 'allocatable', 'memory') if knode else None,
+                'unschedulable': bool(get_path(knode, 'spec', 'unschedulable')) if knode else None,
+                'allocatable_cpu': get_path(knode, 'status', 'allocatable', 'cpu') if knode else None,
+                'allocatable_memory': get_path(knode, 'status', 'allocatable', 'memory') if knode else None,
                 'hosts_tunnel': bool(name and name in tunnel_nodes),
             })
     # Kubernetes nodes without a VMSS instance (virtual nodes, availability sets, stale objects).
     for key, knode in sorted(kube_nodes.items()):
         if key in matched:
             continue
-        name = _get(knode, 'metadata', 'name')
-        labels = _get(knode, 'metadata', 'labels', default={})
+        name = get_path(knode, 'metadata', 'name')
+        labels = get_path(knode, 'metadata', 'labels', default={})
         nodes.append({
             'name': name, 'pool': labels.get('kubernetes.azure.com/agentpool') or labels.get('agentpool'), 'vmss': None, 'vmss_id': None,
             'instance_id': None, 'vm_id': None, 'computer_name': None, 'private_ip': _node_ip(knode), 'subnet_id': None,
-            'subnet_prefix': None, 'nic_id': None, 'nic_nsg_id': None, 'subnet_nsg_id': None, 'os': _get(knode, 'status', 'nodeInfo', 'osImage'),
-            'os_type': _get(knode, 'status', 'nodeInfo', 'operatingSystem'), 'in_kubernetes': True, 'ready': _node_ready(knode),
-            'unschedulable': bool(_get(knode, 'spec', 'unschedulable')), 'allocatable_cpu': _get(knode, 'status', 'allocatable', 'cpu'),
-            'allocatable_memory': _get(knode, 'status', 'allocatable', 'memory'), 'hosts_tunnel': name in tunnel_nodes,
+            'subnet_prefix': None, 'nic_id': None, 'nic_nsg_id': None, 'subnet_nsg_id': None, 'os': get_path(knode, 'status', 'nodeInfo', 'osImage'),
+            'os_type': get_path(knode, 'status', 'nodeInfo', 'operatingSystem'), 'in_kubernetes': True, 'ready': _node_ready(knode),
+            'unschedulable': bool(get_path(knode, 'spec', 'unschedulable')), 'allocatable_cpu': get_path(knode, 'status', 'allocatable', 'cpu'),
+            'allocatable_memory': get_path(knode, 'status', 'allocatable', 'memory'), 'hosts_tunnel': name in tunnel_nodes,
         })
     nodes.sort(key=lambda n: (n['pool'] or '', n['name'] or ''))
 

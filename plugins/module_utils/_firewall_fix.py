@@ -372,36 +372,20 @@ def build_fix_parameters(*, port=10250, apply=False, ufw='ignore', delete_specs=
 def parse_fix_output(stdout, run_id=None):
     """Parse AKSFW1 output: ``{complete, error, apply, sections: {name: {rc, bytes, trimmed, text, path}}, actions: [{index, kind, rc, absent}], problems}``."""
     result = {'complete': False, 'begin_seen': False, 'error': None, 'apply': None, 'sections': {}, 'actions': [], 'problems': []}
-    current = None
+    reader = _node_text.SectionReader(extra_keys=('path', 'enc'))
     for line in _node_text.output_lines(stdout):  # '\n' only: a '\r' in a rule comment is not a line break
         if line.startswith(FORMAT + ' begin'):
             result['begin_seen'] = True
-            kv = dict(w.split('=', 1) for w in line.split()[2:] if '=' in w)
+            kv = _node_text.parse_kv(line.split()[2:])
             result['apply'] = kv.get('apply') == '1'
             if run_id is not None and kv.get('id') not in (None, run_id):
                 result['problems'].append('run id %r does not match the expected %r' % (kv.get('id'), run_id))
             continue
         if line.startswith(FORMAT + ' end'):
             result['complete'] = True
-            current = None
+            reader.close()
             continue
-        if line.startswith('@@'):
-            head = line[2:].split()
-            name = head[0] if head else ''
-            if name == 'end':
-                current = None
-            elif name == 'error':
-                result['error'] = line[len('@@error '):].strip()
-                current = None
-            else:
-                kv = dict(w.split('=', 1) for w in head[1:] if '=' in w)
-                current = {'rc': int(kv['rc']) if kv.get('rc', '').lstrip('-').isdigit() else None, 'filtered': kv.get('filtered') == '1',
-                           'bytes': int(kv['bytes']) if kv.get('bytes', '').isdigit() else None,
-                           'trimmed': int(kv.get('trimmed') or 0), 'path': kv.get('path'), 'enc': kv.get('enc'), 'lines': []}
-                result['sections'][name] = current
-            continue
-        if current is not None:
-            current['lines'].append(_node_text.section_line(line))
+        if reader.feed(line):
             continue
         if line.startswith('A '):
             parts = line.split()
@@ -409,6 +393,8 @@ def parse_fix_output(stdout, run_id=None):
                 status = parts[3]
                 rc = int(status[3:]) if status.startswith('rc=') and status[3:].lstrip('-').isdigit() else None
                 result['actions'].append({'index': int(parts[1]), 'kind': parts[2], 'rc': rc, 'absent': status == 'absent'})
+    result['error'] = reader.error
+    result['sections'] = reader.sections
     for sec in result['sections'].values():
         lines = sec.pop('lines')
         sec['text'] = _node_text.section_text(lines)

@@ -41,3 +41,62 @@ def section_text(lines):
     """A section's text from its lines; line breaks other than ``\\n`` are shown as ``\\xNN`` / ``\\uNNNN``."""
     body = '\n'.join(lines) + '\n' if lines else ''
     return _OTHER_LINE_BREAKS_RE.sub(lambda m: ('\\x%02x' if ord(m.group(0)) < 0x100 else '\\u%04x') % ord(m.group(0)), body)
+
+
+def parse_kv(words):
+    """``key=value`` words -> dict (words without ``=`` are skipped; the first ``=`` splits)."""
+    result = {}
+    for word in words:
+        key, sep, value = word.partition('=')
+        if sep:
+            result[key] = value
+    return result
+
+
+def _int(text, signed=False):
+    text = text or ''
+    return int(text) if (text.lstrip('-') if signed else text).isdigit() else None
+
+
+class SectionReader:
+    """The one reader of the ``@@<name> key=value ...`` section format both node scripts print.
+
+    ``@@<name> rc=<rc> bytes=<size> [filtered=1] [trimmed=<cut>] [<other>=...]`` opens a section, its text lines follow
+    (escaped, see :func:`section_line`), ``@@end`` closes it, ``@@error <text>`` reports the script's refusal. Each
+    parser feeds it every line and handles the lines it does not take (its own begin/end markers and records).
+    A section is ``{rc, bytes, filtered, trimmed, <each key of extra_keys>, lines}``; the parser turns ``lines``
+    into text (:func:`section_text`) when the output is read.
+    """
+
+    def __init__(self, extra_keys=()):
+        self.extra_keys = tuple(extra_keys)
+        self.sections = {}
+        self.error = None
+        self._current = None
+
+    def close(self):
+        """End the open section (a begin or end marker of the script's own format)."""
+        self._current = None
+
+    def feed(self, line):
+        """Take ``line`` when it belongs to the section format (a header, ``@@end``, ``@@error``, a section's text)."""
+        if line.startswith('@@'):
+            head = line[2:].split()
+            name = head[0] if head else ''
+            if name == 'end':
+                self._current = None
+            elif name == 'error':
+                self.error = line[len('@@error '):].strip()
+                self._current = None
+            else:
+                kv = parse_kv(head[1:])
+                self._current = dict({'rc': _int(kv.get('rc'), signed=True), 'bytes': _int(kv.get('bytes')),
+                                      'filtered': kv.get('filtered') == '1', 'trimmed': _int(kv.get('trimmed')) or 0},
+                                     **dict((key, kv.get(key)) for key in self.extra_keys))
+                self._current['lines'] = []
+                self.sections[name] = self._current
+            return True
+        if self._current is not None:
+            self._current['lines'].append(section_line(line))
+            return True
+        return False

@@ -13,6 +13,7 @@ import datetime
 import re
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _snat
+from ansible_collections.aks.tunnel.plugins.module_utils._data import get_path
 
 LOAD_BALANCER_NAME = 'kubernetes'
 _DURATION_RE = re.compile(r'^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$')
@@ -21,15 +22,6 @@ _DURATION_RE = re.compile(r'^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?
 class OutboundInputError(ValueError):
     """An option or cluster value the outbound modules cannot use; the message says how to fix it."""
 
-
-def _get(obj, *path, default=None):
-    for key in path:
-        if not isinstance(obj, dict):
-            return default
-        obj = obj.get(key)
-        if obj is None:
-            return default
-    return obj
 
 
 def parse_duration(text, option='window'):
@@ -69,7 +61,7 @@ def cluster_summary(cluster):
         'id': cluster.get('id'),
         'etag': cluster.get('eTag') or cluster.get('etag'),
         'outbound_type': network.get('outboundType') or 'loadBalancer',
-        'private': bool(_get(props, 'apiServerAccessProfile', 'enablePrivateCluster')),
+        'private': bool(get_path(props, 'apiServerAccessProfile', 'enablePrivateCluster')),
         'load_balancer_sku': network.get('loadBalancerSku'),
         'node_resource_group': node_rg,
         'load_balancer_id': lb_id,
@@ -81,9 +73,9 @@ def cluster_summary(cluster):
 def lb_profile(profile):
     """loadBalancerProfile -> {allocated_outbound_ports, managed_outbound_ips, custom_outbound_ips, idle_timeout_in_minutes, outbound_ip_count}."""
     profile = profile or {}
-    managed = _get(profile, 'managedOutboundIPs', 'count')
-    custom = len(_get(profile, 'outboundIPs', 'publicIPs', default=[]) or [])
-    prefixes = len(_get(profile, 'outboundIPPrefixes', 'publicIPPrefixes', default=[]) or [])
+    managed = get_path(profile, 'managedOutboundIPs', 'count')
+    custom = len(get_path(profile, 'outboundIPs', 'publicIPs', default=[]) or [])
+    prefixes = len(get_path(profile, 'outboundIPPrefixes', 'publicIPPrefixes', default=[]) or [])
     effective = len(profile.get('effectiveOutboundIPs') or [])
     if managed is None and not custom and not prefixes:
         managed = 1
@@ -115,12 +107,12 @@ def capacity(cluster, max_surge=None, max_nodes=None):
     overrides the pools' total. Returns {'max_nodes', 'surge', 'required_nodes', 'current_nodes', 'pools': [...]}.
     """
     pools = []
-    for pool in _get(cluster, 'properties', 'agentPoolProfiles', default=[]):
+    for pool in get_path(cluster, 'properties', 'agentPoolProfiles', default=[]):
         count = int(pool.get('count') or 0)
         top = count
         if pool.get('enableAutoScaling') and pool.get('maxCount'):
             top = max(count, int(pool['maxCount']))
-        surge_spec = max_surge if max_surge not in (None, '') else _get(pool, 'upgradeSettings', 'maxSurge')
+        surge_spec = max_surge if max_surge not in (None, '') else get_path(pool, 'upgradeSettings', 'maxSurge')
         try:
             surge = _snat.surge_nodes(surge_spec, top) if top else 0
         except _snat.SnatInputError as exc:

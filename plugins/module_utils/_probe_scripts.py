@@ -1015,15 +1015,6 @@ def split_run_command_message(message):
     return stdout, stderr
 
 
-def _parse_kv(words):
-    result = {}
-    for word in words:
-        key, sep, value = word.partition('=')
-        if sep:
-            result[key] = value
-    return result
-
-
 def parse_probe_output(stdout, targets=(), run_id=None, port=10250):
     """Parse AKSTP1 output.
 
@@ -1044,8 +1035,7 @@ def parse_probe_output(stdout, targets=(), run_id=None, port=10250):
         'targets': {}, 'counts': {}, 'summary': {}, 'egress': [], 'firewall': None, 'problems': [],
     }
     lines = _node_text.output_lines(text)  # '\n' only: a '\r' in a rule comment is not a line break
-    sections = {}
-    current = None
+    reader = _node_text.SectionReader(extra_keys=('bin', 'src'))
     map_kind = map_data = None
     exceptions = {}
     cut = None
@@ -1053,39 +1043,22 @@ def parse_probe_output(stdout, targets=(), run_id=None, port=10250):
     for line in lines:
         if line.startswith(FORMAT + ' begin'):
             result['begin_seen'] = True
-            current = None
-            result['run_id'] = _parse_kv(line.split()[2:]).get('id')
+            reader.close()
+            result['run_id'] = _node_text.parse_kv(line.split()[2:]).get('id')
             continue
         if line.startswith(FORMAT + ' end'):
-            kv = _parse_kv(line.split()[2:])
+            kv = _node_text.parse_kv(line.split()[2:])
             result['complete'] = True
             end_n = int(kv['n']) if kv.get('n', '').isdigit() else None
             if kv.get('rc') not in (None, '0'):
                 result['problems'].append('script ended with rc=%s' % kv.get('rc'))
             continue
-        if line.startswith('@@'):
-            head = line[2:].split()
-            name = head[0] if head else ''
-            if name == 'end':
-                current = None
-            elif name == 'error':
-                result['error'] = line[len('@@error '):].strip()
-                current = None
-            else:
-                kv = _parse_kv(head[1:])
-                current = {'rc': int(kv['rc']) if kv.get('rc', '').lstrip('-').isdigit() else None,
-                           'bytes': int(kv['bytes']) if kv.get('bytes', '').isdigit() else None,
-                           'filtered': kv.get('filtered') == '1', 'trimmed': int(kv.get('trimmed', '0') or 0),
-                           'bin': kv.get('bin'), 'src': kv.get('src'), 'lines': [], 'complete_start': True}
-                sections[name] = current
-            continue
-        if current is not None:
-            current['lines'].append(_node_text.section_line(line))
+        if reader.feed(line):
             continue
         if line.startswith('E '):
             parts = line.split()
             if len(parts) >= 4:
-                kv = _parse_kv(parts[4:])
+                kv = _node_text.parse_kv(parts[4:])
                 hostport = parts[3]
                 host, _sep, eport = hostport.rpartition(':')
                 result['egress'].append({
@@ -1106,10 +1079,12 @@ def parse_probe_output(stdout, targets=(), run_id=None, port=10250):
                 cut = int(parts[2])
             continue
         if line.startswith('S '):
-            kv = _parse_kv(line.split()[1:])
+            kv = _node_text.parse_kv(line.split()[1:])
             result['summary'] = dict((k, int(v) if v.isdigit() else v) for k, v in kv.items())
             continue
         # anything else (a fragment left by a cut at the front) is ignored
+    result['error'] = reader.error
+    sections = reader.sections
     if not result['begin_seen']:
         result['truncated'] = True
         result['problems'].append('output does not start with the begin marker: the front was cut')
@@ -1145,7 +1120,6 @@ def parse_probe_output(stdout, targets=(), run_id=None, port=10250):
         firewall = {'sections': {}, 'verdict': None}
         for name, sec in sections.items():
             sec['text'] = _node_text.section_text(sec.pop('lines'))
-            sec.pop('complete_start')
             if sec['trimmed']:
                 result['truncated'] = True
             firewall['sections'][name] = sec

@@ -11,7 +11,8 @@ module: tunnel_pod_restart
 short_description: Recreate the AKS tunnel pods one at a time
 version_added: 0.1.0
 description:
-  - Detects the tunnel component the cluster runs (C(konnectivity-agent), the legacy C(tunnelfront), or C(aks-link))
+  - Detects the tunnel component the cluster runs (konnectivity, the legacy tunnel-front, or aks-link, by their Deployments
+    C(konnectivity-agent), C(tunnelfront) and C(aks-link))
     and recreates its pods one at a time - delete one pod, wait until its replacement is Ready, then the next - so
     the tunnel never goes fully down (unless the Deployment has a single replica).
   - This is the troubleshooting article's advice after a network fix, so the agents reconnect at once instead of
@@ -25,10 +26,10 @@ options:
     default: kube-system
   component:
     description:
-      - Tunnel component to restart; V(auto) picks the first Deployment that exists of C(konnectivity-agent),
-        C(tunnelfront) and C(aks-link).
+      - Tunnel component to restart, named as RV(aks.tunnel.aks_cluster_info#module:tunnel.component) names it; V(auto) picks
+        the first Deployment that exists of C(konnectivity-agent), C(tunnelfront) (tunnel-front) and C(aks-link).
     type: str
-    choices: [auto, konnectivity, tunnelfront, aks-link]
+    choices: [auto, konnectivity, tunnel-front, aks-link]
     default: auto
   wait_timeout:
     description: Seconds to wait for each replacement pod to become Ready.
@@ -71,9 +72,9 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: "{{ restart.restarted | map(attribute='old_pod') | list }} -> {{ restart.restarted | map(attribute='new_pod') | list }}"
 
-- name: Only the legacy tunnelfront, with a shorter wait
+- name: Only the legacy tunnel-front, with a shorter wait
   aks.tunnel.tunnel_pod_restart:
-    component: tunnelfront
+    component: tunnel-front
     wait_timeout: 120
 '''
 
@@ -141,7 +142,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunne
 
 ARGUMENT_SPEC = dict(
     namespace=dict(type='str', default='kube-system'),
-    component=dict(type='str', default='auto', choices=['auto', 'konnectivity', 'tunnelfront', 'aks-link']),
+    component=dict(type='str', default='auto', choices=['auto'] + [kind for kind, _deployment, _selector in _konnectivity.TUNNELS]),
     wait_timeout=dict(type='int', default=300),
     wait_sleep=dict(type='int', default=2),
     api_timeout=dict(type='int', default=30),

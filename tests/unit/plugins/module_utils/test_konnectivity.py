@@ -278,9 +278,9 @@ def test_parse_killed_process(message, expected):
 @pytest.mark.parametrize('present, component, expected', [
     ({'konnectivity-agent': deployment(2), 'tunnelfront': None}, 'auto', ('konnectivity', 'konnectivity-agent', 'app=konnectivity-agent')),
     ({'konnectivity-agent': None, 'tunnelfront': {'spec': {'selector': {'matchLabels': {'component': 'tunnel'}}}}}, 'auto',
-     ('tunnelfront', 'tunnelfront', 'component=tunnel')),
+     ('tunnel-front', 'tunnelfront', 'component=tunnel')),
     ({'aks-link': {'spec': {}}}, 'aks-link', ('aks-link', 'aks-link', 'app=aks-link')),
-    ({'konnectivity-agent': deployment(2)}, 'tunnelfront', None),
+    ({'konnectivity-agent': deployment(2)}, 'tunnel-front', None),
     ({}, 'auto', None),
 ])
 def test_detect_tunnel(present, component, expected):

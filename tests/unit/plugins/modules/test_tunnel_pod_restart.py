@@ -17,8 +17,8 @@ def pod(name, node, labels, ready=True):
 
 
 def seed(fake, kind='konnectivity', count=2, replacement_ready=True):
-    labels = {'konnectivity': {'app': 'konnectivity-agent'}, 'tunnelfront': {'component': 'tunnel'}, 'aks-link': {'app': 'aks-link'}}[kind]
-    name = {'konnectivity': 'konnectivity-agent', 'tunnelfront': 'tunnelfront', 'aks-link': 'aks-link'}[kind]
+    labels = {'konnectivity': {'app': 'konnectivity-agent'}, 'tunnel-front': {'component': 'tunnel'}, 'aks-link': {'app': 'aks-link'}}[kind]
+    name = {'konnectivity': 'konnectivity-agent', 'tunnel-front': 'tunnelfront', 'aks-link': 'aks-link'}[kind]
     fake.deployments[name] = {'metadata': {'name': name}, 'spec': {'replicas': count, 'selector': {'matchLabels': labels}}}
     fake.pods = [pod('%s-old%d' % (name, i), 'n%d' % i, labels) for i in range(count)]
     counter = {'n': 0}
@@ -40,7 +40,7 @@ def test_check_mode_lists_the_pods(fake_kube, capsys):
 
 @pytest.mark.parametrize('kind, deployment, selector', [
     ('konnectivity', 'konnectivity-agent', 'app=konnectivity-agent'),
-    ('tunnelfront', 'tunnelfront', 'component=tunnel'),
+    ('tunnel-front', 'tunnelfront', 'component=tunnel'),
     ('aks-link', 'aks-link', 'app=aks-link'),
 ])
 def test_pods_are_recreated_one_at_a_time(fake_kube, capsys, kind, deployment, selector):
