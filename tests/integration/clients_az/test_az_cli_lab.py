@@ -32,7 +32,7 @@ if os.path.join(REPO, '.tmp', 'dev') not in sys.path and 'ansible_collections' n
 
 from ansible_collections.aks.tunnel.tests.lab.arm import azcli  # noqa: E402  pylint: disable=wrong-import-position
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('lab_clients_az')]  # one lab and one az login for the module
 
 AZ = azcli.find_az()
 if AZ is None:

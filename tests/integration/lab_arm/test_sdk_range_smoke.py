@@ -5,10 +5,11 @@
 """The SDK ranges requirements.txt claims, as tested facts: the detection modules on a lab with the lowest and the highest SDKs.
 
 `highest`: the interpreter running pytest (.venv, requirements-dev.txt: the top of every range).
-`lowest`: .venv-compat (scripts/setup.sh, requirements-compat-min.txt: azure-identity 1.15.0, azure-core 1.24.0,
+`lowest`: .venv-compat (scripts/setup.sh, requirements-compat-min.txt: azure-identity 1.15.0, azure-core 1.29.0,
 azure-mgmt-core 1.3.2, azure-mgmt-network 25.0.0, -compute 30.0.0, -containerservice 30.0.0, -monitor 6.0.0,
 kubernetes 29.0.0). Both run the real `ansible-playbook` of their virtualenv with aks_cluster_info, nsg_port_check,
-vmss_runcommand_probe and snat_usage_info against one `all-faults` lab (its NSG deny, UFW and iptables faults and
+vmss_runcommand_probe and snat_usage_info, and the repairs nsg_port_rule and aks_outbound_ports in check mode (the lab
+stays as it is for the other SDK set), against one `all-faults` lab (its NSG deny, UFW and iptables faults and
 SNAT exhaustion), so every SDK call (and the api-version each SDK sends) meets the emulator. Skipped with the reason
 when .venv-compat is absent. About 40 s per SDK set.
 """
@@ -23,7 +24,7 @@ import textwrap
 
 import pytest
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('lab_sdk_range')]  # one lab for both SDK sets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -39,6 +40,8 @@ PLAYBOOK = '''
     aks.tunnel.nsg_port_check: "{{ aks_tunnel_azure_auth | combine({'kubeconfig': aks_tunnel_kubeconfig}) }}"
     aks.tunnel.vmss_runcommand_probe: "{{ aks_tunnel_azure_auth | combine({'kubeconfig': aks_tunnel_kubeconfig}) }}"
     aks.tunnel.snat_usage_info: "{{ aks_tunnel_azure_auth }}"
+    aks.tunnel.nsg_port_rule: "{{ aks_tunnel_azure_auth }}"
+    aks.tunnel.aks_outbound_ports: "{{ aks_tunnel_azure_auth }}"
   vars:
     cluster: {resource_group: "{{ aks_tunnel_resource_group }}", name: "{{ aks_tunnel_cluster_name }}"}
   tasks:
@@ -48,10 +51,20 @@ PLAYBOOK = '''
       aks.tunnel.vmss_runcommand_probe: "{{ cluster | combine({'inspect_unreachable': true, 'finding_for': ['ufw_blocks_10250', 'iptables_blocks_10250']}) }}"
       register: probe
     - {name: SNAT, aks.tunnel.snat_usage_info: "{{ cluster }}", register: snat}
+    - name: NSG allow rule (check mode)
+      aks.tunnel.nsg_port_rule: {resource_group: "{{ aks_tunnel_lab.node_resource_group }}", nsg: "{{ nsg.blocking_rules[0].nsg_name }}"}
+      check_mode: true
+      diff: true
+      register: rule
+    - name: Outbound ports (check mode)
+      aks.tunnel.aks_outbound_ports: "{{ cluster | combine({'allocated_outbound_ports': 'recommended', 'peak_ports': 1300}) }}"
+      check_mode: true
+      diff: true
+      register: ports
     - name: Dump
       ansible.builtin.copy:
         dest: "{{ out }}"
-        content: "{{ {'info': info, 'nsg': nsg, 'probe': probe, 'snat': snat} | to_json }}"
+        content: "{{ {'info': info, 'nsg': nsg, 'probe': probe, 'snat': snat, 'rule': rule, 'ports': ports} | to_json }}"
 '''
 
 
@@ -137,3 +150,8 @@ def test_detection_modules_work_with_the_sdk_range_ends(sdk_set, lab, tmp_path):
         ['user1-2'], ['nodepool1-3'], ['user1-0'])
     assert [b['rule'] for b in nsg['blocking_rules']] == ['deny-kubelet-user1-2']
     assert snat['cluster']['load_balancer_profile']['allocated_outbound_ports'] == 1024
+    rule, ports = data['rule'], data['ports']
+    assert (rule['changed'], rule['action'], rule['diff']['before']) == (True, 'created', {})
+    assert rule['diff']['after']['destinationPortRange'] == '10250' and rule['diff']['after']['priority'] < 310
+    assert ports['changed'] is True and ports['diff']['before']['allocated_outbound_ports'] == 1024
+    assert ports['diff']['after']['allocated_outbound_ports'] > 1024
