@@ -73,6 +73,7 @@ _CANON_DIRECTION = dict((d.lower(), d) for d in DIRECTIONS)
 
 _PORT_RE = re.compile(r'^(\d{1,5})(?:-(\d{1,5}))?$')
 # Service tag names: letters/digits, optional dotted region/qualifier (AzureCloud.westeurope).
+_BARE_NUMBER_RE = re.compile(r'^\d+(?:\.\d+){0,2}$')
 _TAG_RE = re.compile(r'^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z0-9][A-Za-z0-9-]*)*$')
 _RULE_NAME_RE = re.compile(r'^\w(?:[\w.-]*[\w_])?$')
 _RULE_NAME_MAX = 80
@@ -223,6 +224,10 @@ def _classify_prefix(value):
         pass
     if _TAG_RE.match(text):
         return ('tag', text)
+    if _BARE_NUMBER_RE.match(text):
+        # ARM stores such values (azure-cli's recorded test_network_nsg: "789", "1234", "111") without saying how it
+        # matches them; evaluation leaves them undecided instead of guessing.
+        return ('unparsed', text)
     raise NsgValidationError('SecurityRuleInvalidAddressPrefix', _prefix_message(text))
 
 
@@ -418,9 +423,10 @@ class CompiledNsg:
     def __init__(self, rules_or_nsg, label=None):
         rules, nsg_label, nsg_id = _split_nsg(rules_or_nsg)
         self.label = label if label is not None else nsg_label
+        effective = isinstance(rules_or_nsg, dict) and 'effectiveSecurityRules' in rules_or_nsg
         compiled = [_normalize(r, i)[1] for i, r in enumerate(rules)]
         present = set((c.rule['name'] or '').lower() for c in compiled)
-        for i, default in enumerate(default_rules(nsg_id)):
+        for i, default in enumerate(() if effective else default_rules(nsg_id)):  # an effective list holds them already
             if default['name'].lower() not in present:
                 compiled.append(_normalize(default, len(rules) + i)[1])
         seen = {}
@@ -471,6 +477,15 @@ def _split_nsg(rules_or_nsg):
     """Return (rules, label, nsg_id) from a rule list or an NSG object in ARM or SDK shape."""
     if isinstance(rules_or_nsg, (list, tuple)):
         return list(rules_or_nsg), None, None
+    if isinstance(rules_or_nsg, dict) and isinstance(rules_or_nsg.get('effectiveSecurityRules'), list):
+        # One entry of `az network nic list-effective-nsg` (REST effectiveNetworkSecurityGroups) or the
+        # securityRuleAssociations of a Network Watcher security group view: the rules Azure really evaluates.
+        ref = rules_or_nsg.get('networkSecurityGroup') or {}
+        nsg_id = ref.get('id') if isinstance(ref, dict) and isinstance(ref.get('id'), str) else None
+        return [_from_effective(r) for r in rules_or_nsg['effectiveSecurityRules']], nsg_id or 'effective rules', nsg_id
+    if isinstance(rules_or_nsg, dict) and isinstance(rules_or_nsg.get('value'), list):
+        raise NsgInputError('got a list response ({"value": [...]}, e.g. `az network nsg list` or `nic list-effective-nsg`); '
+                            'pass one of its entries')
     if isinstance(rules_or_nsg, dict):
         nsg = rules_or_nsg
         props = nsg.get('properties')
@@ -493,6 +508,32 @@ def _split_nsg(rules_or_nsg):
         raise NsgInputError('expected a list of security rules or an NSG object (with properties.securityRules or '
                             'security_rules); got a mapping with keys %s' % ', '.join(sorted(str(k) for k in nsg)))
     raise NsgInputError('expected a list of security rules or an NSG object, got %s' % type(rules_or_nsg).__name__)
+
+
+def _from_effective(rule):
+    """An effective security rule (flat, ``protocol: All``, ``0-65535``, ``securityRules/<name>``, service tags
+    expanded into ``expanded*AddressPrefix``) in ARM rule shape; the expanded prefixes are what Azure matched."""
+    if not isinstance(rule, dict):
+        raise NsgInputError('effective security rule must be a mapping, got %s' % type(rule).__name__)
+    props = dict((key[:1].lower() + key[1:], value) for key, value in rule.items())  # PowerShell prints PascalCase
+    name = props.pop('name', None)
+    if isinstance(name, str) and '/' in name:
+        name = name.split('/', 1)[1]  # securityRules/x, defaultSecurityRules/AllowVnetInBound
+    if isinstance(props.get('protocol'), str) and props['protocol'].strip().lower() == 'all':
+        props['protocol'] = '*'
+    for side in ('source', 'destination'):
+        expanded = props.pop('expanded%sAddressPrefix' % side.capitalize(), None)
+        if expanded:
+            props[side + 'AddressPrefixes'] = list(expanded)
+            props.pop(side + 'AddressPrefix', None)
+        elif props.get(side + 'AddressPrefixes'):
+            props.pop(side + 'AddressPrefix', None)
+        if props.get(side + 'PortRanges'):
+            props.pop(side + 'PortRange', None)
+        for kind in ('PortRange', 'AddressPrefix'):
+            if isinstance(props.get(side + kind), list):  # PowerShell: "SourcePortRange": ["0-65535"]
+                props[side + kind + 'es' if kind == 'AddressPrefix' else side + kind + 's'] = props.pop(side + kind)
+    return {'name': name, 'properties': props}
 
 
 # --------------------------------------------------------------------------- flow
@@ -608,6 +649,8 @@ def _match_address(ip, matcher, flow, side):
         return not _in_any(ip, flow.vnet), None
     if kind == 'tag':
         return None, '%s service tag %s cannot be resolved offline' % (side, value)
+    if kind == 'unparsed':
+        return None, '%s address prefix %r is neither a CIDR, an IP address nor a service tag' % (side, value)
     # kind == 'asg'
     members = flow.asg_members.get(value)
     if members is None:
