@@ -31,6 +31,7 @@ Kubernetes request wrapper (_kube.py), so both APIs follow one rule set:
 from __future__ import annotations
 
 import email.utils
+import math
 import os
 import random
 import time
@@ -89,7 +90,7 @@ def resolve_retry_deadline(params, environ=None):
         seconds = float(value)
     except (TypeError, ValueError):
         raise RetryDeadlineError('%s must be a number of seconds, got %r' % (origin, value)) from None
-    if seconds != seconds or seconds < 0 or seconds == float('inf'):
+    if not math.isfinite(seconds) or seconds < 0:
         raise RetryDeadlineError('%s must be a finite number of seconds >= 0 (0 = no retries), got %r' % (origin, value))
     return seconds
 
