@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 import struct
 import threading
 import urllib.parse
@@ -322,6 +323,7 @@ def _exec_websocket(websocket, kind, pod, container, query):
         websocket.send(0x2, b'\x02' + err)
     websocket.send(0x2, b'\x03' + json.dumps(exit_status(code)).encode())
     websocket.close()
+    drain.join(2)  # the client answers the close frame; then the connection is shut down (serve)
 
 
 def _drain_websocket(websocket):
@@ -402,6 +404,14 @@ def _respond_error(handler, code, body):
     handler.wfile.write(payload)
 
 
+def _shutdown(handler):
+    """End the upgraded connection (reader threads blocked on it return)."""
+    try:
+        handler.connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 def _offered(headers, name):
     values = []
     for header in headers.get_all(name) or []:
@@ -440,10 +450,13 @@ def serve(handler, emulator, kind, namespace, name, raw_query, user, method):
         handler.send_header('Sec-WebSocket-Protocol', protocol)
         handler.end_headers()
         websocket = WebSocket(handler.rfile, handler.wfile)
-        if kind == 'portforward':
-            _portforward(WebSocketTransport(websocket), pod)
-        else:
-            _exec_websocket(websocket, kind, pod, container, query)
+        try:
+            if kind == 'portforward':
+                _portforward(WebSocketTransport(websocket), pod)
+            else:
+                _exec_websocket(websocket, kind, pod, container, query)
+        finally:
+            _shutdown(handler)
         return 101
     if upgrade.startswith('spdy/3.1'):
         wanted = (PORTFORWARD_SPDY_PROTOCOL,) if kind == 'portforward' else EXEC_PROTOCOLS
@@ -459,10 +472,13 @@ def serve(handler, emulator, kind, namespace, name, raw_query, user, method):
         handler.send_header('X-Stream-Protocol-Version', protocol)
         handler.end_headers()
         transport = RawTransport(handler.rfile, handler.wfile)
-        if kind == 'portforward':
-            _portforward(transport, pod)
-        else:
-            _exec_spdy(transport, kind, pod, container, query)
+        try:
+            if kind == 'portforward':
+                _portforward(transport, pod)
+            else:
+                _exec_spdy(transport, kind, pod, container, query)
+        finally:
+            _shutdown(handler)
         return 101
     _respond_error(handler, 400, _status_failure(400, 'Upgrade request required'))
     return 400
