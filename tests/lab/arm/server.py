@@ -38,29 +38,10 @@ from .faults import Faults
 from .lro import TERMINAL, async_operation_url, location_url
 from .providers import compute, containerservice as aks, insights, network as net, resources
 from .state import ArmState
+from .versions import API_VERSIONS, shape_for_version
 
 LOG = logging.getLogger(__name__)
 
-# The api-versions the emulator accepts per provider: those the supported SDK range sends (requirements.txt: the lowest
-# and the highest of each range), those the Azure CLI sends for the commands of the article (azure-cli 2.91), and those
-# whose swagger is vendored; each is validated against its own spec where the project has it (tests/lab/swagger.py
-# SPEC_VERSIONS maps every accepted version to the spec it is checked against).
-API_VERSIONS = {
-    # azure-mgmt-network 25.0.0 -> 2023-04-01, 33.1.0 -> 2026-03-01; az 2.91 (aaz, per command): nsg / nsg rule 2022-01-01,
-    # lb show 2025-07-01 (its SDK part 2023-04-01), vnet 2025-07-01, subnet 2024-07-01, public-ip 2025-09-01; vendored spec 2024-01-01
-    'network': ('2022-01-01', '2023-04-01', '2024-01-01', '2024-07-01', '2025-07-01', '2025-09-01', '2026-03-01'),
-    # VMSS NIC operations: azure-mgmt-network 33 sends 2018-10-01 (the spec's parameter enum says 2017-03-30), 25.0.0 its default
-    # 2023-04-01; az vmss nic 2023-09-01
-    'network-vmss': ('2017-03-30', '2018-10-01', '2023-04-01', '2023-09-01'),
-    # azure-mgmt-compute 30.0.0 -> 2023-03-01, 39.0.0 -> 2026-04-01; az 2.91 -> 2024-11-01; vendored spec 2024-03-01
-    'compute': ('2023-03-01', '2024-03-01', '2024-11-01', '2026-04-01'),
-    # azure-mgmt-containerservice 30.0.0 -> 2024-02-01 (= the vendored spec), 41.8.0 -> 2026-08-01; az 2.91 -> 2026-06-01
-    'aks': ('2024-02-01', '2026-06-01', '2026-08-01'),
-    # azure-mgmt-monitor 6.0.0 -> 2021-05-01, 7.0.0 -> 2024-02-01 (= the vendored spec); az 2.91 -> 2018-01-01
-    'insights': ('2018-01-01', '2021-05-01', '2024-02-01'),
-    # Microsoft.Resources subscriptions / tenants (SubscriptionClient): az 2.91 -> 2022-12-01
-    'resources': ('2016-06-01', '2020-01-01', '2022-12-01'),
-}
 NAMESPACE_CATEGORY = {'microsoft.network': 'network', 'microsoft.compute': 'compute', 'microsoft.containerservice': 'aks'}
 DEFAULT_CLIENT = {'client_id': '22222222-2222-4222-8222-22222222e5f6', 'client_secret': 'lab-client-secret', 'role': 'contributor'}
 
@@ -538,7 +519,8 @@ class ArmEmulator:
             out_headers = dict(common)
             out_headers.update(self._ratelimit_headers(method))
             out_headers.update(result.headers)
-            return result.status, result.body, out_headers, result.spec or spec, route_name
+            body = shape_for_version(category, api_version, result.body)
+            return result.status, body, out_headers, result.spec or spec, route_name
         except ArmError as exc:
             if flat and not exc.flat:
                 exc.flat = True
