@@ -328,7 +328,11 @@ class RunCommandExecutor:
                     continue
                 return self._result(target, STATUS_FAILED, self.clock() - begin, attempts, conflicts, error=self.describe(exc, doing))
             remaining = self.timeout - (self.clock() - begin)
-            poller.wait(timeout=max(remaining, 0.01))
+            try:
+                poller.wait(timeout=max(remaining, 0.01))
+            except Exception as exc:  # pylint: disable=broad-except
+                # a status poll that failed for good (throttled past the deadline, a 5xx): the node's result is unknown
+                return self._result(target, STATUS_FAILED, self.clock() - begin, attempts, conflicts, error=self.describe(exc, doing))
             if not poller.done():
                 return self._result(target, STATUS_TIMEOUT, self.clock() - begin, attempts, conflicts,
                                     error='the run command did not finish within the timeout of %ds (it cannot be cancelled and may '

@@ -128,3 +128,22 @@ def test_run_command_409_waits_for_the_running_one_then_succeeds(arm):
     stats = azure.stats.as_dict()
     assert stats['retries'] == result['conflicts'] and stats['throttled'] == 0 and stats['retry_wait_s'] >= 2.5
     azure.close()
+
+
+def test_writes_and_run_command_polls_ride_out_throttling(arm):
+    azure = clients(arm)
+    rule = {'properties': {'protocol': 'Tcp', 'access': 'Allow', 'priority': 3991, 'direction': 'Inbound', 'sourceAddressPrefix': '10.0.0.0/8',
+                           'sourcePortRange': '*', 'destinationAddressPrefix': '*', 'destinationPortRange': '10250'}}
+    azure.network.network_security_groups.get(arm.node_rg, arm.nsg_name)  # token and client ready
+    arm.admin('POST', 'faults', {'faults': [{'type': 'throttle', 'on': 'write', 'count': 3, 'retry_after': 1}]})
+    since = arm.journal_seq()
+    azure.network.security_rules.begin_create_or_update(arm.node_rg, arm.nsg_name, 'retry-budget-2', rule).result()
+    assert arm_statuses(arm, since, 'rule_put') == [429, 429, 429, 201]
+    arm.admin('POST', 'faults', {'faults': [{'type': 'throttle', 'on': 'poll', 'count': 3, 'retry_after': 1}]})
+    target = {'key': 'aks-system-0', 'resource_group': arm.node_rg, 'vmss': arm.vmss['system'], 'instance_id': '0', 'script': 'echo polled'}
+    result = _runcommand.RunCommandExecutor(azure.compute, timeout=60, describe=_azure.describe_azure_error, stats=azure.stats).run([target])[0]
+    assert (result['status'], result['stdout']) == ('succeeded', 'polled\n'), result['error']
+    stats = azure.stats.as_dict()
+    assert (stats['throttled'], stats['retries']) == (6, 6) and stats['retry_wait_s'] == 6.0
+    azure.network.security_rules.begin_delete(arm.node_rg, arm.nsg_name, 'retry-budget-2').result()
+    azure.close()

@@ -512,3 +512,22 @@ def test_run_command_conflict_until_timeout_says_how_long_it_waited():
     assert result['status'] == 'timeout'
     assert 'waited 60s in total for another run command on this VM to finish' in result['error']
     assert sum(fake_time.slept) == pytest.approx(60.0)
+
+
+class _FailingPoll:
+    def wait(self, timeout=None):
+        del timeout
+        raise _Throttled('Number of requests for subscription exceeded the backend storage limit.')
+
+
+class _Throttled(Exception):
+    status_code = 429
+
+
+def test_a_poll_that_fails_for_good_fails_the_target_with_the_message_not_unexpected_error():
+    compute = _Compute(0)
+    compute.begin_run_command = lambda *args: _FailingPoll()
+    result = rc.RunCommandExecutor(compute, timeout=60).run([{'key': 'n0', 'resource_group': 'rg', 'vmss': 'v', 'instance_id': '0',
+                                                              'script': 'true'}])[0]
+    assert result['status'] == 'failed'
+    assert result['error'] == 'Failed to run the command on n0 (HTTP 429): Number of requests for subscription exceeded the backend storage limit.'
