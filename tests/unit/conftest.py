@@ -7,7 +7,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sys
+import types
+from unittest import mock
+
 import pytest
+
+try:
+    import ansible.module_utils.testing  # noqa: F401  pylint: disable=unused-import  (ansible-core >= 2.19)
+except ImportError:
+    # ansible-core 2.16 - 2.18 (tests/compat/ansible-core-matrix.sh): the same helper, the way those releases set module args.
+    @contextlib.contextmanager
+    def _patch_module_args(args=None):
+        from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
+        with mock.patch.object(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args or {}}).encode()):
+            yield
+
+    sys.modules['ansible.module_utils.testing'] = types.ModuleType('ansible.module_utils.testing')
+    sys.modules['ansible.module_utils.testing'].patch_module_args = _patch_module_args
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _counter
 from ansible_collections.aks.tunnel.plugins.module_utils import _retry
