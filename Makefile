@@ -1,5 +1,5 @@
 # aks.tunnel: the two commands of the README, plus helpers.
-.PHONY: demo test setup compat-core sanity units lint build docs clean lab-down
+.PHONY: demo test setup compat-core compat-sdk sanity units lint build docs clean lab-down
 
 # Run the main job on the embedded lab (set-up, diagnose, remediate --check --diff, remediate, diagnose).
 demo:
@@ -16,6 +16,13 @@ setup:
 # validate-modules and a playbook smoke against a lab. About 6 min with warm caches; not part of `make test`.
 compat-core: setup
 	@tests/compat/ansible-core-matrix.sh
+
+# SDK range ends (requirements.txt lowest in .venv-compat, highest in .venv) on a lab, and the Azure CLI lab tests
+# (root; about 2.5 min). Also part of `make test`.
+compat-sdk: setup
+	@AKS_TUNNEL_AZURE_SPECS=$${AKS_TUNNEL_AZURE_SPECS:-$(CURDIR)/../shared/azure-specs} PYTHONPATH=.tmp/dev .venv/bin/python -m pytest \
+	  -p no:cacheprovider -q tests/integration/lab_arm/test_sdk_range_floors.py tests/integration/lab_arm/test_sdk_range_smoke.py \
+	  tests/integration/clients_az
 
 build: setup
 	.venv/bin/ansible-galaxy collection build --output-path dist/ --force

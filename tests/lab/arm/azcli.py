@@ -121,8 +121,9 @@ def setup_for_lab(state_dir, az=None, config_dir=None):
 
 def shell_lines(cli):
     lines = ['export AZURE_CONFIG_DIR=%s' % shlex.quote(cli.config_dir), 'export REQUESTS_CA_BUNDLE=%s' % shlex.quote(cli.ca_path)]
-    if os.path.dirname(cli.az) != os.path.dirname(shutil.which('az') or ''):
-        lines.append('export PATH=%s:"$PATH"' % shlex.quote(os.path.dirname(cli.az)))
+    az_dir = os.path.dirname(os.path.realpath(cli.az))
+    if az_dir != os.path.dirname(os.path.realpath(shutil.which('az') or '/')):
+        lines.append('export PATH=%s:"$PATH"' % shlex.quote(az_dir))
     return lines
 
 
