@@ -7,7 +7,9 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The cluster options of every module that reads the cluster (argument spec: module_utils/_cluster_options.py).
+    # The options every module shares; their argument spec is in plugins/module_utils/_cluster_options.py.
+
+    # The cluster a module works on (CLUSTER_ARGSPEC).
     DOCUMENTATION = r'''
 options:
   resource_group:
@@ -18,27 +20,28 @@ options:
     description: Name of the managed cluster.
     type: str
     required: true
-  cluster_model:
-    description:
-      - The registered result of M(aks.tunnel.aks_cluster_info) for this cluster.
-      - When given, the module does not read the managed cluster, its scale sets, instances, network interfaces, subnets and
-        VNets, nor the Kubernetes nodes and tunnel pods again; it works on that model. A diagnosis reads the cluster once
-        this way.
-      - It must be a result of M(aks.tunnel.aks_cluster_info) of this collection version for the cluster named by O(resource_group)
-        and O(name); anything else fails the task.
-      - Default - the module reads what it needs itself.
-    type: dict
 '''
 
-    # Kubernetes-only modules: no Azure cluster options, the model only.
+    # The model of a previous aks.tunnel.aks_cluster_info task (MODEL_ARGSPEC).
     MODEL = r'''
 options:
   cluster_model:
     description:
-      - The registered result of M(aks.tunnel.aks_cluster_info).
-      - When given, the module takes the Kubernetes nodes (and the tunnel pods it lists) from that model instead of listing them
-        again. A diagnosis reads the cluster once this way.
-      - It must be a result of M(aks.tunnel.aks_cluster_info) of this collection version; anything else fails the task.
+      - The registered result of M(aks.tunnel.aks_cluster_info) for this cluster.
+      - When given, the module does not read again what the model holds - the managed cluster, its scale sets, instances,
+        network interfaces, subnets and VNets, the Kubernetes nodes and the tunnel pods; it works on the model. A diagnosis
+        reads the cluster once this way.
+      - It must be a result of M(aks.tunnel.aks_cluster_info) of this collection version, and of the cluster named by the
+        module's C(resource_group) and C(name) when it has them; anything else fails the task.
       - Default - the module reads what it needs itself.
     type: dict
+'''
+
+    # The timeout of each API request (API_TIMEOUT_ARGSPEC).
+    API_TIMEOUT = r'''
+options:
+  api_timeout:
+    description: Seconds allowed for each request to Azure Resource Manager or the Kubernetes API server.
+    type: int
+    default: 60
 '''

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.aks.tunnel.plugins.module_utils._data import get_path
+from ansible_collections.aks.tunnel.plugins.module_utils._data import condition_true, get_path
 
 TUNNEL_KONNECTIVITY = 'konnectivity'
 TUNNEL_FRONT = 'tunnel-front'
@@ -165,13 +165,6 @@ def fetch_nsgs(network, nsg_ids):
 
 # --------------------------------------------------------------------------- assembling (pure)
 
-def _node_ready(node):
-    for cond in get_path(node, 'status', 'conditions', default=[]):
-        if cond.get('type') == 'Ready':
-            return cond.get('status') == 'True'
-    return None
-
-
 def _node_ip(node):
     for addr in get_path(node, 'status', 'addresses', default=[]):
         if addr.get('type') == 'InternalIP':
@@ -181,10 +174,7 @@ def _node_ip(node):
 
 def _pod_summary(pod):
     statuses = get_path(pod, 'status', 'containerStatuses', default=[])
-    ready = None
-    for cond in get_path(pod, 'status', 'conditions', default=[]):
-        if cond.get('type') == 'Ready':
-            ready = cond.get('status') == 'True'
+    ready = condition_true(pod)
     if ready is None and statuses:
         ready = all(s.get('ready') for s in statuses)
     return {
@@ -348,7 +338,7 @@ def assemble(azure, kube=None):
                 'os': os_info.get('os_sku') or get_path(vm, 'properties', 'storageProfile', 'osDisk', 'osType'),
                 'os_type': os_info.get('os_type') or get_path(vm, 'properties', 'storageProfile', 'osDisk', 'osType'),
                 'in_kubernetes': knode is not None,
-                'ready': _node_ready(knode) if knode else None,
+                'ready': condition_true(knode) if knode else None,
                 'unschedulable': bool(get_path(knode, 'spec', 'unschedulable')) if knode else None,
                 'allocatable_cpu': get_path(knode, 'status', 'allocatable', 'cpu') if knode else None,
                 'allocatable_memory': get_path(knode, 'status', 'allocatable', 'memory') if knode else None,
@@ -364,7 +354,7 @@ def assemble(azure, kube=None):
             'name': name, 'pool': labels.get('kubernetes.azure.com/agentpool') or labels.get('agentpool'), 'vmss': None, 'vmss_id': None,
             'instance_id': None, 'vm_id': None, 'computer_name': None, 'private_ip': _node_ip(knode), 'subnet_id': None,
             'subnet_prefix': None, 'nic_id': None, 'nic_nsg_id': None, 'subnet_nsg_id': None, 'os': get_path(knode, 'status', 'nodeInfo', 'osImage'),
-            'os_type': get_path(knode, 'status', 'nodeInfo', 'operatingSystem'), 'in_kubernetes': True, 'ready': _node_ready(knode),
+            'os_type': get_path(knode, 'status', 'nodeInfo', 'operatingSystem'), 'in_kubernetes': True, 'ready': condition_true(knode),
             'unschedulable': bool(get_path(knode, 'spec', 'unschedulable')), 'allocatable_cpu': get_path(knode, 'status', 'allocatable', 'cpu'),
             'allocatable_memory': get_path(knode, 'status', 'allocatable', 'memory'), 'hosts_tunnel': name in tunnel_nodes,
         })

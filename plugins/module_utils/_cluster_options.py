@@ -13,17 +13,30 @@ from __future__ import annotations
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
 from ansible_collections.aks.tunnel.plugins.module_utils import _kube
 
-# Modules that address the cluster in Azure (doc fragment aks.tunnel.cluster).
+# The cluster a module works on (doc fragment aks.tunnel.cluster).
 CLUSTER_ARGSPEC = dict(
     resource_group=dict(type='str', required=True),
     name=dict(type='str', required=True),
-    cluster_model=dict(type='dict'),
 )
 
-# Kubernetes-only modules (doc fragment aks.tunnel.cluster.MODEL).
+# The model of a previous aks_cluster_info task (doc fragment aks.tunnel.cluster.MODEL).
 MODEL_ARGSPEC = dict(
     cluster_model=dict(type='dict'),
 )
+
+# The timeout of each API request, the same name in every module (doc fragment aks.tunnel.cluster.API_TIMEOUT).
+API_TIMEOUT_ARGSPEC = dict(
+    api_timeout=dict(type='int', default=60),
+)
+
+
+def argument_spec(*shared, **options):
+    """One argument spec from the shared parts (CLUSTER_ARGSPEC, ...) and the module's own options."""
+    spec = {}
+    for part in shared:
+        spec.update(part)
+    spec.update(options)
+    return spec
 
 
 def given_model(module):

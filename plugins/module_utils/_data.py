@@ -16,3 +16,11 @@ def get_path(data, *path, default=None):
         if data is None:
             return default
     return data
+
+
+def condition_true(obj, kind='Ready'):
+    """Whether a Kubernetes object's ``status.conditions`` entry ``kind`` is True: True, False, or None without that condition."""
+    for condition in get_path(obj, 'status', 'conditions', default=[]):
+        if condition.get('type') == kind:
+            return condition.get('status') == 'True'
+    return None

@@ -23,7 +23,7 @@ import re
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
 from ansible_collections.aks.tunnel.plugins.module_utils import _ladder
-from ansible_collections.aks.tunnel.plugins.module_utils._data import get_path
+from ansible_collections.aks.tunnel.plugins.module_utils._data import condition_true, get_path
 from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
     KONNECTIVITY_AGENT_SCALING,
     STATUS_NOT_APPLICABLE,
@@ -124,10 +124,7 @@ def millicores(cores):
 
 
 def pod_ready(pod):
-    for condition in get_path(pod, 'status', 'conditions', default=[]):
-        if condition.get('type') == 'Ready':
-            return condition.get('status') == 'True'
-    return False
+    return condition_true(pod) is True
 
 
 def selector_string(match_labels):

@@ -280,22 +280,29 @@ akstp_tcp() {
     fi
     akstp_classify "$rc" "$out"
 }
+# akstp_connect_all <result file> <target index>...: akstp_tcp to each, at most $par at a time; one "<index> <letter>" line each.
+akstp_connect_all() {
+    local file=$1 running=0 i
+    shift
+    : >"$file"
+    for i in "$@"; do
+        { akstp_tcp "${T_HOST[i]}" "${T_PORT[i]}" 1; printf '%d %s\n' "$i" "$R" >>"$file"; } &
+        running=$((running + 1))
+        if (( running >= par )); then
+            wait -n
+            running=$((running - 1))
+        fi
+    done
+    wait
+}
 '''
 
 _CONNECT = r'''
 # ---- connect: all targets, bounded parallelism, one result line per target
 akstp_n=${#T_HOST[@]}
-: >"$akstp_tmp/res"
-akstp_running=0
-for (( i = 0; i < akstp_n; i++ )); do
-    { akstp_tcp "${T_HOST[i]}" "${T_PORT[i]}" 1; printf '%d %s\n' "$i" "$R" >>"$akstp_tmp/res"; } &
-    akstp_running=$((akstp_running + 1))
-    if (( akstp_running >= par )); then
-        wait -n
-        akstp_running=$((akstp_running - 1))
-    fi
-done
-wait
+akstp_all=()
+for (( i = 0; i < akstp_n; i++ )); do akstp_all+=("$i"); done
+akstp_connect_all "$akstp_tmp/res" "${akstp_all[@]}"
 S=()
 for (( i = 0; i < akstp_n; i++ )); do S[i]=x; done
 while read -r i c; do
@@ -310,17 +317,7 @@ for (( i = 0; i < akstp_n; i++ )); do
     [ "${S[i]}" = t ] && akstp_retry+=("$i")
 done
 if (( ${#akstp_retry[@]} > 0 && ${#akstp_retry[@]} <= AKSTP_RETRY_MAX )); then
-    : >"$akstp_tmp/res2"
-    akstp_running=0
-    for i in "${akstp_retry[@]}"; do
-        { akstp_tcp "${T_HOST[i]}" "${T_PORT[i]}" 1; printf '%d %s\n' "$i" "$R" >>"$akstp_tmp/res2"; } &
-        akstp_running=$((akstp_running + 1))
-        if (( akstp_running >= par )); then
-            wait -n
-            akstp_running=$((akstp_running - 1))
-        fi
-    done
-    wait
+    akstp_connect_all "$akstp_tmp/res2" "${akstp_retry[@]}"
     while read -r i c; do
         [[ $i =~ ^[0-9]+$ && $c =~ ^[strudex]$ ]] && (( i < akstp_n )) && [ "${S[i]}" = t ] && S[i]=$c
     done <"$akstp_tmp/res2"

@@ -21,20 +21,9 @@ description:
   - All lists are paged, so a 5000-node cluster costs a handful of API calls per node pool, not one per node.
   - Never changes anything.
 author: aks.tunnel contributors (@aks-tunnel)
-options:
-  resource_group:
-    description: Resource group of the managed cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the managed cluster.
-    type: str
-    required: true
-  api_timeout:
-    description: Seconds allowed for each Azure and Kubernetes API call.
-    type: int
-    default: 60
 extends_documentation_fragment:
+  - aks.tunnel.cluster
+  - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.azure
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
@@ -209,11 +198,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunne
 
 def main():
     module = AksTunnelModule(
-        dict(
-            resource_group=dict(type='str', required=True),
-            name=dict(type='str', required=True),
-            api_timeout=dict(type='int', default=60),
-        ),
+        _cluster_options.argument_spec(_cluster_options.CLUSTER_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC),
         azure=True, kube=True,
     )
     model = _cluster_options.cluster_model(module, kube=True)

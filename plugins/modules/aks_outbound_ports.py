@@ -27,15 +27,6 @@ description:
   - Writes with the cluster's C(eTag) (C(If-Match)), so a concurrent change of the cluster is not overwritten.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
-  resource_group:
-    description: Resource group of the AKS cluster.
-    type: str
-    required: true
-  name:
-    description: Name of the AKS cluster.
-    type: str
-    required: true
-    aliases: [cluster_name]
   allocated_outbound_ports:
     description:
       - SNAT ports per node, a multiple of 8 in 0..64000 (V(0) = automatic allocation by pool size), or V(recommended).
@@ -86,11 +77,9 @@ options:
     description: Seconds to wait for the managedClusters update to finish.
     type: int
     default: 1800
-  api_timeout:
-    description: Seconds allowed for each Azure call.
-    type: int
-    default: 60
 extends_documentation_fragment:
+  - aks.tunnel.cluster
+  - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.azure
   - aks.tunnel.attributes
   - aks.tunnel.attributes.ACTIONGROUP_AZURE
@@ -228,13 +217,13 @@ api_calls:
   sample: {arm: 4, kube: 0}
 '''
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _outbound
 from ansible_collections.aks.tunnel.plugins.module_utils._cluster_model import as_dict
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
-ARGUMENT_SPEC = dict(
-    resource_group=dict(type='str', required=True),
-    name=dict(type='str', required=True, aliases=['cluster_name']),
+ARGUMENT_SPEC = _cluster_options.argument_spec(
+    _cluster_options.CLUSTER_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC,
     allocated_outbound_ports=dict(type='raw'),
     managed_outbound_ips=dict(type='raw'),
     max_surge=dict(type='str'),
@@ -244,7 +233,6 @@ ARGUMENT_SPEC = dict(
     usage_threshold=dict(type='float', default=0.8),
     if_no_fit=dict(type='str', choices=['refuse', 'largest_fit'], default='refuse'),
     wait_timeout=dict(type='int', default=1800),
-    api_timeout=dict(type='int', default=60),
 )
 
 

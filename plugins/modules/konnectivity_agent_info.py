@@ -59,12 +59,9 @@ options:
     type: list
     elements: str
     default: [proxy-agent, konnectivity-agent]
-  api_timeout:
-    description: Seconds allowed for each Kubernetes API call.
-    type: int
-    default: 30
 extends_documentation_fragment:
   - aks.tunnel.cluster.MODEL
+  - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
   - aks.tunnel.attributes.INFO_MODULE
@@ -208,8 +205,8 @@ from ansible_collections.aks.tunnel.plugins.module_utils import _konnectivity
 from ansible_collections.aks.tunnel.plugins.module_utils import _ladder
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
-ARGUMENT_SPEC = dict(
-    _cluster_options.MODEL_ARGSPEC,
+ARGUMENT_SPEC = _cluster_options.argument_spec(
+    _cluster_options.MODEL_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC,
     namespace=dict(type='str', default='kube-system'),
     deployment=dict(type='str', default='konnectivity-agent'),
     label_selector=dict(type='str', default='app=konnectivity-agent'),
@@ -218,7 +215,6 @@ ARGUMENT_SPEC = dict(
     expected_replicas=dict(type='int'),
     memory_threshold=dict(type='float', default=0.9),
     agent_processes=dict(type='list', elements='str', default=['proxy-agent', 'konnectivity-agent']),
-    api_timeout=dict(type='int', default=30),
 )
 
 

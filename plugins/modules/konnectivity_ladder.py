@@ -95,12 +95,9 @@ options:
     description: Seconds to wait with O(wait=true).
     type: int
     default: 120
-  api_timeout:
-    description: Seconds allowed for each Kubernetes API call.
-    type: int
-    default: 30
 extends_documentation_fragment:
   - aks.tunnel.cluster.MODEL
+  - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
   - aks.tunnel.attributes.ACTIONGROUP_KUBERNETES
@@ -339,8 +336,8 @@ from ansible_collections.aks.tunnel.plugins.module_utils import _konnectivity
 from ansible_collections.aks.tunnel.plugins.module_utils import _ladder
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
-ARGUMENT_SPEC = dict(
-    _cluster_options.MODEL_ARGSPEC,
+ARGUMENT_SPEC = _cluster_options.argument_spec(
+    _cluster_options.MODEL_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC,
     state=dict(type='str', default='query', choices=['query', 'present']),
     namespace=dict(type='str', default='kube-system'),
     configmap=dict(type='str'),
@@ -355,7 +352,6 @@ ARGUMENT_SPEC = dict(
     minimum_replicas=dict(type='int', default=2),
     wait=dict(type='bool', default=False),
     wait_timeout=dict(type='int', default=120),
-    api_timeout=dict(type='int', default=30),
 )
 
 

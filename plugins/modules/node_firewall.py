@@ -78,15 +78,13 @@ options:
     description: Seconds to wait before retrying after HTTP 409 (another run command in progress on the VM).
     type: float
     default: 5
-  api_timeout:
-    description: Seconds allowed for each Azure API read.
-    type: int
-    default: 60
 extends_documentation_fragment:
+  - aks.tunnel.cluster
+  - aks.tunnel.cluster.MODEL
+  - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.azure
   - aks.tunnel.attributes
   - aks.tunnel.attributes.ACTIONGROUP_AZURE
-  - aks.tunnel.cluster
 attributes:
   check_mode:
     support: full
@@ -230,8 +228,8 @@ def default_sources(model):
 
 def main():
     module = AksTunnelModule(
-        dict(
-            _cluster_options.CLUSTER_ARGSPEC,
+        _cluster_options.argument_spec(
+            _cluster_options.CLUSTER_ARGSPEC, _cluster_options.MODEL_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC,
             nodes=dict(type='list', elements='str', required=True),
             port=dict(type='int', default=10250),
             sources=dict(type='list', elements='str'),
@@ -241,7 +239,6 @@ def main():
             run_timeout=dict(type='int', default=300),
             deadline=dict(type='int', default=1800),
             conflict_wait=dict(type='float', default=5),
-            api_timeout=dict(type='int', default=60),
         ),
         azure=True,
     )

@@ -42,12 +42,10 @@ options:
       - IP address of the API server for the egress evaluation. Default - the address the controller resolves the
         API server FQDN to; the egress verdict is C(unknown) when it cannot be resolved.
     type: str
-  api_timeout:
-    description: Seconds allowed for each Azure and Kubernetes API call.
-    type: int
-    default: 60
 extends_documentation_fragment:
   - aks.tunnel.cluster
+  - aks.tunnel.cluster.MODEL
+  - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.azure
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
@@ -228,13 +226,12 @@ def resolve_host(host, timeout=3.0):
 
 def main():
     module = AksTunnelModule(
-        dict(
-            _cluster_options.CLUSTER_ARGSPEC,
+        _cluster_options.argument_spec(
+            _cluster_options.CLUSTER_ARGSPEC, _cluster_options.MODEL_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC,
             port=dict(type='int', default=10250),
             source_nodes=dict(type='list', elements='str'),
             check_egress=dict(type='bool', default=True),
             api_server_ip=dict(type='str'),
-            api_timeout=dict(type='int', default=60),
         ),
         azure=True, kube=True,
     )

@@ -110,15 +110,12 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  api_timeout:
-    description: Seconds allowed for each Azure API request.
-    type: int
-    default: 60
   wait_timeout:
     description: Seconds to wait for the rule write or delete (a long-running operation) to finish.
     type: int
     default: 120
 extends_documentation_fragment:
+  - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.azure
   - aks.tunnel.attributes
   - aks.tunnel.attributes.ACTIONGROUP_AZURE
@@ -241,6 +238,7 @@ api_calls:
   sample: {arm: 4, kube: 0}
 '''
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _nsg
 from ansible_collections.aks.tunnel.plugins.module_utils import _nsg_check
 from ansible_collections.aks.tunnel.plugins.module_utils._cluster_model import as_dict, parse_resource_id
@@ -289,7 +287,8 @@ def plan_rule(nsg, params):
 
 def main():
     module = AksTunnelModule(
-        dict(
+        _cluster_options.argument_spec(
+            _cluster_options.API_TIMEOUT_ARGSPEC,
             resource_group=dict(type='str'),
             nsg=dict(type='str', required=True),
             rule_name=dict(type='str', default='allow-aks-tunnel-10250', aliases=['name']),
@@ -307,7 +306,6 @@ def main():
             priority=dict(type='int'),
             description=dict(type='str', default='Allows the AKS control-plane tunnel'),
             state=dict(type='str', default='present', choices=['present', 'absent']),
-            api_timeout=dict(type='int', default=60),
             wait_timeout=dict(type='int', default=120),
         ),
         azure=True,

@@ -54,12 +54,10 @@ options:
       - Backend IP to node name map. When given, the module does not read the VMSS VMs and NICs.
       - Default - from O(cluster_model) when given, else read from the VMSS VMs and NICs.
     type: dict
-  api_timeout:
-    description: Seconds allowed for each Azure call.
-    type: int
-    default: 60
 extends_documentation_fragment:
   - aks.tunnel.cluster
+  - aks.tunnel.cluster.MODEL
+  - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.azure
   - aks.tunnel.attributes
   - aks.tunnel.attributes.INFO_MODULE
@@ -203,15 +201,14 @@ from ansible_collections.aks.tunnel.plugins.module_utils import _outbound
 from ansible_collections.aks.tunnel.plugins.module_utils import _snat
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
-ARGUMENT_SPEC = dict(
-    _cluster_options.CLUSTER_ARGSPEC,
+ARGUMENT_SPEC = _cluster_options.argument_spec(
+    _cluster_options.CLUSTER_ARGSPEC, _cluster_options.MODEL_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC,
     window=dict(type='str', default='PT1H'),
     interval=dict(type='str', default='PT1M'),
     usage_threshold=dict(type='float', default=0.8),
     max_surge=dict(type='str'),
     max_nodes=dict(type='int'),
     node_names=dict(type='dict'),
-    api_timeout=dict(type='int', default=60),
 )
 NAMESPACE = 'Microsoft.Network/loadBalancers'
 

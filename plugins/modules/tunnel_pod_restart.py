@@ -39,11 +39,8 @@ options:
     description: Seconds between readiness checks.
     type: int
     default: 2
-  api_timeout:
-    description: Seconds allowed for each Kubernetes API call.
-    type: int
-    default: 30
 extends_documentation_fragment:
+  - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
   - aks.tunnel.attributes.ACTIONGROUP_KUBERNETES
@@ -136,16 +133,17 @@ api_calls:
 
 import time
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _kube
 from ansible_collections.aks.tunnel.plugins.module_utils import _konnectivity
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
-ARGUMENT_SPEC = dict(
+ARGUMENT_SPEC = _cluster_options.argument_spec(
+    _cluster_options.API_TIMEOUT_ARGSPEC,
     namespace=dict(type='str', default='kube-system'),
     component=dict(type='str', default='auto', choices=['auto'] + [kind for kind, _deployment, _selector in _konnectivity.TUNNELS]),
     wait_timeout=dict(type='int', default=300),
     wait_sleep=dict(type='int', default=2),
-    api_timeout=dict(type='int', default=30),
 )
 
 

@@ -101,12 +101,10 @@ options:
     description: Seconds to wait before retrying after HTTP 409 (another run command in progress on the VM).
     type: float
     default: 5
-  api_timeout:
-    description: Seconds allowed for each Azure and Kubernetes API read.
-    type: int
-    default: 60
 extends_documentation_fragment:
   - aks.tunnel.cluster
+  - aks.tunnel.cluster.MODEL
+  - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.azure
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
@@ -262,8 +260,8 @@ def make_targets(nodes, node_rg, script, parameters, role):
 
 def main():
     module = AksTunnelModule(
-        dict(
-            _cluster_options.CLUSTER_ARGSPEC,
+        _cluster_options.argument_spec(
+            _cluster_options.CLUSTER_ARGSPEC, _cluster_options.MODEL_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC,
             checks=dict(type='list', elements='str', choices=['tcp_reachability', 'egress', 'firewall'],
                         default=['tcp_reachability', 'egress']),
             nodes=dict(type='list', elements='str'),
@@ -283,7 +281,6 @@ def main():
             connect_timeout=dict(type='int', default=2),
             parallelism=dict(type='int', default=32),
             conflict_wait=dict(type='float', default=5),
-            api_timeout=dict(type='int', default=60),
         ),
         azure=True, kube=True,
     )

@@ -37,7 +37,7 @@ akstp_tcp() {
 '''
 
 
-JOB_LINE = '''    { akstp_tcp "${T_HOST[i]}" "${T_PORT[i]}" 1; printf '%d %s\\n' "$i" "$R" >>"$akstp_tmp/res"; } &'''
+JOB_LINE = '''        { akstp_tcp "${T_HOST[i]}" "${T_PORT[i]}" 1; printf '%d %s\\n' "$i" "$R" >>"$file"; } &'''
 
 
 def fake_script(checks, fork=True):
