@@ -16,11 +16,16 @@ import logging
 import threading
 import uuid
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _snat
+
 from ..topology import DEFAULT_KUBERNETES_VERSION, build_topology, TopologyError
 from .common import LabConfigError, new_etag, stable_uuid, utcnow
 from .config import validate_config, validate_metrics
 from .lro import OperationStore
 from .providers import network as net
+
+# Automatic SNAT allocation is undefined above 1000 backend instances (the Azure table ends); the lab's choice there.
+PORTS_ABOVE_ALLOCATION_TABLE = 16
 
 LOG = logging.getLogger(__name__)
 
@@ -99,6 +104,7 @@ class ArmState:
         self.lb_etag = new_etag()
         self._metrics = copy.deepcopy(self.config.get('metrics') or {})
         # (since, ports per node): the first entry holds since the beginning of time (since None), then one per LB profile change
+        self._check_ports_fit()
         self._ports_history = [(None, self.effective_ports_per_node())]
         # run commands
         self.runcommand_busy = {}     # vm id (lower) -> op id
@@ -218,14 +224,31 @@ class ArmState:
             return list(self._ports_history)
 
     def effective_ports_per_node(self):
+        """SNAT ports each node gets from the load balancer profile in effect, by the Load Balancer's rules (_snat's facts).
+
+        Explicit allocatedOutboundPorts: that value (ports x nodes must fit 64000 x outbound IPs: checked when the
+        profile is set, see _check_ports_fit). Automatic (0): every node is in the cluster LB's one backend pool, and
+        the default allocation table gives min(table value for the pool size x frontend IPs, 1024). The table ends at
+        1000 instances; above that the lab gives 16 ports, or the largest share the IPs cover when that is less.
+        """
         ports = self.lb_profile['allocated_outbound_ports']
         if ports:
             return ports
-        count = len(self.topology['nodes'])
-        for limit, value in ((50, 1024), (100, 512), (200, 256), (400, 128), (800, 64), (1000, 32)):
-            if count <= limit:
-                return value
-        return 16
+        nodes = max(1, len(self.topology['nodes']))
+        ips = self.lb_profile['managed_outbound_ip_count']
+        try:
+            return _snat.default_ports_per_node(nodes, ips)
+        except _snat.AutoAllocationUnsupportedError:
+            return min(PORTS_ABOVE_ALLOCATION_TABLE, _snat.max_ports_per_node(ips, nodes))
+
+    def _check_ports_fit(self):
+        """An explicit allocatedOutboundPorts the outbound IPs cannot give every node is refused, as Azure refuses it."""
+        ports, ips = self.lb_profile['allocated_outbound_ports'], self.lb_profile['managed_outbound_ip_count']
+        nodes = len(self.topology['nodes'])
+        if ports and ports * nodes > _snat.PORTS_PER_IP * ips:
+            raise LabConfigError('cluster.load_balancer_profile: %d allocated outbound ports x %d nodes = %d ports, but %d outbound IP(s) '
+                                 'give only %d; use more IPs or fewer ports (snat.allocated_ports / snat.outbound_ips in the scenario)'
+                                 % (ports, nodes, ports * nodes, ips, _snat.PORTS_PER_IP * ips))
 
     def dump(self):
         with self.lock:
