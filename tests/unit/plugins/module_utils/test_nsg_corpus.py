@@ -115,7 +115,8 @@ def test_an_unplaceable_prefix_leaves_only_its_own_rule_undecided():
     assert [(u['rule'], u['access']) for u in verdict['undecided']] == [('web', 'Allow')]
     assert "'789' is neither a CIDR" in verdict['undecided'][0]['reason']
     # before the default DenyAllInBound only: a flow from outside the VNet to 4444 cannot be decided
-    outside = dict(FLOWS['port_4444'], source_ip='198.51.100.7')
+    outside = dict(FLOWS['port_4444'])
+    outside['source_ip'] = '198.51.100.7'
     assert _nsg.evaluate_nsg(rules, vnet_prefixes=VNET, **outside)['access'] == _nsg.UNKNOWN
 
 
