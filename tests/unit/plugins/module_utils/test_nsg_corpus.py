@@ -31,6 +31,8 @@ API = '52.160.10.20'              # a public API server address (inside the 32.0
 FLOWS = {
     'kubelet': dict(direction='Inbound', protocol='Tcp', source_ip=NODE_A, destination_ip=NODE_B, destination_port=10250),
     'lb_probe': dict(direction='Inbound', protocol='Tcp', source_ip='168.63.129.16', destination_ip=NODE_B, destination_port=10250),
+    'internet_rdp': dict(direction='Inbound', protocol='Tcp', source_ip='198.51.100.7', destination_ip=NODE_B, destination_port=3389),
+    'internet_kubelet': dict(direction='Inbound', protocol='Tcp', source_ip='198.51.100.7', destination_ip=NODE_B, destination_port=10250),
     'port_4444': dict(direction='Inbound', protocol='Tcp', source_ip=NODE_A, destination_ip=NODE_B, destination_port=4444),
     'egress_443': dict(direction='Outbound', protocol='Tcp', source_ip=NODE_B, destination_ip=API, destination_port=443),
     'egress_9000': dict(direction='Outbound', protocol='Tcp', source_ip=NODE_B, destination_ip=API, destination_port=9000),
@@ -68,6 +70,10 @@ CORPUS = [
     ('specs_nsg_rule_list.json', ('value',), defaults_open(), 'a bare rule list: the engine adds the six default rules'),
     ('azcli_recorded_nsg_create.json', (), defaults_open(), 'a new NSG as ARM returns it (provisioningState Updating)'),
     ('azcli_recorded_nsg_list_bez_vm01.json', (), defaults_open(), 'RDP 3389 and WinRM 5985 allowed; 10250 falls to AllowVnetInBound'),
+    ('docs_nrp_sample_nsg_backend.json', (),
+     dict(defaults_open(), internet_rdp=('Allow', 'rdp-rule'), internet_kubelet=('Deny', 'DenyAllInBound')),
+     'rdp-rule allows 3389 from the Internet tag only; 10250 from outside the VNet falls to DenyAllInBound, from a node to '
+     'AllowVnetInBound'),
     ('azcli_recorded_rule_web_before_update.json', (),
      dict(defaults_open(), port_4444=('Allow', 'AllowVnetInBound')),
      'the rule for 4444 names prefixes "789"/"1234" the engine cannot place; it would allow, AllowVnetInBound allows too, '
