@@ -128,7 +128,7 @@ def shell_lines(cli):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--state', default=os.path.join(REPO, '.lab'), help='lab state directory (default <repo>/.lab)')
     parser.add_argument('--az', help='az executable (default: .venv-az/bin/az, then PATH)')
     parser.add_argument('--config-dir', help='AZURE_CONFIG_DIR to create (default <state>/azure-cli)')
