@@ -2,8 +2,8 @@
 # Copyright (c) 2026 aks.tunnel contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests run many modules in one process: each test starts with empty throttling/retry figures
-(a module run is one process in Ansible, so the plugins keep them per process)."""
+"""Shared by the unit tests: patch_module_args on older ansible-core, and empty throttling/retry figures for each
+test (a module run is one process in Ansible, so the plugins keep them per process; unit tests run many in one)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from unittest import mock
 
 import pytest
 
-try:
-    import ansible.module_utils.testing  # noqa: F401  pylint: disable=unused-import  (ansible-core >= 2.19)
+try:  # ansible-core >= 2.19
+    import ansible.module_utils.testing  # noqa: F401  pylint: disable=unused-import
 except ImportError:
     # ansible-core 2.16 - 2.18 (tests/compat/ansible-core-matrix.sh): the same helper, the way those releases set module args.
     @contextlib.contextmanager

@@ -43,7 +43,7 @@ def nsg_lab(tmp_path_factory):
             lab_vars = yaml.safe_load(handle)
         kubectl = Kubectl(KUBECTL, lab_vars['aks_tunnel_kubeconfig'])
         plan = record.get('plan')
-        blocked = next(dict(node, name=name) for name, node in plan['nodes'].items() if node['short'] == 'user1-0')
+        blocked = [dict(node, name=name) for name, node in plan['nodes'].items() if node['short'] == 'user1-0'][0]
         manifest = {'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': BLOCKED_POD, 'namespace': 'default'},
                     'spec': {'nodeName': blocked['name'], 'containers': [{'name': 'app', 'image': 'mcr.microsoft.com/azurelinux/busybox:1.36',
                                                                           'ports': [{'containerPort': 8080}]}]}}
@@ -70,8 +70,8 @@ def _table(text):
     """Rows of kubectl's column output as dicts keyed by the header cells (single spaces inside a header, e.g. NOMINATED NODE)."""
     lines = [line for line in text.splitlines() if line.strip()]
     header = lines[0]
-    starts = [i for i, ch in enumerate(header) if ch != ' ' and (i == 0 or header[i - 1:i + 1].startswith('  ') or header[i - 1] == ' '
-                                                                and (i < 2 or header[i - 2] == ' '))]
+    # kubectl pads columns with at least 3 spaces; a header cell holds single spaces only.
+    starts = [0] + [i for i in range(2, len(header)) if header[i] != ' ' and header[i - 2:i] == '  ']
     names = [header[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
     return [dict(zip(names, (line[a:b].strip() for a, b in zip(starts, starts[1:] + [None])))) for line in lines[1:]]
 

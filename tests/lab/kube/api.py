@@ -317,8 +317,8 @@ class Api:
                     if rule.get('resourceNames'):
                         entry['resourceNames'] = list(rule['resourceNames'])
                     rules.append(entry)
-        non_resource = [{'verbs': ['get'], 'nonResourceURLs': ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/readyz', '/version',
-                                                                 '/version/']}]
+        public = ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/readyz', '/version', '/version/']
+        non_resource = [{'verbs': ['get'], 'nonResourceURLs': public}]
         if role == 'admin':
             non_resource = [{'verbs': ['*'], 'nonResourceURLs': ['*']}]
         return {'resourceRules': rules, 'nonResourceRules': non_resource, 'incomplete': False}
