@@ -93,12 +93,22 @@ class AksTunnelModule:
     def fail(self, msg, **result):
         self.close()
         result['api_calls'] = self.api_calls
-        self.module.fail_json(msg=msg, **result)
+        self.module.fail_json(msg=msg, invocation=self._invocation(), **result)
 
     def exit(self, **result):
         self.close()
         result['api_calls'] = self.api_calls
-        self.module.exit_json(**result)
+        self.module.exit_json(invocation=self._invocation(), **result)
+
+    def _invocation(self):
+        """The module arguments the result echoes, without the cluster model (megabytes at 5000 nodes, and the caller has it)."""
+        args = dict(self.params)
+        model = args.get('cluster_model')
+        if isinstance(model, dict):
+            cluster = model.get('cluster') if isinstance(model.get('cluster'), dict) else {}
+            args['cluster_model'] = 'aks_cluster_info result of %s/%s (%s nodes)' % (
+                cluster.get('resource_group'), cluster.get('name'), len(model.get('nodes') or []))
+        return {'module_args': args}
 
     def warn(self, msg):
         self.module.warn(msg)

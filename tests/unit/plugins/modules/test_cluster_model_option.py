@@ -67,6 +67,8 @@ def test_konnectivity_modules_take_the_nodes_and_agent_pods_from_the_model(fake_
         del fake_kube.calls[:]
         shared = run_module(main, {'cluster_model': model}, capsys)
         assert [c for c in fake_kube.calls if c[0] in ('list_node', 'list_pod')] == []
+        # the result does not echo the model (megabytes at 5000 nodes)
+        assert shared['invocation']['module_args']['cluster_model'] == 'aks_cluster_info result of rg/aks (7 nodes)'
         assert shared['finding'] == alone['finding']
         for key in ('cluster', 'expected_replicas', 'pods', 'nodes', 'agent_nodes'):
             assert shared.get(key) == alone.get(key), key
