@@ -185,3 +185,21 @@ def test_auth_can_i_answers_from_the_lab_rbac(nsg_lab, user, question):
         scope = None if plural == 'nodes' else namespace
         expected = rbac.allows(documents, verb, '', plural, scope, name=name or None, subresource=subresource)
     assert (out.stdout.strip(), out.returncode) == (('yes', 0) if expected else ('no', 1)), out.stderr
+
+
+def test_top_events_and_the_autoscaler_configmap_patch(nsg_lab):
+    """Runs last: the ladder patch scales the konnectivity agents (CPA), as `kubectl edit` of the ConfigMap does on AKS."""
+    kubectl = nsg_lab['kubectl']
+    out = kubectl.run('top', 'nodes')
+    assert out.returncode == 0 and out.stdout.split()[:5] == ['NAME', 'CPU(cores)', 'CPU(%)', 'MEMORY(bytes)', 'MEMORY(%)'], out.stderr
+    assert len(out.stdout.strip().splitlines()) == 1 + len(nsg_lab['plan']['nodes'])
+    out = kubectl.run('get', 'events', '-A')
+    # nsg-deny-10250 records no events (the OOM scenarios do: tests/integration/lab_kube/test_lab_kube_tables.py).
+    assert out.returncode == 0 and (out.stdout.split()[:6] == ['NAMESPACE', 'LAST', 'SEEN', 'TYPE', 'REASON', 'OBJECT']
+                                    or out.stderr.strip() == 'No resources found'), out.stderr
+    ladder = json.dumps({'nodesToReplicas': [[1, 3]]})
+    out = kubectl.run('patch', 'configmap', 'konnectivity-agent-autoscaler', '-n', 'kube-system', '--type', 'merge',
+                      '-p', json.dumps({'data': {'ladder': ladder}}))
+    assert out.returncode == 0 and out.stdout.strip() == 'configmap/konnectivity-agent-autoscaler patched', out.stderr
+    out = kubectl.run('get', 'deployment', 'konnectivity-agent', '-n', 'kube-system', '-o', 'jsonpath={.spec.replicas}')
+    assert out.stdout == '3', out.stderr
