@@ -148,6 +148,7 @@ def test_exec_over_a_websocket_speaks_the_v5_channel_protocol(kube_lab):
 
 @pytest.mark.parametrize('command, result', [
     (['hostname'], (b'POD\n', b'', 0)),
+    (['/bin/sh'], (b'', b'', 0)),
     (['cat', '/etc/hostname'], (b'POD\n', b'', 0)),
     (['echo', 'a', 'b'], (b'a b\n', b'', 0)),
     (['sh', '-c', 'echo x; exit 4'], (b'x\n', b'', 4)),
