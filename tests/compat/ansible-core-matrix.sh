@@ -8,7 +8,7 @@
 # A row whose Python is absent (a fresh Debian 12 has only 3.11) is skipped with the reason; the script then exits 0.
 # Usage: tests/compat/ansible-core-matrix.sh [VERSION-PREFIX ...]   e.g. 2.21
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/aks-tunnel/$(printf %s "$REPO" | sha256sum | cut -c1-12)/compat"
 mkdir -p "$CACHE"
@@ -48,8 +48,7 @@ while read -r core py; do
     rm -rf "$venv"
     "$python" -m venv "$venv" || { results+=("$row: FAILED (venv)"); status=1; continue; }
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check "ansible-core==$core" -r <(deps) >"$CACHE/pip-$core.log" 2>&1
-    if (($?)); then
+    if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check "ansible-core==$core" -r <(deps) >"$CACHE/pip-$core.log" 2>&1; then
       tail -n 5 "$CACHE/pip-$core.log"; results+=("$row: FAILED (pip install)"); status=1; continue
     fi
     echo "$want" > "$venv/.stamp"
