@@ -93,7 +93,6 @@ def parse_resource_id(resource_id):
     return result
 
 
-
 def _lower(value):
     return value.lower() if isinstance(value, str) else value
 

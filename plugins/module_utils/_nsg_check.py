@@ -289,7 +289,7 @@ def kubelet_finding(result, sources, port=10250):
                        'aks.tunnel.nsg_port_rule; then restart the tunnel pods.' % port,
             'module': 'aks.tunnel.nsg_port_rule',
             'nsg_rules': [_repair_rule(r, port, result.get('vnet_prefixes')) for r in result.get('repairs') or []
-                      if r['direction'] and any(b['rule'] for b in r['blocking_rules'])],
+                          if r['direction'] and any(b['rule'] for b in r['blocking_rules'])],
         }
         return _causes.make_finding(cause, _causes.STATUS_PROBLEM, 'NSG rule(s) %s deny TCP %d from the tunnel nodes to %d node(s)'
                                     % (', '.join("'%s'" % b['rule'] for b in rules), port, len(nodes)), nodes, evidence, remediation)
@@ -331,8 +331,8 @@ def egress_finding(result, tunnel, checked=True):
                        'with aks.tunnel.nsg_port_rule (direction Outbound).',
             'module': 'aks.tunnel.nsg_port_rule',
             'nsg_rules': [{'resource_group': b['resource_group'], 'nsg': b['nsg_name'], 'direction': 'Outbound', 'port': b['port'],
-                       'protocol': b['protocol'], 'destination_prefix': denied[0]['destination'], 'blocking_rule': b['rule'],
-                       'blocking_priority': b['priority']} for b in rules],
+                           'protocol': b['protocol'], 'destination_prefix': denied[0]['destination'], 'blocking_rule': b['rule'],
+                           'blocking_priority': b['priority']} for b in rules],
         }
         return _causes.make_finding(cause, _causes.STATUS_PROBLEM, 'an NSG denies the tunnel egress (%s) to the API server'
                                     % ', '.join(sorted(set('%s %d' % (e['protocol'].upper(), e['port']) for e in denied))),

@@ -23,7 +23,6 @@ class OutboundInputError(ValueError):
     """An option or cluster value the outbound modules cannot use; the message says how to fix it."""
 
 
-
 def parse_duration(text, option='window'):
     """ISO 8601 duration (PT1H, PT30M, P1D, P1DT6H) -> datetime.timedelta; at least one minute."""
     match = _DURATION_RE.match(str(text or '').strip().upper())
