@@ -257,6 +257,31 @@ class SwaggerSchemas:
             self._cache[key] = schema
             return schema
 
+    def request_schema(self, group, operation_id):
+        """JSON Schema of the operation's body parameter, or None when it takes no body."""
+        key = ('req', group, operation_id)
+        if group in LAB_GROUPS:
+            return None
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+            path, _template, _method, op = self.operation(group, operation_id)
+            schema = None
+            for param in op.get('parameters', []):
+                param_file = path
+                if '$ref' in param:
+                    param_file, _pointer, param = self._resolve(param['$ref'], path)
+                if param.get('in') == 'body' and 'schema' in param:
+                    schema = self._schema_for(param['schema'], param_file)
+            self._cache[key] = schema
+            return schema
+
+    def validate_request(self, group, operation_id, body):
+        """Raise SchemaValidationError unless the request `body` fits the operation's body parameter."""
+        schema = self.request_schema(group, operation_id)
+        if schema is not None and body is not None:
+            self.validate_schema(schema, body, '%s request' % operation_id)
+
     def validate_schema(self, schema, body, label):
         validator = jsonschema.Draft4Validator(schema, format_checker=FORMAT_CHECKER)
         errors = ['%s: %s' % ('/'.join(str(p) for p in e.absolute_path) or '<root>', e.message)
@@ -289,3 +314,6 @@ class SwaggerSchemas:
                 raise SchemaValidationError('LRO location response', ['expected no body, got %r' % (entry['body'],)])
             return
         self.validate_response(group, operation_id, entry['status'], entry['body'])
+        if entry.get('request') is not None and entry['status'] < 400:
+            # what the emulator accepted must be what the spec allows (ARM refuses the rest with 400)
+            self.validate_request(group, operation_id, entry['request'])

@@ -30,6 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 if os.path.join(REPO, '.tmp', 'dev') not in sys.path and 'ansible_collections' not in HERE:
     sys.path.insert(0, os.path.join(REPO, '.tmp', 'dev'))
 
+from ansible_collections.aks.tunnel.tests.lab import swagger  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.aks.tunnel.tests.lab.arm import azcli  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('lab_clients_az')]  # one lab and one az login for the module
@@ -60,6 +61,16 @@ class AzLab:
 
     def down(self):
         self._lab.down(self.state_dir, log=lambda message: None)
+
+    def arm_journal(self):
+        """Every ARM request the emulator answered (lab admin API), with the spec operation it belongs to."""
+        with open(os.path.join(self.state_dir, 'control.ready'), encoding='utf-8') as handle:
+            arm = json.load(handle)['arm']
+        with open(arm['admin_token_path'], encoding='utf-8') as handle:
+            token = handle.read().strip()
+        request = urllib.request.Request(arm['url'] + '/_lab/journal', headers={'Authorization': 'Bearer ' + token})
+        with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=arm['ca_path']), timeout=30) as response:
+            return json.loads(response.read())['value']
 
     def instances(self):
         """computer name -> (vmss, instance id), from az vmss list / list-instances as a user would look them up."""
@@ -174,3 +185,15 @@ def test_monitor_metrics_list_snat_connection_count_shows_failures(azlab):
     series = metrics['value'][0]['timeseries']
     assert metrics['value'][0]['name']['value'] == 'SnatConnectionCount' and series
     assert sum(point.get('total') or 0 for s in series for point in s['data']) > 0
+
+
+def test_every_request_and_answer_of_the_az_session_matches_the_specs(azlab):
+    """Runs last: what azure-cli 2.91 sent (at its own api-versions) and what the emulator answered fits the swagger."""
+    entries = [e for e in azlab.arm_journal() if e['spec']]
+    versions = {(e['spec'][0], e['api_version']) for e in entries if e['spec'][0] != 'lro'}
+    assert {('aks', '2026-06-01'), ('compute', '2024-11-01'), ('runcommand', '2024-11-01'), ('network', '2022-01-01'),
+            ('metrics', '2018-01-01'), ('resources', '2022-12-01')} <= versions, versions
+    schemas = swagger.SwaggerSchemas()
+    for entry in entries:
+        schemas.validate_journal_entry(entry)
+    assert any(e['request'] and e['spec'][1] == 'SecurityRules_CreateOrUpdate' for e in entries)

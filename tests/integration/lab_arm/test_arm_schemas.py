@@ -158,6 +158,18 @@ def test_operation_responses_match_spec(driven, schemas, group, operation_id):
         schemas.validate_journal_entry(entry)
 
 
+def test_accepted_request_bodies_match_spec(driven, schemas):
+    accepted = [e for e in driven if e['spec'] and e['spec'][0] != 'lro' and e['request'] is not None and e['status'] < 400]
+    assert {tuple(e['spec']) for e in accepted} >= {('network', 'SecurityRules_CreateOrUpdate'), ('network', 'NetworkSecurityGroups_CreateOrUpdate'),
+                                                     ('network', 'Subnets_CreateOrUpdate'), ('aks', 'ManagedClusters_CreateOrUpdate'),
+                                                     ('aks', 'ManagedClusters_UpdateTags'), ('runcommand', 'VirtualMachineScaleSetVMs_RunCommand')}
+    for entry in accepted:
+        schemas.validate_journal_entry(entry)
+    with pytest.raises(swagger.SchemaValidationError) as info:
+        schemas.validate_request('network', 'SecurityRules_CreateOrUpdate', {'properties': {'priority': 'first', 'protocol': 'Tcp'}})
+    assert "properties/priority: 'first' is not of type 'integer'" in str(info.value)
+
+
 def test_error_responses_match_spec_for_every_provider(driven, schemas):
     errors = [e for e in driven if e['spec'] and e['status'] >= 400]
     statuses = {e['status'] for e in errors}

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import textwrap
+import urllib.request
 
 import pytest
 
@@ -29,6 +31,11 @@ pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('lab_sdk_range')]  # one 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 SCENARIO = 'all-faults'
+# The api-versions each SDK set sends (its generated default), per spec group.
+SENT_VERSIONS = {
+    'highest': {('aks', '2026-08-01'), ('compute', '2026-04-01'), ('runcommand', '2026-04-01'), ('network', '2026-03-01'), ('metrics', '2024-02-01')},
+    'lowest': {('aks', '2024-02-01'), ('compute', '2023-03-01'), ('runcommand', '2023-03-01'), ('network', '2023-04-01'), ('metrics', '2021-05-01')},
+}
 SDKS = ('azure-identity', 'azure-core', 'azure-mgmt-core', 'azure-mgmt-network', 'azure-mgmt-compute', 'azure-mgmt-containerservice',
         'azure-mgmt-monitor', 'kubernetes')
 
@@ -102,6 +109,17 @@ def installed(python):
     return json.loads(subprocess.run([python, '-c', code] + list(SDKS), capture_output=True, text=True, check=True, timeout=60).stdout)
 
 
+def arm_journal(vars_file):
+    """The ARM emulator's journal of answered requests (lab admin API)."""
+    with open(os.path.join(os.path.dirname(vars_file), 'control.ready'), encoding='utf-8') as handle:
+        arm = json.load(handle)['arm']
+    with open(arm['admin_token_path'], encoding='utf-8') as handle:
+        token = handle.read().strip()
+    request = urllib.request.Request(arm['url'] + '/_lab/journal', headers={'Authorization': 'Bearer ' + token})
+    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=arm['ca_path']), timeout=30) as response:
+        return json.loads(response.read())['value']
+
+
 @pytest.fixture(scope='module')
 def lab(tmp_path_factory):
     sys.path.insert(0, collections_root())
@@ -127,6 +145,7 @@ def test_detection_modules_work_with_the_sdk_range_ends(sdk_set, lab, tmp_path):
     else:
         bindir = os.path.dirname(sys.executable)
         versions = installed(sys.executable)
+    since = max([e['seq'] for e in arm_journal(lab)] or [0])
     playbook = tmp_path / 'play.yml'
     playbook.write_text(textwrap.dedent(PLAYBOOK))
     out = tmp_path / 'out.json'
@@ -137,6 +156,14 @@ def test_detection_modules_work_with_the_sdk_range_ends(sdk_set, lab, tmp_path):
                           capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=600, check=False)
     assert proc.returncode == 0, 'ansible-playbook with the %s SDKs %s failed:\n%s\n%s' % (sdk_set, versions, proc.stdout[-6000:], proc.stderr[-3000:])
     data = json.loads(out.read_text())
+    # every request this SDK set made, at its own api-versions, and every answer fit the vendored swagger
+    from ansible_collections.aks.tunnel.tests.lab import swagger  # pylint: disable=import-outside-toplevel
+    entries = [e for e in arm_journal(lab) if e['seq'] > since and e['spec']]
+    sent = {(e['spec'][0], e['api_version']) for e in entries if e['spec'][0] in ('aks', 'compute', 'runcommand', 'network', 'metrics')}
+    assert SENT_VERSIONS[sdk_set] <= sent, sent
+    schemas = swagger.SwaggerSchemas()
+    for entry in entries:
+        schemas.validate_journal_entry(entry)
     info, nsg, probe, snat = data['info'], data['nsg'], data['probe'], data['snat']
     short = {n['name']: '%s-%s' % (n['pool'], n['instance_id']) for n in info['nodes']}
     assert sorted(short.values()) == ['nodepool1-0', 'nodepool1-1', 'nodepool1-2', 'nodepool1-3', 'user1-0', 'user1-1', 'user1-2']

@@ -323,7 +323,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(500, {'error': {'code': 'InternalServerError', 'message': 'The lab emulator failed on %s %s (see its log).' % (method, path)}})
             return
         status, body, headers, spec, route_name = emu.handle_arm(method, path, parsed.query, query, self.headers, raw, base)
-        emu.record(method, path, parsed.query, status, body, spec, route_name)
+        emu.record(method, path, parsed.query, status, body, spec, route_name, request=raw)
         self._send(status, body, headers)
 
     def _identity(self, method, path, raw, base):
@@ -574,11 +574,17 @@ class ArmEmulator:
         return ArmError(status, code, message, headers=headers, flat=flat)
 
     # --- journal (for schema tests) -------------------------------------------------------------
-    def record(self, method, path, raw_query, status, body, spec, route_name):
+    def record(self, method, path, raw_query, status, body, spec, route_name, request=None):
+        try:
+            request_body = json.loads(request.decode('utf-8')) if request else None
+        except ValueError:
+            request_body = None
+        api_version = urllib.parse.parse_qs(raw_query or '').get('api-version', [None])[0]
         with self._journal_lock:
             self._journal_seq += 1
             self._journal.append({'seq': self._journal_seq, 'method': method, 'path': path, 'query': raw_query, 'status': status, 'body': body,
-                                  'spec': list(spec) if spec else None, 'route': route_name})
+                                  'spec': list(spec) if spec else None, 'route': route_name, 'request': request_body,
+                                  'api_version': api_version})
             del self._journal[:-5000]
 
     def journal(self, since=0):
