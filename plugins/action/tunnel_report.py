@@ -29,6 +29,7 @@ ARGUMENT_SPEC = dict(
     report_dir=dict(type='path', default='aks-tunnel-report'),
     before=dict(type='dict'),
     fail_on_problem=dict(type='bool', default=True),
+    fail_on_unknown=dict(type='bool', default=True),
     remediate_playbook=dict(type='str', default='playbooks/remediate.yml'),
     extra_args=dict(type='str', default=''),
     write=dict(type='bool', default=True),
@@ -64,6 +65,7 @@ class ActionModule(ActionBase):
         cluster = args['cluster']
         stats = dict(args['stats'] or {})
         findings, checked, errors = args['findings'], args['checked'], args['errors']
+        failure = None
         if args['evidence'] is not None:
             # The report is computed from the results themselves: findings, failed checks and API-call totals.
             try:
@@ -74,13 +76,14 @@ class ActionModule(ActionBase):
             errors = dict(collected['errors'], **(errors or {}))
             stats = dict(collected['stats'], **stats)
             cluster = _evidence.cluster_of(args['evidence'].get(_evidence.MODEL), cluster)
+            failure = collected['error']
         elif args['causes'] is not None and checked is None:
             checked = args['causes']
         if args['started_at'] is not None and stats.get('duration_s') is None:
             stats['duration_s'] = max(time.time() - args['started_at'], 0.0)
         generated_at = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
         try:
-            report = _report.build_report(cluster, findings, stats, generated_at, checked, errors)
+            report = _report.build_report(cluster, findings, stats, generated_at, checked, errors, failure)
             summary = _report.summary_lines(report, args['remediate_playbook'], args['extra_args'], args['before'])
             markdown = _report.render_markdown(report, args['remediate_playbook'], args['extra_args'], args['before'])
             junit = _report.render_junit(report)
@@ -114,6 +117,6 @@ class ActionModule(ActionBase):
             rule = '=' * 100
             lines = [rule] + summary + (['Reports: %s' % ', '.join(files.values())] if files else []) + [rule]
             self._display.display('\n'.join(lines))
-        result.update(changed=False, report=report, problems=report['problems'], summary=summary, files=files,
-                      fail=_report.should_fail(report, args['fail_on_problem']))
+        result.update(changed=False, report=report, problems=report['problems'], unknown=report['unknown'], outcome=report['outcome'],
+                      summary=summary, files=files, fail=_report.should_fail(report, args['fail_on_problem'], args['fail_on_unknown']))
         return result

@@ -94,7 +94,8 @@ def collect(evidence, causes=None):
 
     evidence: {model: result, <source>: result or [results]} (sources from _causes.SOURCES); a missing or skipped
     source did not run. causes: the cause ids this run covers (None = all); findings of other causes are dropped.
-    Returns {findings: [...], errors: {cause: message}, checked: [...], stats: {...}}.
+    Returns {findings: [...], errors: {cause: message}, checked: [...], stats: {...}, error: message or None}; error says
+    why the diagnosis itself could not run (the model read failed).
     A failed source makes each cause it reports on UNKNOWN with the module's message; a failed model read makes every
     cause UNKNOWN (nothing could be checked without it).
     """
@@ -111,6 +112,7 @@ def collect(evidence, causes=None):
     findings = []
     errors = {}
     stats = {'run_commands': 0}
+    failure = None
 
     def error(cause_id, message):
         if cause_id in selected:
@@ -121,8 +123,9 @@ def collect(evidence, causes=None):
         add_api_calls(stats, result)
         message = _failure(result)
         if message:
+            failure = 'the cluster model could not be read: %s' % message
             for cause_id in selected:
-                error(cause_id, 'the cluster model could not be read: %s' % message)
+                error(cause_id, failure)
     for source in _causes.SOURCES:
         for result in _results(evidence.get(source), source):
             add_api_calls(stats, result)
@@ -137,7 +140,7 @@ def collect(evidence, causes=None):
             for finding in _findings_of(result):
                 if finding.get('cause') in selected:
                     findings.append(finding)
-    return {'findings': findings, 'errors': errors, 'checked': selected, 'stats': stats}
+    return {'findings': findings, 'errors': errors, 'checked': selected, 'stats': stats, 'error': failure}
 
 
 def _findings_of(result):

@@ -196,27 +196,52 @@ def _stats(stats):
     return result
 
 
-def build_report(cluster, findings, stats=None, generated_at=None, checked=None, errors=None):
+OUTCOME_OK = 'ok'
+OUTCOME_PROBLEM = 'problem'
+OUTCOME_UNKNOWN = 'unknown'
+OUTCOME_ERROR = 'error'
+
+
+def build_report(cluster, findings, stats=None, generated_at=None, checked=None, errors=None, error=None):
     """The report.json document (schema aks.tunnel/report/v1).
 
     cluster: {name, resource_group, tunnel_component, node_count, private} (missing keys are null).
+    error: why the diagnosis itself failed (the cluster could not be read), None when it ran.
+    `outcome` is `error` when it failed, else `problem` when a cause is a problem, else `unknown` when a checked cause
+    could not be decided, else `ok`; `unknown` lists those causes (causes not checked in this run are not in it).
     """
     if not isinstance(cluster, dict):
         raise ReportInputError('cluster must be a dict with name, resource_group, tunnel_component, node_count, private')
     merged = merge_findings(findings, checked, errors)
+    covered = set(CAUSE_IDS if checked is None else checked)
+    problems = [f['cause'] for f in merged if f['status'] == STATUS_PROBLEM]
+    unknown = [f['cause'] for f in merged if f['status'] == STATUS_UNKNOWN and f['cause'] in covered]
+    if error:
+        outcome = OUTCOME_ERROR
+    elif problems:
+        outcome = OUTCOME_PROBLEM
+    elif unknown:
+        outcome = OUTCOME_UNKNOWN
+    else:
+        outcome = OUTCOME_OK
     return {
         'schema': SCHEMA,
         'generated_at': generated_at,
+        'outcome': outcome,
+        'error': str(error) if error else None,
         'cluster': dict((key, cluster.get(key)) for key in ('name', 'resource_group', 'tunnel_component', 'node_count', 'private')),
         'findings': merged,
-        'problems': [f['cause'] for f in merged if f['status'] == STATUS_PROBLEM],
+        'problems': problems,
+        'unknown': unknown,
         'stats': _stats(stats),
     }
 
 
-def should_fail(report, fail_on_problem=True):
-    """The run must end non-zero: a problem was found and the caller asked to fail on problems."""
-    return bool(fail_on_problem) and bool(report['problems'])
+def should_fail(report, fail_on_problem=True, fail_on_unknown=True):
+    """The run must end non-zero: the diagnosis failed, or a problem / an undecided cause was found and the caller fails on it."""
+    if report.get('outcome') == OUTCOME_ERROR:
+        return True
+    return (bool(fail_on_problem) and bool(report['problems'])) or (bool(fail_on_unknown) and bool(report.get('unknown')))
 
 
 # --------------------------------------------------------------------------- next commands
@@ -255,13 +280,24 @@ def _nodes_text(nodes, limit=4):
     return shown + (' (+%d more)' % (len(nodes) - limit) if len(nodes) > limit else '')
 
 
+def headline(report):
+    """'no problem found' only when every checked cause is OK (or not applicable); otherwise what was found and left open."""
+    if report.get('outcome') == OUTCOME_ERROR:
+        return 'the diagnosis could not run: %s' % report.get('error')
+    parts = []
+    if report['problems']:
+        parts.append('%d problem(s): %s' % (len(report['problems']), ', '.join(report['problems'])))
+    if report.get('unknown'):
+        parts.append('%d unknown: %s' % (len(report['unknown']), ', '.join(report['unknown'])))
+    return '; '.join(parts) if parts else 'no problem found'
+
+
 def summary_lines(report, remediate_playbook='playbooks/remediate.yml', extra_args='', before=None):
     """The end-of-run summary: a title, one line per cause, then what to run next."""
     cluster = report['cluster']
     lines = ['aks.tunnel diagnosis of %s/%s (%s, %s nodes): %s' % (
         cluster.get('resource_group'), cluster.get('name'), cluster.get('tunnel_component') or 'no tunnel component',
-        cluster.get('node_count'),
-        ('%d problem(s): %s' % (len(report['problems']), ', '.join(report['problems']))) if report['problems'] else 'no problem found')]
+        cluster.get('node_count'), headline(report))]
     previous = dict((f['cause'], f['status']) for f in (before or {}).get('findings', []))
     width = max(len(c) for c in CAUSE_IDS)
     for finding in report['findings']:
@@ -302,7 +338,9 @@ def render_markdown(report, remediate_playbook='playbooks/remediate.yml', extra_
            '* generated: %s' % md_text(report.get('generated_at')),
            '* tunnel component: %s, nodes: %s, private: %s' % (md_text(cluster.get('tunnel_component')), md_text(cluster.get('node_count')),
                                                                md_text(cluster.get('private'))),
+           '* outcome: %s%s' % (md_text(report.get('outcome')), (' - ' + md_text(report.get('error'))) if report.get('error') else ''),
            '* problems: %s' % (', '.join(md_code(p) for p in report['problems']) or 'none'),
+           '* unknown (checked, not decided): %s' % (', '.join(md_code(p) for p in report.get('unknown') or []) or 'none'),
            '* run commands: %s, ARM calls: %s, Kubernetes calls: %s, throttled: %s, retries: %s (%s s waiting), duration: %s s' % tuple(
                'n/a' if report['stats'][k] is None else md_text(report['stats'][k]) for k in STATS_KEYS), '']
     previous = dict((f['cause'], f['status']) for f in (before or {}).get('findings', []))
@@ -345,20 +383,31 @@ def _body(value):
 
 
 def render_junit(report):
-    """JUnit XML: one testcase per cause; problem = failure, unknown = skipped with the reason.
+    """JUnit XML: one testcase per cause; problem = failure, checked but undecided = error, not checked = skipped.
+
+    A diagnosis that could not run adds a testcase `aks.tunnel.diagnosis` with the error, so a pipeline tells "the tool
+    failed" from "the cluster has a problem".
 
     Text from the cluster and the nodes is made valid XML 1.0 (controls shown as \\xNN) before it is escaped.
     """
     cluster = report['cluster']
     suite = 'aks.tunnel %s/%s' % (cluster.get('resource_group'), cluster.get('name'))
+    unknown = set(report.get('unknown') or [])
+    failed_run = report.get('outcome') == OUTCOME_ERROR
     failures = sum(1 for f in report['findings'] if f['status'] == STATUS_PROBLEM)
-    skipped = sum(1 for f in report['findings'] if f['status'] == STATUS_UNKNOWN)
+    errors = sum(1 for f in report['findings'] if f['cause'] in unknown) + (1 if failed_run else 0)
+    skipped = sum(1 for f in report['findings'] if f['status'] == STATUS_UNKNOWN and f['cause'] not in unknown)
+    tests = len(report['findings']) + (1 if failed_run else 0)
     duration = report['stats'].get('duration_s') or 0
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<testsuites name="aks.tunnel" tests="%d" failures="%d" skipped="%d" errors="0" time=%s>' % (
-               len(report['findings']), failures, skipped, _attr(duration)),
-           '  <testsuite name=%s tests="%d" failures="%d" skipped="%d" errors="0" time=%s timestamp=%s>' % (
-               _attr(suite), len(report['findings']), failures, skipped, _attr(duration), _attr(report.get('generated_at') or ''))]
+           '<testsuites name="aks.tunnel" tests="%d" failures="%d" skipped="%d" errors="%d" time=%s>' % (
+               tests, failures, skipped, errors, _attr(duration)),
+           '  <testsuite name=%s tests="%d" failures="%d" skipped="%d" errors="%d" time=%s timestamp=%s>' % (
+               _attr(suite), tests, failures, skipped, errors, _attr(duration), _attr(report.get('generated_at') or ''))]
+    if failed_run:
+        out += ['    <testcase classname="aks.tunnel.diagnosis" name="diagnosis: the diagnosis ran" time="0">',
+                '      <error message=%s type="error">%s</error>' % (_attr(report.get('error') or 'error'), _body(report.get('error') or '')),
+                '    </testcase>']
     for finding in report['findings']:
         out.append('    <testcase classname="aks.tunnel.%s" name=%s time="0">' % (
             CAUSE_TAGS[finding['cause']], _attr('%s: %s' % (finding['cause'], CAUSE_TITLES[finding['cause']]))))
@@ -366,6 +415,8 @@ def render_junit(report):
                          + [str(line) for line in finding['evidence']])
         if finding['status'] == STATUS_PROBLEM:
             out.append('      <failure message=%s type="problem">%s</failure>' % (_attr(finding['summary'] or 'problem'), _body(body)))
+        elif finding['cause'] in unknown:
+            out.append('      <error message=%s type="unknown">%s</error>' % (_attr(finding['summary'] or 'unknown'), _body(body)))
         elif finding['status'] == STATUS_UNKNOWN:
             out.append('      <skipped message=%s/>' % _attr(finding['summary'] or 'unknown'))
         else:

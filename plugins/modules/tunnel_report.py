@@ -21,7 +21,8 @@ description:
     With O(findings) the caller passes finding dicts of its own checks instead.
   - A cause that was not checked in this run (tags) or that no check reported on is C(unknown) with the reason.
   - Writes C(report.json) (schema C(aks.tunnel/report/v1)), C(report.md) and C(junit.xml) (one testcase per cause;
-    problem = failure, unknown = skipped) into O(report_dir), and returns the report, a readable summary (one line per
+    problem = failure, checked but undecided = error, not checked in this run = skipped; a diagnosis that could not
+    run adds an error testcase C(aks.tunnel.diagnosis)) into O(report_dir), and returns the report, a readable summary (one line per
     cause, then the exact commands to run next) and whether the run should fail.
   - Runs on the controller (action plugin). Never fails because of problems; the caller fails after printing the
     summary when RV(fail) is true.
@@ -87,6 +88,13 @@ options:
     type: dict
   fail_on_problem:
     description: Whether RV(fail) is true when a problem was found.
+    type: bool
+    default: true
+  fail_on_unknown:
+    description:
+      - Whether RV(fail) is true when a cause checked in this run could not be decided (status C(unknown)); causes not
+        checked in this run (tags) never fail the run.
+      - Set it to V(false) for a read-only identity that cannot run the node checks, to fail only on problems.
     type: bool
     default: true
   remediate_playbook:
@@ -157,9 +165,19 @@ report:
   contains:
     schema: {description: C(aks.tunnel/report/v1)., type: str, returned: success}
     generated_at: {description: UTC time of the report., type: str, returned: success}
+    outcome:
+      description:
+        - C(error) when the diagnosis could not run (the cluster could not be read), else C(problem) when a cause is a problem,
+          else C(unknown) when a checked cause could not be decided, else C(ok) (every checked cause was proven fine or does not apply).
+      type: str
+      returned: success
+      choices: [ok, problem, unknown, error]
+    error: {description: Why the diagnosis could not run (null when it ran)., type: str, returned: success}
     cluster: {description: "name, resource_group, tunnel_component, node_count, private.", type: dict, returned: success}
     findings: {description: "Exactly one finding per cause id, in the fixed cause order.", type: list, elements: dict, returned: success}
     problems: {description: Cause ids with status problem., type: list, elements: str, returned: success}
+    unknown: {description: "Cause ids checked in this run whose status is unknown (not decided; the reason is the summary).",
+              type: list, elements: str, returned: success}
     stats:
       description: "run_commands, arm_calls, kube_calls, throttled, retries, retry_wait_s, duration_s (null when not measured)."
       type: dict
@@ -167,10 +185,13 @@ report:
   sample:
     schema: aks.tunnel/report/v1
     generated_at: '2026-11-25T21:30:00Z'
+    outcome: problem
+    error: null
     cluster: {name: aks-prod, resource_group: rg-aks-prod, tunnel_component: konnectivity, node_count: 7, private: false}
     findings: [{cause: nsg_blocks_10250, status: problem, summary: "NSG rule(s) 'deny-kubelet' deny TCP 10250 ...",
                 affected_nodes: [aks-user1-12345678-vmss000002], evidence: [], remediation: {}}]
     problems: [nsg_blocks_10250]
+    unknown: []
     stats: {run_commands: 5, arm_calls: 27, kube_calls: 9, throttled: 0, retries: 0, retry_wait_s: 0.0, duration_s: 21.2}
 problems:
   description: Cause ids with status problem.
@@ -188,8 +209,21 @@ files:
   returned: success
   type: dict
   sample: {json: /work/aks-tunnel-report/report.json, markdown: /work/aks-tunnel-report/report.md, junit: /work/aks-tunnel-report/junit.xml}
+outcome:
+  description: The report's C(outcome) (C(ok), C(problem), C(unknown) or C(error)).
+  returned: success
+  type: str
+  sample: problem
+unknown:
+  description: Cause ids checked in this run that could not be decided.
+  returned: success
+  type: list
+  elements: str
+  sample: []
 fail:
-  description: True when a problem was found and O(fail_on_problem) is true.
+  description:
+    - True when the diagnosis could not run, when a problem was found and O(fail_on_problem) is true, or when a checked
+      cause could not be decided and O(fail_on_unknown) is true.
   returned: success
   type: bool
   sample: true

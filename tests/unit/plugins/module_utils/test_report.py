@@ -85,7 +85,8 @@ def test_merge_findings_refuses_bad_input(findings, checked, errors, message):
 def test_build_report_contract_and_verdict():
     report = r.build_report(CLUSTER, all_ok() + [NSG_PROBLEM, IPT_PROBLEM], {'run_commands': 3, 'duration_s': 12.345},
                             '2026-11-25T21:00:00Z')
-    assert list(report) == ['schema', 'generated_at', 'cluster', 'findings', 'problems', 'stats']
+    assert list(report) == ['schema', 'generated_at', 'outcome', 'error', 'cluster', 'findings', 'problems', 'unknown', 'stats']
+    assert report['outcome'] == 'problem' and report['error'] is None and report['unknown'] == []
     assert report['schema'] == 'aks.tunnel/report/v1'
     assert report['cluster'] == CLUSTER
     assert report['problems'] == [NSG, IPT]
@@ -158,3 +159,40 @@ def test_markdown_lists_findings_and_before_after():
     assert '* run commands: 2, ARM calls: n/a, Kubernetes calls: n/a, throttled: n/a, retries: n/a (n/a s waiting), duration: n/a s' in text
     after = r.render_markdown(r.build_report(CLUSTER, all_ok()), before=report)
     assert '| `nsg_blocks_10250` | PROBLEM | OK | fine |' in after
+
+
+UNKNOWN_NSG = make_finding(NSG, 'unknown', 'NSG verdict undecided for 1 node(s)', ['n2'])
+
+
+@pytest.mark.parametrize('findings, checked, error, outcome, unknown, headline, fails', [
+    (lambda: all_ok(), None, None, 'ok', [], 'no problem found', (False, False, False)),
+    (lambda: all_ok() + [NSG_PROBLEM], None, None, 'problem', [], '1 problem(s): nsg_blocks_10250', (True, True, False)),
+    # A checked cause that could not be decided is never an all-clear; it fails the run unless fail_on_unknown is off.
+    (lambda: all_ok() + [UNKNOWN_NSG], None, None, 'unknown', [NSG], '1 unknown: nsg_blocks_10250', (True, False, True)),
+    (lambda: [IPT_PROBLEM, UNKNOWN_NSG], [NSG, IPT], None, 'problem', [NSG],
+     '1 problem(s): iptables_blocks_10250; 1 unknown: nsg_blocks_10250', (True, True, True)),
+    # Causes left out by tags are UNKNOWN "not checked" but do not count.
+    (lambda: [ok(NSG)], [NSG], None, 'ok', [], 'no problem found', (False, False, False)),
+    # The diagnosis could not run: always fails, whatever the switches.
+    (lambda: [], None, 'the cluster model could not be read: not found (HTTP 404)', 'error', list(CAUSE_IDS),
+     'the diagnosis could not run: the cluster model could not be read: not found (HTTP 404)', (True, True, True)),
+])
+def test_outcome_headline_and_verdict(findings, checked, error, outcome, unknown, headline, fails):
+    report = r.build_report(CLUSTER, findings(), checked=checked, error=error)
+    assert (report['outcome'], report['unknown']) == (outcome, unknown)
+    assert r.summary_lines(report)[0].endswith(': ' + headline)
+    assert (r.should_fail(report), r.should_fail(report, True, False), r.should_fail(report, False, True)) == fails
+
+
+def test_junit_unknown_is_an_error_and_a_failed_diagnosis_adds_a_testcase():
+    report = r.build_report(CLUSTER, [UNKNOWN_NSG, ok(UFW)], checked=[NSG, UFW])
+    root = ET.fromstring(r.render_junit(report))
+    assert (root.get('tests'), root.get('failures'), root.get('errors'), root.get('skipped')) == ('6', '0', '1', '4')
+    assert root.findall('.//testcase')[0].find('error').get('message') == 'NSG verdict undecided for 1 node(s)'
+    failed = r.build_report(CLUSTER, [], error='the cluster model could not be read: denied (HTTP 403)',
+                            errors=dict((c, 'the cluster model could not be read: denied (HTTP 403)') for c in CAUSE_IDS))
+    root = ET.fromstring(r.render_junit(failed))
+    cases = root.findall('.//testcase')
+    assert cases[0].get('classname') == 'aks.tunnel.diagnosis' and 'denied (HTTP 403)' in cases[0].find('error').text
+    assert (root.get('tests'), root.get('errors')) == ('7', '7')
+    assert '* outcome: error - the cluster model could not be read: denied (HTTP 403)' in r.render_markdown(failed)
