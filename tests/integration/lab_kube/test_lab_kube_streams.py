@@ -171,9 +171,11 @@ def test_kubectl_exec_and_port_forward_with_simulated_kubelets(make_lab, base_co
     assert (out.returncode, out.stdout) == (0, pod + '\n'), out.stderr
     answer, output = kubectl.port_forward_once('kube-system', pod, 8082)
     assert answer is not None and answer.endswith(b'ok'), output
-    lab.set_kubelet_unreachable(agent['spec']['nodeName'], 'refused')
-    out = kubectl.run('exec', '-n', 'kube-system', pod, '--', 'hostname')
-    assert out.returncode == 1 and 'error dialing backend: dial tcp %s:10250: connect: connection refused' % node_ip in out.stderr
+    for mode, error in (('refused', 'dial tcp %s:10250: connect: connection refused' % node_ip),
+                        ('http', 'tls: first record does not look like a TLS handshake')):
+        lab.set_kubelet_unreachable(agent['spec']['nodeName'], mode)
+        out = kubectl.run('exec', '-n', 'kube-system', pod, '--', 'hostname')
+        assert out.returncode == 1 and 'error dialing backend: ' + error in out.stderr, out.stderr
 
 
 @needs_kubectl

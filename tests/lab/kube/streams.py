@@ -429,7 +429,11 @@ def serve(handler, emulator, kind, namespace, name, raw_query, user, method):
         try:
             check_reachable(emulator.kubelet, node_name, node_ip)
         except KubeletUnreachable as exc:
-            raise ApiError(500, '', 'error dialing backend: %s' % exc) from None
+            message = str(exc)
+            if message == 'http: server gave HTTP response to HTTPS client':
+                # logs go through net/http, which names a plain-HTTP answer; the upgrade dial is a bare TLS handshake.
+                message = 'tls: first record does not look like a TLS handshake'
+            raise ApiError(500, '', 'error dialing backend: %s' % message) from None
     except ApiError as exc:
         body = exc.body if exc.code != 500 else _status_failure(500, exc.body.get('message', str(exc)))
         _respond_error(handler, exc.code, body)
