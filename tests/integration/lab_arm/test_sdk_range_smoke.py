@@ -9,7 +9,7 @@
 azure-mgmt-core 1.3.2, azure-mgmt-network 25.0.0, -compute 30.0.0, -containerservice 30.0.0, -monitor 6.0.0,
 kubernetes 29.0.0). Both run the real `ansible-playbook` of their virtualenv with aks_cluster_info, nsg_port_check,
 vmss_runcommand_probe and snat_usage_info, and the repairs nsg_port_rule and aks_outbound_ports in check mode (the lab
-stays as it is for the other SDK set), against one `all-faults` lab (its NSG deny, UFW and iptables faults and
+stays as it is for the other SDK set), against one `all-faults` lab; then the lowest set writes both repairs (its NSG deny, UFW and iptables faults and
 SNAT exhaustion), so every SDK call (and the api-version each SDK sends) meets the emulator. Skipped with the reason
 when .venv-compat is absent. About 40 s per SDK set.
 """
@@ -132,38 +132,48 @@ def lab(tmp_path_factory):
         labmod.down(state, log=lambda message: None)
 
 
-@pytest.mark.parametrize('sdk_set', ['highest', 'lowest'])
-def test_detection_modules_work_with_the_sdk_range_ends(sdk_set, lab, tmp_path):
-    if sdk_set == 'lowest':
-        venv = compat_venv()
-        if venv is None:
-            pytest.skip('.venv-compat (the lowest SDKs of requirements.txt) is absent: run scripts/setup.sh')
-        bindir = os.path.join(venv, 'bin')
-        versions = installed(os.path.join(bindir, 'python'))
-        wanted = floors()
-        assert {k: v for k, v in versions.items() if k in wanted} == {k: wanted[k] for k in versions if k in wanted}
-    else:
-        bindir = os.path.dirname(sys.executable)
-        versions = installed(sys.executable)
-    since = max([e['seq'] for e in arm_journal(lab)] or [0])
+def sdk_bindir(sdk_set):
+    """The bin/ of the virtualenv holding that SDK set (skips when the lowest set is absent)."""
+    if sdk_set == 'highest':
+        return os.path.dirname(sys.executable)
+    venv = compat_venv()
+    if venv is None:
+        pytest.skip('.venv-compat (the lowest SDKs of requirements.txt) is absent: run scripts/setup.sh')
+    bindir = os.path.join(venv, 'bin')
+    versions = installed(os.path.join(bindir, 'python'))
+    wanted = floors()
+    assert {k: v for k, v in versions.items() if k in wanted} == {k: wanted[k] for k in versions if k in wanted}
+    return bindir
+
+
+def run_playbook(sdk_set, text, vars_file, tmp_path):
+    """ansible-playbook of that SDK set's virtualenv; (dumped results, journal entries of its ARM requests)."""
+    bindir = sdk_bindir(sdk_set)
+    since = max([e['seq'] for e in arm_journal(vars_file)] or [0])
     playbook = tmp_path / 'play.yml'
-    playbook.write_text(textwrap.dedent(PLAYBOOK))
+    playbook.write_text(textwrap.dedent(text))
     out = tmp_path / 'out.json'
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_root(), ANSIBLE_NOCOLOR='1', ANSIBLE_DEPRECATION_WARNINGS='0',
                ANSIBLE_PYTHON_INTERPRETER=os.path.join(bindir, 'python'), PATH=bindir + os.pathsep + os.environ.get('PATH', ''))
     env.pop('PYTHONPATH', None)
-    proc = subprocess.run([os.path.join(bindir, 'ansible-playbook'), str(playbook), '-e', '@' + lab, '-e', 'out=%s' % out],
+    proc = subprocess.run([os.path.join(bindir, 'ansible-playbook'), str(playbook), '-e', '@' + vars_file, '-e', 'out=%s' % out],
                           capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=600, check=False)
-    assert proc.returncode == 0, 'ansible-playbook with the %s SDKs %s failed:\n%s\n%s' % (sdk_set, versions, proc.stdout[-6000:], proc.stderr[-3000:])
-    data = json.loads(out.read_text())
+    assert proc.returncode == 0, 'ansible-playbook with the %s SDKs %s failed:\n%s\n%s' % (
+        sdk_set, installed(os.path.join(bindir, 'python')), proc.stdout[-6000:], proc.stderr[-3000:])
+    entries = [e for e in arm_journal(vars_file) if e['seq'] > since and e['spec']]
     # every request this SDK set made, at its own api-versions, and every answer fit the vendored swagger
     from ansible_collections.aks.tunnel.tests.lab import swagger  # pylint: disable=import-outside-toplevel
-    entries = [e for e in arm_journal(lab) if e['seq'] > since and e['spec']]
-    sent = {(e['spec'][0], e['api_version']) for e in entries if e['spec'][0] in ('aks', 'compute', 'runcommand', 'network', 'metrics')}
-    assert SENT_VERSIONS[sdk_set] <= sent, sent
     schemas = swagger.SwaggerSchemas()
     for entry in entries:
         schemas.validate_journal_entry(entry)
+    return json.loads(out.read_text()), entries
+
+
+@pytest.mark.parametrize('sdk_set', ['highest', 'lowest'])
+def test_detection_modules_work_with_the_sdk_range_ends(sdk_set, lab, tmp_path):
+    data, entries = run_playbook(sdk_set, PLAYBOOK, lab, tmp_path)
+    sent = {(e['spec'][0], e['api_version']) for e in entries if e['spec'][0] in ('aks', 'compute', 'runcommand', 'network', 'metrics')}
+    assert SENT_VERSIONS[sdk_set] <= sent, sent
     info, nsg, probe, snat = data['info'], data['nsg'], data['probe'], data['snat']
     short = {n['name']: '%s-%s' % (n['pool'], n['instance_id']) for n in info['nodes']}
     assert sorted(short.values()) == ['nodepool1-0', 'nodepool1-1', 'nodepool1-2', 'nodepool1-3', 'user1-0', 'user1-1', 'user1-2']
@@ -182,3 +192,40 @@ def test_detection_modules_work_with_the_sdk_range_ends(sdk_set, lab, tmp_path):
     assert rule['diff']['after']['destinationPortRange'] == '10250' and rule['diff']['after']['priority'] < 310
     assert ports['changed'] is True and ports['diff']['before']['allocated_outbound_ports'] == 1024
     assert ports['diff']['after']['allocated_outbound_ports'] > 1024
+
+
+REPAIR = '''
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    aks.tunnel.nsg_port_rule: "{{ aks_tunnel_azure_auth }}"
+    aks.tunnel.aks_outbound_ports: "{{ aks_tunnel_azure_auth }}"
+    aks.tunnel.nsg_port_check: "{{ aks_tunnel_azure_auth | combine({'kubeconfig': aks_tunnel_kubeconfig}) }}"
+  vars:
+    cluster: {resource_group: "{{ aks_tunnel_resource_group }}", name: "{{ aks_tunnel_cluster_name }}"}
+  tasks:
+    - {name: NSG path before, aks.tunnel.nsg_port_check: "{{ cluster }}", register: before}
+    - name: NSG allow rule
+      aks.tunnel.nsg_port_rule: {resource_group: "{{ aks_tunnel_lab.node_resource_group }}", nsg: "{{ before.blocking_rules[0].nsg_name }}"}
+      register: rule
+    - name: Outbound ports
+      aks.tunnel.aks_outbound_ports: "{{ cluster | combine({'allocated_outbound_ports': 'recommended', 'peak_ports': 1300}) }}"
+      diff: true
+      register: ports
+    - {name: NSG path after, aks.tunnel.nsg_port_check: "{{ cluster }}", register: after}
+    - name: Dump
+      ansible.builtin.copy:
+        dest: "{{ out }}"
+        content: "{{ {'rule': rule, 'ports': ports, 'after': after} | to_json }}"
+'''
+
+
+def test_lowest_sdks_write_the_repairs(lab, tmp_path):
+    """Runs after both detection runs (it changes the lab): the write paths (PUT, LRO polling) with the oldest SDKs."""
+    data, entries = run_playbook('lowest', REPAIR, lab, tmp_path)
+    rule, ports, after = data['rule'], data['ports'], data['after']
+    assert (rule['changed'], rule['action']) == (True, 'created') and rule['rule']['destinationPortRange'] == '10250'
+    assert ports['changed'] is True and ports['diff']['after']['allocated_outbound_ports'] > 1024
+    assert after['blocking_rules'] == [] and after['finding']['status'] == 'ok'
+    writes = {(e['method'], e['spec'][1], e['api_version']) for e in entries if e['method'] in ('PUT', 'PATCH') and e['status'] < 300}
+    assert {('PUT', 'SecurityRules_CreateOrUpdate', '2023-04-01'), ('PUT', 'ManagedClusters_CreateOrUpdate', '2024-02-01')} <= writes, writes
