@@ -274,7 +274,7 @@ def test_repairs_are_check_mode_safe_idempotent_and_open_the_path(lab_factory, t
     detect = run_playbook(tmp_path, DETECT, lab.vars_file, {'identity': 'contributor'})
     names = short_names(detect['info'])
     by_short = dict((v, k) for k, v in names.items())
-    nsg_name = detect['nsg']['finding']['remediation']['rules'][0]['nsg']
+    nsg_name = detect['nsg']['finding']['remediation']['nsg_rules'][0]['nsg']
     fw_nodes = [by_short['nodepool1-3'], by_short['user1-0']]
     data = run_playbook(tmp_path, REPAIR, lab.vars_file, {'nsg_name': nsg_name, 'fw_nodes': fw_nodes})
 

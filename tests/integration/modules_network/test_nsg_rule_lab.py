@@ -155,7 +155,7 @@ def test_scoped_allow_opens_the_tunnel_and_keeps_the_jumpbox_denied(lab_factory,
     finding = detect['nsg']['finding']
     assert finding['status'] == 'problem' and sorted(names[n] for n in finding['affected_nodes']) == ['user1-0', 'user1-1']
     assert [b['rule'] for b in detect['nsg']['blocking_rules']] == ['deny-kubelet-node-to-node']
-    [entry] = finding['remediation']['rules']
+    [entry] = finding['remediation']['nsg_rules']
     assert (entry['blocking_rule'], entry['blocking_priority'], entry['direction']) == ('deny-kubelet-node-to-node', 400, 'Inbound')
     assert entry['source_prefixes'] == entry['destination_prefixes'] == ['10.240.0.0/16']
     nsg_name = entry['nsg']
@@ -219,7 +219,7 @@ def test_a_rule_changed_meanwhile_gives_412_and_a_foreign_rule_is_left_alone(lab
 
     lab = lab_factory(SCENARIO)
     detect = run_playbook(tmp_path, DETECT, lab.vars_file, {'identity': 'contributor'})
-    [entry] = detect['nsg']['finding']['remediation']['rules']
+    [entry] = detect['nsg']['finding']['remediation']['nsg_rules']
     nsg_name = entry['nsg']
     rule_args = {'nsg': entry['nsg_id'], 'source_prefixes': entry['source_prefixes'], 'destination_prefixes': entry['destination_prefixes'],
                  'flow_sources': entry['flow_sources'], 'flow_destinations': entry['flow_destinations']}
