@@ -185,3 +185,13 @@ def test_kubectl_get_and_auth_can_i_with_the_emulator(kube_lab):
     assert out.returncode == 0 and 'INTERNAL-IP' in out.stdout.splitlines()[0] and 'Ready,SchedulingDisabled' in out.stdout, out.stderr
     out = kubectl.run('auth', 'can-i', 'list', 'pods', '-n', 'kube-system', kubeconfig=kube_lab.kubeconfigs['lab-noaccess'])
     assert (out.returncode, out.stdout.strip()) == (1, 'no')
+
+
+@needs_kubectl
+def test_kubectl_exec_without_a_ready_konnectivity_agent(make_lab, base_config):
+    lab = make_lab(base_config)
+    for agent in lab.tunnel_pods():
+        lab.mark_pod_oom_killed('kube-system', agent['metadata']['name'], crashloop=True)
+    other = [p for p in lab.pods('kube-system', 'k8s-app=kube-dns')][0]['metadata']['name']
+    out = Kubectl(KUBECTL, lab.kubeconfigs['lab-admin']).run('exec', '-n', 'kube-system', other, '--', 'hostname')
+    assert out.returncode == 1 and 'error dialing backend: No agent available' in out.stderr, out.stderr
