@@ -192,6 +192,6 @@ def test_kubectl_exec_without_a_ready_konnectivity_agent(make_lab, base_config):
     lab = make_lab(base_config)
     for agent in lab.tunnel_pods():
         lab.mark_pod_oom_killed('kube-system', agent['metadata']['name'], crashloop=True)
-    other = [p for p in lab.pods('kube-system', 'k8s-app=kube-dns')][0]['metadata']['name']
+    other = lab.pods('kube-system', 'k8s-app=kube-dns')[0]['metadata']['name']
     out = Kubectl(KUBECTL, lab.kubeconfigs['lab-admin']).run('exec', '-n', 'kube-system', other, '--', 'hostname')
     assert out.returncode == 1 and 'error dialing backend: No agent available' in out.stderr, out.stderr
