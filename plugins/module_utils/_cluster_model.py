@@ -215,7 +215,8 @@ def detect_tunnel(pods_by_component, private_cluster=False, vnet_integration=Fal
         if candidates:
             component = name
             pods = [_pod_summary(p) for p in candidates]
-            objects = sorted((_pod_object(p) for p in candidates), key=lambda p: get_path(p, 'metadata', 'name') or '')
+            # all pods the selector listed, terminating ones too: a pod being replaced may be the one that was OOM-killed
+            objects = sorted((_pod_object(p) for p in pods_by_component.get(name) or []), key=lambda p: get_path(p, 'metadata', 'name') or '')
             break
     pods.sort(key=lambda p: p['name'] or '')
     nodes = sorted(set(p['node'] for p in pods if p['node'] and p['phase'] in ('Running', 'Pending', None)))

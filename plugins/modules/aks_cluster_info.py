@@ -148,8 +148,8 @@ tunnel:
     pods: {description: 'Tunnel pods: name, node, phase, ready, restarts.', type: list, elements: dict, returned: success}
     pod_objects:
       description:
-        - The tunnel pods as the Kubernetes API returned them (without C(metadata.managedFields)); M(aks.tunnel.konnectivity_agent_info)
-          given the model reads them from here.
+        - Every pod the component's selector listed (terminating ones too) as the Kubernetes API returned it, without
+          C(metadata.managedFields); M(aks.tunnel.konnectivity_agent_info) given the model reads them from here.
       type: list
       elements: dict
       returned: success

@@ -189,14 +189,20 @@ def test_the_model_carries_what_the_other_modules_need():
     konn = dict(pod('konn-a', 'aks-np1-1234-vmss000001', {'app': 'konnectivity-agent'}))
     konn['metadata'] = dict(konn['metadata'], managedFields=[{'manager': 'kubelet'}])
     nodes = [dict(knode('aks-np1-1234-vmss00000%d' % i), status={'allocatable': {'cpu': '1900m', 'memory': '5Gi'}}) for i in range(3)]
-    model = cm.assemble(data, {'nodes': nodes, 'pods': {'konnectivity': [konn]}})
+    leaving = dict(pod('konn-b', 'aks-np1-1234-vmss000002', {'app': 'konnectivity-agent'}))
+    leaving['metadata'] = dict(leaving['metadata'], deletionTimestamp='2026-12-04T08:00:00Z')
+    model = cm.assemble(data, {'nodes': nodes, 'pods': {'konnectivity': [leaving, konn]}})
     cluster = model['cluster']
     assert model['model_version'] == cm.MODEL_VERSION and model['kubernetes_read'] is True
     assert cluster['nsg_ids'] == [NSG, NSG + '2']
     assert cluster['agent_pools'][0]['max_count'] == 5 and cluster['agent_pools'][0]['max_surge'] == '33%'
     assert [n['allocatable_memory'] for n in model['nodes']] == ['5Gi'] * 3
     assert model['tunnel']['selector'] == 'app=konnectivity-agent' and model['tunnel']['namespace'] == 'kube-system'
-    assert [p['metadata'] for p in model['tunnel']['pod_objects']] == [{'name': 'konn-a', 'labels': {'app': 'konnectivity-agent'}}]
+    # the agent check given the model sees every listed pod, the terminating one too (it may be the OOM-killed one)
+    assert [p['metadata'] for p in model['tunnel']['pod_objects']] == [
+        {'name': 'konn-a', 'labels': {'app': 'konnectivity-agent'}},
+        {'name': 'konn-b', 'labels': {'app': 'konnectivity-agent'}, 'deletionTimestamp': '2026-12-04T08:00:00Z'}]
+    assert [p['name'] for p in model['tunnel']['pods']] == ['konn-a']
     body = cm.managed_cluster_body(model)
     assert body['properties']['agentPoolProfiles'][0]['upgradeSettings'] == {'maxSurge': '33%'}
     assert cm.check_model(model, 'rg', 'aks') is model
