@@ -187,6 +187,16 @@ def test_monitor_metrics_list_snat_connection_count_shows_failures(azlab):
     assert sum(point.get('total') or 0 for s in series for point in s['data']) > 0
 
 
+def test_aks_update_load_balancer_outbound_ports_repairs_snat(azlab):
+    """The article's SNAT repair with az (needs the cluster's kubelet identity, which az aks update reads)."""
+    cluster = azlab.az.run('aks', 'update', '-g', azlab.rg, '-n', azlab.cluster, '--load-balancer-outbound-ports', '2048', timeout=180)
+    assert cluster['networkProfile']['loadBalancerProfile']['allocatedOutboundPorts'] == 2048
+    assert azlab.az.run('aks', 'show', '-g', azlab.rg, '-n', azlab.cluster,
+                        '--query', 'networkProfile.loadBalancerProfile.allocatedOutboundPorts') == 2048
+    rules = azlab.az.run('network', 'lb', 'outbound-rule', 'list', '-g', azlab.node_rg, '--lb-name', 'kubernetes')
+    assert [r['allocatedOutboundPorts'] for r in rules] == [2048]
+
+
 def test_every_request_and_answer_of_the_az_session_matches_the_specs(azlab):
     """Runs last: what azure-cli 2.91 sent (at its own api-versions) and what the emulator answered fits the swagger."""
     entries = [e for e in azlab.arm_journal() if e['spec']]

@@ -69,6 +69,11 @@ def render_cluster(state):
         'nodeResourceGroup': state.node_resource_group, 'enableRBAC': True, 'maxAgentPools': 100, 'supportPlan': 'KubernetesOfficial',
         'agentPoolProfiles': [render_agent_pool(state, pool, inline=True) for pool in state.topology['pools']],
         'servicePrincipalProfile': {'clientId': 'msi'},
+        # the kubelet's managed identity, as on every managed-identity cluster (az aks update reads it)
+        'identityProfile': {'kubeletidentity': {
+            'resourceId': '/subscriptions/%s/resourcegroups/%s/providers/Microsoft.ManagedIdentity/userAssignedIdentities/%s-agentpool' % (
+                state.subscription_id, state.node_resource_group, cluster['name']),
+            'clientId': stable_uuid('kubelet-client', cluster['id']), 'objectId': stable_uuid('kubelet-object', cluster['id'])}},
         'networkProfile': {
             'networkPlugin': cp['network_plugin'], 'loadBalancerSku': 'standard', 'outboundType': cluster.get('outbound_type', 'loadBalancer'),
             'serviceCidr': '10.0.0.0/16', 'dnsServiceIP': '10.0.0.10', 'ipFamilies': ['IPv4'],
