@@ -116,3 +116,15 @@ def test_pod_cells_follow_the_printer_for_waiting_terminating_and_unscheduled_po
     pending = {'metadata': {'name': 'q', 'creationTimestamp': '2026-12-04T11:59:30Z', 'deletionTimestamp': '2026-12-04T12:00:00Z'},
                'spec': {'containers': [{'name': 'a'}]}, 'status': {'phase': 'Pending'}}
     assert tables.CELLS['pods'](pending, now) == ['q', '0/1', 'Terminating', '0', '30s', '<none>', '<none>', '<none>', '<none>']
+
+
+def test_kubectl_get_all_finds_pods_deployments_and_replicasets(kube_lab):
+    _unused, core = _get(kube_lab, '/api/v1', accept='application/json')
+    _unused, apps = _get(kube_lab, '/apis/apps/v1', accept='application/json')
+    in_all = sorted(r['name'] for r in core['resources'] + apps['resources'] if 'all' in r.get('categories', []))
+    assert in_all == ['deployments', 'pods', 'replicasets']
+    _unused, table = _get(kube_lab, '/apis/apps/v1/namespaces/kube-system/replicasets')
+    deployments = {d['metadata']['name']: d for d in kube_lab.store.items('deployments', 'kube-system')}
+    for row in table['rows']:
+        owner = row['object']['metadata']['ownerReferences'][0]['name']
+        assert row['object']['metadata']['creationTimestamp'] == deployments[owner]['metadata']['creationTimestamp']

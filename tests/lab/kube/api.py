@@ -88,6 +88,8 @@ def discovery_resource_list(group, version):
         entry = {'name': res.plural, 'singularName': res.singular, 'namespaced': res.namespaced, 'kind': res.kind, 'verbs': list(res.verbs)}
         if res.short_names:
             entry['shortNames'] = res.short_names
+        if res.plural in ('pods', 'deployments', 'replicasets') and group in ('', 'apps'):
+            entry['categories'] = ['all']  # kubectl get all
         resources.append(entry)
         if res.plural in STATUS_SUBRESOURCE:
             resources.append({'name': res.plural + '/status', 'singularName': '', 'namespaced': res.namespaced, 'kind': res.kind,

@@ -233,6 +233,9 @@ class Cluster:
             'spec': {'replicas': replicas, 'selector': selector, 'template': template},
             'status': {'replicas': 0, 'observedGeneration': 1},
         }
+        if str(revision) == '1' and meta.get('creationTimestamp'):
+            # The first ReplicaSet is as old as its Deployment (kubectl get rs shows the same AGE).
+            rs['metadata']['creationTimestamp'] = meta['creationTimestamp']
         return self.store.create('replicasets', rs)
 
     def reconcile_replicaset(self, namespace, name, placement=None):
