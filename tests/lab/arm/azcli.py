@@ -12,12 +12,15 @@ emulator's /metadata/endpoints), logs in with the lab's contributor service prin
 
 The config dir never reaches outside the machine: MSAL's instance discovery (a call to login.microsoftonline.com
 for an unknown authority) is off (`core.instance_discovery=false`, the switch the CLI has for Azure Stack),
-telemetry and the upgrade / survey notices are off. Nothing is written to the user's ~/.azure.
+telemetry and the upgrade / survey notices are off, and `versionCheck.json` is seeded with the installed versions
+(a fresh config dir otherwise makes az look up azcliprod.blob.core.windows.net for the latest release on its first
+command). Nothing is written to the user's ~/.azure.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import shlex
@@ -97,11 +100,28 @@ class AzCli:
             return proc
         return json.loads(proc.stdout) if proc.stdout.strip() else None
 
+    def installed_versions(self):
+        """{'azure-cli': {'local': v}, 'core': ..., 'telemetry': ...} from the Python of the az script (None if not a Python script)."""
+        with open(os.path.realpath(self.az), 'rb') as handle:
+            first = handle.readline().decode('utf-8', 'replace').strip()
+        python = first[2:].strip().split()[0] if first.startswith('#!') and 'python' in first else None
+        if not python or not os.access(python, os.X_OK):
+            return None
+        code = ('import importlib.metadata as m, json; print(json.dumps({k: {"local": m.version(p)} for k, p in '
+                '(("azure-cli", "azure-cli"), ("core", "azure-cli-core"), ("telemetry", "azure-cli-telemetry"))}))')
+        proc = subprocess.run([python, '-c', code], capture_output=True, text=True, timeout=60, check=False)
+        return json.loads(proc.stdout) if proc.returncode == 0 else None
+
     def setup(self, arm_url, auth):
         """Write the config, register the lab cloud, make it active and log in with the service principal."""
         os.makedirs(self.config_dir, mode=0o700, exist_ok=True)
         with open(os.path.join(self.config_dir, 'config'), 'w', encoding='utf-8') as handle:
             handle.write(CONFIG_INI)
+        versions = self.installed_versions()
+        if versions:
+            # what az would fetch from its release storage on the first command of a new config dir
+            with open(os.path.join(self.config_dir, 'versionCheck.json'), 'w', encoding='utf-8') as handle:
+                json.dump({'versions': versions, 'update_time': datetime.datetime.now().strftime('%Y-%m-%d %H:%M:%S.%f')}, handle)
         self.run('cloud', 'register', '--name', CLOUD, '--endpoint-resource-manager', arm_url.rstrip('/') + '/', parse=False)
         self.run('cloud', 'set', '--name', CLOUD, parse=False)
         return self.run('login', '--service-principal', '--username', auth['client_id'], '--password', auth['secret'],
