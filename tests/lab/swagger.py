@@ -282,6 +282,51 @@ class SwaggerSchemas:
         if schema is not None and body is not None:
             self.validate_schema(schema, body, '%s request' % operation_id)
 
+    def undefined_properties(self, schema, body, path=''):
+        """Paths of object keys in `body` that `schema` does not define (where it allows no additionalProperties).
+
+        The validator allows unknown keys (newer api-versions add fields); for a response at exactly the vendored
+        version this lists what that version's spec does not have, i.e. what the emulator must not send.
+        """
+        definitions = schema.get('definitions', {})
+
+        def resolve(node):
+            while isinstance(node, dict) and '$ref' in node:
+                node = definitions[node['$ref'].split('/')[-1]]
+            return node
+
+        def merged(node):
+            node = resolve(node)
+            props, extra = dict(node.get('properties') or {}), node.get('additionalProperties')
+            for part in node.get('allOf') or []:
+                sub_props, sub_extra = merged(part)
+                props.update(sub_props)
+                extra = extra or sub_extra
+            return props, extra
+
+        def walk(node, value, where, out):
+            node = resolve(node)
+            if isinstance(value, list):
+                for index, item in enumerate(value):
+                    walk(node.get('items') or {}, item, '%s/%d' % (where, index), out)
+                return
+            if not isinstance(value, dict):
+                return
+            props, extra = merged(node)
+            if not props and not extra:
+                return  # a free-form object in the spec
+            for key, item in value.items():
+                if key in props:
+                    walk(props[key], item, '%s/%s' % (where, key), out)
+                elif isinstance(extra, dict):
+                    walk(extra, item, '%s/%s' % (where, key), out)
+                else:
+                    out.append('%s/%s' % (where, key))
+
+        found = []
+        walk(schema, body, path, found)
+        return found
+
     def validate_schema(self, schema, body, label):
         validator = jsonschema.Draft4Validator(schema, format_checker=FORMAT_CHECKER)
         errors = ['%s: %s' % ('/'.join(str(p) for p in e.absolute_path) or '<root>', e.message)

@@ -53,6 +53,27 @@ def test_every_accepted_api_version_answers_in_the_spec_shape(arm, schemas, cate
         schemas.validate_response(group, operation_id, 200, response.json())
 
 
+EXACT = [(category, swagger.VENDORED_VERSIONS[group]) for category, group in
+         (('network', 'network'), ('compute', 'compute'), ('aks', 'aks'), ('insights', 'metrics'))]
+
+
+@pytest.mark.parametrize('category, version', EXACT, ids=['%s@%s' % v for v in EXACT])
+def test_at_a_vendored_version_nothing_outside_that_spec_is_sent(arm, schemas, category, version):
+    """Where the project has the exact spec, the answer carries no property that version does not define."""
+    assert version in API_VERSIONS[category]
+    for path, group, operation_id in _calls(arm)[category]:
+        body = arm.arm('GET', path, version).json()
+        assert schemas.undefined_properties(schemas.response_schema(group, operation_id, 200), body) == [], (operation_id, version)
+
+
+def test_undefined_properties_are_found(schemas):
+    schema = schemas.response_schema('aks', 'ManagedClusters_Get', 200)
+    body = {'location': 'x', 'eTag': 'e', 'properties': {'apiServerAccessProfile': {'enablePrivateCluster': False, 'enableVnetIntegration': True},
+                                                         'agentPoolProfiles': [{'name': 'a', 'count': 1, 'gatewayProfile': {}}]}}
+    wanted = ['/eTag', '/properties/apiServerAccessProfile/enableVnetIntegration', '/properties/agentPoolProfiles/0/gatewayProfile']
+    assert schemas.undefined_properties(schema, body) == wanted
+
+
 @pytest.mark.parametrize('version, has_etag', [('2024-02-01', False), ('2026-06-01', True), ('2026-08-01', True)])
 def test_managed_cluster_etag_only_from_the_versions_that_define_it(arm, version, has_etag):
     mc = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerService/managedClusters/%s' % (

@@ -35,12 +35,21 @@ API_VERSIONS = {
     'resources': ('2016-06-01', '2020-01-01', '2022-12-01'),
 }
 
-# (category, resource type, field, last api-version without it): the field is dropped for that version and older ones.
-# The managed cluster's `eTag` is absent from the 2024-02-01 spec (shared/azure-specs) and present in the 2026-08-01
-# example (the SDKs of that range send If-Match with it).
+# (category, resource type, field path, last api-version without it): the field is dropped for that version and older
+# ones. Found by swagger.undefined_properties on the responses at the vendored versions
+# (test_arm_api_versions.py): the managed cluster's `eTag` and `apiServerAccessProfile.enableVnetIntegration` are not in
+# the 2024-02-01 spec; the 2026-08-01 example has the eTag (the SDKs of that range send If-Match with it).
 VERSION_FIELDS = (
-    ('aks', 'Microsoft.ContainerService/managedClusters', 'eTag', '2024-02-01'),
+    ('aks', 'Microsoft.ContainerService/managedClusters', ('eTag',), '2024-02-01'),
+    ('aks', 'Microsoft.ContainerService/managedClusters', ('properties', 'apiServerAccessProfile', 'enableVnetIntegration'), '2024-02-01'),
 )
+
+
+def _drop(node, path):
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
 
 
 def _strip(node, category, api_version):
@@ -48,10 +57,12 @@ def _strip(node, category, api_version):
         return [_strip(x, category, api_version) for x in node]
     if not isinstance(node, dict):
         return node
+    node = {k: _strip(v, category, api_version) for k, v in node.items()}
     rtype = node.get('type') if isinstance(node.get('type'), str) else None
-    drop = {field for cat, suffix, field, last in VERSION_FIELDS
-            if cat == category and rtype and rtype.lower() == suffix.lower() and api_version <= last}
-    return {k: _strip(v, category, api_version) for k, v in node.items() if k not in drop}
+    for cat, resource_type, path, last in VERSION_FIELDS:
+        if cat == category and rtype and rtype.lower() == resource_type.lower() and api_version <= last:
+            _drop(node, path)
+    return node
 
 
 def shape_for_version(category, api_version, body):
