@@ -256,7 +256,8 @@ def test_all_faults_check_then_repair_then_idempotent(playbook_lab):
     partial = env.play('remediate')
     assert sorted(partial.before['problems']) == sorted(expect['problems'])
     assert 'FAILED nsg: ' in partial.output and 'lab: the NSG write failed' in partial.output, partial
-    assert_report(partial, {'problems': ['nsg_blocks_10250'], 'affected_nodes': ['user1-2']}, rc_expected=2)
+    nsg_nodes = next(f['affected_nodes'] for f in partial.before['findings'] if f['cause'] == 'nsg_blocks_10250')
+    assert_report(partial, {'problems': ['nsg_blocks_10250'], 'affected_nodes': nsg_nodes}, rc_expected=2)
     assert partial.changed >= 3, partial
 
     real = env.play('remediate')

@@ -96,7 +96,7 @@ def test_azure_repairs_work_with_the_remediate_role_and_each_missing_action_is_a
         task(outbound, lab.diagnose, ports, 'ports_diagnose'),
         task(outbound, lab.without[CLUSTER_WRITE], ports, 'ports_without_write'),
         task(outbound, lab.remediate, ports, 'ports'),
-        task(firewall, lab.without[RUNCOMMAND], dict(cluster, nodes=[node], timeout=30), 'firewall_without_runcommand'),
+        task(firewall, lab.without[RUNCOMMAND], dict(cluster, nodes=[node], run_timeout=30), 'firewall_without_runcommand'),
     ]
     nsgs_before = lab.state.dump()['nsgs']
     results = run_playbook(tmp_path, tasks)
