@@ -1068,22 +1068,34 @@ def ss_listening(text, port=DEFAULT_PORT):
 # --------------------------------------------------------------------------- nft
 
 _NFT_COMMENT_RE = re.compile(r'(^|\s)comment\s+"[^"]*"')  # nft strings hold no '"'
+_NFT_HANDLE_RE = re.compile(r'\s+#\s*handle\s+(\d+)\s*$')  # `nft -a list ruleset`: the handle a rule is deleted by
+_NFT_IPTABLES_WARNING_RE = re.compile(r'^#\s*Warning:\s*table\s+(\S+)\s+(\S+)\s+is managed by iptables-nft')
 
 
 def parse_nft_ruleset(text):
     """Minimal ``nft list ruleset`` parser.
 
     Returns ``{tables: [{family, name, iptables_nft, chains: {name: {hook, type, priority,
-    policy, rules: [text]}}}]}``.  Sets, maps and flowtables are skipped.
+    policy, rules: [text], handles: [int or None]}}}]}``.  Sets, maps and flowtables are skipped.
+    With ``nft -a`` (``# handle N`` after each rule) ``handles`` holds each rule's handle, and the rule
+    text is without it.  A table is iptables-nft's when its family and name are iptables' (``ip filter``,
+    ``ip6 nat``, ...) or nft printed its "managed by iptables-nft" warning before it (nft >= 1.0.7).
     """
     tables = []
     table = None
     chain = None
     depth = 0
     skip_depth = None
+    warned = set()
     for raw in (text or '').splitlines():
         # a comment is the rule owner's text: its words ("accept"), braces and lines are never syntax
         line = _NFT_COMMENT_RE.sub('', raw).strip()
+        warning = _NFT_IPTABLES_WARNING_RE.match(line)
+        if warning:
+            warned.add((warning.group(1), warning.group(2)))
+        handle = _NFT_HANDLE_RE.search(line)
+        if handle:
+            line = line[:handle.start()].strip()
         if not line or line.startswith('#'):
             continue
         opens = line.count('{')
@@ -1096,13 +1108,14 @@ def parse_nft_ruleset(text):
         match = re.match(r'^table\s+(\S+)\s+(\S+)\s*\{', line)
         if match and depth == 0:
             table = {'family': match.group(1), 'name': match.group(2), 'chains': {},
-                     'iptables_nft': match.group(1) in ('ip', 'ip6') and match.group(2) in IPTABLES_NFT_TABLES}
+                     'iptables_nft': (match.group(1) in ('ip', 'ip6') and match.group(2) in IPTABLES_NFT_TABLES)
+                     or (match.group(1), match.group(2)) in warned}
             tables.append(table)
             depth += 1
             continue
         match = re.match(r'^chain\s+(\S+)\s*\{', line)
         if match and depth == 1 and table is not None:
-            chain = {'hook': None, 'type': None, 'priority': None, 'policy': None, 'rules': []}
+            chain = {'hook': None, 'type': None, 'priority': None, 'policy': None, 'rules': [], 'handles': []}
             table['chains'][match.group(1)] = chain
             depth += 1
             continue
@@ -1128,6 +1141,7 @@ def parse_nft_ruleset(text):
                 chain['policy'] = base.group(4) or 'accept'
                 continue
             chain['rules'].append(line)
+            chain['handles'].append(int(handle.group(1)) if handle else None)
             depth += opens - closes
     return {'tables': tables}
 
@@ -1240,8 +1254,9 @@ def analyze_nft(text, port=DEFAULT_PORT, include_iptables_nft=False):
     """Walk every ``hook input`` filter chain for a NEW TCP packet to ``port``.
 
     Tables managed by iptables-nft are skipped unless ``include_iptables_nft`` (their rules
-    are judged through ``iptables -S``).  Returns ``{blocked, blocking: [{table, chain, rule,
-    verdict, conditional}], policy_drops: ['family table chain'], accepted_by: [...]}``.
+    are judged through ``iptables -S``).  Returns ``{blocked, blocking: [{table, family, table_name, chain,
+    rule, handle, verdict, conditional}], policy_drops: ['family table chain'], accepted_by: [...]}``
+    (``table`` is ``'<family> <name>'``; ``handle`` is None unless the listing came from ``nft -a``).
     """
     parsed = parse_nft_ruleset(text)
     blocking = []
@@ -1259,7 +1274,8 @@ def analyze_nft(text, port=DEFAULT_PORT, include_iptables_nft=False):
             state = {'accept': None, 'unlisted': False}
 
             def walk(name, stack, cond, table=table, label=label, state=state):  # pylint: disable=dangerous-default-value
-                for rule in table['chains'].get(name, {}).get('rules', []):
+                listed = table['chains'].get(name, {})
+                for rule, handle in zip(listed.get('rules', []), listed.get('handles') or [None] * len(listed.get('rules', []))):
                     match, verdict, target = nft_rule_match(rule, port)
                     match = _combine(match, cond)
                     if match == NO or verdict is None:
@@ -1268,7 +1284,8 @@ def analyze_nft(text, port=DEFAULT_PORT, include_iptables_nft=False):
                         state['accept'] = '%s %s: %s' % (label, name, rule)
                         return 'accept'
                     if verdict in ('drop', 'reject'):
-                        blocking.append({'table': label, 'chain': name, 'rule': rule, 'verdict': verdict,
+                        blocking.append({'table': label, 'family': table['family'], 'table_name': table['name'], 'chain': name,
+                                         'rule': rule, 'handle': handle, 'verdict': verdict,
                                          'conditional': match != YES or state['unlisted']})
                         if match == YES:
                             return 'drop'
@@ -1296,7 +1313,7 @@ def analyze_nft(text, port=DEFAULT_PORT, include_iptables_nft=False):
 
 # --------------------------------------------------------------------------- verdict
 
-def decide_10250_block(ufw=None, iptables=None, nft=None, ss=None, port=DEFAULT_PORT, context=None):
+def decide_10250_block(ufw=None, iptables=None, nft=None, ss=None, port=DEFAULT_PORT, context=None, nft_native_only=None):
     """Decide whether (and by what) TCP ``port`` is blocked on a node.
 
     Each argument is the raw text of the tool output, or None when not collected; ``context``
@@ -1304,6 +1321,8 @@ def decide_10250_block(ufw=None, iptables=None, nft=None, ss=None, port=DEFAULT_
     Returns ``{blocked_by: 'ufw'|'iptables'|'nft'|'not_listening'|None, rules: [...],
     conditional: bool, reason: str, details: {ufw, iptables, nft, listening}}``.
     Precedence: ufw, iptables (non-ufw chains and the INPUT policy), native nft, listener.
+    ``nft_native_only``: judge only native nft tables (default: when ``iptables`` is given; pass True when the
+    iptables listing failed, so iptables-nft's tables are never taken for native nft rules).
     """
     details = {'ufw': None, 'iptables': None, 'nft': None, 'listening': None}
     ufw_active = False
@@ -1313,7 +1332,8 @@ def decide_10250_block(ufw=None, iptables=None, nft=None, ss=None, port=DEFAULT_
     if iptables is not None and iptables.strip():
         details['iptables'] = analyze_iptables(iptables, port=port, context=context)
     if nft is not None and nft.strip():
-        details['nft'] = analyze_nft(nft, port=port, include_iptables_nft=details['iptables'] is None)
+        native_only = details['iptables'] is not None if nft_native_only is None else nft_native_only
+        details['nft'] = analyze_nft(nft, port=port, include_iptables_nft=not native_only)
     if ss is not None:
         details['listening'] = ss_listening(ss, port=port)
 

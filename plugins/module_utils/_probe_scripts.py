@@ -536,6 +536,66 @@ else
     akstp_sec ss "rc=127 bytes=0" "ss: not installed"$'\n'
 fi
 
+# tls: does what listens on the port complete a TLS handshake (the kubelet serves only TLS)?  Checked on
+# the listener's own address (127.0.0.1 for a wildcard one); only when the handshake fails after the
+# connect, a plain HTTP request shows whether the port answers HTTP without TLS.
+akstp_laddr=""
+if [ -f "$akstp_tmp/raw.ss" ]; then
+    while IFS= read -r l; do
+        read -ra akstp_f <<<"$l"
+        [[ ${akstp_f[0]} == LISTEN && ${akstp_f[3]##*:} == "$iport" ]] || continue
+        akstp_a=${akstp_f[3]%:*}
+        akstp_a=${akstp_a#[}
+        akstp_a=${akstp_a%]}
+        akstp_a=${akstp_a%%%*}
+        case $akstp_a in
+            '*'|0.0.0.0|::) akstp_laddr=127.0.0.1; break ;;
+            *) [ -n "$akstp_laddr" ] || akstp_laddr=$akstp_a ;;
+        esac
+    done <"$akstp_tmp/raw.ss"
+fi
+akstp_tls=not_listening akstp_http=- akstp_answer=- akstp_hp=-
+if [ -n "$akstp_laddr" ]; then
+    akstp_hp="$akstp_laddr:$iport"
+    [[ $akstp_laddr == *:* ]] && akstp_hp="[$akstp_laddr]:$iport"
+    if command -v openssl >/dev/null 2>&1; then
+        out=$(timeout "$((to + 3))" openssl s_client -connect "$akstp_hp" </dev/null 2>&1 | head -c 65536
+              printf '\nakstp-rc=%s' "${PIPESTATUS[0]}")
+        rc=${out##*akstp-rc=}
+        out=${out%akstp-rc=*}
+        if [[ $out == *"Cipher is (NONE)"* ]]; then
+            akstp_tls=failed
+        elif [[ $out == *"SSL handshake has read "* || $out == *"New, TLS"* || $out == *"New, SSL"* ]]; then
+            akstp_tls=ok
+        elif [[ $out == *CONNECTED* ]]; then
+            akstp_tls=failed
+        else
+            [ "$rc" = 0 ] && rc=1
+            akstp_classify "$rc" "$out"
+            akstp_tls=connect_${AKSTP_NAME[$R]}
+        fi
+        if [ "$akstp_tls" = failed ]; then
+            # shellcheck disable=SC2016  # expanded by the inner bash
+            out=$(timeout "$to" bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 3
+                printf "GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3
+                IFS= read -r -t "$3" l <&3
+                printf "%s" "$l"' akstp "$akstp_laddr" "$iport" "$to" 2>/dev/null </dev/null)
+            if [[ $out == HTTP/* ]]; then
+                akstp_http=plain
+                akstp_answer=${out%$'\r'}
+                akstp_answer=${akstp_answer//[^A-Za-z0-9._\/-]/_}
+                akstp_answer=${akstp_answer:0:60}
+            else
+                akstp_http=no
+            fi
+        fi
+    else
+        akstp_tls=no_openssl
+    fi
+fi
+akstp_txt="tls=$akstp_tls addr=$akstp_hp http=$akstp_http answer=$akstp_answer"$'\n'
+akstp_sec tls "rc=0 bytes=${#akstp_txt}" "$akstp_txt"
+
 # the filter table as iptables lists it (also read by the ufw section)
 akstp_ipt_rc=127
 if command -v iptables >/dev/null 2>&1; then
@@ -696,9 +756,10 @@ else
     akstp_sec iptables "rc=127 bytes=0" "iptables: not installed"$'\n'
 fi
 
-# nft: without packet counters; filtered variant keeps structure and relevant verdict rules
+# nft: with rule handles (-a: the exact `nft delete rule ... handle N` a finding advises), without packet
+# counters; filtered variant keeps structure and relevant verdict rules
 if command -v nft >/dev/null 2>&1; then
-    timeout 20 nft list ruleset >"$akstp_tmp/raw.nft" 2>&1
+    timeout 20 nft -a list ruleset >"$akstp_tmp/raw.nft" 2>&1
     rc=$?
     akstp_oneline "$akstp_tmp/raw.nft" nft
     akstp_slurp akstp_raw "$akstp_tmp/raw.nft"
@@ -737,6 +798,8 @@ if command -v nft >/dev/null 2>&1; then
         esac
     done <"$akstp_tmp/raw.nft"
     akstp_sec nft "rc=$rc bytes=${#akstp_raw}" "$akstp_txt" "$akstp_ftxt"
+else
+    akstp_sec nft "rc=127 bytes=0" "nft: not installed"$'\n'
 fi
 '''
 
@@ -1125,11 +1188,60 @@ def parse_probe_output(stdout, targets=(), run_id=None, port=10250):
     return result
 
 
+# Inspection sections a verdict needs, and the text a section holds when its tool is absent (rc=127).
+SECTION_TOOLS = {'ss': 'ss', 'ufw': 'ufw', 'iptables': 'iptables', 'iptables-legacy': 'iptables-legacy', 'iptables-nft': 'iptables-nft',
+                 'nft': 'nft', 'tls': 'openssl'}
+_RC_MEANING = {124: 'killed by its timeout', 137: 'killed', 4: 'resource problem (e.g. the xtables lock is held)'}
+
+
+def section_problems(sections):
+    """``[{section, rc, reason}]`` for inspection sections that do not prove what they list.
+
+    A section is incomplete when its command failed (rc other than 0; 127 = tool not installed, reported as
+    such), when a listing that is never empty is empty (``iptables -S`` always prints its policies, ``ss -ltn``
+    its header), or when the script trimmed it to fit the output.  An incomplete section never gives an OK.
+    """
+    problems = []
+    for name, sec in sorted(sections.items()):
+        rc = sec.get('rc')
+        text = (sec.get('text') or '').strip()
+        if rc == 127:
+            problems.append({'section': name, 'rc': rc, 'reason': '%s is not installed on the node' % SECTION_TOOLS.get(name, name)})
+        elif rc is None:
+            problems.append({'section': name, 'rc': rc, 'reason': 'the %s section has no exit code' % name})
+        elif rc != 0:
+            problems.append({'section': name, 'rc': rc, 'reason': 'the %s command failed with rc=%d%s: %s' % (
+                name, rc, ' (%s)' % _RC_MEANING[rc] if rc in _RC_MEANING else '', text.splitlines()[0][:200] if text else 'no output')})
+        elif not text and name in ('iptables', 'iptables-legacy', 'iptables-nft', 'ss', 'tls'):
+            problems.append({'section': name, 'rc': rc, 'reason': 'the %s listing is empty' % name})
+        elif sec.get('trimmed'):
+            problems.append({'section': name, 'rc': rc, 'reason': 'the %s section was trimmed by %d bytes to fit the Run Command output'
+                             % (name, sec['trimmed'])})
+    return problems
+
+
+def parse_tls_section(text):
+    """The ``tls`` section (``tls=<ok|failed|no_openssl|not_listening|connect_<status>> addr= http=<plain|no|-> answer=``)."""
+    for line in (text or '').splitlines():
+        kv = _node_text.parse_kv(line.split())
+        if 'tls' in kv:
+            return {'tls': kv.get('tls'), 'addr': kv.get('addr'), 'http': kv.get('http'),
+                    'answer': (kv.get('answer') or '').replace('_', ' ') if kv.get('answer') not in (None, '-') else None}
+    return None
+
+
 def decide_from_sections(sections, port=10250):
-    """Run :func:`decide_10250_block` on parsed inspection sections (missing tools give None)."""
+    """Run :func:`decide_10250_block` on parsed inspection sections.
+
+    A section whose command failed or that is empty is not judged (its tool counts as not collected) and is listed in
+    ``incomplete`` ({section, reason}) with the trimmed ones; ``tls`` is the listener's TLS check (parse_tls_section).
+    """
+    incomplete = section_problems(sections)
+    unusable = set(p['section'] for p in incomplete if not (sections[p['section']].get('trimmed') and sections[p['section']].get('rc') == 0))
+
     def text_of(name):
         sec = sections.get(name)
-        if not sec or sec['rc'] == 127:
+        if not sec or name in unusable:
             return None
         return sec['text']
     iptables_text = text_of('iptables')
@@ -1138,14 +1250,20 @@ def decide_from_sections(sections, port=10250):
         if alt_text and '-A ' in alt_text:
             iptables_text = (iptables_text or '') + alt_text
     ufw_text = text_of('ufw')
-    if ufw_text is None and 'ufw' in sections:
+    if ufw_text is None and 'ufw' in sections and sections['ufw'].get('rc') == 127:
         ufw_text = ''
+    tls = parse_tls_section(sections['tls']['text']) if 'tls' in sections else None
     try:
-        verdict = fw.decide_10250_block(ufw=ufw_text, iptables=iptables_text, nft=text_of('nft'), ss=text_of('ss'), port=port)
+        verdict = fw.decide_10250_block(ufw=ufw_text, iptables=iptables_text, nft=text_of('nft'), ss=text_of('ss'), port=port,
+                                        nft_native_only=True if 'iptables' in sections else None)
     except fw.FirewallParseError as exc:
-        return {'blocked_by': None, 'rules': [], 'conditional': False, 'reason': 'inspection output not understood: %s' % exc, 'details': {}}
+        return {'blocked_by': None, 'rules': [], 'conditional': False, 'reason': 'inspection output not understood: %s' % exc, 'details': {},
+                'parse_error': str(exc), 'incomplete': incomplete, 'trimmed_sections': [], 'tls': tls}
     trimmed = [name for name, sec in sections.items() if sec.get('trimmed')]
     if trimmed:
         verdict['reason'] += ' (inspection output trimmed: %s)' % ', '.join(trimmed)
     verdict['trimmed_sections'] = trimmed
+    verdict['incomplete'] = incomplete
+    verdict['parse_error'] = None
+    verdict['tls'] = tls
     return verdict
