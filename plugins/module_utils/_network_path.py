@@ -131,7 +131,7 @@ def normalize_admin_rule(rule):
     }
 
 
-def _as_nsg_rule(rule):
+def as_nsg_rule(rule):
     """The admin rule as a one-rule NSG (AlwaysAllow reads as Allow: matching is all the NSG engine does here)."""
     return [{'name': _PROBE_RULE, 'properties': {
         'priority': min(max(rule['priority'], 1), 4096), 'access': _nsg.DENY if rule['access'] == ADMIN_DENY else _nsg.ALLOW,
@@ -158,7 +158,7 @@ def match_admin_rule(rule, direction, protocol, source_ip, destination_ip, port,
     if rule['direction'] != direction or not _port_may_match(rule, protocol, port):
         return False, None
     try:
-        verdict = _nsg.evaluate_nsg(_as_nsg_rule(rule), direction=direction, protocol=protocol, source_ip=source_ip,
+        verdict = _nsg.evaluate_nsg(as_nsg_rule(rule), direction=direction, protocol=protocol, source_ip=source_ip,
                                     destination_ip=destination_ip, destination_port=port, vnet_prefixes=vnet_prefixes)
     except _nsg.NsgError as exc:
         return None, 'admin rule %s cannot be evaluated: %s' % (rule['name'], exc)

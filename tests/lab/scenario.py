@@ -14,6 +14,7 @@ import copy
 import json
 import os
 import re
+import uuid
 
 import jsonschema
 import yaml
@@ -92,6 +93,8 @@ def validate(data, source='scenario'):
     for key in ('nsg_rules', 'ufw', 'iptables', 'egress_blocked', 'kubelet_plain_http', 'kubelet_down', 'cannot_report'):
         faults.setdefault(key, [])
     faults.setdefault('alpn_stripped', False)
+    for key in ('admin_rules', 'routes', 'path_drop'):  # the path between nodes besides the NSGs (issue 12)
+        faults.setdefault(key, [])
     for rule in faults['nsg_rules']:
         rule.setdefault('nsg', 'nic')
     for entry in faults['ufw']:
@@ -126,6 +129,9 @@ def validate(data, source='scenario'):
         entry['node'] = resolve(entry['node'], 'faults/ufw/%d/node' % index)
     for index, entry in enumerate(faults['iptables']):
         entry['node'] = resolve(entry['node'], 'faults/iptables/%d/node' % index)
+    faults['path_drop'] = [resolve(ref, 'faults/path_drop') for ref in faults['path_drop']]
+    for index, rule in enumerate(faults['admin_rules']):
+        rule['destination_nodes'] = [resolve(ref, 'faults/admin_rules/%d/destination_nodes' % index) for ref in rule.get('destination_nodes') or []]
     if 'tunnel_nodes' in scenario:
         scenario['tunnel_nodes'] = [resolve(ref, 'tunnel_nodes') for ref in scenario['tunnel_nodes']]
     scenario['expect']['affected_nodes'] = sorted(resolve(ref, 'expect/affected_nodes') for ref in scenario['expect']['affected_nodes'])
@@ -207,6 +213,8 @@ def faulty_nodes(scenario):
     nodes = set(faults['kubelet_plain_http']) | set(faults['kubelet_down']) | set(faults['cannot_report'])
     nodes.update(entry['node'] for entry in faults['ufw'])
     nodes.update(entry['node'] for entry in faults['iptables'])
+    nodes.update(faults.get('path_drop') or [])
+    nodes.update(n for rule in faults.get('admin_rules') or [] for n in rule.get('destination_nodes') or [])
     return sorted(nodes)
 
 
@@ -244,6 +252,52 @@ def arm_rule(rule):
 
 
 CUSTOMER_SUBNET_NSG = 'customer-subnet-nsg'
+
+
+AVNM_RESOURCE_GROUP = 'rg-avnm'
+AVNM_DEFAULTS = {'network_manager': 'corp-nm', 'configuration': 'corp-security-admin', 'rule_collection': 'aks-nodes'}
+
+
+def arm_admin_rule(rule, topology):
+    """A scenario admin rule as one entry of listNetworkManagerEffectiveSecurityAdminRules (REST shape, the spec example's fields)."""
+    names = dict((k, rule.get(k) or v) for k, v in AVNM_DEFAULTS.items())
+    manager = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/networkManagers/%s' % (
+        topology['cluster']['subscription_id'], AVNM_RESOURCE_GROUP, names['network_manager'])
+    ips = dict((n['name'], n['ip']) for n in topology['nodes'])
+    destinations = list(rule.get('destinations') or []) + ['%s/32' % ips[n] for n in rule.get('destination_nodes') or []]
+
+    def items(prefixes):
+        out = []
+        for prefix in prefixes or ['*']:
+            kind = 'IPPrefix' if prefix == '*' or prefix[:1].isdigit() or ':' in prefix else 'ServiceTag'
+            out.append({'addressPrefixType': kind, 'addressPrefix': prefix})
+        return out
+
+    props = {'description': 'lab admin rule %s' % rule['name'], 'protocol': rule.get('protocol', 'Tcp'), 'sources': items(rule.get('sources')),
+             'destinations': items(destinations), 'sourcePortRanges': list(rule.get('source_ports') or ['0-65535']),
+             'destinationPortRanges': list(rule.get('destination_ports') or ['0-65535']), 'direction': rule['direction'],
+             'access': rule['access'], 'priority': rule['priority'], 'provisioningState': 'Succeeded',
+             'resourceGuid': str(uuid.uuid5(uuid.NAMESPACE_URL, manager + rule['name']))}
+    if rule.get('kind', 'Custom') == 'Default':
+        props['flag'] = rule['name']
+    return {'id': '%s/securityAdminConfigurations/%s/ruleCollections/%s/rules/%s' % (manager, names['configuration'], names['rule_collection'],
+                                                                                  rule['name']),
+            'configurationDescription': 'lab security admin configuration', 'ruleCollectionDescription': 'lab rule collection',
+            'ruleCollectionAppliesToGroups': [{'networkGroupId': manager + '/networkGroups/aks-vnets'}], 'kind': rule.get('kind', 'Custom'),
+            'properties': props,
+            'ruleGroups': [{'id': manager + '/networkGroups/aks-vnets', 'properties': {'description': 'the AKS node VNets',
+                                                                                        'provisioningState': 'Succeeded'}}]}
+
+
+def network_path_config(scenario, topology):
+    """What the path between nodes holds besides the NSGs: admin rules (REST shape), user routes, unexplained drops (node IPs)."""
+    faults = scenario['faults']
+    ips = dict((n['name'], n['ip']) for n in topology['nodes'])
+    return {
+        'admin_rules': [arm_admin_rule(r, topology) for r in faults.get('admin_rules') or []],
+        'routes': [dict(r, appliance_drops=list(r.get('appliance_drops') or [10250])) for r in faults.get('routes') or []],
+        'path_drop': [ips[n] for n in faults.get('path_drop') or []],
+    }
 
 
 def lab_config(scenario, extra_clients=()):
@@ -296,6 +350,7 @@ def lab_config(scenario, extra_clients=()):
         'clients': [dict(LAB_CLIENT), dict(LAB_READONLY_CLIENT), dict(LAB_DIAGNOSE_CLIENT), dict(LAB_REMEDIATE_CLIENT)]
         + [dict(c) for c in extra_clients],
         'faults': [],
+        'network_path': network_path_config(scenario, topology),
     }
     for key, value in (scenario.get('arm') or {}).items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):

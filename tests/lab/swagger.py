@@ -33,7 +33,7 @@ COMPUTE = 'specification/compute/resource-manager/Microsoft.Compute/ComputeRP/st
 VENDORED_VERSIONS = {'network': '2024-01-01', 'compute': '2024-03-01', 'runcommand': '2024-03-01', 'aks': '2024-02-01', 'metrics': '2024-02-01'}
 SPEC_GROUPS = {
     'network': [NETWORK + f for f in ('networkSecurityGroup.json', 'virtualNetwork.json', 'vmssNetworkInterface.json', 'loadBalancer.json',
-                                      'publicIpAddress.json')],
+                                      'publicIpAddress.json', 'networkInterface.json')],
     'compute': [COMPUTE + 'virtualMachineScaleSet.json'],
     'runcommand': [COMPUTE + 'runCommand.json'],
     'aks': ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2024-02-01/managedClusters.json'],
@@ -61,7 +61,33 @@ LAB_SCHEMAS = {
             'id': {'type': 'string', 'pattern': '^/tenants/'}, 'tenantId': {'type': 'string'}, 'tenantCategory': {'enum': ['Home', 'ProjectedBy', 'ManagedBy']},
             'domains': {'type': 'array', 'items': {'type': 'string'}}, 'defaultDomain': {'type': 'string'}, 'tenantType': {'type': 'string'}}}}}},
 }
-LAB_GROUPS = ('resources',)
+# Virtual Network Manager effective security admin rules (issue 12): networkManagerEffectiveConfiguration.json and the
+# definitions it takes from networkManagerSecurityAdminConfiguration.json (Azure/azure-rest-api-specs, network stable 2024-01-01 and
+# 2024-03-01, which agree) are not among the vendored specs; this schema is written from them, with the discriminator `kind`
+# spelled out (Custom: AdminPropertiesFormat and its required fields; Default: DefaultAdminPropertiesFormat).
+_ADDRESS_ITEMS = {'type': 'array', 'items': {'type': 'object', 'properties': {
+    'addressPrefix': {'type': 'string'}, 'addressPrefixType': {'enum': ['IPPrefix', 'ServiceTag']}}}}
+_ADMIN_PROPERTIES = {
+    'description': {'type': 'string'}, 'protocol': {'enum': ['Tcp', 'Udp', 'Icmp', 'Esp', 'Any', 'Ah']}, 'sources': _ADDRESS_ITEMS,
+    'destinations': _ADDRESS_ITEMS, 'sourcePortRanges': {'type': 'array', 'items': {'type': 'string'}},
+    'destinationPortRanges': {'type': 'array', 'items': {'type': 'string'}}, 'access': {'enum': ['Allow', 'Deny', 'AlwaysAllow']},
+    'priority': {'type': 'integer', 'minimum': 1, 'maximum': 4096}, 'direction': {'enum': ['Inbound', 'Outbound']},
+    'provisioningState': {'enum': ['Succeeded', 'Updating', 'Deleting', 'Failed']}, 'resourceGuid': {'type': 'string'}}
+_EFFECTIVE_ADMIN_RULE = {'type': 'object', 'required': ['kind'], 'properties': {
+    'id': {'type': 'string'}, 'configurationDescription': {'type': 'string'}, 'ruleCollectionDescription': {'type': 'string'},
+    'ruleCollectionAppliesToGroups': {'type': 'array', 'items': {'type': 'object', 'required': ['networkGroupId'],
+                                                                 'properties': {'networkGroupId': {'type': 'string'}}}},
+    'ruleGroups': {'type': 'array', 'items': {'type': 'object', 'properties': {'id': {'type': 'string'}, 'properties': {'type': 'object'}}}},
+    'kind': {'enum': ['Custom', 'Default']}},
+    'oneOf': [
+        {'properties': {'kind': {'enum': ['Custom']}, 'properties': {
+            'type': 'object', 'required': ['protocol', 'access', 'direction', 'priority'], 'properties': _ADMIN_PROPERTIES}}},
+        {'properties': {'kind': {'enum': ['Default']}, 'properties': {
+            'type': 'object', 'properties': dict(_ADMIN_PROPERTIES, flag={'type': 'string'})}}},
+    ]}
+LAB_SCHEMAS[('avnm', 'ListNetworkManagerEffectiveSecurityAdminRules', 200)] = {'type': 'object', 'properties': {
+    'value': {'type': 'array', 'items': _EFFECTIVE_ADMIN_RULE}, 'skipToken': {'type': 'string'}}}
+LAB_GROUPS = ('resources', 'avnm')
 # Error shape for operations whose spec lists no `default` response.
 DEFAULT_ERRORS = {
     'runcommand': ('specification/compute/resource-manager/Microsoft.Compute/common-types/v1/common.json', 'CloudError'),

@@ -36,7 +36,7 @@ from .common import ArmError, LabConfigError, Response
 from .executor import load_executor
 from .faults import Faults
 from .lro import TERMINAL, async_operation_url, location_url
-from .providers import compute, containerservice as aks, insights, network as net, resources
+from .providers import compute, containerservice as aks, insights, network as net, network_path, resources
 from .state import ArmState
 from .versions import API_VERSIONS, shape_for_version
 
@@ -154,6 +154,12 @@ ROUTES = [
      'managedClusters/agentPools', ('aks', 'AgentPools_List')),
     ('GET', MC + '/agentPools/{pool}', aks.agent_pool_get, 'aks', 'read', 'Microsoft.ContainerService/managedClusters/agentPools/read',
      'managedClusters/agentPools', ('aks', 'AgentPools_Get')),
+    # The path between nodes besides the NSGs (issue 12): POST actions that only read (providers/network_path.py).
+    ('POST', NET + '/virtualNetworks/{vnet}/listNetworkManagerEffectiveSecurityAdminRules', network_path.admin_rules_list, 'network', 'read',
+     'Microsoft.Network/virtualNetworks/listNetworkManagerEffectiveSecurityAdminRules/action', 'virtualNetworks',
+     ('avnm', 'ListNetworkManagerEffectiveSecurityAdminRules')),
+    ('POST', NET + '/networkInterfaces/{nic}/effectiveRouteTable', network_path.effective_route_table, 'network', 'read',
+     'Microsoft.Network/networkInterfaces/effectiveRouteTable/action', 'networkInterfaces', ('network', 'NetworkInterfaces_GetEffectiveRouteTable')),
     ('GET', SUB + '/providers/{ns}/locations/{loc}/operations/{op}', None, 'ops', 'poll', '{ns}/locations/operations/read', 'locations/operations',
      ('lro', 'status')),
     ('GET', SUB + '/providers/{ns}/locations/{loc}/operationResults/{op}', None, 'ops', 'poll', '{ns}/locations/operationResults/read',
@@ -231,6 +237,8 @@ def operation_status(ctx, params, results_route):
             return Response(200, compute.location_body(op), spec=('runcommand', 'VirtualMachineScaleSetVMs_RunCommand'))
         if op.status == 'Failed':
             raise ArmError(400, (op.error or {}).get('code', 'Failed'), (op.error or {}).get('message', 'The operation failed.'))
+        if 'result' in op.extra:  # a POST whose result is served here (network_path.effective_route_table)
+            return Response(200, op.extra['result'], spec=op.extra['spec'])
         return Response(op.result_status if op.kind == 'delete' else 200, None if op.kind == 'delete' else {}, spec=('lro', 'location'))
     headers = ctx.retry_headers() if status not in TERMINAL else {}
     return Response(200, op.status_body(status), headers, spec=('lro', 'status'))

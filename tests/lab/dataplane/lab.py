@@ -19,7 +19,7 @@ import yaml
 from .. import scenario as scenario_mod
 from ..pki import LabCA
 from ..topology import build_topology
-from . import netns, nsg
+from . import netns, nsg, path
 from .plan import make_plan
 from .record import LabRecord
 from .sh import process_start_time, run
@@ -173,6 +173,7 @@ def up(scenario_ref, state_dir, log=print, control=True):
         view = nsg.view_from_config(config, topology)
         view['gateway'] = plan['gateway']
         netns.build(plan, record, nsg.render(view), log=log)
+        netns.apply_nsg(plan, path.render(config, topology, plan['gateway']))  # admin rules, routes, drops: before the NSGs
         netns.apply_baseline_firewall(plan, log=log)
         netns.apply_node_faults(plan, log=log)
         pid = _spawn(record, 'services', 'ansible_collections.aks.tunnel.tests.lab.dataplane.services', log)

@@ -32,6 +32,12 @@ from ansible_collections.aks.tunnel.tests.lab.kube import rbac as kube_rbac
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 PLUGIN_FILES = sorted(glob.glob(os.path.join(ROOT, 'plugins', 'modules', '*.py')) + glob.glob(os.path.join(ROOT, 'plugins', 'module_utils', '*.py')))
 RUNCOMMAND = 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action'
+# The network path check (network_path_info): two POST operations that only read, but are actions, not */read.
+ADMIN_RULES = 'Microsoft.Network/virtualNetworks/listNetworkManagerEffectiveSecurityAdminRules/action'
+EFFECTIVE_ROUTES = 'Microsoft.Network/networkInterfaces/effectiveRouteTable/action'
+# Operations on the NetworkManagementClient itself (no operations group): (CLIENT, method).
+CLIENT = 'client'
+CLIENT_OPERATIONS = frozenset(('list_network_manager_effective_security_admin_rules',))
 
 # (SDK operations group, method) -> the ARM action it needs.
 AZURE_SDK_ACTIONS = {
@@ -48,6 +54,8 @@ AZURE_SDK_ACTIONS = {
     ('security_rules', 'begin_create_or_update'): 'Microsoft.Network/networkSecurityGroups/securityRules/write',
     ('security_rules', 'begin_delete'): 'Microsoft.Network/networkSecurityGroups/securityRules/delete',
     ('metrics', 'list'): 'Microsoft.Insights/metrics/read',
+    ('network_interfaces', 'begin_get_effective_route_table'): EFFECTIVE_ROUTES,
+    (CLIENT, 'list_network_manager_effective_security_admin_rules'): ADMIN_RULES,
 }
 AZURE_OPERATION_GROUPS = frozenset(group for group, _method in AZURE_SDK_ACTIONS) | frozenset((
     'agent_pools', 'load_balancers', 'public_ip_addresses', 'metric_definitions', 'virtual_machines', 'load_balancer_outbound_rules'))
@@ -103,7 +111,9 @@ def azure_calls():
                 continue
             value = node.value
             group = value.attr if isinstance(value, ast.Attribute) else aliases.get(value.id) if isinstance(value, ast.Name) else None
-            if group in AZURE_OPERATION_GROUPS or node.attr.startswith('begin_'):
+            if node.attr in CLIENT_OPERATIONS:
+                group = CLIENT
+            if group in AZURE_OPERATION_GROUPS or group == CLIENT or node.attr.startswith('begin_'):
                 found.setdefault((group, node.attr), []).append('%s:%d' % (os.path.relpath(path, ROOT), node.lineno))
     return found
 
@@ -157,7 +167,8 @@ def test_azure_role_files_are_custom_role_definitions(name):
 
 
 def test_azure_diagnose_is_reader_plus_run_command():
-    assert azure_role('diagnose')['Actions'] == ['*/read', RUNCOMMAND]
+    assert azure_role('diagnose')['Actions'] == ['*/read', RUNCOMMAND, ADMIN_RULES, EFFECTIVE_ROUTES]
+    assert {ADMIN_RULES, EFFECTIVE_ROUTES} <= {AZURE_SDK_ACTIONS[key] for key in azure_calls()}
     assert RUNCOMMAND in {AZURE_SDK_ACTIONS[key] for key in azure_calls()}
 
 
