@@ -200,9 +200,9 @@ api_calls:
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
-from ansible_collections.aks.tunnel.plugins.module_utils import _kube
 from ansible_collections.aks.tunnel.plugins.module_utils import _konnectivity
 from ansible_collections.aks.tunnel.plugins.module_utils import _ladder
+from ansible_collections.aks.tunnel.plugins.module_utils import _tunnel_kube
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
 ARGUMENT_SPEC = _cluster_options.argument_spec(
@@ -218,46 +218,6 @@ ARGUMENT_SPEC = _cluster_options.argument_spec(
 )
 
 
-def read_metrics(module, namespace, label_selector):
-    """(pod metrics items, node metrics items, error text); both None when metrics.k8s.io is unavailable."""
-    from kubernetes import client  # pylint: disable=import-outside-toplevel
-    from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
-    custom = client.CustomObjectsApi(module.kube)
-    try:
-        pods = _kube.read_json(custom.list_namespaced_custom_object, 'metrics.k8s.io', 'v1beta1', namespace, 'pods',
-                               label_selector=label_selector, _request_timeout=module.kube_timeout).get('items') or []
-        nodes = _kube.read_json(custom.list_cluster_custom_object, 'metrics.k8s.io', 'v1beta1', 'nodes',
-                                _request_timeout=module.kube_timeout).get('items') or []
-    except ApiException as exc:
-        return None, None, _kube.describe_kube_error(exc, 'read metrics.k8s.io')
-    return pods, nodes, None
-
-
-def read_events(module, core):
-    """OOMKilling and SystemOOM events (namespace default); a 403 is reported, not fatal: pod status is the primary signal."""
-    from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
-    events = []
-    for reason in ('OOMKilling', 'SystemOOM'):
-        try:
-            events.extend(_kube.list_all(core.list_namespaced_event, 'default', field_selector='reason=%s' % reason,
-                                         _request_timeout=module.kube_timeout))
-        except ApiException as exc:
-            if exc.status != 403:
-                module.fail_from_exception(exc, 'list %s events in namespace default' % reason)
-            return events, _kube.describe_kube_error(exc, 'list %s events in namespace default' % reason)
-    return events, None
-
-
-def read_autoscaler(module, core, apps, namespace, configmap_name):
-    """The autoscaler Deployment and its ConfigMap (each None when absent)."""
-    timeout = module.kube_timeout
-    with module.api_errors('read the autoscaler ConfigMap'):
-        autoscaler = _kube.read_or_none(apps.read_namespaced_deployment, _konnectivity.AUTOSCALER_DEPLOYMENT, namespace, _request_timeout=timeout)
-        name = configmap_name or _konnectivity.autoscaler_refs(autoscaler).get('configmap') or _konnectivity.DEFAULT_CONFIGMAP
-        configmap = _kube.read_or_none(core.read_namespaced_config_map, name, namespace, _request_timeout=timeout)
-    return autoscaler, configmap
-
-
 def main():
     module = AksTunnelModule(ARGUMENT_SPEC, kube=True)
     params = module.params
@@ -265,44 +225,36 @@ def main():
         module.fail('memory_threshold must be in (0, 1], e.g. 0.9 for 90%% of the limit, got %s' % params['memory_threshold'])
     if params['api_timeout'] < 1:
         module.fail('api_timeout must be >= 1, got %d' % params['api_timeout'])
-    from kubernetes import client  # pylint: disable=import-outside-toplevel
-    core = client.CoreV1Api(module.kube)
-    apps = client.AppsV1Api(module.kube)
-    timeout = module.kube_timeout
+    kube = _tunnel_kube.from_module(module)
     namespace = params['namespace']
-    with module.api_errors('read Deployment %s/%s' % (namespace, params['deployment'])):
-        deployment = _kube.read_or_none(apps.read_namespaced_deployment, params['deployment'], namespace, _request_timeout=timeout)
+    deployment = kube.deployment(namespace, params['deployment'])
     model = _cluster_options.given_model(module)
     tunnel = (model or {}).get('tunnel') or {}
     if model is not None and (tunnel.get('namespace'), tunnel.get('selector')) == (namespace, params['label_selector']):
         pods = tunnel.get('pod_objects') or []
     else:
-        with module.api_errors('list pods %s in %s' % (params['label_selector'], namespace)):
-            pods = _kube.list_all(core.list_namespaced_pod, namespace, label_selector=params['label_selector'], _request_timeout=timeout)
-    events, events_error = read_events(module, core)
-    if model is not None:
-        nodes = _cluster_model.node_objects(model)
-    else:
-        with module.api_errors('list nodes'):
-            nodes = _kube.list_all(core.list_node, _request_timeout=timeout)
+        pods = kube.pods(namespace, params['label_selector'])
+    events, events_error = kube.oom_events()
+    nodes = _cluster_model.node_objects(model) if model is not None else kube.nodes()
     expected = params['expected_replicas']
     if expected is not None:
         configmap = None
     else:
-        autoscaler, configmap = read_autoscaler(module, core, apps, namespace, params['configmap'])
+        autoscaler = kube.deployment(namespace, _konnectivity.AUTOSCALER_DEPLOYMENT, doing='read the autoscaler ConfigMap')
+        name = params['configmap'] or _konnectivity.autoscaler_refs(autoscaler).get('configmap') or _konnectivity.DEFAULT_CONFIGMAP
+        configmap = kube.configmap(namespace, name, doing='read the autoscaler ConfigMap')
     if configmap is not None:
         node_labels = _konnectivity.autoscaler_refs(autoscaler).get('node_labels')
         if node_labels and model is not None:
             # CPA counts only the nodes with these labels, and the model has no labels
-            with module.api_errors('list nodes'):
-                nodes = _kube.list_all(core.list_node, _request_timeout=timeout)
+            nodes = kube.nodes()
         counts = _konnectivity.cluster_counts(nodes, node_labels)
         try:
             expected = _ladder.compute_replicas(configmap.get('data') or {}, counts['total_nodes'], counts['total_cores'],
                                                 counts['schedulable_nodes'], counts['schedulable_cores'])
         except _ladder.LadderError:
             expected = None
-    pod_metrics, node_metrics, metrics_error = read_metrics(module, namespace, params['label_selector'])
+    pod_metrics, node_metrics, metrics_error = kube.metrics(namespace, params['label_selector'])
     try:
         result = _konnectivity.analyze_agents(pods, deployment, events, nodes, pod_metrics=pod_metrics, node_metrics=node_metrics,
                                               metrics_error=metrics_error, expected_replicas=expected,

@@ -331,9 +331,9 @@ import time
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
-from ansible_collections.aks.tunnel.plugins.module_utils import _kube
 from ansible_collections.aks.tunnel.plugins.module_utils import _konnectivity
 from ansible_collections.aks.tunnel.plugins.module_utils import _ladder
+from ansible_collections.aks.tunnel.plugins.module_utils import _tunnel_kube
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
 ARGUMENT_SPEC = _cluster_options.argument_spec(
@@ -361,13 +361,9 @@ class _Concurrent(Exception):
 
 def read_state(module, params, model=None):
     """Read autoscaler, ConfigMap, agent Deployment and nodes (from ``model`` when given); returns (objects, configmap_ref)."""
-    from kubernetes import client  # pylint: disable=import-outside-toplevel
-    apps = client.AppsV1Api(module.kube)
-    core = client.CoreV1Api(module.kube)
-    timeout = module.kube_timeout
+    kube = _tunnel_kube.from_module(module)
     namespace = params['namespace']
-    with module.api_errors('read Deployment %s/%s' % (namespace, params['autoscaler_deployment'])):
-        autoscaler = _kube.read_or_none(apps.read_namespaced_deployment, params['autoscaler_deployment'], namespace, _request_timeout=timeout)
+    autoscaler = kube.deployment(namespace, params['autoscaler_deployment'])
     refs = _konnectivity.autoscaler_refs(autoscaler)
     if params['configmap']:
         ref = {'namespace': namespace, 'name': params['configmap'], 'source': 'option configmap'}
@@ -376,15 +372,10 @@ def read_state(module, params, model=None):
     else:
         ref = {'namespace': namespace, 'name': _konnectivity.DEFAULT_CONFIGMAP, 'source': 'default'}
     deployment_name = params['deployment'] or refs.get('target_name') or _konnectivity.AGENT_DEPLOYMENT
-    with module.api_errors('read ConfigMap %s/%s' % (namespace, ref['name'])):
-        configmap = _kube.read_or_none(core.read_namespaced_config_map, ref['name'], namespace, _request_timeout=timeout)
-    with module.api_errors('read Deployment %s/%s' % (namespace, deployment_name)):
-        deployment = _kube.read_or_none(apps.read_namespaced_deployment, deployment_name, namespace, _request_timeout=timeout)
-    if model is not None and not refs.get('node_labels'):
-        nodes = _cluster_model.node_objects(model)
-    else:
-        with module.api_errors('list nodes'):
-            nodes = _kube.list_all(core.list_node, _request_timeout=timeout)
+    configmap = kube.configmap(namespace, ref['name'])
+    deployment = kube.deployment(namespace, deployment_name)
+    # the model has no node labels: with --nodelabels CPA counts only some nodes, so they are listed
+    nodes = _cluster_model.node_objects(model) if model is not None and not refs.get('node_labels') else kube.nodes()
     return {'autoscaler': autoscaler, 'configmap': configmap, 'deployment': deployment, 'nodes': nodes, 'deployment_name': deployment_name}, ref
 
 
@@ -434,10 +425,8 @@ def plan_write(module, params, configmap):
 
 def write(module, params, ref, configmap):
     """Create or replace the ConfigMap with optimistic concurrency; returns the written object."""
-    from kubernetes import client  # pylint: disable=import-outside-toplevel
     from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
-    core = client.CoreV1Api(module.kube)
-    timeout = module.kube_timeout
+    kube = _tunnel_kube.from_module(module)
     original = configmap
     for _attempt in range(3):
         new_data, dummy_doc, dummy_json, dummy_warn, dummy_removed = plan_write(module, params, configmap)
@@ -446,16 +435,15 @@ def write(module, params, ref, configmap):
         try:
             if configmap is None:
                 body = {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': ref['name'], 'namespace': ref['namespace']}, 'data': new_data}
-                return _kube.read_json(core.create_namespaced_config_map, ref['namespace'], body, _request_timeout=timeout), True
+                return kube.create_configmap(ref['namespace'], body), True
             body = json.loads(json.dumps(configmap))
             body['data'] = new_data
-            return _kube.read_json(core.replace_namespaced_config_map, ref['name'], ref['namespace'], body, _request_timeout=timeout), True
+            return kube.replace_configmap(ref['namespace'], ref['name'], body), True
         except ApiException as exc:
             if exc.status != 409:
                 module.fail_from_exception(exc, 'write ConfigMap %s/%s' % (ref['namespace'], ref['name']))
         # 409: somebody wrote in between. Re-read; carry on only if the ladder itself is unchanged.
-        with module.api_errors('re-read ConfigMap %s/%s after a conflict' % (ref['namespace'], ref['name'])):
-            configmap = _kube.read_or_none(core.read_namespaced_config_map, ref['name'], ref['namespace'], _request_timeout=timeout)
+        configmap = kube.configmap(ref['namespace'], ref['name'], doing='re-read ConfigMap %s/%s after a conflict' % (ref['namespace'], ref['name']))
         if ((configmap or {}).get('data') or None) != ((original or {}).get('data') or None):
             raise _Concurrent(((original or {}).get('data'), (configmap or {}).get('data')))
     module.fail('ConfigMap %s/%s kept changing (3 conflicts in a row); try again later' % (ref['namespace'], ref['name']))
@@ -463,13 +451,11 @@ def write(module, params, ref, configmap):
 
 
 def wait_for_replicas(module, namespace, name, expected, wait_timeout):
-    from kubernetes import client  # pylint: disable=import-outside-toplevel
-    apps = client.AppsV1Api(module.kube)
+    kube = _tunnel_kube.from_module(module)
     deadline = time.monotonic() + wait_timeout
     summary = None
     while True:
-        with module.api_errors('read Deployment %s/%s while waiting' % (namespace, name)):
-            deployment = _kube.read_or_none(apps.read_namespaced_deployment, name, namespace, _request_timeout=module.kube_timeout)
+        deployment = kube.deployment(namespace, name, doing='read Deployment %s/%s while waiting' % (namespace, name))
         summary = _konnectivity.deployment_summary(deployment)
         if summary['replicas'] == expected and summary['ready_replicas'] >= expected:
             return summary, True

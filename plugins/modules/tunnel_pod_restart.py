@@ -134,8 +134,8 @@ api_calls:
 import time
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
-from ansible_collections.aks.tunnel.plugins.module_utils import _kube
 from ansible_collections.aks.tunnel.plugins.module_utils import _konnectivity
+from ansible_collections.aks.tunnel.plugins.module_utils import _tunnel_kube
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
 ARGUMENT_SPEC = _cluster_options.argument_spec(
@@ -151,10 +151,9 @@ def _names(pods):
     return sorted(p['metadata']['name'] for p in pods)
 
 
-def list_pods(module, core, namespace, selector):
-    with module.api_errors('list pods %s in %s' % (selector, namespace)):
-        pods = _kube.list_all(core.list_namespaced_pod, namespace, label_selector=selector, _request_timeout=module.kube_timeout)
-    return [p for p in pods if not (p.get('metadata') or {}).get('deletionTimestamp')]
+def list_pods(kube, namespace, selector):
+    """The pods of the selector that are not being deleted."""
+    return [p for p in kube.pods(namespace, selector) if not (p.get('metadata') or {}).get('deletionTimestamp')]
 
 
 def main():
@@ -163,16 +162,13 @@ def main():
     for option in ('wait_timeout', 'wait_sleep', 'api_timeout'):
         if params[option] < 1:
             module.fail('%s must be >= 1, got %d' % (option, params[option]))
-    from kubernetes import client  # pylint: disable=import-outside-toplevel
-    core = client.CoreV1Api(module.kube)
-    apps = client.AppsV1Api(module.kube)
+    kube = _tunnel_kube.from_module(module)
     namespace = params['namespace']
     deployments = {}
     for kind, name, dummy_selector in _konnectivity.TUNNELS:
         if params['component'] not in ('auto', kind):
             continue
-        with module.api_errors('read Deployment %s/%s' % (namespace, name)):
-            deployments[name] = _kube.read_or_none(apps.read_namespaced_deployment, name, namespace, _request_timeout=module.kube_timeout)
+        deployments[name] = kube.deployment(namespace, name)
         if deployments[name]:
             break
     tunnel = _konnectivity.detect_tunnel(deployments, params['component'])
@@ -181,7 +177,7 @@ def main():
             ', '.join(name for kind, name, _sel in _konnectivity.TUNNELS if params['component'] in ('auto', kind)), namespace),
             component=None, deployment=None, selector=None, pods_before=[])
     result = {'component': tunnel['kind'], 'deployment': tunnel['deployment'], 'selector': tunnel['selector']}
-    pods = sorted(list_pods(module, core, namespace, tunnel['selector']), key=lambda p: p['metadata']['name'])
+    pods = sorted(list_pods(kube, namespace, tunnel['selector']), key=lambda p: p['metadata']['name'])
     result['pods_before'] = _names(pods)
     if not pods:
         module.exit(changed=False, restarted=[], pods_after=[], **result)
@@ -196,15 +192,14 @@ def main():
     for pod in pods:
         name = pod['metadata']['name']
         started = time.monotonic()
-        body = {'apiVersion': 'v1', 'kind': 'DeleteOptions', 'preconditions': {'uid': pod['metadata'].get('uid')}}
         try:
-            core.delete_namespaced_pod(name, namespace, body=body, _request_timeout=module.kube_timeout, _preload_content=False)
+            kube.delete_pod(namespace, name, pod['metadata'].get('uid'))
         except ApiException as exc:
             if exc.status != 404:
                 module.fail_from_exception(exc, 'delete pod %s/%s' % (namespace, name), restarted=restarted, **result)
         replacement = None
         while replacement is None:
-            current = list_pods(module, core, namespace, tunnel['selector'])
+            current = list_pods(kube, namespace, tunnel['selector'])
             fresh = [p for p in current if p['metadata']['name'] not in seen and _konnectivity.pod_ready(p)]
             if fresh:
                 replacement = sorted(fresh, key=lambda p: p['metadata']['name'])[0]
@@ -216,7 +211,7 @@ def main():
         seen.add(replacement['metadata']['name'])
         restarted.append({'old_pod': name, 'old_node': pod['spec'].get('nodeName'), 'new_pod': replacement['metadata']['name'],
                           'new_node': replacement['spec'].get('nodeName'), 'seconds': round(time.monotonic() - started, 1)})
-    result['pods_after'] = _names(list_pods(module, core, namespace, tunnel['selector']))
+    result['pods_after'] = _names(list_pods(kube, namespace, tunnel['selector']))
     module.exit(changed=True, restarted=restarted, **result)
 
 
