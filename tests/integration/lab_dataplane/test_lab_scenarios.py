@@ -17,9 +17,10 @@ from ansible_collections.aks.tunnel.tests.lab import scenario as scenario_mod
 from ansible_collections.aks.tunnel.tests.lab.dataplane import nsg, plan as plan_mod
 from ansible_collections.aks.tunnel.tests.lab.topology import build_topology
 
-CATALOGUE = ['all-faults', 'egress-1194-blocked', 'egress-9000-blocked', 'healthy', 'iptables-drop', 'iptables-hardened',
+CATALOGUE = ['all-faults', 'avnm-admin-deny', 'egress-1194-blocked', 'egress-9000-blocked', 'healthy', 'iptables-drop', 'iptables-hardened',
              'iptables-kube-proxy', 'konnectivity-alpn-stripped',
-             'konnectivity-oom', 'konnectivity-undersized', 'nsg-deny-10250', 'nsg-jumpbox-deny', 'scale-5000', 'snat-autoscaler-max',
+             'konnectivity-oom', 'konnectivity-undersized', 'nsg-deny-10250', 'nsg-jumpbox-deny', 'path-drop-unexplained',
+             'route-appliance-drop', 'scale-5000', 'snat-autoscaler-max',
              'snat-exhaustion', 'ufw-enabled', 'ufw-scoped-allow']
 
 EXPECTED = {
@@ -41,6 +42,12 @@ EXPECTED = {
     'all-faults': (['iptables_blocks_10250', 'konnectivity_agent_scaling', 'nsg_blocks_10250', 'snat_exhaustion', 'ufw_blocks_10250'],
                    ['aks-nodepool1-64844604-vmss000003', 'aks-user1-64844604-vmss000000', 'aks-user1-64844604-vmss000002']),
     'scale-5000': ([], []),
+    # the path between nodes besides the NSGs (issue 12)
+    'avnm-admin-deny': (['network_path_blocks_10250'], ['aks-user1-64844604-vmss000001']),
+    'route-appliance-drop': (['network_path_blocks_10250'], ['aks-nodepool1-64844604-vmss000000', 'aks-nodepool1-64844604-vmss000001',
+                                                              'aks-nodepool1-64844604-vmss000002', 'aks-user1-64844604-vmss000000',
+                                                              'aks-user1-64844604-vmss000001']),
+    'path-drop-unexplained': (['network_path_blocks_10250'], ['aks-user1-64844604-vmss000001']),
 }
 
 BASE = {
