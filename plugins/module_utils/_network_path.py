@@ -323,9 +323,10 @@ def check_network_path(model, sources, admin_rules, routes, port=10250, protocol
                     blocked = blocked or {'blocked_by': 'admin_rule', 'rule': rule['name'], 'rule_id': rule['id'], 'direction': direction}
                     break
                 if verdict['access'] == ADMIN_ALWAYS_ALLOW:
-                    entry = always_allow.setdefault((rule['id'] or rule['name'], direction), dict(rule, nodes=set(), source_nodes=set()))
+                    entry = always_allow.setdefault((rule['id'] or rule['name'], direction), dict(rule, nodes=set(), source_nodes=set(), pairs=[]))
                     entry['nodes'].add(dest['name'])
                     entry['source_nodes'].add(src['name'])
+                    entry['pairs'].append([src['name'], dest['name']])
                 elif verdict['access'] == _nsg.UNKNOWN:
                     unknown.setdefault(dest['name'], verdict['reason'])
             if src['name'] in unknown_routes:
@@ -368,6 +369,16 @@ def check_network_path(model, sources, admin_rules, routes, port=10250, protocol
         'input_errors': input_errors,
         'vnets': sorted(set(list(rules_by_vnet) + list(unknown_vnets))),
     }
+
+
+def nsg_bypass(always_allow):
+    """{(source node, destination node): {directions}} whose NSGs an AlwaysAllow admin rule skips, from check_network_path()'s
+    (or network_path_info's) ``always_allow``; for _nsg_check.check_paths(nsg_bypass=...)."""
+    bypass = {}
+    for entry in always_allow or []:
+        for src, dest in entry.get('pairs') or []:
+            bypass.setdefault((src, dest), set()).add(entry['direction'])
+    return bypass
 
 
 # --------------------------------------------------------------------------- the finding

@@ -76,11 +76,13 @@ def _blocking_entry(verdict, flow, port, protocol, nsgs):
     }
 
 
-def check_paths(model, nsgs, sources, port=10250, protocol='Tcp', egress=None, api_server_ip=None):
+def check_paths(model, nsgs, sources, port=10250, protocol='Tcp', egress=None, api_server_ip=None, nsg_bypass=None):
     """Evaluate the kubelet path and, when ``egress`` is given, the egress path.
 
     ``model``: aks_cluster_info's model; ``nsgs``: {lower-case id: NSG in ARM shape}; ``sources``: model
-    nodes (tunnel hosts); ``egress``: the tunnel's egress list (``[{protocol, port, ...}]``).
+    nodes (tunnel hosts); ``egress``: the tunnel's egress list (``[{protocol, port, ...}]``); ``nsg_bypass``: {(source node,
+    destination node): {directions}} that an AlwaysAllow Virtual Network Manager admin rule lets through without NSG evaluation
+    (_network_path.nsg_bypass): Azure skips those NSGs for that pair, so does the evaluation.
     Returns ``{nsgs: [per-NSG verdicts], blocking_rules, paths: {checked, allowed, denied, unknown},
     denied_nodes, unknown_nodes: [{node, reason}], egress: [...], evaluations}``.
     """
@@ -153,6 +155,9 @@ def check_paths(model, nsgs, sources, port=10250, protocol='Tcp', egress=None, a
             if src.get('name') == dest.get('name') or not src.get('private_ip'):
                 continue
             combo = (src.get('nic_nsg_id'), src.get('subnet_nsg_id'), dest.get('subnet_nsg_id'), dest.get('nic_nsg_id'))
+            skipped = (nsg_bypass or {}).get((src.get('name'), dest.get('name')))
+            if skipped:  # AlwaysAllow admin rule: Outbound skips the source NSGs, Inbound the destination NSGs
+                combo = tuple(None if ('Outbound' if i < 2 else 'Inbound') in skipped else nsg_id for i, nsg_id in enumerate(combo))
             combo_nsgs = [_lookup(compiled, i) for i in combo]
             missing = [i for i, n in zip(combo, combo_nsgs) if i and n is None]
             if missing or any(sensitive.get(i.lower()) for i in combo if i):

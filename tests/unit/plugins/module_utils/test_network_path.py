@@ -231,3 +231,29 @@ def test_sdk_as_dict_shape():
                                                                                  'priority': '7', 'protocol': 'ANY'}})
     assert (rule['access'], rule['direction'], rule['priority'], rule['protocol'], rule['sources'], rule['destination_port_ranges']) == (
         'AlwaysAllow', 'Outbound', 7, '*', ['*'], ['*'])
+
+
+NSG_ID = '/subscriptions/%s/resourceGroups/MC_rg_aks_westeurope/providers/Microsoft.Network/networkSecurityGroups/aks-agentpool-nsg' % SUB
+DENY_NSG = {'id': NSG_ID, 'name': 'aks-agentpool-nsg', 'properties': {'securityRules': [
+    {'name': 'deny-kubelet', 'properties': {'priority': 200, 'direction': 'Inbound', 'access': 'Deny', 'protocol': 'Tcp',
+                                            'sourceAddressPrefix': '*', 'sourcePortRange': '*', 'destinationAddressPrefix': '*',
+                                            'destinationPortRange': '10250'}}]}}
+
+
+@pytest.mark.parametrize('rules, denied', [
+    # no admin rule: the NSG Deny blocks n1 and n2
+    ([], ['n1', 'n2']),
+    # AlwaysAllow Inbound to n2: its NSGs are skipped (Azure), n1 stays blocked
+    ([admin('always-n2', access='AlwaysAllow', destinations=['10.240.0.6/32'])], ['n1']),
+    # an Allow admin rule hands on to the NSG: still blocked
+    ([admin('allow', access='Allow')], ['n1', 'n2']),
+    # AlwaysAllow Outbound skips only the source's NSGs; the Inbound NIC NSG still denies
+    ([admin('always-out', access='AlwaysAllow', direction='Outbound')], ['n1', 'n2']),
+])
+def test_nsg_check_honours_always_allow(rules, denied):
+    from ansible_collections.aks.tunnel.plugins.module_utils import _nsg_check  # pylint: disable=import-outside-toplevel
+    model = {'cluster': MODEL['cluster'], 'nodes': [dict(n, nic_nsg_id=NSG_ID, subnet_nsg_id=None) for n in MODEL['nodes']]}
+    sources = [model['nodes'][0]]
+    result = np.check_network_path(model, sources, {VNET.lower(): rules}, {'n0': SYSTEM})
+    checked = _nsg_check.check_paths(model, {NSG_ID.lower(): DENY_NSG}, sources, nsg_bypass=np.nsg_bypass(result['always_allow']))
+    assert sorted(checked['denied_nodes']) == denied
