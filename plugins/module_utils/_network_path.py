@@ -181,8 +181,8 @@ def evaluate_admin_direction(rules, direction, protocol, source_ip, destination_
     for rule in rules:
         result, reason = match_admin_rule(rule, direction, protocol, source_ip, destination_ip, port, vnet_prefixes)
         if result is True:
-            return {'access': rule['access'], 'rule': rule, 'reason': '%s admin rule %s (priority %d) matches' % (rule['access'], rule['name'],
-                                                                                                            rule['priority'])}
+            reason = '%s admin rule %s (priority %d) matches' % (rule['access'], rule['name'], rule['priority'])
+            return {'access': rule['access'], 'rule': rule, 'reason': reason}
         if result is None:
             return {'access': _nsg.UNKNOWN, 'rule': rule, 'reason': reason}
     return {'access': None, 'rule': None, 'reason': 'no %s admin rule matches' % direction.lower()}
@@ -398,8 +398,8 @@ def _admin_text(rule):
         where.append('security admin configuration %s' % rule['configuration'])
     if rule.get('rule_collection'):
         where.append('rule collection %s' % rule['rule_collection'])
-    return "%s admin rule '%s' (priority %d, %s%s)" % (rule['access'], rule['name'], rule['priority'], rule['direction'],
-                                                      ', ' + ', '.join(where) if where else '')
+    place = ', ' + ', '.join(where) if where else ''
+    return "%s admin rule '%s' (priority %d, %s%s)" % (rule['access'], rule['name'], rule['priority'], rule['direction'], place)
 
 
 def _admin_remediation(rule):
@@ -488,8 +488,8 @@ def path_finding(result, sources, unreachable=None, port=10250):
             nodes = [n for n in hit['nodes'] if n in down_set]
             if nodes:
                 problem_nodes.update(nodes)
-                evidence.append(text + ('; %s of them unreachable' % len(nodes)) + (': the appliance drops the kubelet traffic'
-                                                                                     if hit['effect'] == 'appliance' else ': a blackhole'))
+                what = ': the appliance drops the kubelet traffic' if hit['effect'] == 'appliance' else ': a blackhole'
+                evidence.append(text + ('; %s of them unreachable' % len(nodes)) + what)
                 routes.append(dict(entry, nodes=nodes))
             elif hit['effect'] == 'appliance':
                 warnings.append(text + '; every one of them was reachable, so the appliance passes TCP %d today (a change on it can cut '
@@ -521,10 +521,9 @@ def path_finding(result, sources, unreachable=None, port=10250):
             'commands': _commands(pairs, port) + _route_commands(routes)
             + ['az rest --method get --url "https://management.azure.com%s?api-version=2024-05-01"' % r['id'] for r in admin_rules if r['id']],
         }
-        summary = 'TCP %d to %d node(s) is blocked between the nodes outside the NSGs: %s' % (
-            port, len(problem_nodes), ', '.join(sorted(set(['admin rule %s' % r['rule'] for r in admin_rules]
-                                                             + ['%s route %s on %s' % (r['effect'], r['route'] or r['next_hop_type'], r['node'])
-                                                                for r in routes]))))
+        named = ['admin rule %s' % r['rule'] for r in admin_rules]
+        named += ['%s route %s on %s' % (r['effect'], r['route'] or r['next_hop_type'], r['node']) for r in routes]
+        summary = 'TCP %d to %d node(s) is blocked between the nodes outside the NSGs: %s' % (port, len(problem_nodes), ', '.join(sorted(set(named))))
         if unexplained:
             evidence.append('unreachable node(s) not explained by admin rules or routes: %s' % _some(unexplained))
         return _causes.make_finding(cause, _causes.STATUS_PROBLEM, summary, problem_nodes, evidence, remediation)

@@ -73,18 +73,21 @@ _ADMIN_PROPERTIES = {
     'destinationPortRanges': {'type': 'array', 'items': {'type': 'string'}}, 'access': {'enum': ['Allow', 'Deny', 'AlwaysAllow']},
     'priority': {'type': 'integer', 'minimum': 1, 'maximum': 4096}, 'direction': {'enum': ['Inbound', 'Outbound']},
     'provisioningState': {'enum': ['Succeeded', 'Updating', 'Deleting', 'Failed']}, 'resourceGuid': {'type': 'string'}}
-_EFFECTIVE_ADMIN_RULE = {'type': 'object', 'required': ['kind'], 'properties': {
+_EFFECTIVE_ADMIN_RULE_FIELDS = {
     'id': {'type': 'string'}, 'configurationDescription': {'type': 'string'}, 'ruleCollectionDescription': {'type': 'string'},
     'ruleCollectionAppliesToGroups': {'type': 'array', 'items': {'type': 'object', 'required': ['networkGroupId'],
                                                                  'properties': {'networkGroupId': {'type': 'string'}}}},
     'ruleGroups': {'type': 'array', 'items': {'type': 'object', 'properties': {'id': {'type': 'string'}, 'properties': {'type': 'object'}}}},
-    'kind': {'enum': ['Custom', 'Default']}},
+    'kind': {'enum': ['Custom', 'Default']}}
+_EFFECTIVE_ADMIN_RULE = {
+    'type': 'object', 'required': ['kind'], 'properties': _EFFECTIVE_ADMIN_RULE_FIELDS,
     'oneOf': [
         {'properties': {'kind': {'enum': ['Custom']}, 'properties': {
             'type': 'object', 'required': ['protocol', 'access', 'direction', 'priority'], 'properties': _ADMIN_PROPERTIES}}},
         {'properties': {'kind': {'enum': ['Default']}, 'properties': {
             'type': 'object', 'properties': dict(_ADMIN_PROPERTIES, flag={'type': 'string'})}}},
-    ]}
+    ],
+}
 LAB_SCHEMAS[('avnm', 'ListNetworkManagerEffectiveSecurityAdminRules', 200)] = {'type': 'object', 'properties': {
     'value': {'type': 'array', 'items': _EFFECTIVE_ADMIN_RULE}, 'skipToken': {'type': 'string'}}}
 LAB_GROUPS = ('resources', 'avnm')

@@ -45,8 +45,8 @@ EXPECTED = {
     # the path between nodes besides the NSGs (issue 12)
     'avnm-admin-deny': (['network_path_blocks_10250'], ['aks-user1-64844604-vmss000001']),
     'route-appliance-drop': (['network_path_blocks_10250'], ['aks-nodepool1-64844604-vmss000000', 'aks-nodepool1-64844604-vmss000001',
-                                                              'aks-nodepool1-64844604-vmss000002', 'aks-user1-64844604-vmss000000',
-                                                              'aks-user1-64844604-vmss000001']),
+                                                             'aks-nodepool1-64844604-vmss000002', 'aks-user1-64844604-vmss000000',
+                                                             'aks-user1-64844604-vmss000001']),
     'path-drop-unexplained': (['network_path_blocks_10250'], ['aks-user1-64844604-vmss000001']),
 }
 

@@ -65,7 +65,9 @@ APPLIANCE = SYSTEM + [route('10.240.0.0/16', 'VirtualAppliance', source='User', 
 BLACKHOLE = SYSTEM + [route('10.240.0.6/32', 'None', source='User', name='drop-n2')]
 
 
-def run(admin_rules=None, routes=None, unreachable=None, sources=SOURCES, model=MODEL):
+def run(admin_rules=None, routes=None, unreachable=None, sources=None, model=None):
+    model = MODEL if model is None else model
+    sources = SOURCES if sources is None else sources
     admin_rules = {VNET.lower(): [] if admin_rules is None else admin_rules}
     routes = {'n0': SYSTEM} if routes is None else routes
     result = np.check_network_path(model, sources, admin_rules, routes)
@@ -227,8 +229,8 @@ def test_id_parts():
 
 def test_sdk_as_dict_shape():
     """azure-mgmt-network 33 models: as_dict() keeps the REST names (TypeSpec models)."""
-    rule = np.normalize_admin_rule({'id': 'x', 'kind': 'Custom', 'properties': {'access': 'alwaysallow', 'direction': 'outbound',
-                                                                                 'priority': '7', 'protocol': 'ANY'}})
+    raw = {'id': 'x', 'kind': 'Custom', 'properties': {'access': 'alwaysallow', 'direction': 'outbound', 'priority': '7', 'protocol': 'ANY'}}
+    rule = np.normalize_admin_rule(raw)
     assert (rule['access'], rule['direction'], rule['priority'], rule['protocol'], rule['sources'], rule['destination_port_ranges']) == (
         'AlwaysAllow', 'Outbound', 7, '*', ['*'], ['*'])
 
