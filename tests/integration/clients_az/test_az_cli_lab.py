@@ -197,6 +197,22 @@ def test_aks_update_load_balancer_outbound_ports_repairs_snat(azlab):
     assert [r['allocatedOutboundPorts'] for r in rules] == [2048]
 
 
+def test_azcli_prints_the_shell_lines_of_docs_lab_md(azlab, tmp_path):
+    """`python -m ...tests.lab.arm.azcli --state DIR` (docs/lab.md): a second config dir, logged in, and its export lines."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    config_dir = str(tmp_path / 'az-by-hand')
+    module_path = azcli.__file__.split(os.sep)
+    root = os.sep.join(module_path[:len(module_path) - 1 - module_path[::-1].index('ansible_collections')])
+    env = dict(os.environ, PYTHONPATH=root)
+    proc = subprocess.run([sys.executable, '-m', 'ansible_collections.aks.tunnel.tests.lab.arm.azcli', '--state', azlab.state_dir,
+                           '--az', AZ, '--config-dir', config_dir], capture_output=True, text=True, env=env, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:2] == ['export AZURE_CONFIG_DIR=%s' % config_dir, 'export REQUESTS_CA_BUNDLE=%s' % azlab.vars['aks_tunnel_lab']['ca_path']]
+    again = azcli.AzCli(AZ, config_dir, azlab.vars['aks_tunnel_lab']['ca_path'])
+    assert again.run('account', 'show', '--query', 'user.name') == azlab.vars['aks_tunnel_azure_auth']['client_id']
+
+
 def test_every_request_and_answer_of_the_az_session_matches_the_specs(azlab):
     """Runs last: what azure-cli 2.91 sent (at its own api-versions) and what the emulator answered fits the swagger."""
     entries = [e for e in azlab.arm_journal() if e['spec']]
