@@ -409,14 +409,14 @@ def kubelet_finding(summary, nodes=None, port=PORT, limit=20):
     return _causes.make_finding(cause, _causes.STATUS_OK, text, [], evidence)
 
 
-def request_node_health(core_api, read_timeout, connect_timeout=10, path=HEALTH_PATH):
-    """A `request(name)` for probe_nodes over a kubernetes CoreV1Api: GET /api/v1/nodes/{name}/proxy/{path}, never raising."""
+def request_node_health(connect, read_timeout, connect_timeout=10, path=HEALTH_PATH):
+    """A `request(name)` for probe_nodes over CoreV1Api.connect_get_node_proxy_with_path (`connect`): GET
+    /api/v1/nodes/{name}/proxy/{path}, never raising."""
     from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
 
     def request(name):
         try:
-            response = core_api.connect_get_node_proxy_with_path(name, path, _preload_content=False,
-                                                                  _request_timeout=(connect_timeout, read_timeout))
+            response = connect(name, path, _preload_content=False, _request_timeout=(connect_timeout, read_timeout))
             try:
                 body = response.data
             finally:

@@ -75,9 +75,13 @@ KUBE_CALLS = {
     ('create_namespaced_config_map',): ('create', '', 'configmaps', KUBE_NAMESPACE, ()),
     ('list_namespaced_custom_object', 'metrics.k8s.io', 'pods'): ('list', 'metrics.k8s.io', 'pods', KUBE_NAMESPACE, ()),
     ('list_cluster_custom_object', 'metrics.k8s.io', 'nodes'): ('list', 'metrics.k8s.io', 'nodes', None, ()),
+    ('connect_get_node_proxy_with_path',): ('get', '', 'nodes/proxy', None, ()),
 }
 # Called, deliberately not granted (rbac/kubernetes/aks-tunnel-remediate.yaml says why): AKS always has this ConfigMap.
 NOT_GRANTED = {('create_namespaced_config_map',)}
+# Granted only by the opt-in rbac/kubernetes/aks-tunnel-diagnose-kubelet-proxy.yaml: nodes/proxy reaches the kubelet API
+# (exec on some versions), more than a diagnose role should carry by default (rbac/README.md).
+OPT_IN = {('connect_get_node_proxy_with_path',): 'diagnose-kubelet-proxy'}
 KUBE_API_CLASSES = ('CoreV1Api', 'AppsV1Api', 'CustomObjectsApi')
 READ_VERBS = ('get', 'list')
 
@@ -219,8 +223,9 @@ def test_kubernetes_files_are_roles_with_names_limited(name):
 
 
 @pytest.mark.parametrize('name, include', [
-    ('diagnose', lambda key, verb: verb in READ_VERBS),
-    ('remediate', lambda key, verb: key not in NOT_GRANTED),
+    ('diagnose', lambda key, verb: verb in READ_VERBS and key not in OPT_IN),
+    ('remediate', lambda key, verb: key not in NOT_GRANTED and key not in OPT_IN),
+    ('diagnose-kubelet-proxy', lambda key, verb: OPT_IN.get(key) == 'diagnose-kubelet-proxy'),
 ])
 def test_kubernetes_role_covers_and_does_not_exceed_the_calls(name, include):
     documents = kube_rbac.shipped(name)
@@ -246,3 +251,17 @@ def test_kubernetes_role_covers_and_does_not_exceed_the_calls(name, include):
 def test_kubernetes_remediate_role_examples(request_, allowed):
     verb, group, resource, namespace, name = request_
     assert kube_rbac.allows(kube_rbac.shipped('remediate'), verb, group, resource, namespace, name) is allowed
+
+
+def test_kubelet_proxy_opt_in_is_one_cluster_role_with_get_on_nodes_proxy_only():
+    path = os.path.join(ROOT, 'rbac', 'kubernetes', 'aks-tunnel-diagnose-kubelet-proxy.yaml')
+    with open(path, encoding='utf-8') as handle:
+        shipped = yaml.safe_load(handle)
+    assert (shipped['apiVersion'], shipped['kind']) == ('v1', 'List')
+    documents = shipped['items']
+    assert documents == kube_rbac.shipped('diagnose-kubelet-proxy')
+    assert [(doc['kind'], doc['metadata']['name']) for doc in documents] == [('ClusterRole', 'aks-tunnel-diagnose-kubelet-proxy')]
+    assert kube_rbac.grants(documents) == {('*', '', 'nodes/proxy', 'get', None)}
+    # The shipped diagnose and remediate roles never reach the kubelet API.
+    for name in ('diagnose', 'remediate'):
+        assert not kube_rbac.allows(kube_rbac.shipped(name), 'get', '', 'nodes', None, 'any-node', 'proxy')

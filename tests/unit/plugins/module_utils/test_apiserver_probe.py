@@ -285,7 +285,7 @@ def test_request_node_health_adapter_never_raises():
                 raise MaxRetryError(ReadTimeoutError('Read timed out.'))
             return self.response
     core = Core()
-    request = ap.request_node_health(core, 7)
+    request = ap.request_node_health(core.connect_get_node_proxy_with_path, 7)
     assert request('up') == (ap.ANSWERED, 'ok', None) and core.response.released
     assert core.calls[0] == ('up', 'healthz', {'_preload_content': False, '_request_timeout': (10, 7)})
     assert request('down') == (ap.REFUSED, REFUSED_TEXT, None)
