@@ -77,6 +77,9 @@ def _drive_everything(arm):
         ('GET', arm.lb_id + 'x/providers/Microsoft.Insights/metrics', MON, None),
         ('GET', arm.lb_id + '/providers/Microsoft.Insights/metricDefinitions', MON, None),
         ('GET', arm.lb_id + '/providers/Microsoft.Insights/metricDefinitions', MON, {'params': {'metricnamespace': 'Microsoft.Compute/x'}}),
+        ('POST', vnet + '/listNetworkManagerEffectiveSecurityAdminRules', NET, {}),  # the network path (issue 12)
+        ('POST', vnet + 'x/listNetworkManagerEffectiveSecurityAdminRules', NET, {}),
+        ('POST', net + '/networkInterfaces/nope/effectiveRouteTable', NET, None),
         ('GET', '/subscriptions', RES, None), ('GET', '/subscriptions/' + sub, RES, None), ('GET', '/tenants', RES, None),
         ('GET', '/subscriptions/00000000-0000-4000-8000-0000000000ff', RES, None), ('GET', '/tenants', '2001-01-01', None),
     ]
@@ -89,6 +92,8 @@ def _drive_everything(arm):
         elif extra is not None:
             kwargs['json'] = extra
         arm.arm(method, path, version, **kwargs)
+    routes = arm.arm('POST', net + '/networkInterfaces/%s/effectiveRouteTable' % arm.node('system-0')['nic_name'], NET)
+    arm.arm('GET', routes.headers['Location'])  # the LRO's result: the EffectiveRouteListResult
     pips = arm.arm('GET', net + '/publicIPAddresses', NET).json()['value']
     arm.arm('GET', pips[0]['id'], NET)
     # cluster PUT: a valid round trip and an invalid profile
