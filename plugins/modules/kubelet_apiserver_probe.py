@@ -14,11 +14,11 @@ description:
   - Sends one C(GET /api/v1/nodes/<node>/proxy/healthz) per node. The API server dials the node's kubelet on TCP 10250
     through the tunnel (konnectivity, tunnel-front or aks-link) with TLS, exactly as for C(kubectl logs) and C(kubectl exec),
     so this is end-to-end ground truth, independent of Run Command (it works where Run Command is not permitted).
-  - When the API server cannot reach a kubelet it answers with its own error text, kept as evidence per node - for example
+  - "When the API server cannot reach a kubelet it answers with its own error text, kept as evidence per node - for example
     C(error trying to reach service: dial tcp 10.240.0.8:10250: i/o timeout) (something drops the path),
     C(... connect: connection refused) (nothing listens, or a firewall rejects), C(... http: server gave HTTP response to
     HTTPS client) (the kubelet serves plain HTTP), C(... tls: ...) (the TLS handshake fails), C(... No agent available)
-    (the tunnel itself is down).
+    (the tunnel itself is down)."
   - Returns every node the API server could not reach (RV(unreachable_nodes)) and a C(kubelet_not_serving) finding -
     PROBLEM for plain HTTP or a failing TLS handshake (naming the nodes and the API server's text); UNKNOWN for nodes
     that refused the connection (a stopped kubelet and a firewall REJECT give the same text; the node inspection of

@@ -12,7 +12,6 @@ the lab API server's, which are the real API server's (`error trying to reach se
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import os
 
@@ -83,7 +82,6 @@ def lab(tmp_path_factory):
 
 def test_every_kubelet_through_the_api_server(lab, tmp_path):
     data = run_playbook(tmp_path, PROBE, lab.vars_file, {})
-    first = data
     names = dict(('%s-%s' % (n['pool'], n['instance_id']), n['name']) for n in data['info']['nodes'])
     ips = dict(('%s-%s' % (n['pool'], n['instance_id']), n['private_ip']) for n in data['info']['nodes'])
     short = dict((v, k) for k, v in names.items())
@@ -111,7 +109,7 @@ def test_every_kubelet_through_the_api_server(lab, tmp_path):
     assert data['admin']['api_calls']['kube'] == 7
     assert data['listed']['api_calls']['kube'] == 8
     # with the model the run command advice names the scale set and instance
-    assert 'az vmss run-command invoke --resource-group %s' % first['info']['cluster']['node_resource_group'] in \
+    assert 'az vmss run-command invoke --resource-group %s' % data['info']['cluster']['node_resource_group'] in \
         data['admin']['finding']['remediation']['commands'][1]
 
     named = data['named']

@@ -115,7 +115,7 @@ def test_nodes_from_model_and_kubernetes_agree():
     assert ap.nodes_from_kubernetes(items) == expected
 
 
-NODES = [{'name': n, 'pool': n.split('-')[0]} for n in ('a-0', 'a-1', 'a-2', 'b-0', 'b-1', 'c-0')]
+NODES = [{'name': n, 'pool': n.split('-', maxsplit=1)[0]} for n in ('a-0', 'a-1', 'a-2', 'b-0', 'b-1', 'c-0')]
 
 
 @pytest.mark.parametrize('wanted, max_nodes, order, not_probed', [
