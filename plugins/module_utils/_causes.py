@@ -21,6 +21,9 @@ IPTABLES_BLOCKS_10250 = 'iptables_blocks_10250'
 EGRESS_PORTS_BLOCKED = 'egress_ports_blocked'
 SNAT_EXHAUSTION = 'snat_exhaustion'
 KONNECTIVITY_AGENT_SCALING = 'konnectivity_agent_scaling'
+NFT_BLOCKS_10250 = 'nft_blocks_10250'
+KUBELET_NOT_SERVING = 'kubelet_not_serving'
+NETWORK_PATH_BLOCKS_10250 = 'network_path_blocks_10250'
 
 # Evidence sources: one task file of the aks.tunnel.diagnose role each (roles/diagnose/tasks/<source>.yml), one
 # registered result (or a list of them) each.  A source that fails makes every cause it reports on UNKNOWN.
@@ -28,36 +31,48 @@ SOURCE_PROBE = 'probe'                # vmss_runcommand_probe: kubelets and egre
 SOURCE_NSG = 'nsg'                    # nsg_port_check: NSG evaluation of the kubelet flows and the egress
 SOURCE_SNAT = 'snat'                  # snat_usage_info: Azure Monitor SNAT metrics of the outbound load balancer
 SOURCE_KONNECTIVITY = 'konnectivity'  # konnectivity_ladder (query) + konnectivity_agent_info
-SOURCES = (SOURCE_PROBE, SOURCE_NSG, SOURCE_SNAT, SOURCE_KONNECTIVITY)
+SOURCE_PATH = 'path'                  # network_path_info: Virtual Network Manager admin rules, effective routes of the node NICs
+SOURCE_APISERVER = 'apiserver'        # kubelet_apiserver_probe: each kubelet through the API server, as kubectl logs goes
+SOURCES = (SOURCE_PROBE, SOURCE_PATH, SOURCE_NSG, SOURCE_SNAT, SOURCE_KONNECTIVITY, SOURCE_APISERVER)
+# A source that reads the result of another runs after it (path takes the probe's unreachable nodes).
+SOURCE_AFTER = {SOURCE_PATH: (SOURCE_PROBE,)}
 
 # How a cause is repaired by playbooks/remediate.yml (roles/remediate/tasks/<repair>.yml).
 REPAIR_AUTOMATIC = 'automatic'   # the repair changes exactly what the finding proves blocks
 REPAIR_PARTIAL = 'partial'       # some findings have a safe repair, the others get exact advice
 REPAIR_ADVICE = 'advice'         # no safe automatic repair: the finding says what to change
 
-Cause = namedtuple('Cause', 'id title tag sources repair repair_tasks remediation_keys')
+Cause = namedtuple('Cause', 'id title tag sources repair repair_tasks remediation_keys kubelet_path')
 Cause.__doc__ = """One cause of a broken tunnel.
 
 id: the finding's `cause`; title: one line for humans; tag: the playbook tag (--tags) that selects it;
 sources: the evidence sources whose results carry its findings (in the order they are merged);
 repair: REPAIR_*; repair_tasks: the task file of the aks.tunnel.remediate role that repairs it (several causes may share
 one, e.g. UFW and iptables are repaired by one Run Command per node); remediation_keys: the documented keys of the finding's `remediation` when it is a PROBLEM
-(besides `summary`, which every remediation may carry).
+(besides `summary`, which every remediation may carry); kubelet_path: the cause makes a kubelet unreachable from the
+tunnel, so its findings name unreachable nodes (the report's rule: every unreachable kubelet ends in a PROBLEM or
+UNKNOWN finding of such a cause).
 """
 
 CAUSES = (
     Cause(NSG_BLOCKS_10250, 'NSG rule blocks TCP 10250 between nodes', 'nsg', (SOURCE_NSG,), REPAIR_AUTOMATIC, 'nsg',
-          ('module', 'nsg_rules')),
+          ('module', 'nsg_rules'), True),
     Cause(UFW_BLOCKS_10250, 'UFW on a node blocks TCP 10250', 'ufw', (SOURCE_PROBE,), REPAIR_AUTOMATIC, 'node_firewall',
-          ('module', 'nodes', 'ufw')),
+          ('module', 'nodes', 'ufw'), True),
     Cause(IPTABLES_BLOCKS_10250, 'iptables rule on a node drops/rejects TCP 10250', 'iptables', (SOURCE_PROBE,), REPAIR_AUTOMATIC,
-          'node_firewall', ('module', 'nodes', 'iptables', 'iptables_rules')),
+          'node_firewall', ('module', 'nodes', 'iptables', 'iptables_rules'), True),
     Cause(EGRESS_PORTS_BLOCKED, 'Tunnel egress to the API server is blocked', 'egress', (SOURCE_PROBE, SOURCE_NSG), REPAIR_PARTIAL,
-          'egress', ('module', 'nsg_rules', 'egress')),
+          'egress', ('module', 'nsg_rules', 'egress'), False),
     Cause(SNAT_EXHAUSTION, 'Load balancer SNAT port exhaustion', 'snat', (SOURCE_SNAT,), REPAIR_AUTOMATIC, 'snat',
-          ('allocated_outbound_ports', 'managed_outbound_ips', 'peak_ports', 'ips_needed', 'fits_current_ips', 'reason', 'advice')),
+          ('allocated_outbound_ports', 'managed_outbound_ips', 'peak_ports', 'ips_needed', 'fits_current_ips', 'reason', 'advice'), False),
     Cause(KONNECTIVITY_AGENT_SCALING, 'konnectivity-agent under-scaled, OOM-killed or broken ladder', 'konnectivity',
-          (SOURCE_KONNECTIVITY,), REPAIR_PARTIAL, 'konnectivity', ('ladder', 'deployment_resources', 'advice', 'caveat')),
+          (SOURCE_KONNECTIVITY,), REPAIR_PARTIAL, 'konnectivity', ('ladder', 'deployment_resources', 'advice', 'caveat'), False),
+    Cause(NFT_BLOCKS_10250, 'nftables rule on a node drops/rejects TCP 10250', 'nft', (SOURCE_PROBE,), REPAIR_ADVICE, 'advice',
+          ('nodes', 'nft_rules', 'commands'), True),
+    Cause(KUBELET_NOT_SERVING, 'The kubelet does not serve TLS on TCP 10250 (down, refusing, or plain HTTP)', 'kubelet',
+          (SOURCE_PROBE, SOURCE_APISERVER), REPAIR_ADVICE, 'advice', ('nodes', 'commands'), True),
+    Cause(NETWORK_PATH_BLOCKS_10250, 'The network drops TCP 10250 between nodes outside the nodes and the NSGs', 'network',
+          (SOURCE_PATH,), REPAIR_ADVICE, 'advice', ('admin_rules', 'routes', 'pairs', 'commands'), True),
 )
 
 _BY_ID = dict((c.id, c) for c in CAUSES)
@@ -187,6 +202,11 @@ def plan(checks=None, symptom_causes=None, run_tags=None, skip_tags=None, proble
             if source not in sources:
                 sources.append(source)
     sources += [s for s in SOURCES if s not in sources and any(s in cause(c).sources for c in selected)]
+    for source, before in SOURCE_AFTER.items():
+        for needed in before:
+            if source in sources and needed in sources and sources.index(needed) > sources.index(source):
+                sources.remove(needed)
+                sources.insert(sources.index(source), needed)
     repairs = []
     for cause_id in selected:
         if cause(cause_id).repair_tasks not in repairs:

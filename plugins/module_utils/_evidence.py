@@ -97,7 +97,8 @@ def collect(evidence, causes=None):
     Returns {findings: [...], errors: {cause: message}, checked: [...], stats: {...}, error: message or None}; error says
     why the diagnosis itself could not run (the model read failed).
     A failed source makes each cause it reports on UNKNOWN with the module's message; a failed model read makes every
-    cause UNKNOWN (nothing could be checked without it).
+    cause UNKNOWN (nothing could be checked without it). Every node the probe or the API server saw unreachable ends in a
+    PROBLEM or UNKNOWN finding (unexplained_unreachable).
     """
     if not isinstance(evidence, dict):
         raise EvidenceError('evidence must be a dict of registered results by source (%s), got %s'
@@ -140,6 +141,10 @@ def collect(evidence, causes=None):
             for finding in _findings_of(result):
                 if finding.get('cause') in selected:
                     findings.append(finding)
+    if failure is None:
+        leftover = unexplained_unreachable(evidence, findings, selected)
+        if leftover is not None:
+            findings.append(leftover)
     return {'findings': findings, 'errors': errors, 'checked': selected, 'stats': stats, 'error': failure}
 
 
@@ -151,3 +156,73 @@ def _findings_of(result):
         for finding in result.get(key) or []:
             if isinstance(finding, dict):
                 yield finding
+
+
+def _unreachable_nodes(evidence):
+    """Every node some evidence saw unreachable on the kubelet port: {node: [why, ...]} from the probe and the API server."""
+    nodes = {}
+    for result in _results(evidence.get(_causes.SOURCE_PROBE), _causes.SOURCE_PROBE):
+        if not _ran(result) or _failure(result):
+            continue
+        for item in (result.get('summary') or {}).get('unreachable_nodes') or []:
+            if isinstance(item, dict) and item.get('node'):
+                sources = ', '.join('%s: %s' % (src, status) for src, status in sorted((item.get('from') or {}).items()))
+                nodes.setdefault(item['node'], []).append('probe of %s from %s' % (item.get('target') or item['node'], sources))
+    for result in _results(evidence.get(_causes.SOURCE_APISERVER), _causes.SOURCE_APISERVER):
+        if not _ran(result) or _failure(result):
+            continue
+        for item in result.get('unreachable_nodes') or []:
+            if isinstance(item, dict) and item.get('node'):
+                nodes.setdefault(item['node'], []).append('API server: %s' % item.get('error'))
+    return nodes
+
+
+def _sources_ran(evidence, sources):
+    for source in sources:
+        results = [r for r in _results(evidence.get(source), source) if _ran(r)]
+        if not results or any(_failure(r) for r in results):
+            return False
+    return True
+
+
+def unexplained_unreachable(evidence, findings, selected):
+    """The network path finding for unreachable kubelets that no finding of a kubelet-path cause names.
+
+    Every node some evidence saw unreachable ends in a PROBLEM or UNKNOWN finding. When every kubelet-path cause was
+    checked and every source ran, a node none of them explains is unreachable for a reason outside the nodes and the
+    NSGs (PROBLEM); otherwise the reason is not known (UNKNOWN). None when nothing is left over.
+    """
+    if _causes.NETWORK_PATH_BLOCKS_10250 not in selected:
+        return None
+    unreachable = _unreachable_nodes(evidence)
+    path_causes = [c.id for c in _causes.CAUSES if c.kubelet_path]
+    explained = set()
+    for finding in findings:
+        if finding.get('cause') in path_causes and finding.get('status') in (_causes.STATUS_PROBLEM, _causes.STATUS_UNKNOWN):
+            explained.update(finding.get('affected_nodes') or [])
+    rest = dict((node, why) for node, why in unreachable.items() if node not in explained)
+    if not rest:
+        return None
+    needed = set(s for c in path_causes for s in _causes.cause(c).sources if s != _causes.SOURCE_APISERVER)
+    decided = set(path_causes) <= set(selected) and _sources_ran(evidence, sorted(needed))
+    nodes = sorted(rest)
+    model = (_results(evidence.get(MODEL), MODEL) or [{}])[0]
+    by_name = dict((n.get('name'), n) for n in (model.get('nodes') or []) if isinstance(n, dict))
+    commands = []
+    for node in nodes[:5]:
+        info = by_name.get(node) or {}
+        nic = info.get('nic_id') or '<NIC id of %s>' % node
+        commands.append('az network watcher run-configuration-diagnostic --resource %s --direction Inbound --protocol TCP '
+                        '--destination %s --port 10250 --source <tunnel node IP>' % (nic, info.get('private_ip') or node))
+    evidence_lines = ['%s: %s' % (node, '; '.join(rest[node])) for node in nodes[:20]]
+    if decided:
+        status = _causes.STATUS_PROBLEM
+        summary = ('%d node(s) do not answer on TCP 10250 for a reason outside the nodes and the NSGs (no NSG, admin rule, '
+                   'route, firewall or kubelet finding explains it)' % len(nodes))
+    else:
+        status = _causes.STATUS_UNKNOWN
+        summary = ('%d node(s) do not answer on TCP 10250 and the checks of this run do not explain why (not every '
+                   'kubelet-path check ran)' % len(nodes))
+    remediation = {'summary': 'Trace the path from a tunnel node to each node with Network Watcher (an appliance, firewall or '
+                              'route outside the NSGs drops the traffic).', 'pairs': evidence_lines, 'commands': commands}
+    return _causes.make_finding(_causes.NETWORK_PATH_BLOCKS_10250, status, summary, nodes, evidence_lines, remediation)

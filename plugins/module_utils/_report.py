@@ -14,16 +14,19 @@ import re
 from xml.sax.saxutils import escape, quoteattr
 
 from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
+    REPAIR_ADVICE,
     CAUSE_IDS,
     CAUSE_TAGS,
     CAUSE_TITLES,
     EGRESS_PORTS_BLOCKED,
+    KUBELET_NOT_SERVING,
     STATUS_NOT_APPLICABLE,
     STATUS_OK,
     STATUS_PROBLEM,
     STATUS_UNKNOWN,
     STATUSES,
     FindingError,
+    cause,
     combine_findings,
     make_finding,
 )
@@ -32,8 +35,10 @@ SCHEMA = 'aks.tunnel/report/v1'
 
 STATUS_LABELS = {STATUS_PROBLEM: 'PROBLEM', STATUS_OK: 'OK', STATUS_UNKNOWN: 'UNKNOWN', STATUS_NOT_APPLICABLE: 'N/A'}
 
-# Causes where a real probe from the nodes ("a packet got through") settles a static NSG evaluation that could not decide.
-_PROBE_SETTLES = (EGRESS_PORTS_BLOCKED,)
+# Causes where one source's proof settles another source that could not decide: the real probe from the nodes ("a
+# packet got through") settles a static NSG evaluation of the egress; for the kubelet, the probe's TLS check and the API
+# server's own request through the tunnel settle each other (a 403 on nodes/proxy, or a node Run Command could not reach).
+_PROBE_SETTLES = (EGRESS_PORTS_BLOCKED, KUBELET_NOT_SERVING)
 
 NOT_CHECKED = 'not checked in this run (skipped by --tags or aks_tunnel_checks)'
 
@@ -246,13 +251,23 @@ def should_fail(report, fail_on_problem=True, fail_on_unknown=True):
 
 # --------------------------------------------------------------------------- next commands
 
+def _has_repair(cause_id):
+    return cause(cause_id).repair != REPAIR_ADVICE
+
+
 def next_command(finding, remediate_playbook, extra_args):
-    """The exact command to run next for a finding (None when nothing is to be done)."""
-    tag = CAUSE_TAGS[finding['cause']]
+    """The exact command to run next for a finding (None when nothing is to be done).
+
+    A cause with a repair: plan it with the remediation playbook. A cause without a safe automatic repair: the first
+    command of its remediation (what a human runs), never the remediation playbook.
+    """
+    if finding['status'] != STATUS_PROBLEM:
+        return None
+    if not _has_repair(finding['cause']):
+        commands = (finding.get('remediation') or {}).get('commands') or []
+        return str(commands[0]) if commands else None
     args = (' ' + extra_args) if extra_args else ''
-    if finding['status'] == STATUS_PROBLEM:
-        return 'ansible-playbook %s --check --diff --tags %s%s' % (remediate_playbook, tag, args)
-    return None
+    return 'ansible-playbook %s --check --diff --tags %s%s' % (remediate_playbook, CAUSE_TAGS[finding['cause']], args)
 
 
 def _blocking(finding):
@@ -312,15 +327,21 @@ def summary_lines(report, remediate_playbook='playbooks/remediate.yml', extra_ar
             line += ' | blocking: %s' % blocking
         lines.append(line)
     commands = []
+    by_hand = []
     for finding in report['findings']:
         command = next_command(finding, remediate_playbook, extra_args)
-        if command:
+        if command and _has_repair(finding['cause']):
             commands.append('  %s: %s' % (finding['cause'], command))
+        elif finding['status'] == STATUS_PROBLEM and not _has_repair(finding['cause']):
+            by_hand.append('  %s: %s' % (finding['cause'], command or (finding.get('remediation') or {}).get('summary') or 'see report.md'))
     if commands:
         lines.append('Next (plan the repair, changes nothing):')
         lines.extend(commands)
-        tags = ','.join(CAUSE_TAGS[c] for c in report['problems'])
+        tags = ','.join(CAUSE_TAGS[c] for c in report['problems'] if _has_repair(c))
         lines.append('  all: ansible-playbook %s --check --diff --tags %s%s' % (remediate_playbook, tags, (' ' + extra_args) if extra_args else ''))
+    if by_hand:
+        lines.append('No safe automatic repair (do this by hand; report.md has every step):')
+        lines.extend(by_hand)
     # Printed to the operator's terminal: fields from nodes and the cluster must not carry escape sequences or line breaks.
     return [visible_text(line) for line in lines]
 
@@ -368,9 +389,14 @@ def render_markdown(report, remediate_playbook='playbooks/remediate.yml', extra_
         remediation = finding['remediation']
         if remediation:
             out += ['', 'Remediation:', ''] + md_fenced(json.dumps(remediation, indent=2, sort_keys=True), 'json')
-        command = next_command(finding, remediate_playbook, extra_args)
-        if command:
-            out += ['', 'Next: %s' % md_code(command)]
+        if finding['status'] == STATUS_PROBLEM and not _has_repair(finding['cause']):
+            steps = [str(c) for c in remediation.get('commands') or []]
+            by_hand = md_fenced('\n'.join(steps), 'sh') if steps else ['* %s' % md_text(remediation.get('summary') or 'see the evidence')]
+            out += ['', 'No safe automatic repair; by hand:', ''] + by_hand
+        else:
+            command = next_command(finding, remediate_playbook, extra_args)
+            if command:
+                out += ['', 'Next: %s' % md_code(command)]
     return '\n'.join(out) + '\n'
 
 

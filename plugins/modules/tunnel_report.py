@@ -13,12 +13,15 @@ version_added: 0.1.0
 description:
   - Merges the findings of the detection modules into exactly one finding per cause id of the cause registry
     (C(nsg_blocks_10250), C(ufw_blocks_10250), C(iptables_blocks_10250), C(egress_ports_blocked), C(snat_exhaustion),
-    C(konnectivity_agent_scaling)); when several checks report on one cause the most severe status wins, except that
+    C(konnectivity_agent_scaling), C(nft_blocks_10250), C(kubelet_not_serving), C(network_path_blocks_10250));
+    when several checks report on one cause the most severe status wins, except that
     a real probe that reached the API server settles an undecided static NSG evaluation of the egress.
   - With O(evidence) (what the aks.tunnel.diagnose role passes) the report is computed from the registered module
     results - their findings, the causes of every check that failed (C(unknown) with the module's message), the
     API-call totals and the Run Command count, and the cluster block from the C(aks.tunnel.aks_cluster_info) result.
     With O(findings) the caller passes finding dicts of its own checks instead.
+  - With O(evidence), every node that the probe or the API server saw unreachable on TCP 10250 ends in a C(problem) or
+    C(unknown) finding - a node that no finding of a kubelet-path cause names becomes C(network_path_blocks_10250).
   - A cause that was not checked in this run (tags) or that no check reported on is C(unknown) with the reason.
   - Writes C(report.json) (schema C(aks.tunnel/report/v1)), C(report.md) and C(junit.xml) (one testcase per cause;
     problem = failure, checked but undecided = error, not checked in this run = skipped; a diagnosis that could not

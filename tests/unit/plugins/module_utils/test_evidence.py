@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.aks.tunnel.plugins.module_utils import _causes as c
 from ansible_collections.aks.tunnel.plugins.module_utils import _evidence as e
 
-NSG, UFW, IPT, EGRESS, SNAT, KONN = c.CAUSE_IDS
+NSG, UFW, IPT, EGRESS, SNAT, KONN, NFT, KUBELET, NETWORK = c.CAUSE_IDS
 MODEL = {'changed': False, 'cluster': {'name': 'aks', 'resource_group': 'rg', 'node_count': 5, 'private_cluster': False},
          'tunnel': {'component': 'konnectivity'}, 'api_calls': {'arm': 9, 'kube': 2}}
 
@@ -77,3 +77,45 @@ def test_cluster_block_from_the_model_or_the_names_given():
     assert e.cluster_of(MODEL) == {'name': 'aks', 'resource_group': 'rg', 'tunnel_component': 'konnectivity', 'node_count': 5, 'private': False}
     assert e.cluster_of(failed('404'), {'name': 'aks', 'resource_group': 'rg'}) == {
         'name': 'aks', 'resource_group': 'rg', 'tunnel_component': None, 'node_count': None, 'private': None}
+
+
+MODEL_NODES = dict(MODEL, nodes=[{'name': 'n1', 'nic_id': '/subscriptions/s/.../networkInterfaces/nic1', 'private_ip': '10.240.0.5'},
+                                 {'name': 'n2', 'nic_id': None, 'private_ip': '10.240.0.6'}])
+
+
+def probe_seeing(*nodes):
+    return {'findings': [finding(UFW), finding(IPT), finding(NFT), finding(KUBELET)],
+            'summary': {'unreachable_nodes': [{'node': n, 'target': '10.240.0.%d:10250' % i, 'from': {'t0': 'timed_out'},
+                                               'status': 'timed_out'} for i, n in enumerate(nodes, 5)]}}
+
+
+ALL_PATH_SOURCES_OK = {'nsg': {'finding': finding(NSG)}, 'path': {'finding': finding(NETWORK)}}
+
+
+@pytest.mark.parametrize('evidence, causes, status, nodes', [
+    # Unreachable, and no NSG, admin rule, route, firewall or kubelet finding explains it: a PROBLEM, never an all-clear.
+    (dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=probe_seeing('n1', 'n2')), None, 'problem', ['n1', 'n2']),
+    # The API server saw it too (or alone, when Run Command was not allowed).
+    (dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=probe_seeing(), apiserver={'unreachable_nodes': [
+        {'node': 'n2', 'error': 'error dialing backend: dial tcp 10.240.0.6:10250: i/o timeout'}]}), None, 'problem', ['n2']),
+    # Explained by another cause's PROBLEM (or UNKNOWN): nothing left over.
+    (dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=probe_seeing('n1'), nsg={'finding': c.make_finding(NSG, 'problem', 'deny', ['n1'])}),
+     None, None, []),
+    (dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=dict(probe_seeing('n1'), findings=[c.make_finding(UFW, 'unknown', 'x', ['n1'])])),
+     None, None, []),
+    # Not every kubelet-path check ran (the NSG check failed, or --tags left causes out): UNKNOWN, not a guessed PROBLEM.
+    (dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=probe_seeing('n1'), nsg=failed('403')), None, 'unknown', ['n1']),
+    (dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=probe_seeing('n1')), [NETWORK, UFW], 'unknown', ['n1']),
+    # The network cause not covered by this run: no finding for it.
+    (dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=probe_seeing('n1')), [NSG, UFW], None, []),
+])
+def test_every_unreachable_kubelet_ends_in_a_problem_or_unknown(evidence, causes, status, nodes):
+    result = e.collect(evidence, causes)
+    leftover = [f for f in result['findings'] if f['cause'] == NETWORK and f['status'] != 'ok']
+    if status is None:
+        assert not leftover, leftover
+        return
+    (finding,) = leftover
+    assert (finding['status'], finding['affected_nodes']) == (status, nodes)
+    assert finding['remediation']['commands'][0].startswith('az network watcher run-configuration-diagnostic')
+    assert any(line.startswith(nodes[0] + ': ') for line in finding['remediation']['pairs'])

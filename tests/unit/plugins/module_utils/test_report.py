@@ -31,26 +31,30 @@ def all_ok():
     return [ok(c) for c in CAUSE_IDS]
 
 
+# The causes after the first six (added later) are ok in all_ok() and unknown when not checked.
+MORE = len(CAUSE_IDS) - 6
+
+
 @pytest.mark.parametrize('findings, checked, errors, expected', [
     # Every cause ok.
-    (all_ok(), None, None, ['ok'] * 6),
+    (all_ok(), None, None, ['ok'] * 6 + ['ok'] * MORE),
     # Missing causes that were not checked become unknown.
-    ([ok(NSG)], [NSG], None, ['ok'] + ['unknown'] * 5),
+    ([ok(NSG)], [NSG], None, ['ok'] + ['unknown'] * 5 + ['unknown'] * MORE),
     # Checked but nothing reported.
-    ([], [SNAT], None, ['unknown'] * 6),
+    ([], [SNAT], None, ['unknown'] * 6 + ['unknown'] * MORE),
     # A problem wins over ok from another source.
-    (all_ok() + [NSG_PROBLEM], None, None, ['problem'] + ['ok'] * 5),
+    (all_ok() + [NSG_PROBLEM], None, None, ['problem'] + ['ok'] * 5 + ['ok'] * MORE),
     # The probe's ok settles an undecided NSG egress evaluation ...
-    (all_ok() + [make_finding(EGRESS, 'unknown', 'API server address unknown')], None, None, ['ok'] * 6),
+    (all_ok() + [make_finding(EGRESS, 'unknown', 'API server address unknown')], None, None, ['ok'] * 6 + ['ok'] * MORE),
     # ... but not for other causes.
-    (all_ok() + [make_finding(KONN, 'unknown', 'exit 137')], None, None, ['ok'] * 5 + ['unknown']),
+    (all_ok() + [make_finding(KONN, 'unknown', 'exit 137')], None, None, ['ok'] * 5 + ['unknown'] + ['ok'] * MORE),
     # A failed check is unknown; a problem from another source still wins.
-    (all_ok(), None, {SNAT: 'HTTP 403'}, ['ok'] * 4 + ['unknown', 'ok']),
-    (all_ok() + [NSG_PROBLEM], None, {NSG: 'timeout'}, ['problem'] + ['ok'] * 5),
+    (all_ok(), None, {SNAT: 'HTTP 403'}, ['ok'] * 4 + ['unknown', 'ok'] + ['ok'] * MORE),
+    (all_ok() + [NSG_PROBLEM], None, {NSG: 'timeout'}, ['problem'] + ['ok'] * 5 + ['ok'] * MORE),
     # not_applicable + ok -> ok; not_applicable alone stays.
-    ([make_finding(EGRESS, 'not_applicable', 'private')] + all_ok(), None, None, ['ok'] * 6),
+    ([make_finding(EGRESS, 'not_applicable', 'private')] + all_ok(), None, None, ['ok'] * 6 + ['ok'] * MORE),
     ([make_finding(EGRESS, 'not_applicable', 'private')] + [ok(c) for c in CAUSE_IDS if c != EGRESS], None, None,
-     ['ok'] * 3 + ['not_applicable', 'ok', 'ok']),
+     ['ok'] * 3 + ['not_applicable', 'ok', 'ok'] + ['ok'] * MORE),
 ])
 def test_merge_findings_statuses(findings, checked, errors, expected):
     merged = r.merge_findings(findings, checked, errors)
@@ -118,7 +122,7 @@ def test_summary_lines_one_per_cause_and_the_exact_next_commands():
     assert lines[2] == 'ufw_blocks_10250            OK       fine'
     assert lines[3] == ('iptables_blocks_10250       PROBLEM  iptables blocks TCP 10250 on 1 node(s) | nodes: n0'
                         ' | blocking: n0: -A INPUT -p tcp --dport 10250 -j DROP')
-    assert lines[7:] == [
+    assert lines[1 + len(CAUSE_IDS):] == [
         'Next (plan the repair, changes nothing):',
         '  nsg_blocks_10250: ansible-playbook playbooks/remediate.yml --check --diff --tags nsg -e @.lab/vars.yml',
         '  iptables_blocks_10250: ansible-playbook playbooks/remediate.yml --check --diff --tags iptables -e @.lab/vars.yml',
@@ -127,7 +131,7 @@ def test_summary_lines_one_per_cause_and_the_exact_next_commands():
     clean = r.summary_lines(r.build_report(CLUSTER, all_ok()), before=report)
     assert clean[0].endswith(': no problem found')
     assert clean[1].startswith('nsg_blocks_10250            PROBLEM -> OK       fine')
-    assert len(clean) == 7
+    assert len(clean) == 1 + len(CAUSE_IDS)
 
 
 def test_nodes_are_shortened():
@@ -139,10 +143,11 @@ def test_nodes_are_shortened():
 def test_junit_problem_is_failure_unknown_is_skipped():
     report = r.build_report(CLUSTER, [NSG_PROBLEM, ok(UFW)], {'duration_s': 5}, '2026-11-25T21:00:00Z', checked=[NSG, UFW])
     root = ET.fromstring(r.render_junit(report))
-    assert (root.get('tests'), root.get('failures'), root.get('skipped')) == ('6', '1', '4')
+    assert (root.get('tests'), root.get('failures'), root.get('skipped')) == (str(len(CAUSE_IDS)), '1', str(len(CAUSE_IDS) - 2))
     cases = root.findall('.//testcase')
     assert [c.get('classname') for c in cases] == ['aks.tunnel.nsg', 'aks.tunnel.ufw', 'aks.tunnel.iptables', 'aks.tunnel.egress',
-                                                   'aks.tunnel.snat', 'aks.tunnel.konnectivity']
+                                                   'aks.tunnel.snat', 'aks.tunnel.konnectivity', 'aks.tunnel.nft', 'aks.tunnel.kubelet',
+                                                   'aks.tunnel.network']
     failure = cases[0].find('failure')
     assert failure.get('message') == "NSG rule(s) 'deny-kubelet' deny TCP 10250"
     assert 'nodes: n2' in failure.text
@@ -165,7 +170,7 @@ UNKNOWN_NSG = make_finding(NSG, 'unknown', 'NSG verdict undecided for 1 node(s)'
 
 
 @pytest.mark.parametrize('findings, checked, error, outcome, unknown, headline, fails', [
-    (lambda: all_ok(), None, None, 'ok', [], 'no problem found', (False, False, False)),
+    (all_ok, None, None, 'ok', [], 'no problem found', (False, False, False)),
     (lambda: all_ok() + [NSG_PROBLEM], None, None, 'problem', [], '1 problem(s): nsg_blocks_10250', (True, True, False)),
     # A checked cause that could not be decided is never an all-clear; it fails the run unless fail_on_unknown is off.
     (lambda: all_ok() + [UNKNOWN_NSG], None, None, 'unknown', [NSG], '1 unknown: nsg_blocks_10250', (True, False, True)),
@@ -187,12 +192,26 @@ def test_outcome_headline_and_verdict(findings, checked, error, outcome, unknown
 def test_junit_unknown_is_an_error_and_a_failed_diagnosis_adds_a_testcase():
     report = r.build_report(CLUSTER, [UNKNOWN_NSG, ok(UFW)], checked=[NSG, UFW])
     root = ET.fromstring(r.render_junit(report))
-    assert (root.get('tests'), root.get('failures'), root.get('errors'), root.get('skipped')) == ('6', '0', '1', '4')
+    assert (root.get('tests'), root.get('failures'), root.get('errors'), root.get('skipped')) == (str(len(CAUSE_IDS)), '0', '1', str(len(CAUSE_IDS) - 2))
     assert root.findall('.//testcase')[0].find('error').get('message') == 'NSG verdict undecided for 1 node(s)'
     failed = r.build_report(CLUSTER, [], error='the cluster model could not be read: denied (HTTP 403)',
                             errors=dict((c, 'the cluster model could not be read: denied (HTTP 403)') for c in CAUSE_IDS))
     root = ET.fromstring(r.render_junit(failed))
     cases = root.findall('.//testcase')
     assert cases[0].get('classname') == 'aks.tunnel.diagnosis' and 'denied (HTTP 403)' in cases[0].find('error').text
-    assert (root.get('tests'), root.get('errors')) == ('7', '7')
+    assert (root.get('tests'), root.get('errors')) == (str(len(CAUSE_IDS) + 1),) * 2
     assert '* outcome: error - the cluster model could not be read: denied (HTTP 403)' in r.render_markdown(failed)
+
+
+def test_causes_without_a_repair_get_their_commands_not_the_remediation_playbook():
+    nft = make_finding('nft_blocks_10250', 'problem', 'nft rule drops TCP 10250 on 1 node(s)', ['n3'], [],
+                       {'summary': 'delete the rule', 'nodes': ['n3'], 'nft_rules': {'n3': ['tcp dport 10250 drop # handle 4']},
+                        'commands': ['nft list ruleset > /root/nft-backup.nft', 'nft delete rule inet hostfw input handle 4']})
+    report = r.build_report(CLUSTER, all_ok() + [nft, NSG_PROBLEM])
+    lines = r.summary_lines(report, 'playbooks/remediate.yml', '-e @v.yml')
+    assert '  all: ansible-playbook playbooks/remediate.yml --check --diff --tags nsg -e @v.yml' in lines
+    assert not any('--tags nft' in line for line in lines)
+    assert lines[-2:] == ['No safe automatic repair (do this by hand; report.md has every step):',
+                          '  nft_blocks_10250: nft list ruleset > /root/nft-backup.nft']
+    text = r.render_markdown(report)
+    assert 'No safe automatic repair; by hand:\n\n```sh\nnft list ruleset > /root/nft-backup.nft\nnft delete rule inet hostfw input handle 4\n```' in text

@@ -231,7 +231,7 @@ def test_non_string_input(func, value):
 
 def test_cause_tags_cover_every_cause():
     assert sorted(CAUSE_TAGS) == sorted(CAUSE_IDS)
-    assert sorted(CAUSE_TAGS.values()) == ['egress', 'iptables', 'konnectivity', 'nsg', 'snat', 'ufw']
+    assert sorted(CAUSE_TAGS.values()) == ['egress', 'iptables', 'konnectivity', 'kubelet', 'network', 'nft', 'nsg', 'snat', 'ufw']
 
 
 @pytest.mark.parametrize('arg, command', [
