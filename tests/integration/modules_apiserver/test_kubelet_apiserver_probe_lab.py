@@ -126,3 +126,40 @@ def test_every_kubelet_through_the_api_server(lab, tmp_path):
     finding = diagnose['finding']
     assert finding['status'] == 'unknown' and finding['affected_nodes'] == []
     assert 'cannot get resource "nodes/proxy"' in finding['summary'] and 'aks-tunnel-diagnose-kubelet-proxy.yaml' in finding['summary']
+
+
+ONLY_PROBE = '''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Every kubelet through the API server
+      aks.tunnel.kubelet_apiserver_probe:
+        resource_group: "{{ aks_tunnel_resource_group }}"
+        name: "{{ aks_tunnel_cluster_name }}"
+        kubeconfig: "{{ aks_tunnel_kubeconfig }}"
+      register: probe
+    - name: Dump
+      ansible.builtin.copy:
+        dest: "{{ out }}"
+        content: "{{ probe | to_json }}"
+'''
+
+
+def test_without_a_tunnel_no_node_is_called_unreachable(lab, tmp_path):
+    """No konnectivity agent: the API server has no tunnel ('No agent available'). That is not a path or kubelet fault of any
+    node, so no node is listed unreachable (the report's network path rule would blame the network) and the finding is
+    UNKNOWN, not OK. Runs last: it removes the agents (and the autoscaler ConfigMap, so nothing scales them back)."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    with open(lab.vars_file, encoding='utf-8') as handle:
+        kubeconfig = yaml.safe_load(handle)['aks_tunnel_kubeconfig']
+    api_client = config.new_client_from_config(config_file=kubeconfig)
+    client.CoreV1Api(api_client).delete_namespaced_config_map('konnectivity-agent-autoscaler', 'kube-system')
+    client.AppsV1Api(api_client).patch_namespaced_deployment_scale('konnectivity-agent', 'kube-system', {'spec': {'replicas': 0}})
+    result = run_playbook(tmp_path, ONLY_PROBE, lab.vars_file, {})
+    assert result['probed'] == 7 and result['reached'] == 0 and result['by_kind'] == {'no_agent': 7}, result
+    assert result['unreachable_nodes'] == [] and len(result['no_tunnel_nodes']) == 7
+    assert result['no_tunnel_nodes'][0]['error'] == 'error trying to reach service: No agent available'
+    finding = result['finding']
+    assert (finding['status'], finding['affected_nodes']) == ('unknown', [])
+    assert 'no tunnel to the nodes (error trying to reach service: No agent available)' in finding['summary']
