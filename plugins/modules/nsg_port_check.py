@@ -42,6 +42,13 @@ options:
       - IP address of the API server for the egress evaluation. Default - the address the controller resolves the
         API server FQDN to; the egress verdict is C(unknown) when it cannot be resolved.
     type: str
+  always_allow:
+    description:
+      - Azure Virtual Network Manager AlwaysAllow admin rules that match kubelet flows, as RV(aks.tunnel.network_path_info#module:always_allow)
+        returns them. Admin rules are evaluated before NSGs, and an AlwaysAllow rule lets its flows through without NSG evaluation,
+        so an NSG Deny on those flows (in that direction) is not a block.
+    type: list
+    elements: dict
 extends_documentation_fragment:
   - aks.tunnel.cluster
   - aks.tunnel.cluster.MODEL
@@ -201,6 +208,7 @@ import threading
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _nsg_check
+from ansible_collections.aks.tunnel.plugins.module_utils import _network_path
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
 
@@ -232,6 +240,7 @@ def main():
             source_nodes=dict(type='list', elements='str'),
             check_egress=dict(type='bool', default=True),
             api_server_ip=dict(type='str'),
+            always_allow=dict(type='list', elements='dict'),
         ),
         azure=True, kube=True,
     )
@@ -259,7 +268,8 @@ def main():
     api_ip = params['api_server_ip']
     if egress and not api_ip:
         api_ip = resolve_host(model['cluster']['api_server_host'])
-    result = _nsg_check.check_paths(model, nsgs, sources, port=params['port'], egress=egress, api_server_ip=api_ip)
+    bypass = _network_path.nsg_bypass(params['always_allow']) if params['always_allow'] else None
+    result = _nsg_check.check_paths(model, nsgs, sources, port=params['port'], egress=egress, api_server_ip=api_ip, nsg_bypass=bypass)
     finding = _nsg_check.kubelet_finding(result, sources, port=params['port'])
     egress_finding = _nsg_check.egress_finding(result, tunnel if tunnel['component'] is not None else {'egress': []},
                                                checked=params['check_egress'])

@@ -68,3 +68,14 @@ def test_source_nodes_skip_kubernetes_and_unresolvable_api_server_is_unknown(mon
 def test_option_errors(monkeypatch, capsys, args, message):
     result = run(monkeypatch, capsys, args, [])
     assert result['failed'] is True and message in result['msg']
+
+
+def test_an_always_allow_admin_rule_makes_the_nsg_deny_no_block(monkeypatch, capsys):
+    """Virtual Network Manager admin rules come before NSGs: an AlwaysAllow for n0 -> n2 Inbound skips the NIC NSG's Deny."""
+    always_allow = [{'name': 'allow-kubelet', 'priority': 10, 'direction': 'Inbound', 'pairs': [['n0', 'n2']]}]
+    result = run(monkeypatch, capsys, {'api_server_ip': '20.1.2.3', 'always_allow': always_allow}, [])
+    assert result['finding']['status'] == 'ok', result['finding']
+    # Only the pairs the rule covers skip the NSG: an Outbound AlwaysAllow leaves the Inbound Deny in force.
+    outbound = [dict(always_allow[0], direction='Outbound')]
+    result = run(monkeypatch, capsys, {'api_server_ip': '20.1.2.3', 'always_allow': outbound}, [])
+    assert (result['finding']['status'], result['finding']['affected_nodes']) == ('problem', ['n2'])
