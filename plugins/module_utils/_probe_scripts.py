@@ -776,7 +776,8 @@ if command -v nft >/dev/null 2>&1; then
             "# Warning: table "*"iptables-nft"*) akstp_iptnft=1; continue ;;
             "table ip nat "*|"table ip6 nat "*|"table ip mangle "*|"table ip6 mangle "*|\
             "table ip raw "*|"table ip6 raw "*|"table ip security "*|"table ip6 security "*)
-                akstp_skip=1; continue ;;
+                # the warning nft printed before this table is about this table only
+                akstp_skip=1 akstp_iptnft=0; continue ;;
             "table "*)
                 # tables managed by iptables-nft are shown by the iptables section already
                 akstp_skip=$akstp_iptnft

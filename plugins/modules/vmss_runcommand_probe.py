@@ -20,6 +20,12 @@ description:
     per node.
   - With O(inspect_unreachable), the nodes that could not be reached are then inspected (C(firewall)), again one
     script per node, in parallel - so a whole cluster costs one Run Command per tunnel node plus one per failing node.
+    O(inspect_nodes) adds nodes to that round that answered on TCP but are suspect (for example the node a symptom names).
+  - The inspection also checks that what listens on the port completes a TLS handshake (on the inspected nodes only, not on
+    every node), and looks for a plain HTTP answer when it does not.
+  - Findings never say OK for what could not be checked - an inspection that failed, a section whose command failed, came
+    back empty or was trimmed, a missing tool (C(openssl), C(nft)), an unreachable node that could not be inspected and a
+    node without a private IP make the node causes C(unknown) with the reason.
   - Every value reaches the node as a Run Command parameter that is a safe shell word (Azure pastes parameter values unquoted into the
     script), never built into the script text.
   - Handles HTTP 409 (another run command in progress - waits and retries), HTTP 429 (the SDK retries, then we do),
@@ -71,11 +77,18 @@ options:
     description: After C(tcp_reachability), inspect the firewall of every node that could not be reached.
     type: bool
     default: false
+  inspect_nodes:
+    description:
+      - More nodes to inspect (firewall, listener, TLS of the listener) in the inspection round, also when they answered on TCP
+        (Kubernetes node names or C(<vmss>/<instance id>)). A node of O(nodes) with the C(firewall) check is not inspected twice.
+    type: list
+    elements: str
+    default: []
   finding_for:
     description: Causes to return findings for.
     type: list
     elements: str
-    choices: [ufw_blocks_10250, iptables_blocks_10250, egress_ports_blocked]
+    choices: [ufw_blocks_10250, iptables_blocks_10250, nft_blocks_10250, kubelet_not_serving, egress_ports_blocked]
     default: []
   concurrency:
     description: How many Run Commands run at the same time (Ansible forks multiply this).
@@ -164,7 +177,9 @@ results:
     - C(checks.tcp_reachability) has C(counts) by status, C(failed) targets (target, node, status) and C(targets).
     - C(checks.egress) lists egress checks (kind, host, port, tcp, tls, alpn, udp, ok, reason).
     - C(checks.firewall) has blocked_by (ufw, iptables, nft, not_listening or null), rules, conditional, reason,
-      ufw_active, ufw_allows_port, iptables_policy, listening.
+      ufw_active, ufw_allows_port, iptables_policy, listening, nft_rules (native nftables rules that drop/reject the port -
+      family, table, chain, handle, rule, verdict, conditional), tls (the listener's TLS check - tls, addr, http, answer),
+      incomplete (sections that prove nothing - section, rc, reason) and parse_error.
   returned: success
   type: list
   elements: dict
@@ -188,7 +203,10 @@ results:
         egress: [{kind: tls, host: aks-prod-1a2b3c4d.hcp.westeurope.azmk8s.io, port: 443, tcp: succeeded, tls: ok,
                   alpn: konnectivity, ok: true, reason: tls ... reachable}]
 summary:
-  description: Reachability over all sources (a node is unreachable when any source failed), by reason, and run errors.
+  description:
+    - Reachability over all sources (a node is unreachable when any source failed), by reason, and run errors.
+    - C(unprobed_nodes) lists the nodes without a private IP (not probed), C(not_inspected) the unreachable nodes that could not
+      be inspected (not a VMSS node, or inspect_unreachable off), each with the reason.
   returned: success
   type: dict
   sample:
@@ -200,6 +218,8 @@ summary:
     by_reason: {timed_out: 1}
     unreachable_nodes: [{node: aks-user1-12345678-vmss000001, target: '10.224.0.8:10250', status: timed_out,
                          from: {aks-nodepool1-12345678-vmss000000: timed_out}}]
+    unprobed_nodes: []
+    not_inspected: []
     errors: []
 findings:
   description: Findings for O(finding_for), in that order (cause, status, summary, affected_nodes, evidence, remediation).
@@ -273,8 +293,8 @@ def main():
                 port=dict(type='int', required=True),
             )),
             inspect_unreachable=dict(type='bool', default=False),
-            finding_for=dict(type='list', elements='str', default=[],
-                             choices=['ufw_blocks_10250', 'iptables_blocks_10250', 'egress_ports_blocked']),
+            inspect_nodes=dict(type='list', elements='str', default=[]),
+            finding_for=dict(type='list', elements='str', default=[], choices=list(_node_probe.FINDING_CAUSES)),
             concurrency=dict(type='int', default=10),
             run_timeout=dict(type='int', default=300),
             deadline=dict(type='int', default=1800),
@@ -301,6 +321,7 @@ def main():
             sources = _cluster_model.resolve_nodes(model, params['nodes'])
         else:
             sources = [n for n in model['nodes'] if n['hosts_tunnel']]
+        suspects = _cluster_model.resolve_nodes(model, params['inspect_nodes']) if params['inspect_nodes'] else []
     except _cluster_model.ClusterModelError as exc:
         module.fail(str(exc))
     sources = [n for n in sources if n['vmss']]
@@ -346,15 +367,34 @@ def main():
         shaped = _node_probe.shape_result(run, by_name[run['key']], checks, targets, ip_to_node, run_id, port=params['port'])
         shaped['role'] = 'source'
         results.append(shaped)
-    summary = _node_probe.summarize(results, model['nodes'], port=params['port'])
+    summary = _node_probe.summarize(results, model['nodes'], port=params['port'], node_targets=not params['endpoints'])
 
     inspections = [r for r in results if 'firewall' in r['checks'] or ('firewall' in checks and r['status'] != 'succeeded')]
     inspected = 0
-    if params['inspect_unreachable'] and summary['unreachable_nodes']:
-        names = [u['node'] for u in summary['unreachable_nodes'] if u['node'] in by_name and by_name[u['node']]['vmss']]
+    names = []
+    summary['not_inspected'] = []
+    for item in summary['unreachable_nodes']:
+        node = by_name.get(item['node'])
+        if not params['inspect_unreachable']:
+            continue
+        if node is None:
+            summary['not_inspected'].append({'node': item['node'], 'reason': 'not a node of the cluster: nothing to run Run Command on'})
+        elif not node['vmss']:
+            summary['not_inspected'].append({'node': item['node'], 'reason': 'not a VMSS node: Run Command cannot inspect it'})
+        else:
+            names.append(item['node'])
+    already = set(r['node'] for r in inspections)
+    for node in suspects:
+        if node['name'] in names or node['name'] in already:
+            continue
+        if node['vmss']:
+            names.append(node['name'])
+        else:
+            summary['not_inspected'].append({'node': node['name'], 'reason': 'not a VMSS node: Run Command cannot inspect it'})
+    if names:
         left = None if deadline is None else max(deadline - (time.monotonic() - started), 1)
         inspect_id = run_id + 'i'
-        iscript, iparams = ps.build_probe(['inspect'], inspect_port=params['port'], run_id=inspect_id)
+        iscript, iparams = ps.build_probe(['inspect'], inspect_port=params['port'], run_id=inspect_id, timeout=params['connect_timeout'])
         iruns = executor(left).run(make_targets([by_name[n] for n in names], node_rg, iscript, iparams, 'inspect'))
         inspected = len(iruns)
         for run in iruns:
@@ -366,7 +406,8 @@ def main():
                 summary['errors'].append({'node': shaped['node'], 'error': shaped['error']})
     elapsed = round(time.monotonic() - started, 3)
 
-    findings = _node_probe.findings(params['finding_for'], results, inspections, summary, checks, tunnel, egress_wanted, port=params['port'])
+    findings = _node_probe.findings(params['finding_for'], results, inspections, summary, checks, tunnel, egress_wanted, port=params['port'],
+                                    node_resource_group=node_rg)
     for result in results:
         if result['status'] != 'succeeded':
             module.warn('%s: %s' % (result['node'], result['error']))
