@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIO_DIR = os.path.join(HERE, 'scenarios')
 SCHEMA_PATH = os.path.join(HERE, 'scenario.schema.json')
 CAUSES = ('nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250', 'egress_ports_blocked',
-          'snat_exhaustion', 'konnectivity_agent_scaling')
+          'snat_exhaustion', 'konnectivity_agent_scaling', 'nft_blocks_10250', 'kubelet_not_serving', 'network_path_blocks_10250')
 TUNNEL_KINDS = {'konnectivity': 'konnectivity', 'tunnel-front': 'tunnelfront', 'aks-link': 'aks-link'}
 LAB_CLIENT = {'client_id': '5a1b0c2d-0000-4000-8000-00000000c0de', 'client_secret': 'lab-contributor-secret', 'role': 'contributor'}
 LAB_READONLY_CLIENT = {'client_id': '5a1b0c2d-0000-4000-8000-0000000000ad', 'client_secret': 'lab-reader-secret', 'role': 'reader'}
@@ -90,7 +90,8 @@ def validate(data, source='scenario'):
     scenario['cluster'].setdefault('private', False)
     scenario['cluster'].setdefault('outbound_type', 'loadBalancer')
     faults = scenario.setdefault('faults', {})
-    for key in ('nsg_rules', 'ufw', 'iptables', 'egress_blocked', 'kubelet_plain_http', 'kubelet_down', 'cannot_report'):
+    for key in ('nsg_rules', 'ufw', 'iptables', 'egress_blocked', 'kubelet_plain_http', 'kubelet_down', 'cannot_report', 'nft',
+                'inspection_fails'):
         faults.setdefault(key, [])
     faults.setdefault('alpn_stripped', False)
     for key in ('admin_rules', 'routes', 'path_drop'):  # the path between nodes besides the NSGs (issue 12)
@@ -129,6 +130,9 @@ def validate(data, source='scenario'):
         entry['node'] = resolve(entry['node'], 'faults/ufw/%d/node' % index)
     for index, entry in enumerate(faults['iptables']):
         entry['node'] = resolve(entry['node'], 'faults/iptables/%d/node' % index)
+    for key in ('nft', 'inspection_fails'):
+        for index, entry in enumerate(faults[key]):
+            entry['node'] = resolve(entry['node'], 'faults/%s/%d/node' % (key, index))
     faults['path_drop'] = [resolve(ref, 'faults/path_drop') for ref in faults['path_drop']]
     for index, rule in enumerate(faults['admin_rules']):
         rule['destination_nodes'] = [resolve(ref, 'faults/admin_rules/%d/destination_nodes' % index) for ref in rule.get('destination_nodes') or []]
@@ -215,12 +219,17 @@ def faulty_nodes(scenario):
     nodes.update(entry['node'] for entry in faults['iptables'])
     nodes.update(faults.get('path_drop') or [])
     nodes.update(n for rule in faults.get('admin_rules') or [] for n in rule.get('destination_nodes') or [])
+    nodes.update(entry['node'] for entry in faults['nft'] + faults['inspection_fails'])
     return sorted(nodes)
 
 
 def expected(scenario):
-    """What a diagnosis must report: {problems: sorted cause ids, affected_nodes: sorted node names}."""
-    return {'problems': sorted(scenario['expect']['problems']), 'affected_nodes': list(scenario['expect']['affected_nodes'])}
+    """What a diagnosis must report: {problems: sorted cause ids, affected_nodes: sorted node names[, unknown: sorted cause ids]}
+    (`unknown` only when the scenario declares the causes it leaves undecided)."""
+    result = {'problems': sorted(scenario['expect']['problems']), 'affected_nodes': list(scenario['expect']['affected_nodes'])}
+    if 'unknown' in scenario['expect']:
+        result['unknown'] = sorted(scenario['expect']['unknown'])
+    return result
 
 
 def _camel(key):

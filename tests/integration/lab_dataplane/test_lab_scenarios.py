@@ -17,10 +17,10 @@ from ansible_collections.aks.tunnel.tests.lab import scenario as scenario_mod
 from ansible_collections.aks.tunnel.tests.lab.dataplane import nsg, plan as plan_mod
 from ansible_collections.aks.tunnel.tests.lab.topology import build_topology
 
-CATALOGUE = ['all-faults', 'avnm-admin-deny', 'egress-1194-blocked', 'egress-9000-blocked', 'healthy', 'iptables-drop', 'iptables-hardened',
-             'iptables-kube-proxy', 'konnectivity-alpn-stripped',
-             'konnectivity-oom', 'konnectivity-undersized', 'nsg-deny-10250', 'nsg-jumpbox-deny', 'path-drop-unexplained',
-             'route-appliance-drop', 'scale-5000', 'snat-autoscaler-max',
+CATALOGUE = ['all-faults', 'avnm-admin-deny', 'egress-1194-blocked', 'egress-9000-blocked', 'healthy', 'inspection-fails', 'iptables-drop',
+             'iptables-hardened', 'iptables-kube-proxy', 'konnectivity-alpn-stripped',
+             'konnectivity-oom', 'konnectivity-undersized', 'kubelet-down', 'kubelet-plain-http', 'nft-drop', 'nsg-deny-10250',
+             'nsg-jumpbox-deny', 'path-drop-unexplained', 'route-appliance-drop', 'scale-5000', 'snat-autoscaler-max',
              'snat-exhaustion', 'ufw-enabled', 'ufw-scoped-allow']
 
 EXPECTED = {
@@ -48,7 +48,13 @@ EXPECTED = {
                                                              'aks-nodepool1-64844604-vmss000002', 'aks-user1-64844604-vmss000000',
                                                              'aks-user1-64844604-vmss000001']),
     'path-drop-unexplained': (['network_path_blocks_10250'], ['aks-user1-64844604-vmss000001']),
+    # the node side of the kubelet path (issue 12); inspection-fails also expects UNKNOWN (UNKNOWN_EXPECTED)
+    'nft-drop': (['nft_blocks_10250'], ['aks-user1-64844604-vmss000000']),
+    'kubelet-down': (['kubelet_not_serving'], ['aks-user1-64844604-vmss000001']),
+    'kubelet-plain-http': (['kubelet_not_serving'], ['aks-user1-64844604-vmss000001']),
+    'inspection-fails': ([], ['aks-user1-64844604-vmss000000']),
 }
+UNKNOWN_EXPECTED = {'inspection-fails': ['iptables_blocks_10250', 'ufw_blocks_10250']}
 
 BASE = {
     'name': 'unit', 'cluster': {'name': 'aks-lab', 'resource_group': 'rg-aks-lab'},
@@ -64,7 +70,10 @@ def test_catalogue_is_complete():
 def test_every_scenario_validates_and_declares_its_causes(name):
     loaded = scenario_mod.load(name)
     assert loaded['name'] == name
-    assert scenario_mod.expected(loaded) == {'problems': EXPECTED[name][0], 'affected_nodes': EXPECTED[name][1]}
+    wanted = {'problems': EXPECTED[name][0], 'affected_nodes': EXPECTED[name][1]}
+    if name in UNKNOWN_EXPECTED:
+        wanted['unknown'] = UNKNOWN_EXPECTED[name]
+    assert scenario_mod.expected(loaded) == wanted
 
 
 @pytest.mark.parametrize('patch, message', [

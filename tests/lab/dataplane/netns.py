@@ -217,6 +217,10 @@ def apply_node_faults(plan, log=print):
         for rule in entry['rules']:
             run(nsexec(ns, ['iptables'] + shlex.split(rule)))
         log('fault: iptables on %s: %s' % (entry['node'], '; '.join(entry['rules'])))
+    for entry in plan.get('nft', []):
+        # a native nftables table (not iptables-nft's), loaded as an admin or a hardening tool would
+        run(nsexec(plan['nodes'][entry['node']]['ns'], ['nft', '-f', '-']), input_text=entry['ruleset'])
+        log('fault: nft on %s: %s' % (entry['node'], ' '.join(entry['ruleset'].split())))
 
 
 def _kill(pids, sig):

@@ -67,6 +67,7 @@ def make_plan(scenario, topology, prefix, tunnel_nodes):
     special = set(tunnel_nodes) | plain | down | set(faults['cannot_report'])
     special.update(e['node'] for e in faults['ufw'])
     special.update(e['node'] for e in faults['iptables'])
+    special.update(e['node'] for e in faults.get('nft', []) + faults.get('inspection_fails', []))
     dataplane = scenario.get('dataplane', {})
     share_above = dataplane.get('share_above', SHARE_ABOVE_DEFAULT)
     sharing = len(topology['nodes']) > share_above
@@ -111,6 +112,10 @@ def make_plan(scenario, topology, prefix, tunnel_nodes):
         'cannot_report': list(faults['cannot_report']),
         'ufw': list(faults['ufw']),
         'iptables': list(faults['iptables']),
+        'nft': list(faults.get('nft', [])),
+        # {node: [tool, ...]}: the tools that fail in that node's Run Commands (executor.py)
+        'inspection_fails': dict((e['node'], sorted(set(f['tool'] for f in faults['inspection_fails'] if f['node'] == e['node'])))
+                                 for e in faults.get('inspection_fails', [])),
         'sharing': sharing,
         # The AKS node firewall every node namespace starts with (baseline.py); a scenario opts out only with a reason.
         'baseline_firewall': bool(dataplane.get('baseline_firewall', True)),
