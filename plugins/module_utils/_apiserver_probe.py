@@ -77,6 +77,7 @@ _DIAL_ERRORS = (
 # How the API server prefixes a failed dial of the node proxy (503) and of the streaming subresources (500).
 _DIAL_PREFIXES = ('error trying to reach service', 'error dialing backend')
 _EXCERPT = 200
+_GATEWAY_ERRORS = (502, 504)
 
 
 class ApiserverProbeError(ValueError):
@@ -116,13 +117,18 @@ def classify_response(status, body):
     """(kind, text, retry_after) of one HTTP answer to GET nodes/{node}/proxy/healthz.
 
     A 2xx, or any answer that is not a metav1.Status of the API server, is the kubelet's own answer (it serves TLS; the
-    text says what it answered). A Status is the API server's: 401/403/404/429 say the request was not made; otherwise
+    text says what it answered) - except a bare 502/504, which comes from a gateway in front of the API server. A Status is the API server's: 401/403/404/429 say the request was not made; otherwise
     the message is the dial error (`error trying to reach service: ...`), classified; an unrecognised Status is API_ERROR.
     """
+    if not status:
+        return API_ERROR, 'the request to the API server failed without an HTTP answer: %s' % _excerpt(body), None
     if 200 <= status <= 299:
         return ANSWERED, _excerpt(body) or 'HTTP %d' % status, None
     parsed = _status_body(body)
     if parsed is None:
+        if status in _GATEWAY_ERRORS:
+            # A kubelet never answers these; a proxy or load balancer in front of the API server does.
+            return API_ERROR, 'HTTP %d from in front of the API server: %s' % (status, _excerpt(body)), None
         return ANSWERED, 'HTTP %d: %s' % (status, _excerpt(body)), None
     message = str(parsed.get('message') or parsed.get('reason') or 'HTTP %d' % status)
     if status == 401:

@@ -52,6 +52,9 @@ FORBIDDEN_TEXT = ('nodes "aks-user1-1" is forbidden: User "lab-diagnose" cannot 
     (404, status(404, 'nodes "gone" not found', reason='NotFound'), ap.NOT_FOUND, 'nodes "gone" not found'),
     (503, status(503, 'the server is currently unable to handle the request'), ap.API_ERROR,
      'HTTP 503: the server is currently unable to handle the request'),
+    (502, b'<html><body><h1>502 Bad Gateway</h1></body></html>', ap.API_ERROR,
+     'HTTP 502 from in front of the API server: <html><body><h1>502 Bad Gateway</h1></body></html>'),
+    (0, None, ap.API_ERROR, 'the request to the API server failed without an HTTP answer: '),
 ])
 def test_classify_response(code, body, kind, text):
     got_kind, got_text, retry_after = ap.classify_response(code, body)
