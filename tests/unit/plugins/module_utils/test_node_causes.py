@@ -53,6 +53,7 @@ TLS_FAILED = 'tls=failed addr=127.0.0.1:10250 http=no answer=-\n'
 TLS_NO_OPENSSL = 'tls=no_openssl addr=127.0.0.1:10250 http=- answer=-\n'
 TLS_TIMEOUT = 'tls=connect_timed_out addr=127.0.0.1:10250 http=- answer=-\n'
 TLS_DOWN = 'tls=not_listening addr=- http=- answer=-\n'
+XTABLES_LOCK = 'Another app is currently holding the xtables lock. Stopped waiting after 20s.\n'  # iptables -w after its wait, rc 4
 
 HEALTHY = {'ss': ('rc=0 filtered=1', SS_LISTEN), 'tls': ('rc=0', TLS_OK), 'ufw': ('rc=127', UFW_OFF),
            'iptables': ('rc=0 bin=iptables', IPT_CLEAN), 'nft': ('rc=0', NFT_CLEAN)}
@@ -86,8 +87,7 @@ STATE_CASES = [
     ("iptables-nft's translation is not a native nft rule", {'iptables': ('rc=0 bin=iptables', IPT_DROP), 'nft': ('rc=0', NFT_IPTABLES_ONLY),
                                                              'tls': ('rc=0', TLS_TIMEOUT)},
      {NFT: ('ok', None), IPT: ('problem', '--dport 10250 -j DROP'), KUBELET: ('ok', None)}),
-    ('xtables lock: iptables failed with rc=4', {'iptables': ('rc=4 bin=iptables', 'Another app is currently holding the xtables lock. '
-                                                                                    'Stopped waiting after 20s.\n')},
+    ('xtables lock: iptables failed with rc=4', {'iptables': ('rc=4 bin=iptables', XTABLES_LOCK)},
      {IPT: ('unknown', 'rc=4 (resource problem (e.g. the xtables lock is held)): Another app is currently holding the xtables lock'),
       NFT: ('ok', None), KUBELET: ('ok', None)}),
     ('iptables killed by the timeout', {'iptables': ('rc=124 bin=iptables', '')}, {IPT: ('unknown', 'rc=124 (killed by its timeout)')}),
@@ -136,8 +136,8 @@ def test_no_firewall_section_is_unknown_for_every_node_cause():
         assert npb.node_cause_state(cause, None)[0] == 'unknown'
 
 
-SUMMARY = {'sources': ['n0'], 'unreachable': 1, 'unreachable_nodes': [{'node': 'n2', 'target': '10.0.0.6:10250', 'status': 'timed_out',
-                                                                         'from': {'n0': 'timed_out'}}]}
+SUMMARY = {'sources': ['n0'], 'unreachable': 1,
+           'unreachable_nodes': [{'node': 'n2', 'target': '10.0.0.6:10250', 'status': 'timed_out', 'from': {'n0': 'timed_out'}}]}
 
 
 def finding(cause, inspections, summary=None, **kwargs):
@@ -185,8 +185,8 @@ UNKNOWN_CASES = [
                                          'role': 'inspect', 'checks': {}}], SUMMARY, 'HTTP 403'),
     ('inspection never finished', [{'node': 'n2', 'status': 'timeout', 'error': 'no result after 300 s', 'role': 'inspect', 'checks': {}}],
      SUMMARY, 'no result after 300 s'),
-    ('unreachable node that is not a VMSS node', [], dict(SUMMARY, not_inspected=[{'node': 'n2', 'reason': 'not a VMSS node: Run Command '
-                                                                                                    'cannot reach it'}]),
+    ('unreachable node that is not a VMSS node', [],
+     dict(SUMMARY, not_inspected=[{'node': 'n2', 'reason': 'not a VMSS node: Run Command cannot reach it'}]),
      'was not inspected (not a VMSS node'),
     ('unreachable, inspection off', [], SUMMARY, 'use inspect_unreachable'),
     ('node without an IP', [], {'sources': ['n0'], 'unreachable': 0, 'unreachable_nodes': [],
