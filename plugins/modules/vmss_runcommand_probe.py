@@ -80,7 +80,8 @@ options:
   inspect_nodes:
     description:
       - More nodes to inspect (firewall, listener, TLS of the listener) in the inspection round, also when they answered on TCP
-        (Kubernetes node names or C(<vmss>/<instance id>)). A node of O(nodes) with the C(firewall) check is not inspected twice.
+        (Kubernetes node names, C(<vmss>/<instance id>), or a node's private IP, also as C(ip:port) - the endpoints a symptom
+        names; an IP that is no node's is ignored with a warning). A node of O(nodes) with the C(firewall) check is not inspected twice.
     type: list
     elements: str
     default: []
@@ -278,6 +279,25 @@ def make_targets(nodes, node_rg, script, parameters, role):
              'parameters': parameters, 'role': role} for n in nodes]
 
 
+def suspect_refs(module, model, refs):
+    """inspect_nodes as node references: a node's private IP (or ip:port, as a symptom names it) becomes its name."""
+    by_ip = dict((n['private_ip'], n['name']) for n in model['nodes'] if n['private_ip'])
+    names = []
+    for ref in refs or []:
+        text = str(ref).strip()
+        host = text.rsplit(':', 1)[0].strip('[]') if text.count(':') == 1 or text.startswith('[') else text
+        try:
+            ip = ps.validate_ip(host)
+        except ps.ProbeParameterError:
+            names.append(text)
+            continue
+        if ip in by_ip:
+            names.append(by_ip[ip])
+        else:
+            module.warn('inspect_nodes: %s is not the IP of a node of the cluster; not inspected' % text)
+    return names
+
+
 def main():
     module = AksTunnelModule(
         _cluster_options.argument_spec(
@@ -321,7 +341,7 @@ def main():
             sources = _cluster_model.resolve_nodes(model, params['nodes'])
         else:
             sources = [n for n in model['nodes'] if n['hosts_tunnel']]
-        suspects = _cluster_model.resolve_nodes(model, params['inspect_nodes']) if params['inspect_nodes'] else []
+        suspects = _cluster_model.resolve_nodes(model, suspect_refs(module, model, params['inspect_nodes']))
     except _cluster_model.ClusterModelError as exc:
         module.fail(str(exc))
     sources = [n for n in sources if n['vmss']]

@@ -54,7 +54,7 @@ PROBE = '''
         content: "{{ {'info': info, 'probe': probe} | to_json }}"
 '''
 
-# scenario -> (suspects given to inspect_nodes, {cause: (status, affected short names, evidence fragment)})
+# scenario -> (suspects given to inspect_nodes: short names or endpoint:<short name> for its ip:10250, {cause: (status, affected short names, evidence fragment)})
 EXPECTED = {
     'nft-drop': ([], {'nft_blocks_10250': ('problem', ['user1-0'], 'inet hostfw input: tcp dport 10250 drop (handle '),
                       'ufw_blocks_10250': ('ok', [], None), 'iptables_blocks_10250': ('ok', [], None),
@@ -62,7 +62,8 @@ EXPECTED = {
     'kubelet-down': ([], {'kubelet_not_serving': ('problem', ['user1-1'], 'nothing listens on TCP 10250'),
                           'ufw_blocks_10250': ('ok', [], None), 'iptables_blocks_10250': ('ok', [], None),
                           'nft_blocks_10250': ('ok', [], None)}),
-    'kubelet-plain-http': (['user1-1'], {'kubelet_not_serving': ('problem', ['user1-1'], 'answers plain HTTP without TLS (HTTP/1.1 200 OK)'),
+    # the endpoint as a symptom names it ("dial tcp 10.240.0.8:10250: ... server gave HTTP response to HTTPS client")
+    'kubelet-plain-http': (['endpoint:user1-1'], {'kubelet_not_serving': ('problem', ['user1-1'], 'answers plain HTTP without TLS (HTTP/1.1 200 OK)'),
                                          'ufw_blocks_10250': ('ok', [], None), 'iptables_blocks_10250': ('ok', [], None),
                                          'nft_blocks_10250': ('ok', [], None)}),
     'inspection-fails': ([], {'iptables_blocks_10250': ('unknown', ['user1-0'], 'xtables lock'),
@@ -97,7 +98,9 @@ def test_the_probe_names_the_node_cause_or_says_unknown(tmp_path, name):
         suspects, wanted = EXPECTED[name]
         topology = scenario_mod.topology_of(scenario)
         full = dict((n['short'], n['name']) for n in topology['nodes'])
-        data = run_playbook(tmp_path, os.path.join(state, 'vars.yml'), {'suspects': [full[s] for s in suspects]})
+        ips = dict((n['short'], n['ip']) for n in topology['nodes'])
+        refs = ['%s:10250' % ips[s.split(':')[1]] if s.startswith('endpoint:') else full[s] for s in suspects]
+        data = run_playbook(tmp_path, os.path.join(state, 'vars.yml'), {'suspects': refs})
     finally:
         lab.down(state, log=lambda message: None)
     short = dict((v, k) for k, v in full.items())
