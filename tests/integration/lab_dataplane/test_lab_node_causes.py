@@ -54,7 +54,8 @@ PROBE = '''
         content: "{{ {'info': info, 'probe': probe} | to_json }}"
 '''
 
-# scenario -> (suspects given to inspect_nodes: short names or endpoint:<short name> for its ip:10250, {cause: (status, affected short names, evidence fragment)})
+# scenario -> (suspects given to inspect_nodes: short names or endpoint:<short name> for its ip:10250,
+#              {cause: (status, affected short names, evidence fragment)})
 EXPECTED = {
     'nft-drop': ([], {'nft_blocks_10250': ('problem', ['user1-0'], 'inet hostfw input: tcp dport 10250 drop (handle '),
                       'ufw_blocks_10250': ('ok', [], None), 'iptables_blocks_10250': ('ok', [], None),
@@ -63,9 +64,9 @@ EXPECTED = {
                           'ufw_blocks_10250': ('ok', [], None), 'iptables_blocks_10250': ('ok', [], None),
                           'nft_blocks_10250': ('ok', [], None)}),
     # the endpoint as a symptom names it ("dial tcp 10.240.0.8:10250: ... server gave HTTP response to HTTPS client")
-    'kubelet-plain-http': (['endpoint:user1-1'], {'kubelet_not_serving': ('problem', ['user1-1'], 'answers plain HTTP without TLS (HTTP/1.1 200 OK)'),
-                                         'ufw_blocks_10250': ('ok', [], None), 'iptables_blocks_10250': ('ok', [], None),
-                                         'nft_blocks_10250': ('ok', [], None)}),
+    'kubelet-plain-http': (['endpoint:user1-1'], {
+        'kubelet_not_serving': ('problem', ['user1-1'], 'answers plain HTTP without TLS (HTTP/1.1 200 OK)'),
+        'ufw_blocks_10250': ('ok', [], None), 'iptables_blocks_10250': ('ok', [], None), 'nft_blocks_10250': ('ok', [], None)}),
     'inspection-fails': ([], {'iptables_blocks_10250': ('unknown', ['user1-0'], 'xtables lock'),
                               'ufw_blocks_10250': ('unknown', ['user1-0'], None),
                               'nft_blocks_10250': ('ok', [], None), 'kubelet_not_serving': ('ok', [], None)}),
