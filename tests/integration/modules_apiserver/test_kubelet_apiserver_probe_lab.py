@@ -128,6 +128,48 @@ def test_every_kubelet_through_the_api_server(lab, tmp_path):
     assert 'cannot get resource "nodes/proxy"' in finding['summary'] and 'aks-tunnel-diagnose-kubelet-proxy.yaml' in finding['summary']
 
 
+
+ROLE_TASKS = '''
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/aks.tunnel.azure: "{{ aks_tunnel_azure_auth }}"
+    group/aks.tunnel.kubernetes: {kubeconfig: "{{ aks_tunnel_kubeconfig }}"}
+  vars:  # the role's defaults (the task file is included on its own here)
+    aks_tunnel_api_timeout: 60
+    aks_tunnel_apiserver_probe_max_nodes: 0
+    aks_tunnel_apiserver_probe_concurrency: 20
+  tasks:
+    - name: Cluster model
+      aks.tunnel.aks_cluster_info: {resource_group: "{{ aks_tunnel_resource_group }}", name: "{{ aks_tunnel_cluster_name }}"}
+      register: aks_tunnel_model
+    - {name: No evidence yet, ansible.builtin.set_fact: {aks_tunnel_evidence: {}}}
+    - name: The role's apiserver source, skipped
+      ansible.builtin.include_tasks: {file: "{{ tasks_file }}"}
+      vars: {aks_tunnel_apiserver_probe: false}
+    - name: Keep what the skipped run left
+      ansible.builtin.set_fact:
+        skipped_evidence: "{{ aks_tunnel_evidence }}"
+    - name: The role's apiserver source, run
+      ansible.builtin.include_tasks: {file: "{{ tasks_file }}"}
+      vars: {aks_tunnel_apiserver_probe: true}
+    - name: Dump
+      ansible.builtin.copy:
+        dest: "{{ out }}"
+        content: "{{ {'skipped': skipped_evidence, 'run': aks_tunnel_evidence} | to_json }}"
+'''
+
+
+def test_role_source_runs_the_module_on_the_model_and_honours_the_skip_variable(lab, tmp_path):
+    tasks_file = os.path.join(_NETWORK.ROOT, 'ansible_collections', 'aks', 'tunnel', 'roles', 'diagnose', 'tasks', 'apiserver.yml')
+    data = run_playbook(tmp_path, ROLE_TASKS, lab.vars_file, {'tasks_file': tasks_file})
+    # aks_tunnel_apiserver_probe: false - the module is not called, the evidence gets nothing
+    assert data['skipped'] == {}
+    result = data['run']['apiserver']
+    # 7 requests: one per node, no node list (the role passes cluster_model)
+    assert result.get('finding', {}).get('status') == 'problem' and result['probed'] == 7 and result['api_calls']['kube'] == 7, result
+
+
 ONLY_PROBE = '''
 - hosts: localhost
   gather_facts: false
