@@ -128,7 +128,6 @@ def test_every_kubelet_through_the_api_server(lab, tmp_path):
     assert 'cannot get resource "nodes/proxy"' in finding['summary'] and 'aks-tunnel-diagnose-kubelet-proxy.yaml' in finding['summary']
 
 
-
 ROLE_TASKS = '''
 - hosts: localhost
   gather_facts: false
