@@ -17,7 +17,8 @@ import os
 
 import pytest
 
-pytestmark = pytest.mark.lab
+# One lab for the module (make test runs pytest -n 2 --dist loadgroup); the last test removes the tunnel agents.
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('apiserver_probe_lab')]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
