@@ -41,6 +41,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
     EGRESS_PORTS_BLOCKED,
     IPTABLES_BLOCKS_10250,
     KONNECTIVITY_AGENT_SCALING,
+    KUBELET_NOT_SERVING,
     NSG_BLOCKS_10250,
     SNAT_EXHAUSTION,
     UFW_BLOCKS_10250,
@@ -90,7 +91,8 @@ RULES = (
         _KUBELET + r'[^\n]*?connection refused',
         'connection to the kubelet port {endpoints} was refused',
         (
-            (IPTABLES_BLOCKS_10250, 90, 'an iptables REJECT rule for tcp dpt:10250 answers with a refusal, or the kubelet does not listen on 10250'),
+            (IPTABLES_BLOCKS_10250, 90, 'an iptables REJECT rule for tcp dpt:10250 answers with a refusal'),
+            (KUBELET_NOT_SERVING, 80, 'nothing listens on 10250: the kubelet is down or bound elsewhere'),
             (UFW_BLOCKS_10250, 60, 'UFW with a "reject" rule or policy for 10250 refuses the connection'),
         ),
     ),
@@ -117,6 +119,7 @@ RULES = (
         r':10250\b[^\n]*?(?:server gave HTTP response to HTTPS client|odpowiedzi HTTP na klienta HTTPS)',
         'a plain-HTTP server answered on the kubelet port {endpoints} instead of the kubelet\'s TLS',
         (
+            (KUBELET_NOT_SERVING, 90, 'the kubelet does not serve TLS on 10250 (another process holds the port, or the kubelet runs without TLS)'),
             (IPTABLES_BLOCKS_10250, 60, 'another process holds 10250 or an iptables nat REDIRECT/DNAT rule diverts it; inspect the node'),
         ),
     ),

@@ -33,6 +33,8 @@ sys.path.insert(0, os.path.join(REPO, '.tmp', 'dev'))
 from ansible_collections.aks.tunnel.tests.lab.dataplane import lab  # noqa: E402  pylint: disable=wrong-import-position
 
 DEFAULT_BEFORE = 'b059792'
+SIX = ['nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250', 'egress_ports_blocked', 'snat_exhaustion',
+       'konnectivity_agent_scaling']
 
 
 def _collection_root(tree, workdir, name):
@@ -43,7 +45,7 @@ def _collection_root(tree, workdir, name):
     return root
 
 
-def _diagnose(root, vars_file, workdir, label):
+def _diagnose(root, vars_file, workdir, label, extra=()):
     report_dir = os.path.join(workdir, 'report-%s-%d' % (label, time.monotonic_ns()))
     cfg = os.path.join(workdir, 'ansible.cfg')
     if not os.path.exists(cfg):
@@ -51,7 +53,8 @@ def _diagnose(root, vars_file, workdir, label):
             handle.write('[defaults]\nstdout_callback = default\n')
     playbook = os.path.join(root, 'ansible_collections', 'aks', 'tunnel', 'playbooks', 'diagnose.yml')
     command = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), playbook, '-e', '@' + vars_file,
-               '-e', 'aks_tunnel_report_dir=' + report_dir, '-e', 'aks_tunnel_fail_on_problem=false']
+               '-e', 'aks_tunnel_report_dir=' + report_dir, '-e', 'aks_tunnel_fail_on_problem=false',
+               '-e', 'aks_tunnel_fail_on_unknown=false'] + list(extra)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=root, ANSIBLE_CONFIG=cfg, ANSIBLE_NOCOLOR='1', PYTHONDONTWRITEBYTECODE='1')
     started = time.monotonic()
     proc = subprocess.run(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
@@ -70,6 +73,9 @@ def main():
     parser.add_argument('--scenario', action='append', help='lab scenario(s) (default healthy)')
     parser.add_argument('--runs', type=int, default=2, help='runs of each side per scenario (default %(default)s)')
     parser.add_argument('--json', help='write the raw results here')
+    parser.add_argument('--no-warmup', action='store_true', help='skip the warm-up run of each side (large labs)')
+    parser.add_argument('--same-checks', action='store_true',
+                        help='run only the causes BEFORE had (the first six) on the working tree too: compares like with like')
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit('run as root: the lab uses network namespaces')
@@ -86,11 +92,13 @@ def main():
                 lab.up(scenario, state, log=lambda _m: None)
                 try:
                     vars_file = os.path.join(state, 'vars.yml')
-                    for side in ('before', 'after'):
-                        _diagnose(roots[side], vars_file, workdir, side)   # warm-up: caches, first token
+                    extra = {'before': (), 'after': ('-e', json.dumps({'aks_tunnel_checks': SIX})) if args.same_checks else ()}
+                    for side in () if args.no_warmup else ('before', 'after'):
+                        _diagnose(roots[side], vars_file, workdir, side, extra[side])   # warm-up: caches, first token
                     for _run in range(args.runs):
                         for side in ('before', 'after'):
-                            results.setdefault(scenario, {}).setdefault(side, []).append(_diagnose(roots[side], vars_file, workdir, side))
+                            results.setdefault(scenario, {}).setdefault(side, []).append(
+                                _diagnose(roots[side], vars_file, workdir, side, extra[side]))
                 finally:
                     lab.down(state, log=lambda _m: None)
         finally:
@@ -99,7 +107,7 @@ def main():
     print('|---|---|---|---|---|---|---|')
     for scenario, sides in results.items():
         for side, runs in sides.items():
-            label = side if side == 'after' else 'before (%s)' % args.before
+            label = ('after (the six causes)' if args.same_checks else 'after') if side == 'after' else 'before (%s)' % args.before
             print('| %s | %s | %s | %s | %s | %.1f | %.1f |' % (
                 scenario, label, runs[-1]['arm_calls'], runs[-1]['kube_calls'], runs[-1]['run_commands'],
                 statistics.median(r['duration_s'] for r in runs), statistics.median(r['wall_s'] for r in runs)))

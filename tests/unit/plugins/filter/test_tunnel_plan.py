@@ -63,3 +63,15 @@ def test_ladder_repair_refuses_what_is_not_a_finding_remediation():
     with pytest.raises(AnsibleFilterError) as info:
         REPAIR({'nodes_to_replicas': DOC_LADDER}, DOC_LADDER)
     assert 'needs the remediation.ladder of a konnectivity_agent_scaling finding' in str(info.value)
+
+
+def test_symptom_endpoints_for_the_probe():
+    from ansible_collections.aks.tunnel.plugins.filter.tunnel_symptom_endpoints import FilterModule as Endpoints
+    endpoints = Endpoints().filters()['tunnel_symptom_endpoints']
+    text = ('Error from server: Get "https://10.240.0.6:10250/containerLogs/a/b/c": http: server gave HTTP response to HTTPS client\n'
+            'error dialing backend: dial tcp 10.240.0.6:10250: i/o timeout\nproxy error from 127.0.0.1:6443 while dialing 10.240.0.7:10250\n'
+            'dial tcp <aks-node-ip>:10250: i/o timeout\ndial tcp 20.1.2.3:443: i/o timeout')
+    assert endpoints(text) == ['10.240.0.6:10250', '10.240.0.7:10250']
+    assert endpoints(text, port=0)[-1] == '20.1.2.3:443'
+    with pytest.raises(AnsibleFilterError):
+        endpoints(None)

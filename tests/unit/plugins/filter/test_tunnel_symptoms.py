@@ -24,10 +24,11 @@ class _TaggedStr(str):
     ('Error from server: error dialing backend: dial tcp 10.240.0.5:10250: i/o timeout',
      ['nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250']),
     ('Error from server: Get "https://aks-np-1:10250/containerLogs/ns/pod/c": http: server gave HTTP response to HTTPS client',
-     ['iptables_blocks_10250']),
+     ['kubelet_not_serving', 'iptables_blocks_10250']),
     ('failed calling webhook "w": Post "https://s.ns.svc:443/": read unix @->/tunnel-uds/socket: read: connection reset by peer',
      ['konnectivity_agent_scaling', 'egress_ports_blocked', 'snat_exhaustion']),
-    (_TaggedStr('error dialing backend: dial tcp 10.0.0.4:10250: connect: connection refused'), ['iptables_blocks_10250', 'ufw_blocks_10250']),
+    (_TaggedStr('error dialing backend: dial tcp 10.0.0.4:10250: connect: connection refused'),
+     ['iptables_blocks_10250', 'kubelet_not_serving', 'ufw_blocks_10250']),
     ('all good', []),
     ('', []),
 ])

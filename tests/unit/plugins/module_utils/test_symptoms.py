@@ -20,6 +20,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils._symptoms import (
 
 NSG, UFW, IPT = 'nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250'
 EGRESS, SNAT, KONN = 'egress_ports_blocked', 'snat_exhaustion', 'konnectivity_agent_scaling'
+KUBELET = 'kubelet_not_serving'
 
 # The three symptoms of the AKS "tunnel connectivity issues" article, with real values filled in.
 ARTICLE_1 = ('Error from server: Get "https://10.240.0.5:10250/containerLogs/kube-system/coredns-5d78c9869d-x7k2p/coredns": '
@@ -44,7 +45,7 @@ def causes(text):
 @pytest.mark.parametrize('text, expected', [
     (ARTICLE_1, [NSG, UFW, IPT]),
     (ARTICLE_2, [NSG, UFW, IPT]),
-    (ARTICLE_3, [IPT]),
+    (ARTICLE_3, [KUBELET, IPT]),
     # Variations: other IPs, pod names, kubectl exec/port-forward wording, older Go error texts.
     ('Error from server: Get "https://172.16.8.77:10250/containerLogs/prod/api-6f9c7b9d8-q2w3e/api?follow=true": '
      'dial tcp 172.16.8.77:10250: i/o timeout', [NSG, UFW, IPT]),
@@ -53,12 +54,12 @@ def causes(text):
     ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: connect: connection timed out', [NSG, UFW, IPT]),
     ('error dialing backend: dial tcp 10.240.0.4:10250: context deadline exceeded', [NSG, UFW, IPT]),
     ('Error from server: error dialing backend: dial tcp [fd00:10::5]:10250: i/o timeout', [NSG, UFW, IPT]),
-    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: connect: connection refused', [IPT, UFW]),
+    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: connect: connection refused', [IPT, KUBELET, UFW]),
     ('Error from server: Get "https://10.240.0.4:10250/containerLogs/a/b/c": dial tcp 10.240.0.4:10250: getsockopt: connection refused',
-     [IPT, UFW]),
+     [IPT, KUBELET, UFW]),
     ('error dialing backend: dial tcp 10.240.0.4:10250: connect: no route to host', [IPT, UFW]),
     ('error dialing backend: read tcp 10.240.0.9:43210->10.240.0.4:10250: read: connection reset by peer', [IPT, UFW]),
-    ('Error from server: Get "https://10.240.0.4:10250/containerLogs/a/b/c": http: server gave HTTP response to HTTPS client', [IPT]),
+    ('Error from server: Get "https://10.240.0.4:10250/containerLogs/a/b/c": http: server gave HTTP response to HTTPS client', [KUBELET, IPT]),
     (UDS_WEBHOOK, [KONN, EGRESS, SNAT]),
     (UDS_DIAL, [KONN, EGRESS, SNAT]),
     (NO_AGENT, [KONN, EGRESS, SNAT]),
@@ -125,6 +126,11 @@ def test_classify_article_1_exact_output():
 def test_classify_article_3_without_ip():
     result = classify(ARTICLE_3)
     assert result == [{
+        'cause': KUBELET,
+        'explanation': "a plain-HTTP server answered on the kubelet port instead of the kubelet's TLS: "
+                       'the kubelet does not serve TLS on 10250 (another process holds the port, or the kubelet runs without TLS)',
+        'next_check': 'ansible-playbook playbooks/diagnose.yml --tags kubelet',
+    }, {
         'cause': IPT,
         'explanation': "a plain-HTTP server answered on the kubelet port instead of the kubelet's TLS: "
                        'another process holds 10250 or an iptables nat REDIRECT/DNAT rule diverts it; inspect the node',
@@ -149,7 +155,7 @@ def test_classify_multi_line_kubectl_output():
 def test_classify_mixed_symptoms_sum_scores():
     # Timeouts on one node and refusals on another: iptables explains both, so it ranks first.
     text = ARTICLE_2 + '\nError from server: error dialing backend: dial tcp 10.240.0.9:10250: connect: connection refused'
-    assert causes(text) == [IPT, UFW, NSG]
+    assert causes(text) == [IPT, UFW, NSG, KUBELET]
     # A 10250 timeout plus a konnectivity symptom: both families, no duplicates.
     mixed = causes(ARTICLE_2 + '\n' + NO_AGENT)
     assert mixed == [NSG, KONN, UFW, EGRESS, IPT, SNAT]
@@ -261,7 +267,7 @@ def test_tags_for():
     ('http: server gave HTTP response to HTTPS client', ['iptables_blocks_10250']),
     # with the kubelet URL the specific rule explains it, so the generic one adds nothing more
     ('Error from server: Get "https://10.240.0.5:10250/containerLogs/ns/p/c": http: server gave HTTP response to HTTPS client',
-     ['iptables_blocks_10250']),
+     ['kubelet_not_serving', 'iptables_blocks_10250']),
 ])
 def test_plain_http_answer_without_port(text, causes):
     assert [c['cause'] for c in classify(text)] == causes
@@ -274,24 +280,24 @@ def test_plain_http_answer_without_port(text, causes):
      'dial tcp <aks-node-ip>:10250: i/o timeout', [NSG, UFW, IPT]),
     ('Error from server: error dialing backend: dial tcp <aks-node-ip>:10250: i/o timeout', [NSG, UFW, IPT]),
     ('Error from server: Get "https://< aks-node-name>:10250/containerLogs/<namespace>/<pod-name>/<container-name>": '
-     'http: server gave HTTP response to HTTPS client', [IPT]),
+     'http: server gave HTTP response to HTTPS client', [KUBELET, IPT]),
     ('Błąd z serwera: Pobierz "https://<aks-node-name>:10250/containerLogs/<namespace>/<pod-name>/<container-name>": '
      'dial tcp <aks-node-ip>:10250: i/o timeout', [NSG, UFW, IPT]),
     ('Błąd z serwera: błąd połączenia z zapleczem: połączenie tcp <aks-node-ip>:10250: przekroczenie limitu czasu operacji we/wy',
      [NSG, UFW, IPT]),
     ('Błąd z serwera: Pobierz "https://< aks-node-name>:10250/containerLogs/<name>/<pod-name>/<container-name>": '
-     'http: serwer udzielił odpowiedzi HTTP na klienta HTTPS', [IPT]),
-    ('error dialing backend: dial tcp <node-ip>:10250: connect: connection refused', [IPT, UFW]),
+     'http: serwer udzielił odpowiedzi HTTP na klienta HTTPS', [KUBELET, IPT]),
+    ('error dialing backend: dial tcp <node-ip>:10250: connect: connection refused', [IPT, KUBELET, UFW]),
     ('error dialing backend: dial tcp x.x.x.x:10250: connect: connection timed out', [NSG, UFW, IPT]),
     ('error dialing backend: dial tcp {ip}:10250: i/o timeout', [NSG, UFW, IPT]),
     ('error dialing backend: dial tcp aks-nodepool1-12345678-vmss000001:10250: i/o timeout', [NSG, UFW, IPT]),
     ('error dialing backend: dial tcp node-1.example.internal:10250: connect: no route to host', [IPT, UFW]),
     # Wrapped by a terminal: inside a word, at a space, and over three lines.
-    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: getsocko\npt: connection refused', [IPT, UFW]),
+    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: getsocko\npt: connection refused', [IPT, KUBELET, UFW]),
     ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250:\ni/o timeout', [NSG, UFW, IPT]),
     ('Error from server: Get "https://10.240.0.4:10250/containerLogs/default/web-0/web": dial tcp 10.2\n40.0.4:102\n50: i/o tim\neout',
      [NSG, UFW, IPT]),
-    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: connect: connection refused\r\n', [IPT, UFW]),
+    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: connect: connection refused\r\n', [IPT, KUBELET, UFW]),
     # Log noise: timestamps, klog prefixes, the kubectl command line, ANSI colours.
     ('$ kubectl logs -n default web-0\n2026-12-04T12:00:00Z E1204 12:00:00.000000   12345 helpers.go:118] '
      'Error from server: error dialing backend: dial tcp 10.240.0.4:10250: i/o timeout\n', [NSG, UFW, IPT]),
