@@ -117,8 +117,9 @@ def classify_response(status, body):
     """(kind, text, retry_after) of one HTTP answer to GET nodes/{node}/proxy/healthz.
 
     A 2xx, or any answer that is not a metav1.Status of the API server, is the kubelet's own answer (it serves TLS; the
-    text says what it answered) - except a bare 502/504, which comes from a gateway in front of the API server. A Status is the API server's: 401/403/404/429 say the request was not made; otherwise
-    the message is the dial error (`error trying to reach service: ...`), classified; an unrecognised Status is API_ERROR.
+    text says what it answered) - except a bare 502/504, which comes from a gateway in front of the API server. A Status
+    is the API server's: 401/403/404/429 say the request was not made; otherwise the message is the dial error
+    (`error trying to reach service: ...`), classified; an unrecognised Status is API_ERROR.
     """
     if not status:
         return API_ERROR, 'the request to the API server failed without an HTTP answer: %s' % _excerpt(body), None
