@@ -145,6 +145,9 @@ def collect(evidence, causes=None):
         leftover = unexplained_unreachable(evidence, findings, selected)
         if leftover is not None:
             findings.append(leftover)
+        unproven = unproven_kubelet_tls(evidence, selected)
+        if unproven is not None:
+            findings.append(unproven)
     return {'findings': findings, 'errors': errors, 'checked': selected, 'stats': stats, 'error': failure}
 
 
@@ -226,3 +229,20 @@ def unexplained_unreachable(evidence, findings, selected):
     remediation = {'summary': 'Trace the path from a tunnel node to each node with Network Watcher (an appliance, firewall or '
                               'route outside the NSGs drops the traffic).', 'pairs': evidence_lines, 'commands': commands}
     return _causes.make_finding(_causes.NETWORK_PATH_BLOCKS_10250, status, summary, nodes, evidence_lines, remediation)
+
+
+def unproven_kubelet_tls(evidence, selected):
+    """UNKNOWN for the kubelet when the API server check did not run: the probe connects with TCP, so a kubelet that
+    answers without TLS on a node that answered is seen only by a TLS request (the API server's, as kubectl logs goes)."""
+    if _causes.KUBELET_NOT_SERVING not in selected:
+        return None
+    if any(_ran(r) for r in _results(evidence.get(_causes.SOURCE_APISERVER), _causes.SOURCE_APISERVER)):
+        return None
+    return _causes.make_finding(
+        _causes.KUBELET_NOT_SERVING, _causes.STATUS_UNKNOWN,
+        'the TLS of the kubelets that answered on TCP 10250 is not proven: the API server check did not run '
+        '(aks_tunnel_apiserver_probe is false)',
+        evidence=['the Run Command probe connects with TCP only; a kubelet answering without TLS is seen by a TLS request'],
+        remediation={'summary': 'Run the diagnosis with aks_tunnel_apiserver_probe=true and get on nodes/proxy '
+                                '(rbac/kubernetes/aks-tunnel-diagnose-kubelet-proxy.yaml), or check a node by hand.',
+                     'commands': ['kubectl get --raw /api/v1/nodes/<node>/proxy/healthz']})

@@ -19,7 +19,6 @@ from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
     CAUSE_TAGS,
     CAUSE_TITLES,
     EGRESS_PORTS_BLOCKED,
-    KUBELET_NOT_SERVING,
     STATUS_NOT_APPLICABLE,
     STATUS_OK,
     STATUS_PROBLEM,
@@ -36,9 +35,9 @@ SCHEMA = 'aks.tunnel/report/v1'
 STATUS_LABELS = {STATUS_PROBLEM: 'PROBLEM', STATUS_OK: 'OK', STATUS_UNKNOWN: 'UNKNOWN', STATUS_NOT_APPLICABLE: 'N/A'}
 
 # Causes where one source's proof settles another source that could not decide: the real probe from the nodes ("a
-# packet got through") settles a static NSG evaluation of the egress; for the kubelet, the probe's TLS check and the API
-# server's own request through the tunnel settle each other (a 403 on nodes/proxy, or a node Run Command could not reach).
-_PROBE_SETTLES = (EGRESS_PORTS_BLOCKED, KUBELET_NOT_SERVING)
+# packet got through") settles a static NSG evaluation of the egress. Not the kubelet: the probe proves TCP for the nodes
+# that answered, only the API server's request (or the inspection of a node) proves their TLS.
+_PROBE_SETTLES = (EGRESS_PORTS_BLOCKED,)
 
 NOT_CHECKED = 'not checked in this run (skipped by --tags or aks_tunnel_checks)'
 

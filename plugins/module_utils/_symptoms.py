@@ -42,6 +42,8 @@ from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
     IPTABLES_BLOCKS_10250,
     KONNECTIVITY_AGENT_SCALING,
     KUBELET_NOT_SERVING,
+    NETWORK_PATH_BLOCKS_10250,
+    NFT_BLOCKS_10250,
     NSG_BLOCKS_10250,
     SNAT_EXHAUSTION,
     UFW_BLOCKS_10250,
@@ -84,6 +86,9 @@ RULES = (
             (NSG_BLOCKS_10250, 90, 'an NSG rule (subnet or node NIC NSG) denying TCP 10250 between nodes is the most common cause'),
             (UFW_BLOCKS_10250, 80, 'UFW enabled on the target node drops 10250 through its default deny-incoming policy'),
             (IPTABLES_BLOCKS_10250, 70, 'an iptables INPUT rule with target DROP for tcp dpt:10250 on the target node'),
+            (NFT_BLOCKS_10250, 40, 'a native nftables rule (not iptables) dropping tcp dport 10250 on the target node'),
+            (NETWORK_PATH_BLOCKS_10250, 30, 'a drop between the nodes outside the NSGs: a Virtual Network Manager admin rule or a '
+                                            'route through a firewall appliance'),
         ),
     ),
     _rule(

@@ -20,9 +20,9 @@ class _TaggedStr(str):
 
 @pytest.mark.parametrize('text, causes', [
     ('Error from server: Get "https://10.240.0.5:10250/containerLogs/kube-system/coredns-abc/coredns": dial tcp 10.240.0.5:10250: i/o timeout',
-     ['nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250']),
+     ['nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250', 'nft_blocks_10250', 'network_path_blocks_10250']),
     ('Error from server: error dialing backend: dial tcp 10.240.0.5:10250: i/o timeout',
-     ['nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250']),
+     ['nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250', 'nft_blocks_10250', 'network_path_blocks_10250']),
     ('Error from server: Get "https://aks-np-1:10250/containerLogs/ns/pod/c": http: server gave HTTP response to HTTPS client',
      ['kubelet_not_serving', 'iptables_blocks_10250']),
     ('failed calling webhook "w": Post "https://s.ns.svc:443/": read unix @->/tunnel-uds/socket: read: connection reset by peer',

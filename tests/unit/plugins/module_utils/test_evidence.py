@@ -31,7 +31,8 @@ NSG_RESULT = {'finding': finding(NSG), 'egress_finding': finding(EGRESS), 'api_c
 
 
 @pytest.mark.parametrize('evidence, causes, found, errors', [
-    ({'model': MODEL, 'probe': PROBE, 'nsg': NSG_RESULT}, None, [UFW, IPT, EGRESS, NSG, EGRESS], {}),
+    # (No API server evidence: the kubelet's TLS is not proven, so an UNKNOWN kubelet finding is added.)
+    ({'model': MODEL, 'probe': PROBE, 'nsg': NSG_RESULT}, None, [UFW, IPT, EGRESS, NSG, EGRESS, KUBELET], {}),
     # Findings of causes the run does not cover are dropped.
     ({'model': MODEL, 'probe': PROBE, 'nsg': NSG_RESULT}, [NSG], [NSG], {}),
     # A failed source: each cause it reports on is UNKNOWN with the module's message (only the covered ones).
@@ -119,3 +120,22 @@ def test_every_unreachable_kubelet_ends_in_a_problem_or_unknown(evidence, causes
     assert (finding['status'], finding['affected_nodes']) == (status, nodes)
     assert finding['remediation']['commands'][0].startswith('az network watcher run-configuration-diagnostic')
     assert any(line.startswith(nodes[0] + ': ') for line in finding['remediation']['pairs'])
+
+
+@pytest.mark.parametrize('apiserver, status', [
+    # The API server reached every kubelet: its TLS is proven, the probe's TCP-only OK stands.
+    ({'finding': finding(KUBELET), 'unreachable_nodes': []}, 'ok'),
+    # Not allowed (no get on nodes/proxy): UNKNOWN stays UNKNOWN; the probe's TCP answer proves no TLS.
+    ({'finding': c.make_finding(KUBELET, 'unknown', 'nodes/proxy forbidden (HTTP 403)')}, 'unknown'),
+    # Skipped (aks_tunnel_apiserver_probe: false) or not there at all: not proven, so UNKNOWN with the reason.
+    ({'skipped': True}, 'unknown'),
+    (None, 'unknown'),
+])
+def test_kubelet_tls_is_ok_only_when_the_api_server_proved_it(apiserver, status):
+    from ansible_collections.aks.tunnel.plugins.module_utils import _report
+    evidence = dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=probe_seeing())
+    if apiserver is not None:
+        evidence['apiserver'] = apiserver
+    result = e.collect(evidence)
+    merged = _report.merge_findings(result['findings'], result['checked'], result['errors'])
+    assert next(f for f in merged if f['cause'] == KUBELET)['status'] == status

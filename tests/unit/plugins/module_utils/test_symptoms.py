@@ -21,6 +21,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils._symptoms import (
 NSG, UFW, IPT = 'nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250'
 EGRESS, SNAT, KONN = 'egress_ports_blocked', 'snat_exhaustion', 'konnectivity_agent_scaling'
 KUBELET = 'kubelet_not_serving'
+NFT, NETWORK = 'nft_blocks_10250', 'network_path_blocks_10250'
 
 # The three symptoms of the AKS "tunnel connectivity issues" article, with real values filled in.
 ARTICLE_1 = ('Error from server: Get "https://10.240.0.5:10250/containerLogs/kube-system/coredns-5d78c9869d-x7k2p/coredns": '
@@ -43,17 +44,17 @@ def causes(text):
 
 
 @pytest.mark.parametrize('text, expected', [
-    (ARTICLE_1, [NSG, UFW, IPT]),
-    (ARTICLE_2, [NSG, UFW, IPT]),
+    (ARTICLE_1, [NSG, UFW, IPT, NFT, NETWORK]),
+    (ARTICLE_2, [NSG, UFW, IPT, NFT, NETWORK]),
     (ARTICLE_3, [KUBELET, IPT]),
     # Variations: other IPs, pod names, kubectl exec/port-forward wording, older Go error texts.
     ('Error from server: Get "https://172.16.8.77:10250/containerLogs/prod/api-6f9c7b9d8-q2w3e/api?follow=true": '
-     'dial tcp 172.16.8.77:10250: i/o timeout', [NSG, UFW, IPT]),
-    ('error: unable to upgrade connection: error dialing backend: dial tcp 10.1.2.3:10250: i/o timeout', [NSG, UFW, IPT]),
-    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: getsockopt: connection timed out', [NSG, UFW, IPT]),
-    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: connect: connection timed out', [NSG, UFW, IPT]),
-    ('error dialing backend: dial tcp 10.240.0.4:10250: context deadline exceeded', [NSG, UFW, IPT]),
-    ('Error from server: error dialing backend: dial tcp [fd00:10::5]:10250: i/o timeout', [NSG, UFW, IPT]),
+     'dial tcp 172.16.8.77:10250: i/o timeout', [NSG, UFW, IPT, NFT, NETWORK]),
+    ('error: unable to upgrade connection: error dialing backend: dial tcp 10.1.2.3:10250: i/o timeout', [NSG, UFW, IPT, NFT, NETWORK]),
+    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: getsockopt: connection timed out', [NSG, UFW, IPT, NFT, NETWORK]),
+    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: connect: connection timed out', [NSG, UFW, IPT, NFT, NETWORK]),
+    ('error dialing backend: dial tcp 10.240.0.4:10250: context deadline exceeded', [NSG, UFW, IPT, NFT, NETWORK]),
+    ('Error from server: error dialing backend: dial tcp [fd00:10::5]:10250: i/o timeout', [NSG, UFW, IPT, NFT, NETWORK]),
     ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: connect: connection refused', [IPT, KUBELET, UFW]),
     ('Error from server: Get "https://10.240.0.4:10250/containerLogs/a/b/c": dial tcp 10.240.0.4:10250: getsockopt: connection refused',
      [IPT, KUBELET, UFW]),
@@ -97,7 +98,7 @@ def test_classify_no_match(text):
 
 @pytest.mark.parametrize('text', [ARTICLE_1.upper(), ARTICLE_2.lower(), 'ERROR DIALING BACKEND: DIAL TCP 10.240.0.5:10250: I/O TIMEOUT'])
 def test_classify_case_insensitive(text):
-    assert causes(text) == [NSG, UFW, IPT]
+    assert causes(text) == [NSG, UFW, IPT, NFT, NETWORK]
 
 
 def test_classify_article_1_exact_output():
@@ -119,6 +120,19 @@ def test_classify_article_1_exact_output():
             'explanation': 'connection to the kubelet port 10.240.0.5:10250 timed out (packets silently dropped): '
                            'an iptables INPUT rule with target DROP for tcp dpt:10250 on the target node',
             'next_check': 'ansible-playbook playbooks/diagnose.yml --tags iptables',
+        },
+        {
+            'cause': NFT,
+            'explanation': 'connection to the kubelet port 10.240.0.5:10250 timed out (packets silently dropped): '
+                           'a native nftables rule (not iptables) dropping tcp dport 10250 on the target node',
+            'next_check': 'ansible-playbook playbooks/diagnose.yml --tags nft',
+        },
+        {
+            'cause': NETWORK,
+            'explanation': 'connection to the kubelet port 10.240.0.5:10250 timed out (packets silently dropped): '
+                           'a drop between the nodes outside the NSGs: a Virtual Network Manager admin rule or a route through a '
+                           'firewall appliance',
+            'next_check': 'ansible-playbook playbooks/diagnose.yml --tags network',
         },
     ]
 
@@ -148,17 +162,17 @@ def test_classify_multi_line_kubectl_output():
         'error: unable to upgrade connection: error dialing backend: dial tcp 10.240.0.7:10250: i/o timeout',
     ])
     result = classify(text)
-    assert [r['cause'] for r in result] == [NSG, UFW, IPT]
+    assert [r['cause'] for r in result] == [NSG, UFW, IPT, NFT, NETWORK]
     assert result[0]['explanation'].startswith('connection to the kubelet port 10.240.0.5:10250, 10.240.0.6:10250, 10.240.0.7:10250 timed out')
 
 
 def test_classify_mixed_symptoms_sum_scores():
     # Timeouts on one node and refusals on another: iptables explains both, so it ranks first.
     text = ARTICLE_2 + '\nError from server: error dialing backend: dial tcp 10.240.0.9:10250: connect: connection refused'
-    assert causes(text) == [IPT, UFW, NSG, KUBELET]
+    assert causes(text) == [IPT, UFW, NSG, KUBELET, NFT, NETWORK]
     # A 10250 timeout plus a konnectivity symptom: both families, no duplicates.
     mixed = causes(ARTICLE_2 + '\n' + NO_AGENT)
-    assert mixed == [NSG, KONN, UFW, EGRESS, IPT, SNAT]
+    assert mixed == [NSG, KONN, UFW, EGRESS, IPT, SNAT, NFT, NETWORK]
     assert len(mixed) == len(set(mixed))
 
 
@@ -243,6 +257,7 @@ def test_cause_tags_cover_every_cause():
 @pytest.mark.parametrize('arg, command', [
     (NSG, 'ansible-playbook playbooks/diagnose.yml --tags nsg'),
     ([NSG, UFW, IPT], 'ansible-playbook playbooks/diagnose.yml --tags nsg,ufw,iptables'),
+    ([NSG, UFW, IPT, NFT, NETWORK], 'ansible-playbook playbooks/diagnose.yml --tags nsg,ufw,iptables,nft,network'),
     ([KONN, KONN, SNAT], 'ansible-playbook playbooks/diagnose.yml --tags konnectivity,snat'),
 ])
 def test_next_check(arg, command):
@@ -257,7 +272,7 @@ def test_next_check_and_tags_unknown_cause():
 
 
 def test_tags_for():
-    assert tags_for(classify(ARTICLE_1)) == ['nsg', 'ufw', 'iptables']
+    assert tags_for(classify(ARTICLE_1)) == ['nsg', 'ufw', 'iptables', 'nft', 'network']
     assert tags_for([SNAT, EGRESS, SNAT]) == ['snat', 'egress']
     assert tags_for([]) == []
 
@@ -277,31 +292,31 @@ def test_plain_http_answer_without_port(text, causes):
 # hostnames, terminal-wrapped lines (a break inside a word) and log noise around the message.
 @pytest.mark.parametrize('text, expected', [
     ('Error from server: Get "https://<aks-node-name>:10250/containerLogs/<namespace>/<pod-name>/<container-name>": '
-     'dial tcp <aks-node-ip>:10250: i/o timeout', [NSG, UFW, IPT]),
-    ('Error from server: error dialing backend: dial tcp <aks-node-ip>:10250: i/o timeout', [NSG, UFW, IPT]),
+     'dial tcp <aks-node-ip>:10250: i/o timeout', [NSG, UFW, IPT, NFT, NETWORK]),
+    ('Error from server: error dialing backend: dial tcp <aks-node-ip>:10250: i/o timeout', [NSG, UFW, IPT, NFT, NETWORK]),
     ('Error from server: Get "https://< aks-node-name>:10250/containerLogs/<namespace>/<pod-name>/<container-name>": '
      'http: server gave HTTP response to HTTPS client', [KUBELET, IPT]),
     ('Błąd z serwera: Pobierz "https://<aks-node-name>:10250/containerLogs/<namespace>/<pod-name>/<container-name>": '
-     'dial tcp <aks-node-ip>:10250: i/o timeout', [NSG, UFW, IPT]),
+     'dial tcp <aks-node-ip>:10250: i/o timeout', [NSG, UFW, IPT, NFT, NETWORK]),
     ('Błąd z serwera: błąd połączenia z zapleczem: połączenie tcp <aks-node-ip>:10250: przekroczenie limitu czasu operacji we/wy',
-     [NSG, UFW, IPT]),
+     [NSG, UFW, IPT, NFT, NETWORK]),
     ('Błąd z serwera: Pobierz "https://< aks-node-name>:10250/containerLogs/<name>/<pod-name>/<container-name>": '
      'http: serwer udzielił odpowiedzi HTTP na klienta HTTPS', [KUBELET, IPT]),
     ('error dialing backend: dial tcp <node-ip>:10250: connect: connection refused', [IPT, KUBELET, UFW]),
-    ('error dialing backend: dial tcp x.x.x.x:10250: connect: connection timed out', [NSG, UFW, IPT]),
-    ('error dialing backend: dial tcp {ip}:10250: i/o timeout', [NSG, UFW, IPT]),
-    ('error dialing backend: dial tcp aks-nodepool1-12345678-vmss000001:10250: i/o timeout', [NSG, UFW, IPT]),
+    ('error dialing backend: dial tcp x.x.x.x:10250: connect: connection timed out', [NSG, UFW, IPT, NFT, NETWORK]),
+    ('error dialing backend: dial tcp {ip}:10250: i/o timeout', [NSG, UFW, IPT, NFT, NETWORK]),
+    ('error dialing backend: dial tcp aks-nodepool1-12345678-vmss000001:10250: i/o timeout', [NSG, UFW, IPT, NFT, NETWORK]),
     ('error dialing backend: dial tcp node-1.example.internal:10250: connect: no route to host', [IPT, UFW]),
     # Wrapped by a terminal: inside a word, at a space, and over three lines.
     ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: getsocko\npt: connection refused', [IPT, KUBELET, UFW]),
-    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250:\ni/o timeout', [NSG, UFW, IPT]),
+    ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250:\ni/o timeout', [NSG, UFW, IPT, NFT, NETWORK]),
     ('Error from server: Get "https://10.240.0.4:10250/containerLogs/default/web-0/web": dial tcp 10.2\n40.0.4:102\n50: i/o tim\neout',
-     [NSG, UFW, IPT]),
+     [NSG, UFW, IPT, NFT, NETWORK]),
     ('Error from server: error dialing backend: dial tcp 10.240.0.4:10250: connect: connection refused\r\n', [IPT, KUBELET, UFW]),
     # Log noise: timestamps, klog prefixes, the kubectl command line, ANSI colours.
     ('$ kubectl logs -n default web-0\n2026-12-04T12:00:00Z E1204 12:00:00.000000   12345 helpers.go:118] '
-     'Error from server: error dialing backend: dial tcp 10.240.0.4:10250: i/o timeout\n', [NSG, UFW, IPT]),
-    ('\x1b[0;31mError from server:\x1b[0m error dialing backend: dial tcp \x1b[1m10.240.0.4:10250\x1b[0m: i/o timeout', [NSG, UFW, IPT]),
+     'Error from server: error dialing backend: dial tcp 10.240.0.4:10250: i/o timeout\n', [NSG, UFW, IPT, NFT, NETWORK]),
+    ('\x1b[0;31mError from server:\x1b[0m error dialing backend: dial tcp \x1b[1m10.240.0.4:10250\x1b[0m: i/o timeout', [NSG, UFW, IPT, NFT, NETWORK]),
 ])
 def test_classify_placeholders_hostnames_wrapping_and_noise(text, expected):
     assert causes(text) == expected
