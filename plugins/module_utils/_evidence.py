@@ -162,22 +162,22 @@ def _findings_of(result):
 
 
 def _unreachable_nodes(evidence):
-    """Every node some evidence saw unreachable on the kubelet port: {node: [why, ...]} from the probe and the API server."""
-    nodes = {}
+    """Nodes seen unreachable on the kubelet port: ({node: [why]} of the probe, {node: [why]} of the API server)."""
+    probe, api = {}, {}
     for result in _results(evidence.get(_causes.SOURCE_PROBE), _causes.SOURCE_PROBE):
         if not _ran(result) or _failure(result):
             continue
         for item in (result.get('summary') or {}).get('unreachable_nodes') or []:
             if isinstance(item, dict) and item.get('node'):
                 sources = ', '.join('%s: %s' % (src, status) for src, status in sorted((item.get('from') or {}).items()))
-                nodes.setdefault(item['node'], []).append('probe of %s from %s' % (item.get('target') or item['node'], sources))
+                probe.setdefault(item['node'], []).append('probe of %s from %s' % (item.get('target') or item['node'], sources))
     for result in _results(evidence.get(_causes.SOURCE_APISERVER), _causes.SOURCE_APISERVER):
         if not _ran(result) or _failure(result):
             continue
         for item in result.get('unreachable_nodes') or []:
             if isinstance(item, dict) and item.get('node'):
-                nodes.setdefault(item['node'], []).append('API server: %s' % item.get('error'))
-    return nodes
+                api.setdefault(item['node'], []).append('API server: %s' % item.get('error'))
+    return probe, api
 
 
 def _sources_ran(evidence, sources):
@@ -197,17 +197,31 @@ def unexplained_unreachable(evidence, findings, selected):
     """
     if _causes.NETWORK_PATH_BLOCKS_10250 not in selected:
         return None
-    unreachable = _unreachable_nodes(evidence)
+    probe, api = _unreachable_nodes(evidence)
     path_causes = [c.id for c in _causes.CAUSES if c.kubelet_path]
     explained = set()
+    tunnel_broken = False
     for finding in findings:
-        if finding.get('cause') in path_causes and finding.get('status') in (_causes.STATUS_PROBLEM, _causes.STATUS_UNKNOWN):
+        if finding.get('status') not in (_causes.STATUS_PROBLEM, _causes.STATUS_UNKNOWN):
+            continue
+        if finding.get('cause') in path_causes:
             explained.update(finding.get('affected_nodes') or [])
+        else:
+            # A broken tunnel (egress, SNAT, konnectivity-agent) cuts the API server off every kubelet at once.
+            tunnel_broken = True
+    unreachable = dict(probe)
+    for node, why in api.items():
+        if node in probe:
+            unreachable[node] = probe[node] + why
+        elif not tunnel_broken:
+            unreachable[node] = why + (['the tunnel nodes reach it: the path from the API server through the tunnel fails']
+                                       if _sources_ran(evidence, [_causes.SOURCE_PROBE]) else [])
     rest = dict((node, why) for node, why in unreachable.items() if node not in explained)
     if not rest:
         return None
     needed = set(s for c in path_causes for s in _causes.cause(c).sources if s != _causes.SOURCE_APISERVER)
-    decided = set(path_causes) <= set(selected) and _sources_ran(evidence, sorted(needed))
+    # PROBLEM only for nodes the probe itself saw unreachable, with every kubelet-path check run; the rest is UNKNOWN.
+    decided = set(path_causes) <= set(selected) and _sources_ran(evidence, sorted(needed)) and any(node in probe for node in rest)
     nodes = sorted(rest)
     model = (_results(evidence.get(MODEL), MODEL) or [{}])[0]
     by_name = dict((n.get('name'), n) for n in (model.get('nodes') or []) if isinstance(n, dict))

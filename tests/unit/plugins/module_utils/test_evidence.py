@@ -96,9 +96,12 @@ ALL_PATH_SOURCES_OK = {'nsg': {'finding': finding(NSG)}, 'path': {'finding': fin
 @pytest.mark.parametrize('evidence, causes, status, nodes', [
     # Unreachable, and no NSG, admin rule, route, firewall or kubelet finding explains it: a PROBLEM, never an all-clear.
     (dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=probe_seeing('n1', 'n2')), None, 'problem', ['n1', 'n2']),
-    # The API server saw it too (or alone, when Run Command was not allowed).
+    # Only the API server saw it (the tunnel nodes reach it): never silent, but not proven to be the path: UNKNOWN.
     (dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=probe_seeing(), apiserver={'unreachable_nodes': [
-        {'node': 'n2', 'error': 'error dialing backend: dial tcp 10.240.0.6:10250: i/o timeout'}]}), None, 'problem', ['n2']),
+        {'node': 'n2', 'error': 'error dialing backend: dial tcp 10.240.0.6:10250: i/o timeout'}]}), None, 'unknown', ['n2']),
+    # Both saw it: PROBLEM.
+    (dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=probe_seeing('n1'), apiserver={'unreachable_nodes': [
+        {'node': 'n1', 'error': 'error dialing backend: dial tcp 10.240.0.5:10250: i/o timeout'}]}), None, 'problem', ['n1']),
     # Explained by another cause's PROBLEM (or UNKNOWN): nothing left over.
     (dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=probe_seeing('n1'), nsg={'finding': c.make_finding(NSG, 'problem', 'deny', ['n1'])}),
      None, None, []),
@@ -139,3 +142,16 @@ def test_kubelet_tls_is_ok_only_when_the_api_server_proved_it(apiserver, status)
     result = e.collect(evidence)
     merged = _report.merge_findings(result['findings'], result['checked'], result['errors'])
     assert next(f for f in merged if f['cause'] == KUBELET)['status'] == status
+
+
+def test_the_api_server_cut_off_by_a_broken_tunnel_is_not_a_network_path():
+    timeouts = {'unreachable_nodes': [{'node': n, 'error': 'dial tcp %s:10250: i/o timeout' % n} for n in ('n1', 'n2')]}
+    evidence = dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=dict(probe_seeing(), findings=[
+        finding(UFW), finding(IPT), finding(NFT), finding(KUBELET), c.make_finding(EGRESS, 'problem', 'TCP 9000 blocked', ['n0'])]),
+        apiserver=timeouts)
+    assert not [f for f in e.collect(evidence)['findings'] if f['cause'] == NETWORK and f['status'] != 'ok']
+    # With the tunnel healthy, the same timeouts are never silent: UNKNOWN (the tunnel nodes reach those kubelets).
+    evidence['probe'] = probe_seeing()
+    (left,) = [f for f in e.collect(evidence)['findings'] if f['cause'] == NETWORK and f['status'] != 'ok']
+    assert left['status'] == 'unknown' and left['affected_nodes'] == ['n1', 'n2']
+    assert 'the tunnel nodes reach it' in left['evidence'][0]
