@@ -303,6 +303,10 @@ def kubelet_finding(result, sources, port=10250):
         return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'NSG verdict for TCP %d undecided for %d node(s): %s'
                                     % (port, len(nodes), result['unknown_nodes'][0]['reason']), nodes,
                                     ['%s: %s' % (u['node'], u['reason']) for u in result['unknown_nodes'][:20]])
+    if not result['paths']['checked']:
+        # Nothing was evaluated (e.g. the tunnel nodes have no IP in the model): that proves nothing.
+        return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'no NSG flow to TCP %d could be evaluated (0 flows: the tunnel '
+                                    'nodes or the other nodes have no private IP in the cluster model)' % port)
     return _causes.make_finding(cause, _causes.STATUS_OK, 'every NSG on the path allows TCP %d from the tunnel nodes to every node '
                                 '(%d flows checked)' % (port, result['paths']['checked']))
 

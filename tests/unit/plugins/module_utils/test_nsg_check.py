@@ -104,6 +104,18 @@ def test_no_sources_is_unknown():
     assert nc.kubelet_finding({'blocking_rules': []}, [])['status'] == 'unknown'
 
 
+def test_zero_flows_evaluated_is_unknown_never_ok():
+    # Issue 12: tunnel nodes without an IP in the model - nothing evaluated proves nothing.
+    m = model(4)
+    for item in m['nodes']:
+        item['private_ip'] = None
+    sources = [x for x in m['nodes'] if x['hosts_tunnel']]
+    result = nc.check_paths(m, {NIC_NSG.lower(): nsg(NIC_NSG, [])}, sources, api_server_ip='20.1.2.3')
+    assert result['paths']['checked'] == 0
+    finding = nc.kubelet_finding(result, sources)
+    assert finding['status'] == 'unknown' and '0 flows' in finding['summary'], finding
+
+
 @pytest.mark.parametrize('rules, expected', [
     ([rule('a', 300), rule('b', 200, dport='10000-11000'), rule('c', 100, dport='22')], [200, 300]),
     ([rule('a', 300, protocol='Udp')], []),
