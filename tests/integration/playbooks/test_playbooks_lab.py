@@ -263,10 +263,18 @@ def test_all_faults_check_then_repair_then_idempotent(playbook_lab):
     expect = env.expect
     profile_before = env.admin('GET', 'state')['lb_profile']
 
+    # Issue 17: the first diagnosis runs through an ARM throttle storm (20 answers 429 with Retry-After 1-2 s) and a 503 burst;
+    # it rides them out within the retry budget, finds the same problems, and the report shows the waiting.
+    env.admin('POST', 'faults', {'faults': [{'type': 'throttle', 'on': 'read', 'count': 10, 'retry_after': 1},
+                                            {'type': 'throttle', 'on': 'any', 'count': 10, 'retry_after': 2},
+                                            {'type': 'server_error', 'on': 'read', 'count': 4, 'status': 503}]})
     diagnose = env.play('diagnose')
     assert_report(diagnose, expect)
     assert diagnose.changed == 0
     assert 'aks.tunnel diagnosis of rg-aks-lab/aks-lab (konnectivity, 7 nodes): 5 problem(s)' in diagnose.output
+    stats = diagnose.report['stats']
+    assert stats['throttled'] >= 20 and stats['retries'] >= 24 and stats['retry_wait_s'] >= 20, stats
+    assert env.admin('GET', 'faults')['faults'] == [], 'the storm was not used up'
 
     check = env.play('remediate', '--check', '--diff')
     # The plan shows every change: the NSG rule JSON, ufw/iptables commands per node, the outbound ports.
