@@ -250,7 +250,15 @@ def unproven_kubelet_tls(evidence, selected):
     answers without TLS on a node that answered is seen only by a TLS request (the API server's, as kubectl logs goes)."""
     if _causes.KUBELET_NOT_SERVING not in selected:
         return None
-    if any(_ran(r) for r in _results(evidence.get(_causes.SOURCE_APISERVER), _causes.SOURCE_APISERVER)):
+    ran = [r for r in _results(evidence.get(_causes.SOURCE_APISERVER), _causes.SOURCE_APISERVER) if _ran(r) and not _failure(r)]
+    if ran and all(r.get('reached') == 0 and r.get('probed') and (r.get('finding') or {}).get('status') == _causes.STATUS_OK for r in ran):
+        # The API server reached no kubelet at all (the tunnel itself is down), yet its finding found nothing wrong with a
+        # kubelet: no kubelet's TLS is proven, so not OK. (A 403 or "No agent" finding is UNKNOWN already, with its reason.)
+        return _causes.make_finding(
+            _causes.KUBELET_NOT_SERVING, _causes.STATUS_UNKNOWN,
+            'the TLS of the kubelets is not proven: the API server reached none of the %d it asked (the tunnel is down, see the '
+            'tunnel causes)' % max(r.get('probed') or 0 for r in ran))
+    if ran or any(_ran(r) for r in _results(evidence.get(_causes.SOURCE_APISERVER), _causes.SOURCE_APISERVER)):
         return None
     return _causes.make_finding(
         _causes.KUBELET_NOT_SERVING, _causes.STATUS_UNKNOWN,

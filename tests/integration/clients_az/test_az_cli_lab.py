@@ -215,10 +215,16 @@ def test_azcli_prints_the_shell_lines_of_docs_lab_md(azlab, tmp_path):
 
 def test_every_request_and_answer_of_the_az_session_matches_the_specs(azlab):
     """Runs last: what azure-cli 2.91 sent (at its own api-versions) and what the emulator answered fits the swagger."""
-    entries = [e for e in azlab.arm_journal() if e['spec']]
+    journal = azlab.arm_journal()
+    entries = [e for e in journal if e['spec']]
     versions = {(e['spec'][0], e['api_version']) for e in entries if e['spec'][0] != 'lro'}
-    assert {('aks', '2026-06-01'), ('compute', '2024-11-01'), ('runcommand', '2024-11-01'), ('network', '2022-01-01'),
-            ('metrics', '2018-01-01'), ('resources', '2022-12-01')} <= versions, versions
+    expected = {('aks', '2026-06-01'), ('compute', '2024-11-01'), ('network', '2022-01-01'), ('metrics', '2018-01-01'),
+                ('resources', '2022-12-01')}
+    # The run-command requests of the nc test come early in the session; under load the emulator's journal (the last 5000
+    # requests) may have let them go, so their version is required only when they are still in it.
+    if any('/runCommand' in e['path'] for e in journal):
+        expected.add(('runcommand', '2024-11-01'))
+    assert expected <= versions, (versions, sorted({e['path'] for e in journal if 'runCommand' in e['path']})[:5])
     schemas = swagger.SwaggerSchemas()
     for entry in entries:
         schemas.validate_journal_entry(entry)

@@ -91,7 +91,10 @@ def test_vars_expose_the_diagnose_identity(lab_factory):
     assert os.path.realpath(scenario.LAB_DIAGNOSE_CLIENT['role_definition']) == \
         os.path.realpath(os.path.join(COLLECTION_ROOT, 'rbac', 'azure', 'aks-tunnel-diagnose.json'))
     with open(scenario.LAB_DIAGNOSE_CLIENT['role_definition'], encoding='utf-8') as handle:
-        assert json.load(handle)['Actions'] == ['*/read', RUNCOMMAND_ACTION]
+        # Reader, Run Command, and the two network path reads of issue 12 (admin rules, effective routes).
+        assert json.load(handle)['Actions'] == ['*/read', RUNCOMMAND_ACTION,
+                                                'Microsoft.Network/virtualNetworks/listNetworkManagerEffectiveSecurityAdminRules/action',
+                                                'Microsoft.Network/networkInterfaces/effectiveRouteTable/action']
     assert lab_vars['aks_tunnel_lab_diagnose_kubeconfig'].endswith('/kubeconfig-diagnose')
 
 

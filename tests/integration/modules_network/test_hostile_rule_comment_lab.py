@@ -79,7 +79,9 @@ def test_hostile_rule_comment_is_deleted_and_never_runs(lab_factory, tmp_path):
     hostile_comment = 'kube-proxy "style" text; $(touch %s)' % marker
 
     ipt(ns, '-D', 'INPUT', '-p', 'tcp', '--dport', '10250', '-j', 'DROP')
-    ipt(ns, '-N', 'KUBE-NODEPORTS')
+    # The lab's AKS baseline firewall already has kube-proxy's KUBE-NODEPORTS chain; create it only where it is missing.
+    if subprocess.run(['ip', 'netns', 'exec', ns, 'iptables', '-w', '5', '-S', 'KUBE-NODEPORTS'], capture_output=True, check=False).returncode:
+        ipt(ns, '-N', 'KUBE-NODEPORTS')
     ipt(ns, '-A', 'INPUT', '-m', 'comment', '--comment', KUBE_COMMENT, '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'KUBE-NODEPORTS')
     ipt(ns, '-A', 'INPUT', '-p', 'tcp', '--dport', '10250', '-m', 'comment', '--comment', hostile_comment, '-j', 'DROP')
     before = ipt(ns, '-S', 'INPUT').splitlines()

@@ -170,8 +170,9 @@ def test_diagnose_finds_exactly_the_injected_causes(playbook_lab, scenario):
     assert_report(run, env.expect)
     assert run.changed == 0, run
     statuses = dict((f['cause'], f['status']) for f in run.report['findings'])
-    # Nothing is left undecided in the lab: every cause is ok, a problem or not applicable.
-    assert 'unknown' not in statuses.values(), run.report
+    # Nothing is left undecided in the lab beyond what the scenario expects (a tunnel that is down leaves the kubelets' TLS
+    # unproven): every other cause is ok, a problem or not applicable.
+    assert sorted(c for c, s in statuses.items() if s == 'unknown') == sorted(env.expect.get('unknown') or []), run.report
     if not env.expect['problems']:
         assert 'no problem found' in run.output
         assert run.report['stats']['run_commands'] == len(env.vars['aks_tunnel_lab']['tunnel_nodes'])
@@ -189,9 +190,12 @@ def test_diagnose_finds_exactly_the_injected_causes(playbook_lab, scenario):
 
 
 # Issue 12: kubelets the tunnel cannot reach for reasons outside the first six causes. Each is named in a PROBLEM (or,
-# when the evidence is missing, UNKNOWN) finding with the node; none ends in "no problem found" or exit 0.
-@pytest.mark.parametrize('scenario', ['nft-drop', 'kubelet-down', 'kubelet-plain-http', 'avnm-admin-deny', 'route-appliance-drop',
-                                      'path-drop-unexplained', 'inspection-fails'])
+# when the evidence is missing, UNKNOWN) finding with the node; none ends in "no problem found" or exit 0. One scenario per
+# kind of evidence (node firewall, kubelet TLS, the report's rule, missing evidence); kubelet-down, avnm-admin-deny and
+# route-appliance-drop are covered by the module lab tests (lab_dataplane/test_lab_node_causes.py,
+# modules_network/test_network_path_lab.py). Their own xdist group: they run beside the other playbook labs.
+@pytest.mark.xdist_group('lab_playbooks_b')
+@pytest.mark.parametrize('scenario', ['nft-drop', 'kubelet-plain-http', 'path-drop-unexplained', 'inspection-fails'])
 def test_diagnose_never_gives_a_false_all_clear(playbook_lab, scenario):
     env = playbook_lab(scenario)
     run = env.play('diagnose')
@@ -225,6 +229,7 @@ def test_remediate_repairs_and_the_closing_diagnosis_is_clean(playbook_lab, scen
     assert 'PROBLEM -> OK' in run.output
 
 
+@pytest.mark.xdist_group('lab_playbooks_b')
 def test_symptom_tag_runs_only_the_matching_checks(playbook_lab):
     env = playbook_lab('ufw-enabled')
     symptom = 'Error from server: error dialing backend: dial tcp 10.240.0.6:10250: i/o timeout'
@@ -248,7 +253,7 @@ def test_symptom_tag_runs_only_the_matching_checks(playbook_lab):
     assert_report(full, env.expect)
     first = [c['cause'] for c in classify(webhook)]
     assert sorted(first) == ['egress_ports_blocked', 'konnectivity_agent_scaling', 'snat_exhaustion'], first
-    expected = plan(symptom_causes=first)['sources']
+    expected = [s for s in plan(symptom_causes=first)['sources'] if s in ('probe', 'nsg', 'snat', 'konnectivity')]
     assert expected.index('nsg') > expected.index('probe') and len(expected) == 4, expected
     markers = {'probe': 'Probe every kubelet and the tunnel egress', 'nsg': 'Evaluate every NSG on the kubelet path',
                'snat': 'Read the SNAT metrics', 'konnectivity': 'Evaluate the autoscaler ladder'}

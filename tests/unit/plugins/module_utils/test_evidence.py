@@ -155,3 +155,19 @@ def test_the_api_server_cut_off_by_a_broken_tunnel_is_not_a_network_path():
     (left,) = [f for f in e.collect(evidence)['findings'] if f['cause'] == NETWORK and f['status'] != 'ok']
     assert left['status'] == 'unknown' and left['affected_nodes'] == ['n1', 'n2']
     assert 'the tunnel nodes reach it' in left['evidence'][0]
+
+
+@pytest.mark.parametrize('apiserver, status', [
+    ({'finding': finding(KUBELET), 'probed': 5, 'reached': 5}, 'ok'),
+    # The tunnel is down: the API server reached no kubelet, so nothing proves their TLS.
+    ({'finding': finding(KUBELET), 'probed': 5, 'reached': 0, 'unreachable_nodes': []}, 'unknown'),
+    ({'finding': c.make_finding(KUBELET, 'unknown', 'nodes/proxy forbidden (HTTP 403)'), 'probed': 1, 'reached': 0}, 'unknown'),
+])
+def test_kubelet_tls_unproven_when_the_api_server_reached_none(apiserver, status):
+    from ansible_collections.aks.tunnel.plugins.module_utils import _report
+    evidence = dict(ALL_PATH_SOURCES_OK, model=MODEL_NODES, probe=probe_seeing(), apiserver=apiserver)
+    result = e.collect(evidence)
+    kubelet = [f for f in result['findings'] if f['cause'] == KUBELET]
+    assert len([f for f in kubelet if 'reached none' in f['summary']]) == (1 if apiserver['finding']['status'] == 'ok' and status == 'unknown' else 0)
+    merged = _report.merge_findings(result['findings'], result['checked'], result['errors'])
+    assert next(f for f in merged if f['cause'] == KUBELET)['status'] == status
