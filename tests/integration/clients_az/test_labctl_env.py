@@ -42,10 +42,9 @@ def test_labctl_env_points_az_and_kubectl_at_the_lab(tmp_path):
         env = subprocess.run([sys.executable, LABCTL, 'env', '--state', state], capture_output=True, text=True, timeout=180, check=True)
         lines = env.stdout.splitlines()
         assert lines[0] == 'export KUBECONFIG=%s' % os.path.join(state, 'kubeconfig') and any('AZURE_CONFIG_DIR=' in x for x in lines), env
-        script = '\n'.join([env.stdout,
-                            'kubectl get nodes -o wide',
-                            'az aks show -g %s -n %s --query kubernetesVersion -o tsv' % (lab_vars['aks_tunnel_resource_group'],
-                                                                                         lab_vars['aks_tunnel_cluster_name'])])
+        show = 'az aks show -g %s -n %s --query kubernetesVersion -o tsv' % (lab_vars['aks_tunnel_resource_group'],
+                                                                             lab_vars['aks_tunnel_cluster_name'])
+        script = '\n'.join([env.stdout, 'kubectl get nodes -o wide', show])
         out = subprocess.run(['bash', '-ec', script], capture_output=True, text=True, timeout=300, check=False,
                              env=dict(os.environ, HOME=str(tmp_path)))
         assert out.returncode == 0, (out.stdout, out.stderr)
