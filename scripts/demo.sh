@@ -31,6 +31,30 @@ step "2/7 labctl up --scenario $SCENARIO: an AKS cluster with real faults in net
 tests/lab/labctl up --scenario "$SCENARIO" --state "$STATE"
 say "Injected: $(sed -n 's/^description: //p' "tests/lab/scenarios/$SCENARIO.yaml")"
 
+# kubectl against the lab (KUBECONFIG and the lab's kubectl first on PATH), as a user would after `eval "$(labctl env)"`.
+eval "$(tests/lab/labctl env --state "$STATE" --no-az)"
+BLOCKED_NODES=$(python -c 'import sys, yaml; v = yaml.safe_load(open(sys.argv[1])); print(" ".join(v["aks_tunnel_lab"]["expect"].get("affected_nodes") or []))' "$STATE/vars.yml")
+
+show_logs() {  # the article's first symptom: kubectl logs of a pod on a node the scenario blocks (else the same kubelet path)
+  local node ns pod
+  for node in $BLOCKED_NODES; do
+    read -r ns pod < <(kubectl get pods -A --field-selector "spec.nodeName=$node" \
+      -o jsonpath='{range .items[0]}{.metadata.namespace} {.metadata.name}{end}' 2>/dev/null) || true
+    if [[ -n ${pod:-} ]]; then
+      say "\$ kubectl logs -n $ns $pod --tail 1      # $pod runs on $node"
+      kubectl logs -n "$ns" "$pod" --tail 1 --request-timeout 60s 2>&1 | sed 's/^/    /' || true
+      return 0
+    fi
+  done
+  node=${BLOCKED_NODES%% *}
+  [[ -n $node ]] || return 0
+  say "\$ kubectl get --raw /api/v1/nodes/$node/proxy/healthz      # no pod there: the kubelet path kubectl logs takes"
+  kubectl get --raw "/api/v1/nodes/$node/proxy/healthz" --request-timeout 60s 2>&1 | sed 's/^/    /' || true
+}
+
+step "kubectl logs before the repair (the symptom the article starts from)"
+show_logs
+
 run() {  # run <playbook> [args...]: prints the playbook, returns its exit status without stopping the demo
   local rc=0
   # -i localhost, on the command line: no inventory file or directory is read (the playbooks run on localhost).
@@ -54,6 +78,9 @@ problems=$(python -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1
 say "problems left: ${problems:-none}"
 say "snat_exhaustion: the outbound ports were raised; the SNAT metrics still hold the failures of the last hour, but" \
     "only the minutes after the allocation rose decide the verdict (those failures are shown as history)."
+
+step "kubectl logs after the repair: the tunnel reaches the kubelet again"
+show_logs
 
 step "6/7 remediate again: idempotent (changed=0), then its closing diagnosis"
 rc=0; run remediate || rc=$?
