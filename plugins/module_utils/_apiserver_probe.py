@@ -404,9 +404,16 @@ def kubelet_finding(summary, nodes=None, port=PORT, limit=20):
                                     'or concurrency, or limit the nodes)' % (len(deadline), summary['node_count']), [], evidence)
     if not summary['probed']:
         return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'no node was checked through the API server', [], evidence)
+    if sampled:
+        # OK only for what was proven: a node left out by max_nodes has no TLS proof (issue 12).
+        return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, '%d of %d node(s) were not checked through the API server (%s; '
+                                    'set max_nodes to 0 to check every node)' % (len(sampled), summary['node_count'], sampled[0]['reason']),
+                                    [], evidence)
     if failed:
         evidence += ['not checked: %s: %s' % (e['node'], e['error']) for e in failed[:limit]]
-    if elsewhere or summary['no_tunnel_nodes'] or failed:
+        return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, '%d of %d node(s) could not be checked through the API server (%s: %s)'
+                                    % (len(failed), summary['node_count'], failed[0]['node'], failed[0]['error']), [], evidence)
+    if elsewhere or summary['no_tunnel_nodes']:
         text = ('no kubelet refused the API server or answered it without TLS: %d of %d checked node(s) answered; the others did '
                 'not answer for another reason (unreachable_nodes)' % (summary['reached'], summary['probed']))
     else:

@@ -226,7 +226,11 @@ OK = (ap.ANSWERED, 'ok')
     ({'n0': (ap.API_ERROR, 'the request to the API server failed: refused')}, [], _causes.STATUS_UNKNOWN, [], 'could not be checked'),
     ({'n0': OK}, [{'node': 'n1', 'reason': 'deadline: no request starts 300 s after the first'}], _causes.STATUS_UNKNOWN, [],
      '1 of 2 node(s) were not checked before the deadline'),
-    ({'n0': OK}, [{'node': 'n1', 'reason': 'max_nodes: only 1 node(s) are checked per run'}], _causes.STATUS_OK, [], '(1 of 1)'),
+    # OK only for what was proven: a sampled run or a node whose request failed leaves that node's TLS unproven
+    ({'n0': OK}, [{'node': 'n1', 'reason': 'max_nodes: only 1 node(s) are checked per run'}], _causes.STATUS_UNKNOWN, [],
+     '1 of 2 node(s) were not checked through the API server (max_nodes: only 1 node(s) are checked per run'),
+    ({'n0': OK, 'n1': (ap.API_ERROR, 'the request to the API server failed: reset')}, [], _causes.STATUS_UNKNOWN, [],
+     '1 of 2 node(s) could not be checked through the API server (n1: the request to the API server failed: reset)'),
     ({}, [], _causes.STATUS_UNKNOWN, [], 'no node was checked'),
 ])
 def test_kubelet_finding(results, not_probed, status, affected, summary_part):
