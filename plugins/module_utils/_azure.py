@@ -109,13 +109,55 @@ def _service_principal(values, origin, kind='service_principal'):
             'tenant': values.get('tenant'), 'subscription_id': values.get('subscription_id')}
 
 
+def cli_config_dir(environ):
+    """The Azure CLI's configuration directory, as az finds it: $AZURE_CONFIG_DIR, else ~/.azure."""
+    return os.path.expanduser(environ.get('AZURE_CONFIG_DIR') or os.path.join('~', '.azure'))
+
+
+def cli_default_subscription(environ):
+    """The subscription `az account show` shows: {id, name, tenant, path}, or None when the CLI has none.
+
+    az keeps its login in <config dir>/azureProfile.json (UTF-8 with a byte order mark): the subscription marked
+    `isDefault` is the current one (`az account set` moves the mark). With several clouds registered each has its own
+    default; the one of the active cloud (`[cloud] name` of <config dir>/config, default AzureCloud) is taken, as az does.
+    """
+    directory = cli_config_dir(environ)
+    path = os.path.join(directory, 'azureProfile.json')
+    try:
+        with open(path, encoding='utf-8-sig') as handle:
+            profile = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    defaults = [s for s in (profile.get('subscriptions') or []) if isinstance(s, dict) and s.get('isDefault') and s.get('id')]
+    if len(defaults) > 1:
+        config = configparser.ConfigParser()
+        try:
+            config.read(os.path.join(directory, 'config'), encoding='utf-8')
+            cloud = config.get('cloud', 'name', fallback='AzureCloud')
+        except configparser.Error:
+            cloud = 'AzureCloud'
+        defaults = [s for s in defaults if s.get('environmentName') == cloud] or defaults[:1]
+    if not defaults:
+        return None
+    chosen = defaults[0]
+    return {'id': chosen['id'], 'name': chosen.get('name'), 'tenant': chosen.get('tenantId'), 'path': path}
+
+
+# The playbook variables (roles aks.tunnel.diagnose / remediate) that carry each Azure option, for messages.
+PLAYBOOK_VARIABLES = {
+    'subscription_id': 'aks_tunnel_subscription_id (or aks_tunnel_azure_auth.subscription_id)',
+}
+
+
 def resolve_settings(params, environ=None, credentials_file=CREDENTIALS_FILE):
-    """Turn module parameters (+ environment, credentials file) into connection settings.
+    """Turn module parameters (+ environment, credentials file, Azure CLI profile) into connection settings.
 
     Precedence with auth_source=auto (as azure.azcollection): a `profile` parameter, explicit
     client_id parameters, AZURE_CLIENT_ID in the environment, the [default] profile of the
     credentials file, then the Azure CLI login. Each field of a service principal falls back to its
-    environment variable. Returns a dict: kind (service_principal|msi|cli), source, subscription_id,
+    environment variable. With the Azure CLI login and no subscription given anywhere, the CLI's current
+    subscription is used (as `az` does). Returns a dict: kind (service_principal|msi|cli), source,
+    subscription_id, subscription_source (where the subscription came from), subscription_name (CLI only),
     client_id, secret, tenant, ca_path, arm_endpoint, authority_host, scope.
     """
     environ = os.environ if environ is None else environ
@@ -146,23 +188,45 @@ def resolve_settings(params, environ=None, credentials_file=CREDENTIALS_FILE):
         else:
             settings = _service_principal(merged, 'Azure CLI login', kind='cli')
     # An explicit subscription always wins over the one stored with the credentials.
-    settings['subscription_id'] = params.get('subscription_id') or settings['subscription_id'] or merged['subscription_id']
+    stored = settings['subscription_id']
+    settings['subscription_name'] = None
+    if params.get('subscription_id'):
+        settings['subscription_id'], settings['subscription_source'] = params['subscription_id'], 'option subscription_id'
+    elif stored and settings['source'].startswith('credentials file'):
+        settings['subscription_source'] = settings['source']
+    elif merged['subscription_id']:
+        settings['subscription_id'], settings['subscription_source'] = merged['subscription_id'], 'environment variable AZURE_SUBSCRIPTION_ID'
+    elif settings['kind'] == 'cli':
+        current = cli_default_subscription(environ)
+        if current is not None:
+            settings['subscription_id'], settings['subscription_name'] = current['id'], current['name']
+            settings['subscription_source'] = "the Azure CLI's current subscription (az account show, %s)" % current['path']
     settings['ca_path'] = params.get('ca_path') or _env(environ, 'ca_path')
 
     if settings['kind'] == 'service_principal':
         missing = [name for name in ('client_id', 'secret', 'tenant') if not settings[name]]
         if missing:
             raise AzureConfigError(
-                'service principal credentials from %s lack %s; set the option(s) or the environment variable(s) %s'
-                % (settings['source'], ', '.join(missing), ', '.join(' or '.join(AZURE_ENV[name]) for name in missing)))
+                'service principal credentials from %s lack %s; set them in the playbook variable aks_tunnel_azure_auth (module options %s) '
+                'or the environment variable(s) %s'
+                % (settings['source'], ', '.join(missing), ', '.join(missing), ', '.join(' or '.join(AZURE_ENV[name]) for name in missing)))
     if not settings['subscription_id']:
-        raise AzureConfigError('subscription_id is required: set the option, AZURE_SUBSCRIPTION_ID, or subscription_id in %s' % CREDENTIALS_FILE)
+        where = ('; the Azure CLI has no current subscription in %s (run `az login`, then `az account set --subscription ID`)'
+                 % os.path.join(cli_config_dir(environ), 'azureProfile.json') if settings['kind'] == 'cli' else '')
+        raise AzureConfigError('subscription_id is required: set the playbook variable %s (module option subscription_id), AZURE_SUBSCRIPTION_ID, '
+                               'or subscription_id in %s%s' % (PLAYBOOK_VARIABLES['subscription_id'], CREDENTIALS_FILE, where))
     settings.update(resolve_cloud(params, environ, settings['ca_path']))
     try:
         settings['retry_deadline'] = _retry.resolve_retry_deadline(params, environ)
     except _retry.RetryDeadlineError as exc:
         raise AzureConfigError(str(exc)) from None
     return settings
+
+
+def describe_subscription(settings):
+    """What a module result says about the subscription it used: {id, name, source, auth}."""
+    return {'id': settings.get('subscription_id'), 'name': settings.get('subscription_name'),
+            'source': settings.get('subscription_source'), 'auth': settings.get('source')}
 
 
 def resolve_cloud(params, environ, ca_path=None, timeout=30):
@@ -394,7 +458,8 @@ class AzureClients:
 _HINTS = {
     401: 'Azure rejected the credentials: check client_id, secret and tenant (or the AZURE_* environment variables) and that the secret has not expired.',
     403: 'The identity is not allowed to do this. Grant it the permission named above on that scope (docs/usage.md, section Permissions).',
-    404: 'Check the resource group and resource names, and that subscription_id is the subscription that holds them.',
+    404: ('Check the resource group and resource names, and that the subscription is the one that holds them '
+          '(playbook variable aks_tunnel_subscription_id, module option subscription_id).'),
     409: 'Another operation holds the resource; retry when it has finished.',
     429: ('Azure Resource Manager throttled the requests (HTTP 429) for longer than the retry deadline allows: ' + _retry.RETRY_OPTION_HINT
           + ', lower the concurrency, or run fewer jobs against this subscription at once.'),
@@ -405,11 +470,19 @@ _SERVER_ERROR_HINT = ('Azure Resource Manager answered with a server error; requ
 _ACTION_RE = re.compile(r"perform action '([^']+)' over scope '([^']+)'")
 
 
-def describe_azure_error(exc, doing, retry_deadline=None):
+def node_resource_group_hint(resource_group):
+    """The hint for a cluster looked up in its node resource group (MC_<rg>_<cluster>_<region>), or None."""
+    if resource_group and re.match(r'^MC_', resource_group, re.IGNORECASE):
+        return ('%s is the node resource group AKS keeps the nodes in; give the cluster\'s own resource group (playbook variable '
+                'aks_tunnel_resource_group, module option resource_group), see `az aks list -o table`.' % resource_group)
+    return None
+
+
+def describe_azure_error(exc, doing, retry_deadline=None, hint_404=None):
     """A one-paragraph message for an Azure SDK exception: what failed, ARM code and message, hint.
 
     `retry_deadline` (seconds) is shown in the hint of throttling and server errors; default: the
-    value the clients of this process use.
+    value the clients of this process use. `hint_404` replaces the generic hint of a 404.
     """
     shown = retry_deadline if retry_deadline is not None else _retry.active_deadline()
     status = getattr(exc, 'status_code', None)
@@ -426,6 +499,8 @@ def describe_azure_error(exc, doing, retry_deadline=None):
     hint = None
     if HAS_AZURE_SDK and isinstance(exc, ClientAuthenticationError) and status is None:
         hint = _HINTS[401]
+    elif status == 404 and hint_404:
+        hint = hint_404
     elif status in _HINTS:
         hint = _HINTS[status]
         if status == 429:

@@ -10,6 +10,7 @@ its scale sets, instances, NICs, subnets and VNets, nor the Kubernetes nodes aga
 
 from __future__ import annotations
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _azure
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
 from ansible_collections.aks.tunnel.plugins.module_utils import _kube
 
@@ -57,7 +58,8 @@ def cluster_model(module, kube=False):
     if model is not None:
         return model
     params = module.params
-    with module.api_errors('read the cluster %s/%s' % (params['resource_group'], params['name'])):
+    with module.api_errors('read the cluster %s/%s' % (params['resource_group'], params['name']),
+                           hint_404=_azure.node_resource_group_hint(params['resource_group'])):
         client = module.kube if kube else None
         model = _cluster_model.build_model(module.azure, params['resource_group'], params['name'], kube_client=client,
                                            request_timeout=module.kube_timeout if client is not None else None, list_all=_kube.list_all)

@@ -87,12 +87,15 @@ def build_api_client(params, environ=None, timeout=30):
     if settings['kubeconfig'] or settings['context'] or not (settings['host'] and settings['api_key']):
         path = settings['kubeconfig'] or os.path.expanduser(os.path.join('~', '.kube', 'config'))
         if not os.path.isfile(path):
-            raise KubeConfigError('kubeconfig %s does not exist; give kubeconfig, or host and api_key' % path)
+            raise KubeConfigError('kubeconfig %s does not exist; give kubeconfig (playbook variable aks_tunnel_kubeconfig, or %s), '
+                                  'or host and api_key (playbook variable aks_tunnel_kube_auth: {host: URL, api_key: TOKEN})'
+                                  % (path, KUBE_ENV['kubeconfig'][0]))
         try:
             config.load_kube_config(config_file=path, context=settings['context'], client_configuration=configuration, persist_config=False)
         except (ConfigException, ValueError, TypeError, OSError) as exc:
-            raise KubeConfigError('cannot load kubeconfig %s%s: %s' % (
-                path, ' (context %s)' % settings['context'] if settings['context'] else '', exc)) from None
+            raise KubeConfigError('cannot load kubeconfig %s%s: %s (playbook variable aks_tunnel_kubeconfig%s)' % (
+                path, ' (context %s)' % settings['context'] if settings['context'] else '', exc,
+                ', context from aks_tunnel_kube_auth.context' if settings['context'] else '')) from None
     if settings['host']:
         configuration.host = settings['host']
     if settings['api_key']:
@@ -102,7 +105,8 @@ def build_api_client(params, environ=None, timeout=30):
     if settings['validate_certs'] is not None:
         configuration.verify_ssl = settings['validate_certs']
     if not configuration.host:
-        raise KubeConfigError('no Kubernetes API server: give host, or a kubeconfig with a current context')
+        raise KubeConfigError('no Kubernetes API server: give host (playbook variable aks_tunnel_kube_auth.host), or a kubeconfig with a '
+                              'current context (aks_tunnel_kubeconfig, plus aks_tunnel_kube_auth.context to pick one)')
     try:
         retry_deadline = _retry.resolve_retry_deadline(params, os.environ if environ is None else environ)
     except _retry.RetryDeadlineError as exc:

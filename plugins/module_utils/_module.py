@@ -39,6 +39,8 @@ class AksTunnelModule:
         self.diff_mode = self.module._diff  # pylint: disable=protected-access
         self._azure = None
         self._kube = None
+        # The subscription the Azure clients use and where it came from (results say it: `azure_subscription`).
+        self._subscription = None
         # Requests of clients already closed (close() drops the Azure clients; a later call builds new ones).
         self._closed_calls = {'arm': 0, 'kube': 0}
         if azure and not _azure.HAS_AZURE_SDK:
@@ -61,6 +63,7 @@ class AksTunnelModule:
                 self.fail('Azure authentication settings: %s' % exc)
             if settings.get('secret'):
                 self.module.no_log_values.add(settings['secret'])
+            self._subscription = _azure.describe_subscription(settings)
             self._azure = _azure.AzureClients(settings, timeout=self.timeout)
         return self._azure
 
@@ -90,14 +93,20 @@ class AksTunnelModule:
         kube = self._closed_calls['kube'] + (_kube.request_count(self._kube) if self._kube is not None else 0)
         return dict({'arm': arm, 'kube': kube}, **_counter.PROCESS_RETRY_STATS.as_dict())
 
+    def _add_subscription(self, result):
+        if self._subscription is not None and 'azure_subscription' not in result:
+            result['azure_subscription'] = self._subscription
+
     def fail(self, msg, **result):
         self.close()
         result['api_calls'] = self.api_calls
+        self._add_subscription(result)
         self.module.fail_json(msg=msg, invocation=self._invocation(), **result)
 
     def exit(self, **result):
         self.close()
         result['api_calls'] = self.api_calls
+        self._add_subscription(result)
         self.module.exit_json(invocation=self._invocation(), **result)
 
     def _invocation(self):
@@ -120,22 +129,23 @@ class AksTunnelModule:
             self._azure = None
 
     @contextlib.contextmanager
-    def api_errors(self, doing, **partial_result):
+    def api_errors(self, doing, hint_404=None, **partial_result):
         """Fail the task with a clear message when an Azure or Kubernetes call inside raises.
 
-        `partial_result` goes into the failure so callers can report what was done before.
+        `partial_result` goes into the failure so callers can report what was done before; `hint_404`
+        replaces the generic hint of an Azure 404.
         """
         try:
             yield
         except Exception as exc:  # pylint: disable=broad-except
-            self.fail_from_exception(exc, doing, **partial_result)
+            self.fail_from_exception(exc, doing, hint_404=hint_404, **partial_result)
 
-    def fail_from_exception(self, exc, doing, **partial_result):
+    def fail_from_exception(self, exc, doing, hint_404=None, **partial_result):
         if _kube.HAS_KUBERNETES and isinstance(exc, _kube.ApiException):
             self.fail(_kube.describe_kube_error(exc, doing), status=exc.status, **partial_result)
         if _azure.HAS_AZURE_SDK and _is_azure_error(exc):
             error = getattr(exc, 'error', None)
-            self.fail(_azure.describe_azure_error(exc, doing), status=getattr(exc, 'status_code', None),
+            self.fail(_azure.describe_azure_error(exc, doing, hint_404=hint_404), status=getattr(exc, 'status_code', None),
                       error_code=getattr(error, 'code', None), **partial_result)
         if isinstance(exc, (OSError, ValueError)) or type(exc).__module__.startswith('urllib3'):
             self.fail('Failed to %s: %s' % (doing, exc), **partial_result)
