@@ -55,6 +55,7 @@ ln -sfn "$ROOT" .tmp/dev/ansible_collections/aks/tunnel
 # Test clients that must not share .venv's packages (issue 15):
 #   .venv-az      the real Azure CLI (it pins its own azure-mgmt-* versions); lab tests run `az` from here
 #   .venv-compat  the lowest version of every SDK range in requirements.txt (requirements-compat-min.txt)
+#   .venv-azcoll  the SDKs a shared install with azure.azcollection resolves to (requirements-azcollection.txt)
 # Each is rebuilt only when its requirement changes; a failed install is reported and skipped (the tests that
 # need it then skip with the reason), so an unreachable package index never breaks the main environment.
 AZURE_CLI_VERSION=${AKS_TUNNEL_AZURE_CLI_VERSION:-2.91.0}
@@ -73,11 +74,12 @@ side_venv() {  # side_venv DIR STAMP-CONTENT PIP-ARGS...
     echo "setup: NOTICE: could not build $dir; the tests that need it will be skipped" >&2
   fi
 }
-# Both at once: a first set-up takes about 100 s instead of 160 s.
+# All at once: a first set-up takes about 100 s instead of 160 s for the first two.
 if [[ ${AKS_TUNNEL_SKIP_AZ_CLI:-0} != 1 ]]; then
   side_venv .venv-az "azure-cli==$AZURE_CLI_VERSION" "azure-cli==$AZURE_CLI_VERSION" &
 fi
 if [[ ${AKS_TUNNEL_SKIP_COMPAT:-0} != 1 ]]; then
   side_venv .venv-compat "$(sha256sum requirements-compat-min.txt | cut -d' ' -f1)" -r requirements-compat-min.txt &
+  side_venv .venv-azcoll "$(sha256sum requirements-azcollection.txt | cut -d' ' -f1)" -r requirements-azcollection.txt &
 fi
 wait

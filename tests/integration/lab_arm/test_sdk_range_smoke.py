@@ -7,11 +7,12 @@
 `highest`: the interpreter running pytest (.venv, requirements-dev.txt: the top of every range).
 `lowest`: .venv-compat (scripts/setup.sh, requirements-compat-min.txt: azure-identity 1.15.0, azure-core 1.29.0,
 azure-mgmt-core 1.3.2, azure-mgmt-network 25.0.0, -compute 30.0.0, -containerservice 30.0.0, -monitor 6.0.0,
-kubernetes 29.0.0). Both run the real `ansible-playbook` of their virtualenv with aks_cluster_info, nsg_port_check,
-vmss_runcommand_probe and snat_usage_info, and the repairs nsg_port_rule and aks_outbound_ports in check mode (the lab
+kubernetes 29.0.0). `azcollection`: .venv-azcoll (requirements-azcollection.txt: what a Python shared with
+azure.azcollection resolves to: azure-mgmt-network 28.0.0, -compute 33.0.0, -containerservice 32.1.0). All three run
+the real `ansible-playbook` of their virtualenv with aks_cluster_info, nsg_port_check, vmss_runcommand_probe and snat_usage_info, and the repairs nsg_port_rule and aks_outbound_ports in check mode (the lab
 stays as it is for the other SDK set), against one `all-faults` lab; then the lowest set writes both repairs (its NSG deny, UFW and iptables faults and
 SNAT exhaustion), so every SDK call (and the api-version each SDK sends) meets the emulator. Skipped with the reason
-when .venv-compat is absent. About 40 s per SDK set.
+when a side virtualenv is absent. About 40 s per SDK set.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ SCENARIO = 'all-faults'
 SENT_VERSIONS = {
     'highest': {('aks', '2026-08-01'), ('compute', '2026-04-01'), ('runcommand', '2026-04-01'), ('network', '2026-03-01'), ('metrics', '2024-02-01')},
     'lowest': {('aks', '2024-02-01'), ('compute', '2023-03-01'), ('runcommand', '2023-03-01'), ('network', '2023-04-01'), ('metrics', '2021-05-01')},
+    'azcollection': {('aks', '2024-08-01'), ('compute', '2024-07-01'), ('runcommand', '2024-07-01'), ('network', '2024-03-01'),
+                     ('metrics', '2024-02-01')},
 }
+# The virtualenv and the pins file of each side SDK set (scripts/setup.sh builds them).
+SIDE_SETS = {'lowest': ('.venv-compat', 'requirements-compat-min.txt'), 'azcollection': ('.venv-azcoll', 'requirements-azcollection.txt')}
 SDKS = ('azure-identity', 'azure-core', 'azure-mgmt-core', 'azure-mgmt-network', 'azure-mgmt-compute', 'azure-mgmt-containerservice',
         'azure-mgmt-monitor', 'kubernetes')
 
@@ -83,18 +88,18 @@ def collections_root():
     return os.path.join(REPO, '.tmp', 'dev')
 
 
-def compat_venv():
-    """.venv-compat beside the repository or beside the running .venv (make test runs a copy of the collection)."""
+def side_venv(name):
+    """That virtualenv beside the repository or beside the running .venv (make test runs a copy of the collection)."""
     for root in (REPO, os.path.dirname(sys.prefix)):
-        path = os.path.join(root, '.venv-compat')
+        path = os.path.join(root, name)
         if os.path.isfile(os.path.join(path, '.requirements.sha256')):
             return path
     return None
 
 
-def floors():
-    """package -> version pinned in requirements-compat-min.txt."""
-    path = os.path.join(REPO, 'requirements-compat-min.txt')
+def pins(filename):
+    """package -> version pinned in that requirements file."""
+    path = os.path.join(REPO, filename)
     result = {}
     with open(path, encoding='utf-8') as handle:
         for line in handle:
@@ -133,15 +138,16 @@ def lab(tmp_path_factory):
 
 
 def sdk_bindir(sdk_set):
-    """The bin/ of the virtualenv holding that SDK set (skips when the lowest set is absent)."""
+    """The bin/ of the virtualenv holding that SDK set (skips when a side set is absent)."""
     if sdk_set == 'highest':
         return os.path.dirname(sys.executable)
-    venv = compat_venv()
+    name, filename = SIDE_SETS[sdk_set]
+    venv = side_venv(name)
     if venv is None:
-        pytest.skip('.venv-compat (the lowest SDKs of requirements.txt) is absent: run scripts/setup.sh')
+        pytest.skip('%s (the %s SDK set, %s) is absent: run scripts/setup.sh' % (name, sdk_set, filename))
     bindir = os.path.join(venv, 'bin')
     versions = installed(os.path.join(bindir, 'python'))
-    wanted = floors()
+    wanted = pins(filename)
     assert {k: v for k, v in versions.items() if k in wanted} == {k: wanted[k] for k in versions if k in wanted}
     return bindir
 
@@ -169,7 +175,7 @@ def run_playbook(sdk_set, text, vars_file, tmp_path):
     return json.loads(out.read_text()), entries
 
 
-@pytest.mark.parametrize('sdk_set', ['highest', 'lowest'])
+@pytest.mark.parametrize('sdk_set', ['highest', 'lowest', 'azcollection'])
 def test_detection_modules_work_with_the_sdk_range_ends(sdk_set, lab, tmp_path):
     data, entries = run_playbook(sdk_set, PLAYBOOK, lab, tmp_path)
     sent = {(e['spec'][0], e['api_version']) for e in entries if e['spec'][0] in ('aks', 'compute', 'runcommand', 'network', 'metrics')}
