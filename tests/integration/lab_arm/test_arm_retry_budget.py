@@ -54,7 +54,8 @@ def test_read_rides_out_a_throttle_storm_and_a_503_burst(arm):
     assert (stats['throttled'], stats['retries']) == (8, 11)
     # 8 x Retry-After 1 s, then backoff 0.5-1 + 1-2 + 2-4 s
     assert 11.5 <= stats['retry_wait_s'] <= 15.1
-    assert stats['retry_wait_s'] <= elapsed < stats['retry_wait_s'] + 5
+    # retry_wait_s is rounded to 0.1 s; the upper bound is loose for a loaded CI machine
+    assert stats['retry_wait_s'] - 0.05 <= elapsed < stats['retry_wait_s'] + 10
     azure.close()
 
 
@@ -69,7 +70,8 @@ def test_storm_longer_than_the_deadline_fails_fast_naming_throttling_and_the_opt
     # no attempt starts after the deadline: 2 or 3 waits of 1 s fit in 3 s, depending on the requests' own time
     stats = azure.stats.as_dict()
     assert stats['retries'] in (2, 3) and stats['throttled'] == stats['retries'] + 1 and stats['retry_wait_s'] == stats['retries']
-    assert stats['retries'] <= elapsed < 3 + 2
+    # well under the 20 s the storm lasts: the deadline stopped the retries (loose for a loaded CI machine)
+    assert stats['retries'] - 0.05 <= elapsed < 3 + 7
     message = _azure.describe_azure_error(info.value, 'read the NSG')
     assert message.startswith('Failed to read the NSG (HTTP 429): SubscriptionRequestsThrottled:')
     assert 'throttled the requests (HTTP 429) for longer than the retry deadline allows' in message

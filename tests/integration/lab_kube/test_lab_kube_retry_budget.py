@@ -61,7 +61,7 @@ def test_read_rides_out_a_throttle_storm_and_a_5xx_burst(lab):
     assert (stats['throttled'], stats['retries']) == (8, 11)
     assert 11.5 <= stats['retry_wait_s'] <= 15.1
     # retry_wait_s is rounded to 0.1 s: allow that much on the lower bound.
-    assert stats['retry_wait_s'] - 0.05 <= elapsed < stats['retry_wait_s'] + 5
+    assert stats['retry_wait_s'] - 0.05 <= elapsed < stats['retry_wait_s'] + 10
 
 
 def test_storm_longer_than_the_deadline_fails_naming_throttling_and_the_option(lab):
@@ -73,7 +73,8 @@ def test_storm_longer_than_the_deadline_fails_naming_throttling_and_the_option(l
     elapsed = time.monotonic() - started
     stats = _counter.PROCESS_RETRY_STATS.as_dict()
     assert stats['retries'] == 2 and stats['throttled'] == 3 and _kube.request_count(api_client) == 3
-    assert 2 <= elapsed < 4.5
+    # well under the 20 s the storm lasts: the deadline stopped the retries (loose for a loaded CI machine)
+    assert 2 <= elapsed < 10
     message = _kube.describe_kube_error(info.value, 'list the nodes')
     assert message.startswith('Failed to list the nodes (HTTP 429): TooManyRequests: too many requests, please try again later')
     assert 'raise api_retry_deadline (or the environment variable AKS_TUNNEL_API_RETRY_DEADLINE; now 2.5s)' in message
