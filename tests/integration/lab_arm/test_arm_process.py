@@ -18,7 +18,7 @@ from ansible_collections.aks.tunnel.tests.lab.arm import ArmEmulator, NullExecut
 from ansible_collections.aks.tunnel.tests.lab.arm.common import LabConfigError
 
 
-def test_process_start_under_two_seconds_and_clean_stop(arm_launcher, tmp_path):
+def test_process_starts_quickly_and_stops_cleanly(arm_launcher, tmp_path):
     start, stop, config = arm_launcher
     proc, info, elapsed = start(str(tmp_path), config)
     try:
