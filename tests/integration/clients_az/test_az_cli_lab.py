@@ -213,6 +213,32 @@ def test_azcli_prints_the_shell_lines_of_docs_lab_md(azlab, tmp_path):
     assert again.run('account', 'show', '--query', 'user.name') == azlab.vars['aks_tunnel_azure_auth']['client_id']
 
 
+def test_modules_use_the_az_current_subscription_when_none_is_given(azlab, tmp_path):
+    """Issue 18: only `az login` (no subscription anywhere): aks_cluster_info, run as Ansible runs it (a real process, the real
+    AzureCliCredential calling this az), takes the subscription `az account show` shows and says so in its result."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    auth = azlab.vars['aks_tunnel_azure_auth']
+    shown = azlab.az.run('account', 'show')
+    assert shown['id'] == auth['subscription_id'] and shown['isDefault'] is True
+    args = tmp_path / 'args.json'
+    args.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {
+        'resource_group': azlab.rg, 'name': azlab.cluster, 'kubeconfig': azlab.vars['aks_tunnel_kubeconfig'],
+        'arm_endpoint': auth['arm_endpoint'], 'ca_path': auth['ca_path'], 'api_retry_deadline': 0}}))
+    home = tmp_path / 'home'   # no ~/.azure/credentials: auth_source auto ends at the CLI login
+    home.mkdir()
+    env = dict(azlab.az.env(), HOME=str(home), PATH=os.path.dirname(AZ) + os.pathsep + os.environ.get('PATH', ''))
+    module_path = azcli.__file__.split(os.sep)
+    env['PYTHONPATH'] = os.sep.join(module_path[:len(module_path) - 1 - module_path[::-1].index('ansible_collections')])
+    proc = subprocess.run([sys.executable, '-m', 'ansible_collections.aks.tunnel.plugins.modules.aks_cluster_info', str(args)],
+                          capture_output=True, text=True, env=env, timeout=180, check=False, cwd=str(tmp_path))
+    result = json.loads(proc.stdout)
+    assert not result.get('failed'), result.get('msg')
+    assert result['cluster']['name'] == azlab.cluster
+    used = result['azure_subscription']
+    assert used['id'] == shown['id'] and used['name'] == shown['name'] and used['auth'] == 'Azure CLI login'
+    assert used['source'].startswith("the Azure CLI's current subscription") and os.path.join(azlab.az.config_dir, 'azureProfile.json') in used['source']
+
+
 def test_every_request_and_answer_of_the_az_session_matches_the_specs(azlab):
     """Runs last: what azure-cli 2.91 sent (at its own api-versions) and what the emulator answered fits the swagger."""
     journal = azlab.arm_journal()
