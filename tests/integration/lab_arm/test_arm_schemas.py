@@ -70,6 +70,7 @@ def _drive_everything(arm):
         ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerService/managedClusters' % (sub, rg), AKS, None),
         ('GET', '/subscriptions/%s/providers/Microsoft.ContainerService/managedClusters' % sub, AKS, None),
         ('PATCH', mc, AKS, {'tags': {'env': 'lab'}}),
+        ('POST', mc + '/listClusterUserCredential', AKS, None), ('POST', mc + 'x/listClusterUserCredential', AKS, None),  # issue 18
         ('GET', arm.lb_id + '/providers/Microsoft.Insights/metrics', MON,
          {'params': {'metricnames': 'SnatConnectionCount,AllocatedSnatPorts,UsedSnatPorts', 'aggregation': 'Total,Average,Count,Minimum,Maximum',
                      '$filter': "BackendIPAddress eq '*'", 'timespan': '2026-11-25T10:00:00Z/2026-11-25T10:03:00Z', 'interval': 'PT1M'}}),

@@ -36,7 +36,8 @@ from .common import ArmError, LabConfigError, Response
 from .executor import load_executor
 from .faults import Faults
 from .lro import TERMINAL, async_operation_url, location_url
-from .providers import compute, containerservice as aks, insights, network as net, network_path, resources
+from .providers import compute, containerservice as aks, credentials, insights, network as net, network_path, resources
+from .providers import kube_access
 from .state import ArmState
 from .versions import API_VERSIONS, shape_for_version
 
@@ -150,6 +151,9 @@ ROUTES = [
      ('aks', 'ManagedClusters_ListByResourceGroup')),
     ('GET', SUB + '/providers/Microsoft.ContainerService/managedClusters', aks.cluster_list, 'aks', 'read',
      'Microsoft.ContainerService/managedClusters/read', 'managedClusters', ('aks', 'ManagedClusters_List')),
+    ('POST', MC + '/listClusterUserCredential', credentials.list_cluster_user_credential, 'aks', 'read',
+     'Microsoft.ContainerService/managedClusters/listClusterUserCredential/action', 'managedClusters',
+     ('aks', 'ManagedClusters_ListClusterUserCredentials')),
     ('GET', MC + '/agentPools', aks.agent_pool_list, 'aks', 'read', 'Microsoft.ContainerService/managedClusters/agentPools/read',
      'managedClusters/agentPools', ('aks', 'AgentPools_List')),
     ('GET', MC + '/agentPools/{pool}', aks.agent_pool_get, 'aks', 'read', 'Microsoft.ContainerService/managedClusters/agentPools/read',
@@ -170,6 +174,8 @@ ROUTES = [
      'Microsoft.Insights/metricDefinitions/read', 'metricDefinitions', ('metrics', 'MetricDefinitions_List')),
 ]
 
+# Kubernetes access through ARM: admin credential, managed cluster run command (issue 16)
+ROUTES += kube_access.routes(MC)
 
 def _compile(template):
     parts = []

@@ -15,6 +15,7 @@ DIR/control.ready (JSON: arm, kube, kubeconfigs) when both emulators listen.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import logging
@@ -26,6 +27,8 @@ import sys
 import threading
 import time
 import traceback
+
+import yaml
 
 from ..pki import LabCA
 from . import netns, nsg
@@ -166,6 +169,16 @@ class KubeletDialer:
             connection.close()
 
 
+def _inline_ca(path):
+    """The kubeconfig at `path` with its CA file inlined as certificate-authority-data, as AKS returns it."""
+    with open(path, encoding='utf-8') as handle:
+        config = yaml.safe_load(handle)
+    for entry in config['clusters']:
+        with open(entry['cluster'].pop('certificate-authority'), 'rb') as handle:
+            entry['cluster']['certificate-authority-data'] = base64.b64encode(handle.read()).decode('ascii')
+    return yaml.safe_dump(config, default_flow_style=False, sort_keys=False)
+
+
 def run(state_dir, stop):
     from ..arm.server import ArmEmulator  # pylint: disable=import-outside-toplevel
     from ..kube.server import KubeEmulator  # pylint: disable=import-outside-toplevel
@@ -187,6 +200,7 @@ def run(state_dir, stop):
     kubeconfig = record.file('kubeconfig')
     kubeconfig_ro = record.file('kubeconfig-readonly')
     kube.write_kubeconfig(kubeconfig, user='lab-admin')
+    arm.cluster_user_kubeconfig = _inline_ca(kubeconfig)  # listClusterUserCredential (az aks get-credentials)
     kube.write_kubeconfig(kubeconfig_ro, user='lab-reader')
     info = {'pid': os.getpid(), 'arm': arm.ready_info(), 'kube': {'url': kube.url, 'ca_path': kube.ca_path},
             'kubeconfig': kubeconfig, 'kubeconfig_readonly': kubeconfig_ro}
