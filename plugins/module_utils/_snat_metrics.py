@@ -2,7 +2,8 @@
 # Copyright (c) 2026 aks.tunnel contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The Azure reads of snat_usage_info: load balancer SNAT metrics (Azure Monitor) and backend IP -> node names.
+"""The Azure reads of snat_usage_info: load balancer SNAT metrics (Azure Monitor) and backend IP -> node names; the NAT
+gateway of the node subnets, its prefixes and its metrics.
 
 Each function takes the SDK client(s) and ``guard(doing)``, a context manager that turns an SDK exception into the
 task's failure (AksTunnelModule.api_errors), so every request fails with a message naming what it read.
@@ -14,6 +15,7 @@ from __future__ import annotations
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
 from ansible_collections.aks.tunnel.plugins.module_utils import _outbound
 from ansible_collections.aks.tunnel.plugins.module_utils import _snat
+from ansible_collections.aks.tunnel.plugins.module_utils import _snat_natgw
 
 NAMESPACE = 'Microsoft.Network/loadBalancers'
 
@@ -92,3 +94,66 @@ def read_metrics(monitor, guard, lb_id, span, interval, node_count):
     values += _query(monitor, guard, lb_id, 'read AllocatedSnatPorts and UsedSnatPorts of the worst backends of %s' % lb_id, metricnames=ports,
                      aggregation='Average,Maximum', filter=backends, top=top, **common)
     return _snat.series_from_azure_metrics(values), ips
+
+
+# ---------------------------------------------------------------------------------------------
+# NAT gateway (outboundType managedNATGateway / userAssignedNATGateway)
+# ---------------------------------------------------------------------------------------------
+
+def _parts(resource_id):
+    parsed = _cluster_model.parse_resource_id(resource_id) or {}
+    return parsed.get('resource_group'), parsed.get('names') or []
+
+
+def find_nat_gateways(azure, guard, subnet_ids, node_rg):
+    """The NAT gateways of the node subnets (their natGateway), else those in the node resource group (managed NAT gateway).
+
+    Returns [(natGateways GET body, how it was found)], without duplicates.
+    """
+    found = {}
+    for subnet_id in subnet_ids or []:
+        rg, names = _parts(subnet_id)
+        if not rg or len(names) < 2:
+            continue
+        with guard('read subnet %s' % subnet_id):
+            subnet = _cluster_model.as_dict(azure.network.subnets.get(rg, names[0], names[1]))
+        gateway_id = ((subnet.get('properties') or {}).get('natGateway') or {}).get('id')
+        if gateway_id and gateway_id.lower() not in found:
+            gw_rg, gw_names = _parts(gateway_id)
+            with guard('read NAT gateway %s' % gateway_id):
+                body = _cluster_model.as_dict(azure.network.nat_gateways.get(gw_rg, gw_names[0]))
+            found[gateway_id.lower()] = (body, 'natGateway of node subnet %s' % names[1])
+    if not found and node_rg:
+        with guard('list the NAT gateways of %s' % node_rg):
+            for gateway in azure.network.nat_gateways.list(node_rg):
+                body = _cluster_model.as_dict(gateway)
+                found.setdefault(body['id'].lower(), (body, 'NAT gateway in the node resource group %s' % node_rg))
+    return list(found.values())
+
+
+def prefix_lengths(azure, guard, gateway):
+    """{public IP prefix id: prefixLength} of the gateway's prefixes."""
+    lengths = {}
+    for item in (gateway.get('properties') or {}).get('publicIpPrefixes') or []:
+        rg, names = _parts(item.get('id'))
+        if not rg or not names:
+            continue
+        with guard('read public IP prefix %s' % item['id']):
+            prefix = _cluster_model.as_dict(azure.network.public_ip_prefixes.get(rg, names[0]))
+        lengths[item['id']] = (prefix.get('properties') or {}).get('prefixLength')
+    return lengths
+
+
+def read_nat_metrics(monitor, guard, gateway_id, span, interval):
+    """SNATConnectionCount by ConnectionState, TotalConnectionCount and PacketDropCount of a NAT gateway, in
+    _snat_natgw.series_from_azure_metrics() shape."""
+    common = dict(timespan=span, interval=interval, metricnamespace=_snat_natgw.NAMESPACE)
+    with guard('read SNATConnectionCount of %s' % gateway_id):
+        response = monitor.metrics.list(gateway_id, metricnames=_snat_natgw.METRIC_CONNECTIONS, aggregation='Total',
+                                        filter="ConnectionState eq '*'", **common)
+        values = [_cluster_model.as_dict(m) for m in response.value or []]
+    with guard('read TotalConnectionCount and PacketDropCount of %s' % gateway_id):
+        response = monitor.metrics.list(gateway_id, metricnames='%s,%s' % (_snat_natgw.METRIC_ACTIVE, _snat_natgw.METRIC_DROPPED),
+                                        aggregation='Maximum,Total', **common)
+        values += [_cluster_model.as_dict(m) for m in response.value or []]
+    return _snat_natgw.series_from_azure_metrics(values)

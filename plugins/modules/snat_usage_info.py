@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: snat_usage_info
-short_description: Measure SNAT port use of the AKS cluster load balancer and detect exhaustion
+short_description: Measure SNAT port use of the AKS cluster load balancer or NAT gateway and detect exhaustion
 version_added: 0.1.0
 description:
   - For public clusters with C(outboundType=loadBalancer) reads, from Azure Monitor on the cluster load balancer
@@ -26,6 +26,15 @@ description:
   - Clusters of more than 100 nodes are read worst-first so the answer stays small and fast at 5000 nodes - Azure Monitor
     sorts and cuts (C(orderby)/C(top)) the 25 backends with the most failed SNAT connections and the 25 using the most
     ports, then every series of just those backends is read; the finding's evidence says so.
+  - Clusters with C(outboundType=managedNATGateway) or C(userAssignedNATGateway) are judged on their NAT gateway - the
+    C(natGateway) of the node subnets (else the NAT gateways of the node resource group), its public IPs and prefixes
+    (64,512 SNAT ports per IP, at most 16 IPs) and idle timeout, and its Azure Monitor metrics C(SNATConnectionCount) split
+    by C(ConnectionState), C(TotalConnectionCount) and C(PacketDropCount). Failed SNAT connections in O(window) are a
+    C(problem) (dropped packets are shown beside them), none is C(ok), no data C(unknown). The recommendation is the
+    public IP count that keeps the connections wanted (the peak, scaled up by the failed share) at most at O(usage_threshold)
+    minus a 10% margin; the advice adds the commands (C(az aks update --nat-gateway-managed-outbound-ip-count) for a managed
+    NAT gateway, C(az network nat gateway update) for a user-assigned one), the idle timeout and connection reuse.
+    Nothing is changed on a NAT gateway.
   - Private clusters and other outbound types get a C(not_applicable) finding with the reason. Never changes anything.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
@@ -68,6 +77,9 @@ notes:
     C(Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read),
     C(Microsoft.Network/networkInterfaces/read) in the node resource group (the Reader role covers all). With O(cluster_model)
     only the metrics are read.
+  - NAT gateway clusters - C(Microsoft.Network/virtualNetworks/subnets/read) on the node subnets,
+    C(Microsoft.Network/natGateways/read), C(Microsoft.Network/publicIPPrefixes/read) and C(Microsoft.Insights/metrics/read)
+    on the NAT gateway (all in the Reader role).
 '''
 
 EXAMPLES = r'''
@@ -101,7 +113,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 applicable:
-  description: Whether load balancer SNAT is on the tunnel's path.
+  description: Whether SNAT of the load balancer or of a NAT gateway is on the tunnel's path.
   returned: always
   type: bool
   sample: true
@@ -157,7 +169,7 @@ failed_before_change:
   sample: 0
 capacity:
   description: Nodes the outbound ports must cover (pools' max counts plus surge).
-  returned: when applicable
+  returned: when applicable and the cluster egresses through the load balancer
   type: dict
   sample: {max_nodes: 5, surge: 2, required_nodes: 7, current_nodes: 5,
            pools: [{name: nodepool1, count: 3, max_count: 3, max_surge: 10%, surge: 1}]}
@@ -166,12 +178,25 @@ recommendation:
     - Ports per node for the observed peak and whether they fit RV(capacity) with today's outbound IPs (see
       aks.tunnel.aks_outbound_ports). C(fits=false) - the repair would need C(ips_needed) outbound IPs; C(refused) says so.
     - C(peak_ports) is the peak of ports a node wants (C(peak_basis) says how it was found).
-  returned: when applicable
+  returned: when applicable and the cluster egresses through the load balancer
   type: dict
   sample: {allocated_outbound_ports: 1824, managed_outbound_ips: 1, target_ports: 1824, ips_needed: 1, fits: true, refused: null,
            peak_ports: 1308, peak_basis: '10.240.0.4: 1024 ports in use with 13 of 60 connections failed -> about 1308 ports wanted',
            threshold: 0.8, margin: 0.1, expected_ratio: 0.7171, required_nodes: 7, max_nodes_supported: 35,
            current_ports_per_node: 1024, current_ips: 1, changed: true, reason: '1824 ports per node keep the peak ...'}
+nat_gateways:
+  description:
+    - NAT gateway clusters - one entry per NAT gateway of the node subnets, with its capacity (C(ip_count), C(snat_ports),
+      C(same_destination_limit) - 50,000 concurrent connections per public IP to one destination), C(idle_timeout_in_minutes),
+      where it was found, its C(verdict) (failed and attempted SNAT connections, peak active connections, dropped packets)
+      and C(recommendation) (C(ips_needed), C(fits) - false when even 16 IPs are not enough).
+  returned: when the cluster egresses through a NAT gateway
+  type: list
+  elements: dict
+  sample: [{name: natgw-aks, ip_count: 1, snat_ports: 64512, same_destination_limit: 50000, idle_timeout_in_minutes: 4,
+            found_as: natGateway of node subnet aks-subnet,
+            verdict: {status: problem, failed: 5400, attempted: 21600, peak_active_connections: 64512, dropped_packets: 16200},
+            recommendation: {ips_needed: 3, fits: true, demand_connections: 86016}}]
 finding:
   description: The C(snat_exhaustion) finding.
   returned: always
@@ -200,6 +225,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _outbound
 from ansible_collections.aks.tunnel.plugins.module_utils import _snat
 from ansible_collections.aks.tunnel.plugins.module_utils import _snat_metrics
+from ansible_collections.aks.tunnel.plugins.module_utils import _snat_natgw
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
 ARGUMENT_SPEC = _cluster_options.argument_spec(
@@ -211,6 +237,35 @@ ARGUMENT_SPEC = _cluster_options.argument_spec(
     max_nodes=dict(type='int'),
     node_names=dict(type='dict'),
 )
+
+
+NAT_OUTBOUND_TYPES = ('managedNATGateway', 'userAssignedNATGateway')
+
+
+def nat_gateway_usage(module, cluster, model, summary, window, result):
+    """NAT gateway path: find the node subnets' NAT gateway(s), read their SNAT metrics, exit with the verdict."""
+    params = module.params
+    subnet_ids = list((model or {}).get('cluster', {}).get('subnet_ids') or [])
+    if not subnet_ids:
+        pools = (cluster.get('properties') or {}).get('agentPoolProfiles') or []
+        subnet_ids = sorted(set(pool['vnetSubnetID'] for pool in pools if pool.get('vnetSubnetID')))
+    found = _snat_metrics.find_nat_gateways(module.azure, module.api_errors, subnet_ids, summary['node_resource_group'])
+    span = _outbound.timespan(window)
+    results, gateways = [], []
+    for body, origin in found:
+        try:
+            gateway = _snat_natgw.gateway_summary(body, _snat_metrics.prefix_lengths(module.azure, module.api_errors, body))
+            series = _snat_metrics.read_nat_metrics(module.azure.monitor, module.api_errors, gateway['id'], span, params['interval'].upper())
+            verdict = _snat_natgw.natgw_verdict(series, gateway, params['usage_threshold'])
+            recommendation = _snat_natgw.recommend_ips(verdict, gateway, params['usage_threshold'])
+        except _snat_natgw.NatGatewayInputError as exc:
+            module.fail('cannot evaluate NAT gateway %s: %s' % (body.get('id'), exc))
+        results.append((gateway, verdict, recommendation))
+        gateways.append(dict(gateway, found_as=origin, verdict=verdict, recommendation=recommendation))
+    finding = _snat_natgw.natgw_finding(results, managed=summary['outbound_type'] == 'managedNATGateway')
+    failed = sum(v['failed'] for _g, v, _r in results)
+    module.exit(changed=False, applicable=True, reason=None, timespan=span, nat_gateways=gateways, finding=finding,
+                **dict(result, failed_total=failed))
 
 
 def main():
@@ -231,6 +286,8 @@ def main():
             cluster = _cluster_model.as_dict(module.azure.containerservice.managed_clusters.get(params['resource_group'], params['name']))
     summary = _outbound.cluster_summary(cluster)
     result = {'cluster': summary, 'nodes': [], 'worst': None, 'max_ratio': None, 'failed_total': 0, 'failed_before_change': 0}
+    if summary['outbound_type'] in NAT_OUTBOUND_TYPES and not summary['private']:
+        nat_gateway_usage(module, cluster, model, summary, window, result)
     reason = _outbound.not_applicable_reason(summary)
     if reason:
         module.exit(changed=False, applicable=False, reason=reason, finding=_snat.snat_not_applicable_finding(reason), **result)

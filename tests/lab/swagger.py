@@ -33,7 +33,7 @@ COMPUTE = 'specification/compute/resource-manager/Microsoft.Compute/ComputeRP/st
 VENDORED_VERSIONS = {'network': '2024-01-01', 'compute': '2024-03-01', 'runcommand': '2024-03-01', 'aks': '2024-02-01', 'metrics': '2024-02-01'}
 SPEC_GROUPS = {
     'network': [NETWORK + f for f in ('networkSecurityGroup.json', 'virtualNetwork.json', 'vmssNetworkInterface.json', 'loadBalancer.json',
-                                      'publicIpAddress.json', 'networkInterface.json')],
+                                      'publicIpAddress.json', 'networkInterface.json', 'natGateway.json')],
     'compute': [COMPUTE + 'virtualMachineScaleSet.json'],
     'runcommand': [COMPUTE + 'runCommand.json'],
     'aks': ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2024-02-01/managedClusters.json'],

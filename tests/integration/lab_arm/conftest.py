@@ -42,6 +42,8 @@ ARM_CONFIG = {
                 'nodes': {'system-0': {'used': 1000, 'failed': 7, 'successful': [10, 20, 30]}, 'user-5': {'allocated': 64}}},
     'runcommand_latency_s': 0.2,
     'vmss_vm_page_size': 50,
+    # a NAT gateway on the node subnet, for its operations and metrics (issue 16)
+    'nat_gateway': {'name': 'natgw-lab', 'public_ips': 2, 'workload': {'concurrent_connections': 1000, 'connections_per_min': 60}},
 }
 TOPOLOGY = build_topology(ARM_CONFIG)
 SUB = TOPOLOGY['cluster']['subscription_id']

@@ -81,6 +81,15 @@ def _drive_everything(arm):
         ('POST', vnet + '/listNetworkManagerEffectiveSecurityAdminRules', NET, {}),  # the network path (issue 12)
         ('POST', vnet + 'x/listNetworkManagerEffectiveSecurityAdminRules', NET, {}),
         ('POST', net + '/networkInterfaces/nope/effectiveRouteTable', NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/natGateways/natgw-lab' % (sub, rg), NET, None),  # issue 16
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/natGateways/nope' % (sub, rg), NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/natGateways' % (sub, rg), NET, None),
+        ('GET', '/subscriptions/%s/providers/Microsoft.Network/natGateways' % sub, NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/natGateways/natgw-lab/providers/Microsoft.Insights/metrics'
+         % (sub, rg), MON, {'params': {'metricnames': 'SNATConnectionCount', 'aggregation': 'Total', '$filter': "ConnectionState eq '*'",
+                                       'timespan': 'PT5M', 'interval': 'PT1M', 'metricnamespace': 'Microsoft.Network/natGateways'}}),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/natGateways/natgw-lab/providers/Microsoft.Insights/metrics'
+         % (sub, rg), MON, {'params': {'metricnames': 'TotalConnectionCount,PacketDropCount', 'aggregation': 'Maximum,Total', 'timespan': 'PT5M'}}),
         ('GET', '/subscriptions', RES, None), ('GET', '/subscriptions/' + sub, RES, None), ('GET', '/tenants', RES, None),
         ('GET', '/subscriptions/00000000-0000-4000-8000-0000000000ff', RES, None), ('GET', '/tenants', '2001-01-01', None),
     ]

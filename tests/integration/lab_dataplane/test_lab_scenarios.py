@@ -19,7 +19,7 @@ from ansible_collections.aks.tunnel.tests.lab.topology import build_topology
 
 CATALOGUE = ['all-faults', 'avnm-admin-deny', 'egress-1194-blocked', 'egress-9000-blocked', 'healthy', 'inspection-fails', 'iptables-drop',
              'iptables-hardened', 'iptables-kube-proxy', 'konnectivity-alpn-stripped',
-             'konnectivity-oom', 'konnectivity-undersized', 'kubelet-down', 'kubelet-plain-http', 'nft-drop', 'nsg-deny-10250',
+             'konnectivity-oom', 'konnectivity-undersized', 'kubelet-down', 'kubelet-plain-http', 'natgw-snat-exhaustion', 'nft-drop', 'nsg-deny-10250',
              'nsg-jumpbox-deny', 'path-drop-unexplained', 'route-appliance-drop', 'scale-5000', 'snat-autoscaler-max',
              'snat-exhaustion', 'ufw-enabled', 'ufw-scoped-allow']
 
@@ -37,6 +37,7 @@ EXPECTED = {
     'konnectivity-alpn-stripped': (['egress_ports_blocked'], ['aks-nodepool1-64844604-vmss000000', 'aks-user1-64844604-vmss000000']),
     'snat-exhaustion': (['snat_exhaustion'], []),
     'snat-autoscaler-max': (['snat_exhaustion'], []),
+    'natgw-snat-exhaustion': (['snat_exhaustion'], []),  # the NAT gateway's metrics, no per-node split (issue 16)
     'konnectivity-undersized': (['konnectivity_agent_scaling'], []),
     'konnectivity-oom': (['konnectivity_agent_scaling'], []),
     'all-faults': (['iptables_blocks_10250', 'konnectivity_agent_scaling', 'nsg_blocks_10250', 'snat_exhaustion', 'ufw_blocks_10250'],

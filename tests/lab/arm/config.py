@@ -90,6 +90,16 @@ CONFIG_SCHEMA = {
             },
         },
         'metrics': METRICS_SCHEMA,
+        # the node subnet's NAT gateway and its metrics workload (providers/natgateway.py, issue 16)
+        'nat_gateway': {
+            'type': 'object', 'additionalProperties': False,
+            'properties': {'name': {'type': 'string', 'minLength': 1}, 'resource_group': {'type': 'string', 'minLength': 1},
+                           'public_ips': {'type': 'integer', 'minimum': 1, 'maximum': 16},
+                           'idle_timeout_in_minutes': {'type': 'integer', 'minimum': 4, 'maximum': 120},
+                           'workload': {'type': 'object', 'additionalProperties': False,
+                                        'properties': {'concurrent_connections': {'type': 'number', 'minimum': 0},
+                                                       'connections_per_min': {'type': 'number', 'minimum': 0}}}},
+        },
         'faults': {'type': 'array', 'items': {'type': 'object', 'required': ['type']}},
         'executor': {'type': 'string'},
         'runcommand_latency_s': {'type': 'number', 'minimum': 0},

@@ -37,6 +37,7 @@ from .executor import load_executor
 from .faults import Faults
 from .lro import TERMINAL, async_operation_url, location_url
 from .providers import compute, containerservice as aks, credentials, insights, network as net, network_path, resources
+from .providers import natgateway
 from .providers import kube_access
 from .state import ArmState
 from .versions import API_VERSIONS, shape_for_version
@@ -164,6 +165,13 @@ ROUTES = [
      ('avnm', 'ListNetworkManagerEffectiveSecurityAdminRules')),
     ('POST', NET + '/networkInterfaces/{nic}/effectiveRouteTable', network_path.effective_route_table, 'network', 'read',
      'Microsoft.Network/networkInterfaces/effectiveRouteTable/action', 'networkInterfaces', ('network', 'NetworkInterfaces_GetEffectiveRouteTable')),
+    # The node subnet's NAT gateway (issue 16, providers/natgateway.py).
+    ('GET', NET + '/natGateways/{natgw}', natgateway.gateway_get, 'network', 'read', 'Microsoft.Network/natGateways/read', 'natGateways',
+     ('network', 'NatGateways_Get')),
+    ('GET', NET + '/natGateways', natgateway.gateway_list, 'network', 'read', 'Microsoft.Network/natGateways/read', 'natGateways',
+     ('network', 'NatGateways_List')),
+    ('GET', SUB + '/providers/Microsoft.Network/natGateways', natgateway.gateway_list, 'network', 'read', 'Microsoft.Network/natGateways/read',
+     'natGateways', ('network', 'NatGateways_ListAll')),
     ('GET', SUB + '/providers/{ns}/locations/{loc}/operations/{op}', None, 'ops', 'poll', '{ns}/locations/operations/read', 'locations/operations',
      ('lro', 'status')),
     ('GET', SUB + '/providers/{ns}/locations/{loc}/operationResults/{op}', None, 'ops', 'poll', '{ns}/locations/operationResults/read',

@@ -2,7 +2,8 @@
 # Copyright (c) 2026 aks.tunnel contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Microsoft.Insights metrics (2024-02-01) for the cluster load balancer: SNAT connections and ports.
+"""Microsoft.Insights metrics (2024-02-01) for the cluster load balancer (SNAT connections and ports) and the NAT gateway
+(providers/natgateway.py: SNATConnectionCount, TotalConnectionCount, PacketDropCount; issue 16).
 
 Series values come from config `metrics`, in one of two forms.
 
@@ -32,6 +33,7 @@ import re
 import urllib.parse
 
 from ..common import ArmError, Response, iso_z, utcnow
+from . import natgateway
 from .network import has_lb
 
 NAMESPACE = 'Microsoft.Network/loadBalancers'
@@ -275,22 +277,29 @@ def _aggregate(values, aggregations):
     return point
 
 
+def _resource(state, resource_uri):
+    """(metric namespace, metric table) of an emulated resource: the cluster load balancer or the NAT gateway (issue 16)."""
+    if natgateway.is_gateway(state, resource_uri):
+        return natgateway.NAMESPACE, natgateway.METRICS
+    if resource_uri.lower() == state.topology['load_balancer']['id'].lower() and has_lb(state):
+        return NAMESPACE, METRICS
+    raise _bad("The Resource '%s' was not found, or metrics are not emulated for it." % resource_uri.strip('/'), 'ResourceNotFound', 404)
+
+
 def metrics_list(ctx, p):
     state = ctx.state
     query = ctx.query
     resource_uri = '/' + p['resource_uri'].strip('/')
-    lb_id = state.topology['load_balancer']['id']
-    if resource_uri.lower() != lb_id.lower() or not has_lb(state):
-        raise _bad("The Resource '%s' was not found, or metrics are not emulated for it." % resource_uri.strip('/'), 'ResourceNotFound', 404)
+    namespace_of, metrics_of = _resource(state, resource_uri)
     namespace = query.get('metricnamespace')
-    if namespace and namespace.lower() != NAMESPACE.lower():
-        raise _bad("Metric namespace '%s' is not valid for resource type '%s'." % (namespace, NAMESPACE))
-    names = [n.strip() for n in (query.get('metricnames') or 'SnatConnectionCount').split(',') if n.strip()]
-    canon = {k.lower(): k for k in METRICS}
+    if namespace and namespace.lower() != namespace_of.lower():
+        raise _bad("Metric namespace '%s' is not valid for resource type '%s'." % (namespace, namespace_of))
+    names = [n.strip() for n in (query.get('metricnames') or next(iter(metrics_of))).split(',') if n.strip()]
+    canon = {k.lower(): k for k in metrics_of}
     for name in names:
         if name.lower() not in canon:
-            raise _bad('Failed to find metric configuration for provider: Microsoft.Network, resource Type: loadBalancers, metric: %s, '
-                       'Valid metrics: %s' % (name, ','.join(METRICS)))
+            raise _bad('Failed to find metric configuration for provider: Microsoft.Network, resource Type: %s, metric: %s, '
+                       'Valid metrics: %s' % (namespace_of.split('/')[1], name, ','.join(metrics_of)))
     requested_aggs = [a.strip().lower() for a in (query.get('aggregation') or '').split(',') if a.strip()]
     for agg in requested_aggs:
         if agg not in AGGREGATIONS:
@@ -329,13 +338,16 @@ def metrics_list(ctx, p):
     full = interval_text.upper() == 'FULL'
     with state.lock:
         workload = is_workload(state.metrics)
+        nat = namespace_of == natgateway.NAMESPACE
         for raw_name in names:
             name = canon[raw_name.lower()]
-            info = METRICS[name]
+            info = metrics_of[name]
             aggs = requested_aggs or [info['primary']]
             filt = parse_filter(query.get('$filter'), info['dims'], name)
             groups = {}
-            if workload:
+            if nat:
+                cells = natgateway.cells(state, name, points, interval, end if full else None)
+            elif workload:
                 cells = _workload_cells(state, name, points, interval, end if full else None)
             else:
                 cells = _static_cells(state, name, len(points))
@@ -369,7 +381,7 @@ def metrics_list(ctx, p):
                           'unit': info['unit'], 'errorCode': 'Success', 'timeseries': series})
     body = {'cost': len(points) * max(1, len(value)), 'timespan': '%s/%s' % (iso_z(start), iso_z(end)),
             'interval': _format_duration(interval) if interval_text.upper() != 'FULL' else _format_duration(end - start),
-            'namespace': NAMESPACE, 'resourceregion': state.location, 'value': value}
+            'namespace': namespace_of, 'resourceregion': state.location, 'value': value}
     return Response(200, body)
 
 
@@ -377,17 +389,16 @@ def metric_definitions_list(ctx, p):
     """The three emulated load balancer metrics as MetricDefinition objects."""
     state = ctx.state
     resource_uri = '/' + p['resource_uri'].strip('/')
-    if resource_uri.lower() != state.topology['load_balancer']['id'].lower() or not has_lb(state):
-        raise _bad("The Resource '%s' was not found, or metrics are not emulated for it." % resource_uri.strip('/'), 'ResourceNotFound', 404)
+    namespace_of, metrics_of = _resource(state, resource_uri)
     namespace = ctx.query.get('metricnamespace')
-    if namespace and namespace.lower() != NAMESPACE.lower():
-        raise _bad("Metric namespace '%s' is not valid for resource type '%s'." % (namespace, NAMESPACE))
+    if namespace and namespace.lower() != namespace_of.lower():
+        raise _bad("Metric namespace '%s' is not valid for resource type '%s'." % (namespace, namespace_of))
     grains = ('PT1M', 'PT5M', 'PT15M', 'PT30M', 'PT1H', 'PT6H', 'PT12H', 'P1D')
     value = []
-    for name, info in METRICS.items():
+    for name, info in metrics_of.items():
         value.append({
             'id': '%s/providers/microsoft.insights/metricdefinitions/%s' % (resource_uri, name), 'resourceId': resource_uri,
-            'namespace': NAMESPACE, 'name': {'value': name, 'localizedValue': info['display']}, 'displayDescription': info['description'],
+            'namespace': namespace_of, 'name': {'value': name, 'localizedValue': info['display']}, 'displayDescription': info['description'],
             'isDimensionRequired': False, 'unit': info['unit'], 'primaryAggregationType': info['primary'].capitalize(),
             'supportedAggregationTypes': ['None', 'Average', 'Minimum', 'Maximum', 'Total', 'Count'],
             'metricAvailabilities': [{'timeGrain': g, 'retention': 'P93D'} for g in grains],

@@ -17,6 +17,7 @@ import ipaddress
 import re
 
 from ..common import ArmError, Response, etag_matches, new_etag, not_found, stable_uuid
+from . import natgateway
 
 RULE_TYPE = 'Microsoft.Network/networkSecurityGroups/securityRules'
 DEFAULT_RULE_TYPE = 'Microsoft.Network/networkSecurityGroups/defaultSecurityRules'
@@ -216,6 +217,8 @@ def render_subnet(state):
              'delegations': [], 'privateEndpointNetworkPolicies': 'Disabled', 'privateLinkServiceNetworkPolicies': 'Enabled'}
     if state.subnet_nsg_id:
         props['networkSecurityGroup'] = {'id': state.subnet_nsg_id}
+    if natgateway.subnet_reference(state):
+        props['natGateway'] = natgateway.subnet_reference(state)
     return {'name': vnet['subnet_name'], 'id': vnet['subnet_id'], 'etag': state.subnet_etag,
             'type': 'Microsoft.Network/virtualNetworks/subnets', 'properties': props}
 
