@@ -63,8 +63,10 @@ CAUSES = (
           'node_firewall', ('module', 'nodes', 'iptables', 'iptables_rules'), True),
     Cause(EGRESS_PORTS_BLOCKED, 'Tunnel egress to the API server is blocked', 'egress', (SOURCE_PROBE, SOURCE_NSG), REPAIR_PARTIAL,
           'egress', ('module', 'nsg_rules', 'egress'), False),
-    Cause(SNAT_EXHAUSTION, 'Load balancer SNAT port exhaustion', 'snat', (SOURCE_SNAT,), REPAIR_AUTOMATIC, 'snat',
-          ('allocated_outbound_ports', 'managed_outbound_ips', 'peak_ports', 'ips_needed', 'fits_current_ips', 'reason', 'advice'), False),
+    # A NAT gateway finding (issue 16) has nat_gateway/nat_gateway_id/public_ips/fits instead of the load balancer's ports: advice only.
+    Cause(SNAT_EXHAUSTION, 'SNAT port exhaustion (load balancer or NAT gateway)', 'snat', (SOURCE_SNAT,), REPAIR_AUTOMATIC, 'snat',
+          ('allocated_outbound_ports', 'managed_outbound_ips', 'peak_ports', 'ips_needed', 'fits_current_ips', 'reason', 'advice',
+           'nat_gateway', 'nat_gateway_id', 'public_ips', 'fits'), False),
     Cause(KONNECTIVITY_AGENT_SCALING, 'konnectivity-agent under-scaled, OOM-killed or broken ladder', 'konnectivity',
           (SOURCE_KONNECTIVITY,), REPAIR_PARTIAL, 'konnectivity', ('ladder', 'deployment_resources', 'advice', 'caveat'), False),
     Cause(NFT_BLOCKS_10250, 'nftables rule on a node drops/rejects TCP 10250', 'nft', (SOURCE_PROBE,), REPAIR_ADVICE, 'advice',
