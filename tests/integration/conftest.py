@@ -43,3 +43,23 @@ def pytest_report_header(config):
     if _NETNS_SKIP_REASON:
         return 'NOTICE: lab and network-namespace tests will be SKIPPED: %s' % _NETNS_SKIP_REASON
     return 'lab and network-namespace tests enabled (root, ip netns usable)'
+
+
+_REPORT_WATCH = None
+
+
+@pytest.fixture(autouse=True)
+def _reports_match_the_schema(request):
+    """Every report.json the test's runs wrote validates against docs/report.schema.json (tests/integration/report_schema.py)."""
+    yield
+    global _REPORT_WATCH  # pylint: disable=global-statement
+    factory = getattr(request.config, '_tmp_path_factory', None)
+    base = getattr(factory, '_basetemp', None)  # None until a test used tmp_path: nothing to look at, and none is created
+    if base is None:
+        return
+    if _REPORT_WATCH is None:
+        from ansible_collections.aks.tunnel.tests.integration.report_schema import ReportWatch  # pylint: disable=import-outside-toplevel
+        _REPORT_WATCH = ReportWatch()
+    errors = _REPORT_WATCH.check(str(base))
+    if errors:
+        pytest.fail('report(s) not valid against docs/report.schema.json:\n' + '\n'.join(errors[:30]), pytrace=False)
