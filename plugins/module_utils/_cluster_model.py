@@ -292,7 +292,11 @@ def assemble(azure, kube=None):
         provider = get_path(node, 'spec', 'providerID')
         if provider and provider.lower().startswith(_PROVIDER_PREFIX):
             kube_by_provider[provider[len(_PROVIDER_PREFIX):].lower().rstrip('/')] = node
-    tunnel = detect_tunnel((kube or {}).get('pods') or {}, private, vnet_integration) if kube is not None else {
+    # With VNet integration the tunnel is gone only where pods are routable in the VNet (Azure CNI, not Overlay); with
+    # CNI Overlay, BYOCNI (and kubenet) konnectivity stays (api-server-vnet-integration docs, issue 16).
+    tunnel_gone = (vnet_integration and (network.get('networkPlugin') or '').lower() == 'azure'
+                   and (network.get('networkPluginMode') or '').lower() != 'overlay')
+    tunnel = detect_tunnel((kube or {}).get('pods') or {}, private, tunnel_gone) if kube is not None else {
         'component': None, 'namespace': None, 'selector': None, 'pods': [], 'pod_objects': [], 'nodes': [], 'egress': [],
         'egress_reason': 'Kubernetes was not queried'}
     tunnel_nodes = set(tunnel['nodes'])
@@ -379,6 +383,7 @@ def assemble(azure, kube=None):
         'api_server_host': private_fqdn if private and private_fqdn else (fqdn or private_fqdn),
         'private_cluster': private,
         'vnet_integration': vnet_integration,
+        'apiserver_subnet_id': access.get('subnetId'),
         'network_plugin': network.get('networkPlugin'),
         'network_plugin_mode': network.get('networkPluginMode'),
         'outbound_type': outbound,

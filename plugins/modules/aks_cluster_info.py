@@ -33,6 +33,9 @@ notes:
   - Azure RBAC - read access to the managed cluster, the scale sets and instances of the node resource group,
     their network interfaces, the node subnets and VNets (the built-in Reader role is enough).
   - Kubernetes RBAC - C(list) on nodes and on pods in C(kube-system).
+  - Without a kubeconfig the module gets Kubernetes access from its Azure identity (O(kube_access)); Azure RBAC then also needs
+    C(Microsoft.ContainerService/managedClusters/listClusterUserCredential/action), and for a private cluster
+    C(Microsoft.ContainerService/managedClusters/runCommand/action).
 '''
 
 EXAMPLES = r'''
@@ -74,7 +77,14 @@ cluster:
     private_fqdn: {description: Private API server FQDN of private clusters., type: str, returned: success}
     api_server_host: {description: The API server host the nodes use (private FQDN for private clusters)., type: str, returned: success}
     private_cluster: {description: Whether the API server is private., type: bool, returned: success}
-    vnet_integration: {description: Whether API Server VNet Integration is enabled (no tunnel needed)., type: bool, returned: success}
+    vnet_integration:
+      description: Whether API Server VNet Integration is enabled (no tunnel with Azure CNI; konnectivity stays with CNI Overlay or BYOCNI).
+      type: bool
+      returned: success
+    apiserver_subnet_id:
+      description: The API server subnet of API Server VNet Integration (C(apiServerAccessProfile.subnetId); null when AKS manages it).
+      type: str
+      returned: success
     network_plugin: {description: "azure, kubenet or none.", type: str, returned: success}
     network_plugin_mode: {description: overlay or null., type: str, returned: success}
     outbound_type: {description: "loadBalancer, userDefinedRouting, managedNATGateway, userAssignedNATGateway or none.", type: str, returned: success}
@@ -173,10 +183,30 @@ model_version:
   type: int
   sample: 2
 kubernetes_read:
-  description: Whether the Kubernetes nodes and tunnel pods were read (always true for this module).
+  description:
+    - Whether the Kubernetes nodes and tunnel pods were read. Without Kubernetes access (no kubeconfig, no credential
+      from Azure, an API server that does not answer) the model is built from Azure alone and RV(kubernetes_error) says why;
+      the Kubernetes-side checks of a diagnosis are then UNKNOWN.
   returned: success
   type: bool
   sample: true
+kubernetes_error:
+  description: Why the Kubernetes nodes and tunnel pods were not read.
+  returned: when RV(kubernetes_read) is false
+  type: str
+  sample: "Kubernetes authentication settings: kubeconfig /home/ci/.kube/config does not exist; ..."
+kube_access:
+  description:
+    - How Kubernetes was reached when not through a kubeconfig (O(kube_access)) - V(arm) or V(run_command) - with the
+      credential, whether the cluster uses Microsoft Entra ID, and why.
+  returned: when Kubernetes was reached through Azure Resource Manager
+  type: dict
+  contains:
+    mode: {description: "V(arm) or V(run_command).", type: str, returned: always}
+    credential: {description: "V(user) or V(admin).", type: str, returned: always}
+    entra: {description: "Whether the token came from Microsoft Entra ID for the AKS server application.", type: bool, returned: always}
+    notes: {description: "What was done and why.", type: list, elements: str, returned: always}
+  sample: {mode: run_command, credential: user, entra: true, notes: ["user credential of rg-aks/aks from ARM"]}
 api_calls:
   description:
     - HTTP requests the task sent, also when it failed. C(arm) counts every request to Azure Resource Manager (retries,
@@ -201,7 +231,7 @@ def main():
         _cluster_options.argument_spec(_cluster_options.CLUSTER_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC),
         azure=True, kube=True,
     )
-    model = _cluster_options.cluster_model(module, kube=True)
+    model = _cluster_options.cluster_model(module, kube='optional')
     module.exit(changed=False, **model)
 
 
