@@ -26,6 +26,11 @@ Kubernetes request wrapper (_kube.py), so both APIs follow one rule set:
 * Nothing is retried once the next attempt would start after the deadline (`api_retry_deadline`
   seconds from the first attempt of this request); the last response or error is then returned to
   the caller, whose message names throttling and the option to raise.
+* Nor once it would start after the diagnosis deadline: the aks.tunnel.diagnose role computes one
+  absolute time per run (`aks_tunnel_diagnosis_deadline`) and hands it to every module it runs in the
+  environment variable AKS_TUNNEL_DIAGNOSIS_DEADLINE_AT (UNIX seconds), so a throttling storm longer
+  than the whole diagnosis may take ends the check in flight instead of the diagnosis; the role then
+  skips the checks that have not started (UNKNOWN, "diagnosis deadline reached") and writes the report.
 """
 
 from __future__ import annotations
@@ -54,10 +59,15 @@ ERROR_CONNECT = 'connect'    # not sent: safe to send again
 ERROR_READ = 'read'          # sent, no (complete) answer: outcome unknown
 ERROR_OTHER = 'other'        # TLS, configuration, programming errors: never retried
 
+# Set by the aks.tunnel.diagnose role for the modules it runs: the absolute time (UNIX seconds, a float) after which
+# no retry starts. Unset, empty or unusable (not a finite number > 0): no such deadline (modules run on their own).
+DIAGNOSIS_DEADLINE_ENV = 'AKS_TUNNEL_DIAGNOSIS_DEADLINE_AT'
+DIAGNOSIS_DEADLINE_REACHED = 'diagnosis deadline reached'
+
 RETRY_OPTION_HINT = 'raise api_retry_deadline (or the environment variable %s; now %%ss)' % RETRY_DEADLINE_ENV
 
 
-_ACTIVE = {'deadline': DEFAULT_RETRY_DEADLINE_S}
+_ACTIVE = {'deadline': DEFAULT_RETRY_DEADLINE_S, 'diagnosis_deadline_cut': False}
 
 
 def note_active_deadline(seconds):
@@ -67,6 +77,31 @@ def note_active_deadline(seconds):
 
 def active_deadline():
     return _ACTIVE['deadline']
+
+
+def diagnosis_deadline_at(environ=None):
+    """The diagnosis deadline (UNIX seconds) from AKS_TUNNEL_DIAGNOSIS_DEADLINE_AT, None when there is none."""
+    environ = os.environ if environ is None else environ
+    try:
+        value = float(environ.get(DIAGNOSIS_DEADLINE_ENV) or 0)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def diagnosis_time_left(environ=None, wall_clock=time.time):
+    """Seconds until the diagnosis deadline (0 when it has passed), None when there is none."""
+    deadline = diagnosis_deadline_at(environ)
+    return None if deadline is None else max(deadline - wall_clock(), 0.0)
+
+
+def diagnosis_deadline_cut():
+    """Whether a retry of this process (one module run) was given up because of the diagnosis deadline."""
+    return _ACTIVE['diagnosis_deadline_cut']
+
+
+def reset_diagnosis_deadline_cut():
+    _ACTIVE['diagnosis_deadline_cut'] = False
 
 
 def format_seconds(seconds):
@@ -150,11 +185,15 @@ class RetryState:
 
     `decide()` returns the seconds to wait before the next attempt, or None to give up and hand the
     last response/error to the caller (`reason` then says why: 'not retryable', 'deadline',
-    'connection errors').
+    'diagnosis deadline', 'connection errors').
+    `not_after`: the diagnosis deadline (UNIX seconds on `wall_clock`); default: AKS_TUNNEL_DIAGNOSIS_DEADLINE_AT.
     """
 
-    def __init__(self, deadline, idempotent_methods=ARM_IDEMPOTENT_METHODS, clock=time.monotonic, rand=random.random):
+    def __init__(self, deadline, idempotent_methods=ARM_IDEMPOTENT_METHODS, clock=time.monotonic, rand=random.random,
+                 not_after=None, wall_clock=time.time):
         self.deadline = float(deadline)
+        self.not_after = diagnosis_deadline_at() if not_after is None else float(not_after)
+        self.wall_clock = wall_clock
         self.idempotent_methods = idempotent_methods
         self.clock = clock
         self.rand = rand
@@ -182,6 +221,11 @@ class RetryState:
         if delay > remaining:
             # Waiting would start the next attempt after the deadline: give the caller the answer now.
             self.reason = 'deadline'
+            return None
+        if self.not_after is not None and self.wall_clock() + delay > self.not_after:
+            # The whole diagnosis must end: this check gives up so the report can still be written in time.
+            self.reason = 'diagnosis deadline'
+            _ACTIVE['diagnosis_deadline_cut'] = True
             return None
         if retry_after is None or retry_after <= 0:
             self.backoff_retries += 1

@@ -13,7 +13,8 @@ So:
   module process alive after ``exit_json`` (stdlib ``ThreadPoolExecutor`` joins its threads at exit);
 * workers only return data; the caller (main thread) is the only one talking to AnsibleModule;
 * per-target ``timeout`` (the target becomes an error, the others continue) and an overall
-  ``deadline`` (targets not finished by then are reported as errors and abandoned);
+  ``deadline`` (targets not finished by then are reported as errors and abandoned); the diagnosis
+  deadline of the aks.tunnel.diagnose role (_retry.diagnosis_time_left) ends the run too, 409/429 waits included;
 * 409 "execution in progress" (another run command holds the VM, e.g. a probe of a previous run that
   timed out on our side: Run Command cannot be cancelled): wait for it and send ours again, bounded by
   the target's timeout and the overall deadline, not failing the node. The wait starts at
@@ -38,6 +39,7 @@ import re
 import threading
 import time
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _retry
 from ansible_collections.aks.tunnel.plugins.module_utils._counter import PROCESS_RETRY_STATS
 
 RUN_SHELL_SCRIPT = 'RunShellScript'
@@ -239,11 +241,15 @@ class RunCommandExecutor:
                 done.put(result)
 
         begin = self.clock()
-        for _index in range(min(self.concurrency, len(targets))):
+        end = begin + self.deadline if self.deadline else None
+        diagnosis_left = _retry.diagnosis_time_left()
+        by_diagnosis = diagnosis_left is not None and (end is None or begin + diagnosis_left < end)
+        if by_diagnosis:
+            end = begin + diagnosis_left
+        for _index in range(min(self.concurrency, len(targets)) if diagnosis_left != 0 else 0):
             thread = threading.Thread(target=worker, name='aks-tunnel-runcommand', daemon=True)
             thread.start()
         results = {}
-        end = begin + self.deadline if self.deadline else None
         while len(results) < len(targets):
             wait = 0.5
             if end is not None:
@@ -264,7 +270,10 @@ class RunCommandExecutor:
             if result is None:
                 with lock:
                     start = started.get(target['key'])
-                if start is None:
+                if by_diagnosis:
+                    error = '%s: %s' % ('not started' if start is None else 'abandoned', _retry.DIAGNOSIS_DEADLINE_REACHED + (
+                        '' if start is None else ' while the run command was being sent or was in progress'))
+                elif start is None:
                     error = 'not started: the overall deadline of %ds passed first' % self.deadline
                 else:
                     error = 'abandoned: the overall deadline of %ds passed while the run command was in progress' % self.deadline

@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Issue 17: a throttling storm longer than the diagnosis deadline ends in UNKNOWN and a written report, not a hang.
+
+One diagnose run of two checks (--tags ufw,nsg: the Run Command probe, then the NSG evaluation) while ARM throttles
+every Run Command without end (429, Retry-After 2 s), with aks_tunnel_diagnosis_deadline=10: the probe's retries stop
+at the deadline (the per-request budget alone would wait 300 s), the NSG check, not started by then, is UNKNOWN with
+"diagnosis deadline reached", and the report is written with the usual outcome (unknown, exit 2).
+The retry rules themselves: tests/unit/plugins/module_utils/test_diagnosis_deadline.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.aks.tunnel.tests.integration.playbooks import test_playbooks_lab as playbooks
+
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('lab_playbooks_deadline')]
+
+playbook_lab = playbooks.playbook_lab  # the fixture: a lab per scenario and a runner for the collection's playbooks
+
+DEADLINE_S = 10
+
+
+def test_throttle_storm_longer_than_the_diagnosis_deadline_ends_unknown_with_a_report(playbook_lab):
+    env = playbook_lab('healthy')
+    env.admin('POST', 'faults', {'faults': [{'type': 'throttle', 'on': 'runcommand', 'count': None, 'retry_after': 2}]})
+    run = env.play('diagnose', '--tags', 'ufw,nsg', '-e', 'aks_tunnel_diagnosis_deadline=%d' % DEADLINE_S)
+    storm_left = env.admin('GET', 'faults')['faults']
+    env.admin('DELETE', 'faults')
+
+    report = run.report
+    findings = dict((f['cause'], f) for f in report['findings'])
+    assert report['outcome'] == 'unknown' and report['error'] is None and report['problems'] == [], run
+    assert sorted(report['unknown']) == ['nsg_blocks_10250', 'ufw_blocks_10250'], run
+    assert run.rc == 2 and 'diagnosis could not run' not in run.output, run
+    # The check that had not started when the deadline passed says why; the report, junit and markdown were written.
+    nsg = findings['nsg_blocks_10250']
+    assert 'diagnosis deadline reached: aks_tunnel_diagnosis_deadline (10 s) had passed before this check started' in nsg['summary'], nsg
+    assert 'Diagnosis deadline reached (10 s): the nsg check is not run' in run.output, run
+    assert 'diagnosis deadline reached' in run.markdown
+    assert findings['ufw_blocks_10250']['status'] == 'unknown'
+    # The storm never ended (count null), yet the diagnosis did: well before the 300 s each request alone may wait.
+    assert storm_left and storm_left[0]['type'] == 'throttle', storm_left
+    stats = report['stats']
+    assert stats['throttled'] >= 1 and stats['duration_s'] < 60, stats
+    # Causes outside --tags stay "not checked", not "deadline".
+    assert findings['snat_exhaustion']['summary'].startswith('not checked in this run'), findings['snat_exhaustion']
