@@ -17,10 +17,11 @@ from ansible_collections.aks.tunnel.tests.lab import scenario as scenario_mod
 from ansible_collections.aks.tunnel.tests.lab.dataplane import nsg, plan as plan_mod
 from ansible_collections.aks.tunnel.tests.lab.topology import build_topology
 
-CATALOGUE = ['all-faults', 'avnm-admin-deny', 'egress-1194-blocked', 'egress-9000-blocked', 'healthy', 'inspection-fails', 'iptables-drop',
+CATALOGUE = ['all-faults', 'avnm-admin-deny', 'egress-1194-blocked', 'egress-9000-blocked', 'entra-only', 'healthy', 'inspection-fails',
+             'iptables-drop',
              'iptables-hardened', 'iptables-kube-proxy', 'konnectivity-alpn-stripped',
              'konnectivity-oom', 'konnectivity-undersized', 'kubelet-down', 'kubelet-plain-http', 'natgw-snat-exhaustion', 'nft-drop', 'nsg-deny-10250',
-             'nsg-jumpbox-deny', 'path-drop-unexplained', 'route-appliance-drop', 'scale-5000', 'snat-autoscaler-max',
+             'nsg-jumpbox-deny', 'path-drop-unexplained', 'private-cluster', 'route-appliance-drop', 'scale-5000', 'snat-autoscaler-max',
              'snat-exhaustion', 'ufw-enabled', 'ufw-scoped-allow']
 
 EXPECTED = {
@@ -54,6 +55,9 @@ EXPECTED = {
     'kubelet-down': (['kubelet_not_serving'], ['aks-user1-64844604-vmss000001']),
     'kubelet-plain-http': (['kubelet_not_serving'], ['aks-user1-64844604-vmss000001']),
     'inspection-fails': ([], ['aks-user1-64844604-vmss000000']),
+    # Kubernetes access without a kubeconfig (issue 16): healthy clusters reached through an Entra token / the run command
+    'entra-only': ([], []),
+    'private-cluster': ([], []),
 }
 UNKNOWN_EXPECTED = {'inspection-fails': ['iptables_blocks_10250', 'ufw_blocks_10250'],
                     # The tunnel is down: the API server reaches no kubelet, so their TLS is not proven.

@@ -56,6 +56,29 @@ def load_role_definition(path):
     return role_definition_actions(document, path)
 
 
+# The AKS server application (Entra ID's "Azure Kubernetes Service AAD Server"): tokens for the scope
+# `6dae42f8-4368-4678-94ff-3960e28e3630/.default` are for the API servers of Entra-enabled clusters, not for ARM.
+AKS_SERVER_APP_ID = '6dae42f8-4368-4678-94ff-3960e28e3630'
+# Tokens issued for the AKS server application: token -> claims. The lab's control daemon runs the ARM and Kubernetes
+# emulators in one process; the Kubernetes emulator looks the bearer tokens it gets up here (kube/server.py), where AKS's
+# API server checks the token's signature, issuer and audience.
+_AKS_TOKENS = {}
+_AKS_TOKENS_LOCK = threading.Lock()
+
+
+def aks_token_claims(token):
+    """The claims of an unexpired token this process issued for the AKS server application, else None."""
+    with _AKS_TOKENS_LOCK:
+        claims = _AKS_TOKENS.get(token)
+    if claims is None or claims['exp'] < time.time():
+        return None
+    return dict(claims)
+
+
+def _wants_aks_server(scope):
+    return any(item.lower().rstrip('/').startswith(AKS_SERVER_APP_ID) for item in (scope or '').split())
+
+
 def _b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
 
@@ -167,12 +190,18 @@ class Identity:
                                   "the client secret value, not the client secret ID, for a secret added to app '%s'." % principal.client_id)
         now = int(time.time())
         header = {'typ': 'JWT', 'alg': 'none'}
-        claims = {'aud': 'https://management.azure.com/', 'iss': 'https://sts.windows.net/%s/' % self.tenant_id, 'iat': now, 'nbf': now,
+        audience = AKS_SERVER_APP_ID if _wants_aks_server(form.get('scope')) else 'https://management.azure.com/'
+        claims = {'aud': audience, 'iss': 'https://sts.windows.net/%s/' % self.tenant_id, 'iat': now, 'nbf': now,
                   'exp': now + self.token_lifetime_s, 'appid': principal.client_id, 'oid': principal.object_id, 'sub': principal.object_id,
                   'tid': self.tenant_id, 'idtyp': 'app', 'jti': secrets.token_hex(8)}
         token = '%s.%s.%s' % (_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), _b64(secrets.token_bytes(24)))
-        with self._lock:
-            self._tokens[token] = (principal, now + self.token_lifetime_s)
+        if audience == AKS_SERVER_APP_ID:
+            # not an ARM token: ARM answers 401 to it, the Kubernetes emulator of an Entra cluster accepts it
+            with _AKS_TOKENS_LOCK:
+                _AKS_TOKENS[token] = claims
+        else:
+            with self._lock:
+                self._tokens[token] = (principal, now + self.token_lifetime_s)
         return {'token_type': 'Bearer', 'expires_in': self.token_lifetime_s, 'ext_expires_in': self.token_lifetime_s, 'access_token': token}
 
     # --- ARM side --------------------------------------------------------------------------------

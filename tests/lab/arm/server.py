@@ -182,8 +182,9 @@ ROUTES = [
      'Microsoft.Insights/metricDefinitions/read', 'metricDefinitions', ('metrics', 'MetricDefinitions_List')),
 ]
 
-# Kubernetes access through ARM: admin credential, managed cluster run command (issue 16)
-ROUTES += kube_access.routes(MC)
+# Kubernetes access through ARM: Entra and private clusters' credentials, admin credential, run command (issue 16); first,
+# so that their listClusterUserCredential route is matched before the plain one
+ROUTES[:0] = kube_access.routes(MC)
 
 def _compile(template):
     parts = []

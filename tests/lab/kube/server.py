@@ -183,6 +183,25 @@ def _cert_identity(conn):
     return (common_name, groups) if common_name else None
 
 
+def entra_users(entries):
+    """app id (lower) -> lab user, from kube.entra_users: [{client_id, name?, role, rbac?}]; `rbac` is a list of
+    Role/ClusterRole documents or the name of a shipped set (diagnose, remediate)."""
+    users = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.get('client_id') or entry.get('role') not in ('admin', 'readonly', 'none', 'rbac'):
+            raise KubeLabError('kube.entra_users entries need client_id and role admin, readonly, none or rbac: %r' % (entry,))
+        user = {'name': entry.get('name') or entry['client_id'], 'role': entry['role'], 'entra': True}
+        if entry['role'] == 'rbac':
+            documents = rbac.shipped(entry['rbac']) if isinstance(entry.get('rbac'), str) else entry.get('rbac')
+            try:
+                rbac.check_documents(documents, 'kube.entra_users %s rbac' % user['name'])
+            except rbac.RbacError as exc:
+                raise KubeLabError(str(exc)) from exc
+            user['rbac'] = documents
+        users[entry['client_id'].lower()] = user
+    return users
+
+
 def default_users():
     return [
         {'name': 'lab-admin', 'token': secrets.token_urlsafe(24), 'role': 'admin'},
@@ -228,6 +247,7 @@ class KubeEmulator:
                 except rbac.RbacError as exc:
                     raise KubeLabError(str(exc)) from exc
         self._tokens = {user['token']: user for user in self.users if user.get('token')}
+        self.entra_users = entra_users(self.kube.get('entra_users') or [])
         self._cert_users = {user['name']: user for user in self.users if user.get('client_cert')}
         self.requests = collections.deque(maxlen=5000)
         self._faults = []
@@ -328,7 +348,7 @@ class KubeEmulator:
             scheme, _unused, token = authorization.partition(' ')
             if scheme.lower() != 'bearer':
                 return None
-            return self._tokens.get(token.strip())
+            return self._tokens.get(token.strip()) or self._entra_user(token.strip())
         identity = _cert_identity(conn)
         if identity is None:
             return None
@@ -337,6 +357,16 @@ class KubeEmulator:
         if user is not None:
             return user
         return {'name': common_name, 'groups': groups, 'role': 'admin' if 'system:masters' in groups else 'none'}
+
+    def _entra_user(self, token):
+        """An Entra ID token for the AKS server application (issue 16): the user its app id maps to (kube.entra_users), else the
+        principal's object id with no rights - as AKS names an Entra service principal that RBAC does not know."""
+        from ..arm.auth import aks_token_claims  # pylint: disable=import-outside-toplevel
+        claims = aks_token_claims(token) if token.count('.') == 2 else None
+        if claims is None:
+            return None
+        user = self.entra_users.get(str(claims.get('appid', '')).lower())
+        return user if user is not None else {'name': claims.get('oid'), 'groups': [], 'role': 'none'}
 
     def add_fault(self, path_regex, method=None, code=500, message=None, delay=0.0, times=None, retry_after=None):
         """Make matching requests fail (code) and/or stall (delay seconds); `times` None = until cleared.

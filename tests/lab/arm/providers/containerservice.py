@@ -105,6 +105,8 @@ def render_cluster(state):
     else:
         props['fqdn'] = cluster['fqdn']
         props['azurePortalFQDN'] = cluster['fqdn'].replace('.hcp.', '.portal.hcp.')
+    from .kube_access import add_cluster_properties  # pylint: disable=import-outside-toplevel,cyclic-import
+    add_cluster_properties(state, props)  # aadProfile, disableLocalAccounts (issue 16)
     return {'id': cluster['id'], 'name': cluster['name'], 'type': TYPE, 'location': cluster['location'], 'tags': dict(cp['tags']),
             'eTag': state.cluster_etag, 'sku': {'name': 'Base', 'tier': 'Free'},
             'identity': {'type': 'SystemAssigned', 'principalId': stable_uuid('aks-identity', cluster['id']), 'tenantId': state.tenant_id},
