@@ -43,6 +43,30 @@ options:
       - Can also be set with the E(K8S_AUTH_VERIFY_SSL) environment variable.
     type: bool
     aliases: [verify_ssl]
+  kube_access:
+    description:
+      - How the module reaches the Kubernetes API server.
+      - V(kubeconfig) uses O(kubeconfig), O(context), O(host) and O(api_key) (or C(~/.kube/config)).
+      - V(arm) gets the cluster's kubeconfig from Azure Resource Manager (C(listClusterUserCredential), or
+        C(listClusterAdminCredential) with O(kube_credential=admin)). On a cluster with Microsoft Entra ID the kubeconfig
+        names kubelogin; the module gets the token for the AKS server application from the same Azure credential as its
+        Azure calls instead, so kubelogin is not needed.
+      - V(run_command) runs every Kubernetes request as C(kubectl --raw) inside the cluster through the managed cluster's
+        run command (C(az aks command invoke)), for a private cluster whose API server cannot be reached from here. Needs
+        the Azure RBAC action C(Microsoft.ContainerService/managedClusters/runCommand/action).
+      - V(auto) uses the kubeconfig options when any of them (or a E(K8S_AUTH_*) variable) is set; otherwise, in a module
+        with the Azure options that knows the cluster, V(arm), switching to V(run_command) when the API server the
+        credential names cannot be reached; otherwise C(~/.kube/config).
+    type: str
+    choices: [auto, kubeconfig, arm, run_command]
+    default: auto
+  kube_credential:
+    description:
+      - Which cluster credential V(arm) and V(run_command) access get from Azure Resource Manager.
+      - V(admin) (C(listClusterAdminCredential)) is refused by clusters with local accounts disabled.
+    type: str
+    choices: [user, admin]
+    default: user
   api_retry_deadline:
     description:
       - Seconds one API request may spend being retried when Azure Resource Manager or the Kubernetes API

@@ -53,15 +53,44 @@ def given_model(module):
 
 
 def cluster_model(module, kube=False):
-    """The cluster model: the cluster_model option when given, else read now (Kubernetes nodes and tunnel pods too with ``kube``)."""
+    """The cluster model: the cluster_model option when given, else read now (Kubernetes nodes and tunnel pods too with ``kube``).
+
+    ``kube='optional'`` (aks_cluster_info, issue 16): without Kubernetes access, or when the nodes and pods cannot be read,
+    the model is built from Azure alone (``kubernetes_read`` false) and ``kubernetes_error`` says why.
+    """
     model = given_model(module)
     if model is not None:
         return model
     params = module.params
+    if kube == 'optional':
+        return _model_kube_optional(module)
     with module.api_errors('read the cluster %s/%s' % (params['resource_group'], params['name']),
                            hint_404=_azure.node_resource_group_hint(params['resource_group'])):
         client = module.kube if kube else None
         model = _cluster_model.build_model(module.azure, params['resource_group'], params['name'], kube_client=client,
                                            request_timeout=module.kube_timeout if client is not None else None, list_all=_kube.list_all)
     model.pop('_azure', None)
+    return model
+
+
+def _model_kube_optional(module):
+    params = module.params
+    with module.api_errors('read the cluster %s/%s' % (params['resource_group'], params['name'])):
+        azure = _cluster_model.fetch_azure(module.azure, params['resource_group'], params['name'])
+    kube = None
+    client, reason = module.kube_or_reason()
+    if client is not None:
+        doing = 'read the Kubernetes nodes and tunnel pods'
+        try:
+            kube = _cluster_model.fetch_kube(client, module.kube_timeout, _kube.list_all)
+        except Exception as exc:  # pylint: disable=broad-except
+            reason = module.describe_exception(exc, doing)
+            if reason is None:
+                raise
+    model = _cluster_model.assemble(azure, kube)
+    if reason:
+        model['kubernetes_error'] = reason
+        model['tunnel']['egress_reason'] = 'Kubernetes was not read: %s' % reason
+    if module.kube_access is not None:
+        model['kube_access'] = module.kube_access
     return model

@@ -14,6 +14,7 @@ Only the main thread may call exit_json/fail_json/warn; workers return data.
 from __future__ import annotations
 
 import contextlib
+import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -21,6 +22,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.aks.tunnel.plugins.module_utils import _azure
 from ansible_collections.aks.tunnel.plugins.module_utils import _counter
 from ansible_collections.aks.tunnel.plugins.module_utils import _kube
+from ansible_collections.aks.tunnel.plugins.module_utils import _kube_access
+from ansible_collections.aks.tunnel.plugins.module_utils import _retry
 
 
 class AksTunnelModule:
@@ -32,6 +35,7 @@ class AksTunnelModule:
             spec.update(_azure.AZURE_AUTH_ARGSPEC)
         if kube:
             spec.update(_kube.KUBE_AUTH_ARGSPEC)
+            spec.update(_kube_access.KUBE_ACCESS_ARGSPEC)
         kwargs.setdefault('supports_check_mode', True)
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
@@ -39,6 +43,9 @@ class AksTunnelModule:
         self.diff_mode = self.module._diff  # pylint: disable=protected-access
         self._azure = None
         self._kube = None
+        self._has_azure = azure
+        # How Kubernetes was reached (issue 16): KubeAccess.as_dict() of the ARM paths, None for a kubeconfig.
+        self.kube_access = None
         # The subscription the Azure clients use and where it came from (results say it: `azure_subscription`).
         self._subscription = None
         # Requests of clients already closed (close() drops the Azure clients; a later call builds new ones).
@@ -69,17 +76,63 @@ class AksTunnelModule:
 
     @property
     def kube(self):
-        """kubernetes ApiClient for the resolved kubeconfig/host/token (fails the task with the reason)."""
+        """kubernetes ApiClient for the resolved kubeconfig/host/token, or through ARM (kube_access); fails the task with the reason."""
         if self._kube is None:
-            try:
-                self._kube = _kube.build_api_client(self.params, timeout=self.timeout)
-            except _kube.KubeConfigError as exc:
-                self.fail('Kubernetes authentication settings: %s' % exc)
-            key = self._kube.configuration.api_key or {}
-            for value in key.values():
-                if value:
-                    self.module.no_log_values.add(value.split(' ', 1)[-1])
+            client, reason = self.kube_or_reason()
+            if client is None:
+                self.fail(reason)
         return self._kube
+
+    def _aks_target(self):
+        """(resource group, cluster name) the module works on, from its options or its cluster_model; None when it has neither."""
+        params = self.params
+        if params.get('resource_group') and params.get('name'):
+            return params['resource_group'], params['name']
+        model = params.get('cluster_model')
+        cluster = model.get('cluster') if isinstance(model, dict) and isinstance(model.get('cluster'), dict) else {}
+        if cluster.get('resource_group') and cluster.get('name'):
+            return cluster['resource_group'], cluster['name']
+        return None
+
+    def _entra_token(self, scope):
+        """An access token for `scope` from the module's azure-identity credential (the Entra path of issue 16)."""
+        credential = _azure.build_credential(self.azure.settings, self.timeout)
+        try:
+            token = credential.get_token(scope).token
+        finally:
+            if hasattr(credential, 'close'):
+                credential.close()
+        self.module.no_log_values.add(token)
+        return token
+
+    def kube_or_reason(self):
+        """(ApiClient, None), or (None, why there is no Kubernetes access) without failing the task."""
+        if self._kube is not None:
+            return self._kube, None
+        target = self._aks_target()
+        try:
+            mode = _kube_access.choose_mode(self.params, arm_possible=self._has_azure and target is not None)
+            if mode == 'kubeconfig':
+                self._kube = _kube.build_api_client(self.params, timeout=self.timeout)
+            else:
+                deadline = _retry.resolve_retry_deadline(self.params, os.environ)
+                try:
+                    self._kube, access = _kube_access.build_through_arm(self.azure, target[0], target[1], self.params, self.timeout,
+                                                                        deadline, self._entra_token)
+                except Exception as exc:  # pylint: disable=broad-except
+                    doing = 'get Kubernetes access to %s/%s through Azure Resource Manager' % target
+                    message = self.describe_exception(exc, doing)
+                    if message is None:
+                        raise
+                    return None, message
+                self.kube_access = access.as_dict()
+        except (_kube.KubeConfigError, _kube_access.KubeAccessError, _retry.RetryDeadlineError) as exc:
+            return None, 'Kubernetes authentication settings: %s' % exc
+        key = self._kube.configuration.api_key or {}
+        for value in key.values():
+            if value:
+                self.module.no_log_values.add(value.split(' ', 1)[-1])
+        return self._kube, None
 
     @property
     def kube_timeout(self):
@@ -139,6 +192,17 @@ class AksTunnelModule:
             yield
         except Exception as exc:  # pylint: disable=broad-except
             self.fail_from_exception(exc, doing, hint_404=hint_404, **partial_result)
+
+    @staticmethod
+    def describe_exception(exc, doing):
+        """The message fail_from_exception gives for `exc`, or None for an exception it does not know (a bug)."""
+        if _kube.HAS_KUBERNETES and isinstance(exc, _kube.ApiException):
+            return _kube.describe_kube_error(exc, doing)
+        if _azure.HAS_AZURE_SDK and _is_azure_error(exc):
+            return _azure.describe_azure_error(exc, doing)
+        if isinstance(exc, (OSError, ValueError)) or type(exc).__module__.startswith('urllib3'):
+            return 'Failed to %s: %s' % (doing, exc)
+        return None
 
     def fail_from_exception(self, exc, doing, hint_404=None, **partial_result):
         if _kube.HAS_KUBERNETES and isinstance(exc, _kube.ApiException):
