@@ -22,6 +22,10 @@ description:
     ladders that could scale the agent to zero or that CPA would misread, keeps every other field of the
     ConfigMap, writes with the C(resourceVersion) it read, and never overwrites a ladder somebody else changed
     in the meantime. The previous ladder is returned for rollback.
+  - When the write gets HTTP 409 (somebody wrote the ConfigMap after our read), the module reads it again and decides
+    again from that read - never writing what it planned from the stale one - at most 3 writes in all; it fails, with
+    nothing written, when the other writer changed the data (see RV(concurrent_change)) or the conflicts go on, and
+    changes nothing when the other writer wrote exactly the requested ladder.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
   state:
@@ -423,12 +427,21 @@ def plan_write(module, params, configmap):
     return new_data, document, rendered, warnings, extra
 
 
+WRITE_ATTEMPTS = 3
+
+
 def write(module, params, ref, configmap):
-    """Create or replace the ConfigMap with optimistic concurrency; returns the written object."""
+    """Create or replace the ConfigMap with optimistic concurrency; returns (the object now, whether we wrote it).
+
+    The PUT carries the resourceVersion of our read, so a write by anybody else in between makes the API server answer
+    409 (a create: 409 AlreadyExists). Then the ConfigMap is read again and the write decided again from that read: its
+    data unchanged (only metadata was written, e.g. a label) - write again on the new version, at most WRITE_ATTEMPTS
+    times; the data already what we would write - nothing to do; other data - _Concurrent (nothing is overwritten).
+    """
     from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
     kube = _tunnel_kube.from_module(module)
     original = configmap
-    for _attempt in range(3):
+    for _attempt in range(WRITE_ATTEMPTS):
         new_data, dummy_doc, dummy_json, dummy_warn, dummy_removed = plan_write(module, params, configmap)
         if configmap is not None and new_data == (configmap.get('data') or {}):
             return configmap, False
@@ -442,11 +455,15 @@ def write(module, params, ref, configmap):
         except ApiException as exc:
             if exc.status != 409:
                 module.fail_from_exception(exc, 'write ConfigMap %s/%s' % (ref['namespace'], ref['name']))
-        # 409: somebody wrote in between. Re-read; carry on only if the ladder itself is unchanged.
+        # 409: somebody wrote in between. Re-read and decide again; never write what was planned from the stale read.
         configmap = kube.configmap(ref['namespace'], ref['name'], doing='re-read ConfigMap %s/%s after a conflict' % (ref['namespace'], ref['name']))
         if ((configmap or {}).get('data') or None) != ((original or {}).get('data') or None):
+            if configmap is not None and plan_write(module, params, configmap)[0] == (configmap.get('data') or {}):
+                return configmap, False  # the other writer wrote exactly the ladder asked for
             raise _Concurrent(((original or {}).get('data'), (configmap or {}).get('data')))
-    module.fail('ConfigMap %s/%s kept changing (3 conflicts in a row); try again later' % (ref['namespace'], ref['name']))
+    module.fail('ConfigMap %s/%s kept changing (%d conflicts in a row: HTTP 409 on every write, its data unchanged); nothing was written. '
+                'Try again later, or find the other writer (kubectl get configmap %s -n %s --show-managed-fields).'
+                % (ref['namespace'], ref['name'], WRITE_ATTEMPTS, ref['name'], ref['namespace']))
     return None, False
 
 
