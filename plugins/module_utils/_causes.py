@@ -24,6 +24,7 @@ KONNECTIVITY_AGENT_SCALING = 'konnectivity_agent_scaling'
 NFT_BLOCKS_10250 = 'nft_blocks_10250'
 KUBELET_NOT_SERVING = 'kubelet_not_serving'
 NETWORK_PATH_BLOCKS_10250 = 'network_path_blocks_10250'
+APISERVER_SUBNET_PORTS_BLOCKED = 'apiserver_subnet_ports_blocked'
 
 # Evidence sources: one task file of the aks.tunnel.diagnose role each (roles/diagnose/tasks/<source>.yml), one
 # registered result (or a list of them) each.  A source that fails makes every cause it reports on UNKNOWN.
@@ -33,9 +34,10 @@ SOURCE_SNAT = 'snat'                  # snat_usage_info: Azure Monitor SNAT metr
 SOURCE_KONNECTIVITY = 'konnectivity'  # konnectivity_ladder (query) + konnectivity_agent_info
 SOURCE_PATH = 'path'                  # network_path_info: Virtual Network Manager admin rules, effective routes of the node NICs
 SOURCE_APISERVER = 'apiserver'        # kubelet_apiserver_probe: each kubelet through the API server, as kubectl logs goes
-SOURCES = (SOURCE_PROBE, SOURCE_PATH, SOURCE_NSG, SOURCE_SNAT, SOURCE_KONNECTIVITY, SOURCE_APISERVER)
+SOURCE_EGRESS = 'egress'              # egress_route_info: the route to the API server and the Azure Firewall rule behind it
+SOURCES = (SOURCE_PROBE, SOURCE_PATH, SOURCE_NSG, SOURCE_SNAT, SOURCE_KONNECTIVITY, SOURCE_APISERVER, SOURCE_EGRESS)
 # A source that reads the result of another runs after it (path takes the probe's unreachable nodes).
-SOURCE_AFTER = {SOURCE_PATH: (SOURCE_PROBE,)}
+SOURCE_AFTER = {SOURCE_PATH: (SOURCE_PROBE,), SOURCE_EGRESS: (SOURCE_PROBE,)}
 
 # How a cause is repaired by playbooks/remediate.yml (roles/remediate/tasks/<repair>.yml).
 REPAIR_AUTOMATIC = 'automatic'   # the repair changes exactly what the finding proves blocks
@@ -61,8 +63,8 @@ CAUSES = (
           ('module', 'nodes', 'ufw'), True),
     Cause(IPTABLES_BLOCKS_10250, 'iptables rule on a node drops/rejects TCP 10250', 'iptables', (SOURCE_PROBE,), REPAIR_AUTOMATIC,
           'node_firewall', ('module', 'nodes', 'iptables', 'iptables_rules'), True),
-    Cause(EGRESS_PORTS_BLOCKED, 'Tunnel egress to the API server is blocked', 'egress', (SOURCE_PROBE, SOURCE_NSG), REPAIR_PARTIAL,
-          'egress', ('module', 'nsg_rules', 'egress'), False),
+    Cause(EGRESS_PORTS_BLOCKED, 'Tunnel egress to the API server is blocked', 'egress', (SOURCE_PROBE, SOURCE_NSG, SOURCE_EGRESS),
+          REPAIR_PARTIAL, 'egress', ('module', 'nsg_rules', 'egress', 'route', 'firewall', 'appliance'), False),
     # A NAT gateway finding (issue 16) has nat_gateway/nat_gateway_id/public_ips/fits instead of the load balancer's ports: advice only.
     Cause(SNAT_EXHAUSTION, 'SNAT port exhaustion (load balancer or NAT gateway)', 'snat', (SOURCE_SNAT,), REPAIR_AUTOMATIC, 'snat',
           ('allocated_outbound_ports', 'managed_outbound_ips', 'peak_ports', 'ips_needed', 'fits_current_ips', 'reason', 'advice',
@@ -75,6 +77,9 @@ CAUSES = (
           (SOURCE_PROBE, SOURCE_APISERVER), REPAIR_ADVICE, 'advice', ('nodes', 'commands'), True),
     Cause(NETWORK_PATH_BLOCKS_10250, 'The network drops TCP 10250 between nodes outside the nodes and the NSGs', 'network',
           (SOURCE_PATH,), REPAIR_ADVICE, 'advice', ('admin_rules', 'routes', 'pairs', 'commands'), True),
+    # API Server VNet Integration (issue 16): node subnet -> API server subnet TCP 443/4443, AzureLoadBalancer -> TCP 9988.
+    Cause(APISERVER_SUBNET_PORTS_BLOCKED, 'NSGs block the API server subnet ports (API Server VNet Integration)', 'vnet', (SOURCE_NSG,),
+          REPAIR_ADVICE, 'advice', ('blocked_flows', 'commands'), False),
 )
 
 _BY_ID = dict((c.id, c) for c in CAUSES)

@@ -109,7 +109,7 @@ def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=
         if firewall.get('kind') == 'policy':
             plan = _fp.plan_repair(policies or [], verdicts, flows, source_prefixes)
             fix.update(module=MODULE, rule_collection_group=plan['rule_collection_group'], priority=plan['priority'],
-                       properties=plan['properties'], refused=plan['refused'])
+                       properties=plan['properties'], rules=plan.get('rules'), refused=plan['refused'])
             text = ('Add the rule collection group %s (priority %s) to the firewall policy %s: one Allow network rule collection %s with %s '
                     '(aks.tunnel.azure_firewall_rule, or aks_tunnel_firewall_repair: true in the remediation)'
                     % (plan['rule_collection_group'], plan['priority'], firewall.get('policy'), _fp.OWNED_NAME,

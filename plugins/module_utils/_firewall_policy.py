@@ -311,6 +311,14 @@ def desired_rules(flows, source_prefixes):
     return sorted(rules, key=lambda r: r['name'])
 
 
+def option_rules(rest):
+    """REST NetworkRules -> the rules option of aks.tunnel.azure_firewall_rule."""
+    return [{'name': r.get('name'), 'ip_protocols': list(_get(r, 'ipProtocols', 'ip_protocols', [])),
+             'source_addresses': list(_get(r, 'sourceAddresses', 'source_addresses', [])),
+             'destination_addresses': list(_get(r, 'destinationAddresses', 'destination_addresses', [])),
+             'destination_ports': [str(p) for p in _get(r, 'destinationPorts', 'destination_ports', [])]} for r in rest or []]
+
+
 def desired_group(priority, rules, name=OWNED_NAME):
     """The rule collection group the repair PUTs (REST shape, properties only): one Allow filter collection named ``name``."""
     return {'priority': int(priority), 'ruleCollections': [
@@ -369,7 +377,7 @@ def plan_repair(policies, verdicts, flows, source_prefixes, name=OWNED_NAME):
                         wanted.append(flow)
     rules = desired_rules(wanted, source_prefixes)
     return {'rule_collection_group': name, 'priority': priority, 'properties': desired_group(priority, rules, name),
-            'flows': denied, 'refused': None}
+            'rules': option_rules(rules), 'flows': denied, 'refused': None}
 
 
 def _canon_group(props):

@@ -24,6 +24,11 @@ import threading
 
 import jsonschema
 
+
+def _firewall_schemas():
+    from .arm.providers.firewall import SCHEMAS  # pylint: disable=import-outside-toplevel
+    return SCHEMAS
+
 NETWORK = 'specification/network/resource-manager/Microsoft.Network/stable/2024-01-01/'
 COMPUTE = 'specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-03-01/'
 # The api-version of each vendored spec group. The emulator accepts more versions (tests/lab/arm/versions.py); a
@@ -33,7 +38,8 @@ COMPUTE = 'specification/compute/resource-manager/Microsoft.Compute/ComputeRP/st
 VENDORED_VERSIONS = {'network': '2024-01-01', 'compute': '2024-03-01', 'runcommand': '2024-03-01', 'aks': '2024-02-01', 'metrics': '2024-02-01'}
 SPEC_GROUPS = {
     'network': [NETWORK + f for f in ('networkSecurityGroup.json', 'virtualNetwork.json', 'vmssNetworkInterface.json', 'loadBalancer.json',
-                                      'publicIpAddress.json', 'networkInterface.json', 'natGateway.json')],
+                                      'publicIpAddress.json', 'networkInterface.json', 'natGateway.json',
+                                      'routeTable.json')],
     'compute': [COMPUTE + 'virtualMachineScaleSet.json'],
     'runcommand': [COMPUTE + 'runCommand.json'],
     'aks': ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2024-02-01/managedClusters.json'],
@@ -90,7 +96,9 @@ _EFFECTIVE_ADMIN_RULE = {
 }
 LAB_SCHEMAS[('avnm', 'ListNetworkManagerEffectiveSecurityAdminRules', 200)] = {'type': 'object', 'properties': {
     'value': {'type': 'array', 'items': _EFFECTIVE_ADMIN_RULE}, 'skipToken': {'type': 'string'}}}
-LAB_GROUPS = ('resources', 'avnm')
+# Azure Firewall and Firewall Policy (issue 16): schemas written from the spec, see tests/lab/arm/providers/firewall.py.
+LAB_SCHEMAS.update(_firewall_schemas())
+LAB_GROUPS = ('resources', 'avnm', 'azfw')
 # Error shape for operations whose spec lists no `default` response.
 DEFAULT_ERRORS = {
     'runcommand': ('specification/compute/resource-manager/Microsoft.Compute/common-types/v1/common.json', 'CloudError'),

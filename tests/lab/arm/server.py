@@ -38,6 +38,7 @@ from .faults import Faults
 from .lro import TERMINAL, async_operation_url, location_url
 from .providers import compute, containerservice as aks, credentials, insights, network as net, network_path, resources
 from .providers import natgateway
+from .providers import firewall
 from .providers import kube_access
 from .state import ArmState
 from .versions import API_VERSIONS, shape_for_version
@@ -172,6 +173,26 @@ ROUTES = [
      ('network', 'NatGateways_List')),
     ('GET', SUB + '/providers/Microsoft.Network/natGateways', natgateway.gateway_list, 'network', 'read', 'Microsoft.Network/natGateways/read',
      'natGateways', ('network', 'NatGateways_ListAll')),
+    # The tunnel egress route and the Azure Firewall behind it (issue 16, providers/firewall.py).
+    ('GET', NET + '/routeTables/{rt}', firewall.route_table_get, 'network', 'read', 'Microsoft.Network/routeTables/read', 'routeTables',
+     ('network', 'RouteTables_Get')),
+    ('GET', NET + '/azureFirewalls/{fw}', firewall.firewall_get, 'network', 'read', 'Microsoft.Network/azureFirewalls/read', 'azureFirewalls',
+     ('azfw', 'AzureFirewalls_Get')),
+    ('GET', NET + '/azureFirewalls', firewall.firewall_list, 'network', 'read', 'Microsoft.Network/azureFirewalls/read', 'azureFirewalls',
+     ('azfw', 'AzureFirewalls_List')),
+    ('GET', SUB + '/providers/Microsoft.Network/azureFirewalls', firewall.firewall_list, 'network', 'read', 'Microsoft.Network/azureFirewalls/read',
+     'azureFirewalls', ('azfw', 'AzureFirewalls_ListAll')),
+    ('GET', NET + '/firewallPolicies/{fp}', firewall.policy_get, 'network', 'read', 'Microsoft.Network/firewallPolicies/read', 'firewallPolicies',
+     ('azfw', 'FirewallPolicies_Get')),
+    ('GET', NET + '/firewallPolicies/{fp}/ruleCollectionGroups', firewall.group_list, 'network', 'read',
+     'Microsoft.Network/firewallPolicies/ruleCollectionGroups/read', 'firewallPolicies/ruleCollectionGroups',
+     ('azfw', 'FirewallPolicyRuleCollectionGroups_List')),
+    ('GET', NET + '/firewallPolicies/{fp}/ruleCollectionGroups/{rcg}', firewall.group_get, 'network', 'read',
+     'Microsoft.Network/firewallPolicies/ruleCollectionGroups/read', 'firewallPolicies/ruleCollectionGroups',
+     ('azfw', 'FirewallPolicyRuleCollectionGroups_Get')),
+    ('PUT', NET + '/firewallPolicies/{fp}/ruleCollectionGroups/{rcg}', firewall.group_put, 'network', 'write',
+     'Microsoft.Network/firewallPolicies/ruleCollectionGroups/write', 'firewallPolicies/ruleCollectionGroups',
+     ('azfw', 'FirewallPolicyRuleCollectionGroups_CreateOrUpdate')),
     ('GET', SUB + '/providers/{ns}/locations/{loc}/operations/{op}', None, 'ops', 'poll', '{ns}/locations/operations/read', 'locations/operations',
      ('lro', 'status')),
     ('GET', SUB + '/providers/{ns}/locations/{loc}/operationResults/{op}', None, 'ops', 'poll', '{ns}/locations/operationResults/read',

@@ -31,7 +31,7 @@ import traceback
 import yaml
 
 from ..pki import LabCA
-from . import netns, nsg
+from . import firewall, netns, nsg
 from .executor import NetnsExecutor
 from .record import LabRecord
 from .sh import in_netns
@@ -192,6 +192,14 @@ def run(state_dir, stop):
     enforcer = NsgEnforcer(plan)
     arm = ArmEmulator(config, executor=executor, state_dir=record.file('arm'), ca_dir=pki_dir)
     arm.on_nsg_change(enforcer.on_change)
+
+    def firewall_changed(state, event):  # a rule collection group PUT: the router enforces the new policy (issue 16)
+        if event.get('change') == 'firewall_policy':
+            try:
+                netns.apply_router(dict(plan, firewall_drops=firewall.drops(state.config, plan)))
+            except Exception:  # pylint: disable=broad-except
+                LOG.error('router re-render after %s failed:\n%s', event, traceback.format_exc())
+    arm.on_nsg_change(firewall_changed)
     arm.start()
     enforcer.apply_dump(arm.state.dump())
     kube = KubeEmulator(config, state_dir=record.file('kube'), ca=LabCA.load(pki_dir))

@@ -19,7 +19,7 @@ import yaml
 from .. import scenario as scenario_mod
 from ..pki import LabCA
 from ..topology import build_topology
-from . import netns, nsg, path
+from . import firewall, netns, nsg, path
 from .plan import make_plan
 from .record import LabRecord
 from .sh import process_start_time, run
@@ -138,6 +138,10 @@ def write_vars(record, scenario, topology, control):
             'kube_url': control['kube']['url'] if control else None, 'ca_path': ca_path,
         },
     }
+    if scenario['faults'].get('routes'):
+        # The API server FQDN resolves only inside the lab's namespaces; with a route table on the node subnet the egress
+        # route check (and the NSG egress evaluation) needs its address, as a controller in Azure resolves it (issue 16).
+        data['aks_tunnel_api_server_ip'] = plan['api_ip']
     path = record.file('vars.yml')
     with open(path, 'w', encoding='utf-8') as handle:
         handle.write('# Written by tests/lab/labctl up; use: ansible-playbook playbooks/diagnose.yml -e @%s\n' % path)
@@ -166,6 +170,7 @@ def up(scenario_ref, state_dir, log=print, control=True):
         tunnel = scenario_mod.tunnel_nodes(scenario, topology)
         plan = make_plan(scenario, topology, prefix, tunnel)
         config = scenario_mod.lab_config(scenario)
+        plan['firewall_drops'] = firewall.drops(config, plan)  # the router as the emulated Azure Firewall (issue 16)
         record.set('scenario', scenario)
         record.set('config', config)
         record.set('plan', plan)

@@ -67,6 +67,8 @@ def router_ruleset(plan):
     for block in plan['egress_blocked']:
         if block['action'] == 'drop':
             lines.append('    iifname "lan0" %s dport %d counter drop comment "egress_blocked"' % (block['protocol'], block['port']))
+    for block in plan.get('firewall_drops') or []:  # the emulated Azure Firewall (firewall.py)
+        lines.append('    iifname "lan0" ip daddr %s %s dport %d counter drop comment "azfw:%s"' % (api, block['protocol'], block['port'], block['rule']))
     lines.append('  }')
     lines.append('  chain egress_fwd { type filter hook forward priority 0; policy accept;')
     for block in plan['egress_blocked']:

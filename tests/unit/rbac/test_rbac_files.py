@@ -56,6 +56,14 @@ AZURE_SDK_ACTIONS = {
     ('metrics', 'list'): 'Microsoft.Insights/metrics/read',
     ('network_interfaces', 'begin_get_effective_route_table'): EFFECTIVE_ROUTES,
     (CLIENT, 'list_network_manager_effective_security_admin_rules'): ADMIN_RULES,
+    # The egress route and the Azure Firewall behind it (egress_route_info, azure_firewall_rule; issue 16).
+    ('route_tables', 'get'): 'Microsoft.Network/routeTables/read',
+    ('azure_firewalls', 'list_all'): 'Microsoft.Network/azureFirewalls/read',
+    ('firewall_policies', 'get'): 'Microsoft.Network/firewallPolicies/read',
+    ('firewall_policy_rule_collection_groups', 'list'): 'Microsoft.Network/firewallPolicies/ruleCollectionGroups/read',
+    ('firewall_policy_rule_collection_groups', 'get'): 'Microsoft.Network/firewallPolicies/ruleCollectionGroups/read',
+    ('firewall_policy_rule_collection_groups', 'begin_create_or_update'): 'Microsoft.Network/firewallPolicies/ruleCollectionGroups/write',
+    ('firewall_policy_rule_collection_groups', 'begin_delete'): 'Microsoft.Network/firewallPolicies/ruleCollectionGroups/delete',
 }
 AZURE_OPERATION_GROUPS = frozenset(group for group, _method in AZURE_SDK_ACTIONS) | frozenset((
     'agent_pools', 'load_balancers', 'public_ip_addresses', 'metric_definitions', 'virtual_machines', 'load_balancer_outbound_rules'))

@@ -17,7 +17,8 @@ import ipaddress
 import re
 
 from ..common import ArmError, Response, etag_matches, new_etag, not_found, stable_uuid
-from . import natgateway
+from . import apiserver_subnet
+from . import firewall, natgateway
 
 RULE_TYPE = 'Microsoft.Network/networkSecurityGroups/securityRules'
 DEFAULT_RULE_TYPE = 'Microsoft.Network/networkSecurityGroups/defaultSecurityRules'
@@ -219,6 +220,8 @@ def render_subnet(state):
         props['networkSecurityGroup'] = {'id': state.subnet_nsg_id}
     if natgateway.subnet_reference(state):
         props['natGateway'] = natgateway.subnet_reference(state)
+    if firewall.subnet_reference(state):
+        props['routeTable'] = firewall.subnet_reference(state)
     return {'name': vnet['subnet_name'], 'id': vnet['subnet_id'], 'etag': state.subnet_etag,
             'type': 'Microsoft.Network/virtualNetworks/subnets', 'properties': props}
 
@@ -465,6 +468,9 @@ def _subnet_or_404(ctx, p):
 
 def subnet_get(ctx, p):
     with ctx.state.lock:
+        apiserver = apiserver_subnet.find(ctx.state, p['subnet'])  # API Server VNet Integration (issue 16)
+        if apiserver is not None and _vnet_or_404(ctx, p):
+            return Response(200, apiserver)
         _subnet_or_404(ctx, p)
         return Response(200, render_subnet(ctx.state))
 

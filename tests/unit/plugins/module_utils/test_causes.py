@@ -16,7 +16,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils import _causes as c
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 ALL = list(c.CAUSE_IDS)
-NSG, UFW, IPT, EGRESS, SNAT, KONN, NFT, KUBELET, NETWORK = ALL
+NSG, UFW, IPT, EGRESS, SNAT, KONN, NFT, KUBELET, NETWORK, VNET = ALL[:10]
 
 
 def _yaml(*parts):
@@ -93,27 +93,27 @@ def test_docs_have_a_section_per_cause():
 
 
 @pytest.mark.parametrize('kwargs, causes, sources', [
-    ({}, ALL, ['probe', 'path', 'nsg', 'snat', 'konnectivity', 'apiserver']),
+    ({}, ALL, ['probe', 'path', 'nsg', 'snat', 'konnectivity', 'apiserver', 'egress']),
     ({'run_tags': ['nsg']}, [NSG], ['nsg']),
-    ({'run_tags': ['egress']}, [EGRESS], ['probe', 'nsg']),
+    ({'run_tags': ['egress']}, [EGRESS], ['probe', 'nsg', 'egress']),
     ({'run_tags': ['ufw', 'iptables']}, [UFW, IPT], ['probe']),
     ({'run_tags': ['kubelet']}, [KUBELET], ['probe', 'apiserver']),
-    ({'run_tags': ['all'], 'skip_tags': ['nsg', 'egress', 'network', 'kubelet']}, [UFW, IPT, SNAT, KONN, NFT], ['probe', 'snat', 'konnectivity']),
+    ({'run_tags': ['all'], 'skip_tags': ['nsg', 'egress', 'network', 'kubelet', 'vnet']}, [UFW, IPT, SNAT, KONN, NFT], ['probe', 'snat', 'konnectivity']),
     ({'run_tags': ['always']}, [], []),
     ({'checks': [SNAT, NSG]}, [NSG, SNAT], ['nsg', 'snat']),
     ({'checks': 'snat_exhaustion,nsg_blocks_10250'}, [NSG, SNAT], ['nsg', 'snat']),
     # The symptom's evidence first, in the symptom's order; without --tags symptom every cause is still covered.
-    ({'symptom_causes': [KONN, EGRESS]}, ALL, ['konnectivity', 'probe', 'nsg', 'path', 'snat', 'apiserver']),
-    ({'symptom_causes': [{'cause': SNAT, 'explanation': 'x'}]}, ALL, ['snat', 'probe', 'path', 'nsg', 'konnectivity', 'apiserver']),
+    ({'symptom_causes': [KONN, EGRESS]}, ALL, ['konnectivity', 'probe', 'nsg', 'egress', 'path', 'snat', 'apiserver']),
+    ({'symptom_causes': [{'cause': SNAT, 'explanation': 'x'}]}, ALL, ['snat', 'probe', 'path', 'nsg', 'konnectivity', 'apiserver', 'egress']),
     # The path evaluation reads the probe's unreachable nodes: the probe runs first even when the symptom names the path.
-    ({'symptom_causes': [NETWORK]}, ALL, ['probe', 'path', 'nsg', 'snat', 'konnectivity', 'apiserver']),
+    ({'symptom_causes': [NETWORK]}, ALL, ['probe', 'path', 'nsg', 'snat', 'konnectivity', 'apiserver', 'egress']),
     ({'run_tags': ['network']}, [NETWORK], ['path']),
     # --tags symptom: only the symptom's causes; a symptom that matched nothing covers every cause.
     ({'run_tags': ['symptom'], 'symptom_causes': [NSG, UFW, IPT]}, [NSG, UFW, IPT], ['nsg', 'probe']),
-    ({'run_tags': ['symptom'], 'symptom_causes': []}, ALL, ['probe', 'path', 'nsg', 'snat', 'konnectivity', 'apiserver']),
+    ({'run_tags': ['symptom'], 'symptom_causes': []}, ALL, ['probe', 'path', 'nsg', 'snat', 'konnectivity', 'apiserver', 'egress']),
     ({'run_tags': ['symptom', 'snat'], 'symptom_causes': [NSG]}, [NSG, SNAT], ['nsg', 'snat']),
-    ({'skip_tags': ['symptom'], 'symptom_causes': [NSG]}, [UFW, IPT, EGRESS, SNAT, KONN, NFT, KUBELET, NETWORK],
-     ['probe', 'path', 'nsg', 'snat', 'konnectivity', 'apiserver']),
+    ({'skip_tags': ['symptom'], 'symptom_causes': [NSG]}, [UFW, IPT, EGRESS, SNAT, KONN, NFT, KUBELET, NETWORK, VNET],
+     ['probe', 'path', 'nsg', 'snat', 'konnectivity', 'apiserver', 'egress']),
     # A remediation covers only the problems.
     ({'problems': [IPT, SNAT]}, [IPT, SNAT], ['probe', 'snat']),
     ({'problems': [], 'run_tags': ['nsg']}, [], []),

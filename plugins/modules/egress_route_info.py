@@ -1,0 +1,315 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: egress_route_info
+short_description: Find the route and the Azure Firewall rule that decide the AKS tunnel egress to the API server
+version_added: 0.1.0
+description:
+  - Finds the route the tunnel egress takes from the node subnet to the API server - the effective routes of a tunnel node's
+    NIC when they can be read (what Azure computed), else the node subnet's route table over the system routes (longest
+    prefix, a user route over a system route of the same prefix). The route is named by its route table, name and prefix.
+  - When the next hop is a virtual appliance whose IP is the private IP of an Azure Firewall in the subscription, evaluates
+    the firewall's rules for each tunnel flow (konnectivity TCP 443 with its SNI, tunnel-front TCP 9000, aks-link UDP 1194) -
+    a Firewall Policy (parent policy first, rule collection groups and collections by priority, network rules before
+    application rules, the C(AzureKubernetesService) FQDN tag) or the classic rule collections - and names the rule that
+    denies, or says that none allows (Azure Firewall denies by default).
+  - For a denied flow it plans the rule collection group the repair adds (M(aks.tunnel.azure_firewall_rule)). For an appliance
+    that is not an Azure Firewall it names the appliance and the exact allow to add; whether it blocks comes from the node
+    probe (O(probe_results)).
+  - Returns the C(egress_ports_blocked) finding. Never changes anything.
+author: aks.tunnel contributors (@aks-tunnel)
+options:
+  api_server_ip:
+    description: The API server address the nodes reach. Default - the cluster's API server FQDN resolved here.
+    type: str
+  source_nodes:
+    description:
+      - Nodes the egress starts from (the first one with a NIC gives the subnet and the effective routes). Default - the nodes
+        hosting the tunnel pods.
+    type: list
+    elements: str
+  probe_results:
+    description:
+      - The C(results) of M(aks.tunnel.vmss_runcommand_probe) (their C(checks.egress)); decides for an appliance that is not an
+        Azure Firewall. Leave it unset when the probe did not run.
+    type: list
+    elements: dict
+  read_effective_routes:
+    description: Read the effective routes of a tunnel node's NIC (a long-running operation); else the route table decides.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - aks.tunnel.cluster
+  - aks.tunnel.cluster.MODEL
+  - aks.tunnel.cluster.API_TIMEOUT
+  - aks.tunnel.azure
+  - aks.tunnel.kubernetes
+  - aks.tunnel.attributes
+  - aks.tunnel.attributes.ACTIONGROUP_AZURE_AND_KUBERNETES
+  - aks.tunnel.attributes.INFO_MODULE
+notes:
+  - Azure RBAC - read on the node subnet, its route table, the Azure Firewalls of the subscription
+    (C(Microsoft.Network/azureFirewalls/read)), the firewall policies and their rule collection groups
+    (C(Microsoft.Network/firewallPolicies/read), C(.../ruleCollectionGroups/read)), and
+    C(Microsoft.Network/networkInterfaces/effectiveRouteTable/action) for the effective routes (without it the route table
+    decides).
+  - IP groups, service tags other than C(AzureCloud), target URLs and web categories are not resolved; a rule that may match
+    through them makes the verdict C(unknown) when it could change it.
+'''
+
+EXAMPLES = r'''
+- name: Read the cluster model once
+  aks.tunnel.aks_cluster_info:
+    resource_group: rg-aks-prod
+    name: aks-prod
+  register: aks
+
+- name: Which route and firewall rule decide the tunnel egress?
+  aks.tunnel.egress_route_info:
+    resource_group: rg-aks-prod
+    name: aks-prod
+    cluster_model: "{{ aks }}"
+  register: egress
+
+- name: Show the denying rule and the rule collection group to add
+  ansible.builtin.debug:
+    var: egress.egress_finding.remediation
+'''
+
+RETURN = r'''
+egress_finding:
+  description: The C(egress_ports_blocked) finding of the egress path (cause, status, summary, affected_nodes, evidence, remediation).
+  returned: success
+  type: dict
+  sample:
+    cause: egress_ports_blocked
+    status: problem
+    summary: "the Azure Firewall fw-hub denies the tunnel egress (TCP 443) on route table rt-aks, route 'default-via-fw' (0.0.0.0/0) -> ..."
+    remediation:
+      route: {table: rt-aks, name: default-via-fw, prefix: 0.0.0.0/0, next_hop_type: VirtualAppliance, next_hop_ip: 10.241.0.4}
+      firewall: {firewall: fw-hub, policy: fp-aks, rule_collection_group: aks-tunnel-egress, priority: 199,
+                 denied: [{flow: TCP 443, rule: 'firewall policy fp-aks, rule collection group rcg-block ... network rule deny-443'}]}
+route:
+  description: The route to the API server (C(table), C(name), C(prefix), C(next_hop_type), C(next_hop_ip), C(source), C(how)), or null.
+  returned: success
+  type: dict
+firewall:
+  description: The Azure Firewall that owns the next hop IP (C(name), C(id), C(policy), C(policy_id), C(kind)), or null.
+  returned: success
+  type: dict
+api_server_ip:
+  description: The API server address evaluated.
+  returned: success
+  type: str
+api_calls:
+  description: HTTP requests the task sent (C(arm), C(kube)), also when it failed.
+  returned: always
+  type: dict
+  contains:
+    arm: {description: "Requests to Azure Resource Manager.", type: int, returned: always}
+    kube: {description: "Requests to the Kubernetes API server.", type: int, returned: always}
+'''
+
+import socket
+import threading
+
+from ansible_collections.aks.tunnel.plugins.module_utils import _azure
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
+from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
+from ansible_collections.aks.tunnel.plugins.module_utils import _egress_path
+from ansible_collections.aks.tunnel.plugins.module_utils import _egress_route
+from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_policy
+from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
+
+# A policy chain longer than this is refused (Azure allows one parent per policy; chains stay short).
+MAX_POLICY_DEPTH = 8
+
+
+def resolve_host(host, timeout=3.0):
+    """First IPv4 address of ``host``, or None (in a daemon thread: getaddrinfo has no timeout)."""
+    if not host:
+        return None
+    found = []
+
+    def lookup():
+        try:
+            found.extend(info[4][0] for info in socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM))
+        except OSError:
+            return
+
+    thread = threading.Thread(target=lookup, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return found[0] if found else None
+
+
+def _is_api_error(exc):
+    if isinstance(exc, (OSError, ValueError, TimeoutError)):
+        return True
+    from azure.core.exceptions import AzureError  # pylint: disable=import-outside-toplevel
+    return isinstance(exc, AzureError)
+
+
+def _error_text(exc, doing):
+    if _azure.HAS_AZURE_SDK:
+        return _azure.describe_azure_error(exc, doing)
+    return 'Failed to %s: %s' % (doing, exc)
+
+
+def _ids(resource_id):
+    parsed = _cluster_model.parse_resource_id(resource_id) or {}
+    return parsed.get('resource_group'), parsed.get('names') or [parsed.get('name')]
+
+
+def read_effective_routes(network, nic_id, timeout):
+    """The effective routes of one NIC (the same operation network_path_info reads)."""
+    rg, names = _ids(nic_id)
+    poller = network.network_interfaces.begin_get_effective_route_table(rg, names[-1])
+    poller.wait(timeout=timeout)
+    if not poller.done():
+        raise TimeoutError('the effective route table of %s did not finish within %ds' % (nic_id, timeout))
+    return [_cluster_model.as_dict(r) for r in _cluster_model.as_dict(poller.result()).get('value') or []]
+
+
+def find_firewall(network, ip):
+    """The azureFirewalls resource whose private IP is ``ip`` (ipConfigurations or a virtual hub's private IP), or None."""
+    for firewall in network.azure_firewalls.list_all():
+        data = _cluster_model.as_dict(firewall)
+        props = data.get('properties') or {}
+        addresses = [(c.get('properties') or {}).get('privateIPAddress') for c in props.get('ipConfigurations') or []]
+        addresses.append(((props.get('hubIPAddresses') or {}).get('privateIPAddress')))
+        if ip in addresses:
+            return data
+    return None
+
+
+def read_policy_chain(network, policy_id):
+    """[{name, id, groups}] from the root parent policy to ``policy_id``."""
+    chain = []
+    seen = set()
+    while policy_id:
+        if policy_id.lower() in seen or len(chain) >= MAX_POLICY_DEPTH:
+            raise ValueError('the firewall policy chain at %s loops or is deeper than %d' % (policy_id, MAX_POLICY_DEPTH))
+        seen.add(policy_id.lower())
+        rg, names = _ids(policy_id)
+        policy = _cluster_model.as_dict(network.firewall_policies.get(rg, names[-1]))
+        groups = [_cluster_model.as_dict(g) for g in network.firewall_policy_rule_collection_groups.list(rg, names[-1])]
+        chain.insert(0, {'name': policy.get('name'), 'id': policy.get('id'), 'resource_group': rg, 'groups': groups})
+        policy_id = ((policy.get('properties') or {}).get('basePolicy') or {}).get('id')
+    return chain
+
+
+def probe_blocked(results):
+    """['TCP 9000', ...] the probe saw blocked, [] when every egress check passed, None when none ran."""
+    if results is None:
+        return None
+    blocked, ran = [], False
+    for result in results:
+        for check in ((result or {}).get('checks') or {}).get('egress') or []:
+            if check.get('ok') is None:
+                continue
+            ran = True
+            if check.get('ok') is False:
+                text = '%s %s' % ('UDP' if check.get('kind') == 'udp' else 'TCP', check.get('port'))
+                if text not in blocked:
+                    blocked.append(text)
+    return blocked if ran else None
+
+
+def main():
+    module = AksTunnelModule(
+        _cluster_options.argument_spec(
+            _cluster_options.CLUSTER_ARGSPEC, _cluster_options.MODEL_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC,
+            api_server_ip=dict(type='str'),
+            source_nodes=dict(type='list', elements='str'),
+            probe_results=dict(type='list', elements='dict'),
+            read_effective_routes=dict(type='bool', default=True),
+        ),
+        azure=True, kube=True,
+    )
+    params = module.params
+    if params['api_timeout'] < 1:
+        module.fail('api_timeout must be >= 1, got %d' % params['api_timeout'])
+    model = _cluster_options.cluster_model(module, kube=True)
+    try:
+        if params['source_nodes']:
+            sources = _cluster_model.resolve_nodes(model, params['source_nodes'])
+        else:
+            sources = [n for n in model['nodes'] if n['hosts_tunnel']]
+    except _cluster_model.ClusterModelError as exc:
+        module.fail(str(exc))
+    cluster = model['cluster']
+    tunnel = model['tunnel']
+    api_ip = params['api_server_ip'] or (resolve_host(cluster.get('api_server_host')) if tunnel.get('egress') else None)
+    source = next((n for n in sources if n.get('subnet_id')), None)
+    result = {'route': None, 'firewall': None, 'api_server_ip': api_ip}
+    if not tunnel.get('egress') or not api_ip:
+        finding = _egress_path.finding(tunnel, [], {}, api_ip=api_ip)
+        module.exit(changed=False, egress_finding=finding, **result)
+    if source is None:
+        finding = _egress_path.finding(tunnel, [], {'error': 'no tunnel node with a subnet in the model'}, api_ip=api_ip)
+        module.exit(changed=False, egress_finding=finding, **result)
+    network = module.azure.network
+    subnet_rg, subnet_names = _ids(source['subnet_id'])
+    with module.api_errors('read the node subnet %s' % source['subnet_id']):
+        subnet = _cluster_model.as_dict(network.subnets.get(subnet_rg, subnet_names[0], subnet_names[-1]))
+    table_id = ((subnet.get('properties') or {}).get('routeTable') or {}).get('id')
+    table = None
+    if table_id:
+        rg, names = _ids(table_id)
+        with module.api_errors('read the route table %s' % table_id):
+            table = _cluster_model.as_dict(network.route_tables.get(rg, names[-1]))
+    effective = None
+    if params['read_effective_routes'] and source.get('nic_id'):
+        try:
+            effective = read_effective_routes(network, source['nic_id'], params['api_timeout'])
+        except Exception as exc:  # pylint: disable=broad-except
+            if not _is_api_error(exc):
+                raise
+            module.warn('%s; the route table decides' % _error_text(exc, 'read the effective routes of %s' % source['nic_id']))
+    vnet_prefixes = cluster.get('vnet_address_prefixes') or []
+    try:
+        route = _egress_route.egress_route(api_ip, vnet_prefixes, table, effective)
+    except (_egress_route.EgressRouteError, ValueError) as exc:
+        route = {'error': str(exc)}
+    source_prefixes = sorted(set(n['subnet_prefix'] for n in sources if n.get('subnet_prefix'))) or [source['private_ip']]
+    flows = _egress_path.flows_of(tunnel, source.get('private_ip'), api_ip, cluster.get('api_server_host'), cluster.get('location'))
+    firewall = None
+    policies = None
+    hop = route.get('route') or {}
+    if hop.get('next_hop_type') == 'VirtualAppliance' and hop.get('next_hop_ip'):
+        try:
+            found = find_firewall(network, hop['next_hop_ip'])
+            if found is not None:
+                props = found.get('properties') or {}
+                policy_id = (props.get('firewallPolicy') or {}).get('id')
+                firewall = {'name': found.get('name'), 'id': found.get('id'), 'resource_group': _ids(found.get('id'))[0],
+                            'policy': None, 'policy_id': policy_id, 'kind': 'policy' if policy_id else 'classic'}
+                if policy_id:
+                    policies = read_policy_chain(network, policy_id)
+                    firewall['policy'] = policies[-1]['name']
+                    firewall['network'], firewall['application'] = _firewall_policy.policy_rules(policies)
+                else:
+                    firewall['network'], firewall['application'] = _firewall_policy.classic_rules(found)
+        except _firewall_policy.FirewallInputError as exc:
+            firewall = {'error': str(exc)}
+        except Exception as exc:  # pylint: disable=broad-except
+            if not _is_api_error(exc):
+                raise
+            firewall = {'error': _error_text(exc, 'read the Azure Firewall behind %s' % hop['next_hop_ip'])}
+    finding = _egress_path.finding(tunnel, flows, route, firewall, policies, source_prefixes, probe_blocked(params['probe_results']),
+                                   [n['name'] for n in sources], api_ip)
+    result['route'] = dict(hop, how=route.get('how')) if hop else None
+    if firewall and not firewall.get('error'):
+        result['firewall'] = dict((k, firewall.get(k)) for k in ('name', 'id', 'policy', 'policy_id', 'kind'))
+    module.exit(changed=False, egress_finding=finding, **result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,287 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Microsoft.Network route tables, Azure Firewalls and Firewall Policies (issue 16): what the tunnel egress passes.
+
+* ``routeTables/{rt}`` (RouteTables_Get, routeTable.json, vendored): the node subnet's route table, served when the config has
+  user routes (``network_path.routes``, the same routes effectiveRouteTable serves); the subnet GET shows it as ``routeTable``.
+  Its name is ``network_path.route_table`` (default ``rt-aks-nodes``), in the node resource group.
+* ``azureFirewalls`` (AzureFirewalls_Get / _List / _ListAll) and ``firewallPolicies/{fp}`` (FirewallPolicies_Get) with
+  ``ruleCollectionGroups`` (FirewallPolicyRuleCollectionGroups_Get / _List / _CreateOrUpdate): config ``firewall``:
+  {"name": "fw-hub", "resource_group": "rg-hub", "private_ip": "10.241.0.4", "policy": "fp-aks",
+   "rule_collection_groups": [{"name": ..., "properties": {"priority": ..., "ruleCollections": [...]}}]} (REST shape).
+  A PUT of a rule collection group changes the policy the data plane's router enforces (state.nsg_changed(policy id,
+  'firewall_policy') tells the lab's control process to re-render it).
+
+azureFirewall.json and firewallPolicy.json (network stable 2024-01-01) are not among the vendored specs: SCHEMAS below are
+written from them (Azure/azure-rest-api-specs, specification/network/resource-manager/Microsoft.Network/stable/2024-01-01/
+firewallPolicy.json at commit 2f13c83df712db19c25683cd64b755d9ffb28fb9 and azureFirewall.json), only the fields the lab answers
+with, discriminators (ruleCollectionType, ruleType) spelled out; tests/lab/swagger.py validates the answers against them.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ..common import ArmError, Response, new_etag, not_found, stable_uuid
+
+FIREWALL_TYPE = 'Microsoft.Network/azureFirewalls'
+POLICY_TYPE = 'Microsoft.Network/firewallPolicies'
+ROUTE_TABLE_DEFAULT = 'rt-aks-nodes'
+
+
+def route_table_id(state):
+    """The id of the node subnet's route table, or None when the config has no user route."""
+    path = state.config.get('network_path') or {}
+    if not path.get('routes'):
+        return None
+    return '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/routeTables/%s' % (
+        state.subscription_id, state.node_resource_group, path.get('route_table') or ROUTE_TABLE_DEFAULT)
+
+
+def subnet_reference(state):
+    """The subnet's ``routeTable`` property, or None."""
+    table_id = route_table_id(state)
+    return {'id': table_id} if table_id else None
+
+
+def _route_table(state):
+    table_id = route_table_id(state)
+    name = table_id.rsplit('/', 1)[1]
+    routes = []
+    for item in (state.config.get('network_path') or {}).get('routes') or []:
+        props = {'provisioningState': 'Succeeded', 'addressPrefix': item['address_prefix'], 'nextHopType': item['next_hop_type']}
+        if item.get('next_hop_ip'):
+            props['nextHopIpAddress'] = item['next_hop_ip']
+        routes.append({'name': item['name'], 'id': '%s/routes/%s' % (table_id, item['name']), 'etag': 'W/"%s"' % stable_uuid('route', item['name']),
+                       'type': 'Microsoft.Network/routeTables/routes', 'properties': props})
+    return {'id': table_id, 'name': name, 'type': 'Microsoft.Network/routeTables', 'location': state.location, 'tags': {},
+            'etag': 'W/"%s"' % stable_uuid('rt', table_id),
+            'properties': {'provisioningState': 'Succeeded', 'resourceGuid': stable_uuid('rtguid', table_id), 'disableBgpRoutePropagation': False,
+                           'routes': routes, 'subnets': [{'id': state.topology['vnet']['subnet_id']}]}}
+
+
+def route_table_get(ctx, p):
+    with ctx.state.lock:
+        table_id = route_table_id(ctx.state)
+        if not table_id or table_id.split('/')[4].lower() != p['rg'].lower() or table_id.rsplit('/', 1)[1].lower() != p['rt'].lower():
+            raise not_found('Microsoft.Network/routeTables', p['rt'], p['rg'])
+        return Response(200, _route_table(ctx.state))
+
+
+# --------------------------------------------------------------------------- firewall and policy
+
+def config(state):
+    return state.config.get('firewall')
+
+
+def _ids(state):
+    cfg = config(state)
+    rg = cfg.get('resource_group') or state.resource_group
+    base = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network' % (state.subscription_id, rg)
+    firewall_id = '%s/azureFirewalls/%s' % (base, cfg.get('name') or 'fw-hub')
+    policy_id = '%s/firewallPolicies/%s' % (base, cfg['policy']) if cfg.get('policy') else None
+    return rg, firewall_id, policy_id
+
+
+def _firewall(state):
+    cfg = config(state)
+    rg, firewall_id, policy_id = _ids(state)
+    vnet = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/virtualNetworks/vnet-hub' % (state.subscription_id, rg)
+    props = {'provisioningState': 'Succeeded', 'threatIntelMode': 'Alert',
+             'sku': {'name': 'AZFW_VNet', 'tier': 'Standard'},
+             'ipConfigurations': [{'name': 'ipconfig1', 'id': firewall_id + '/azureFirewallIpConfigurations/ipconfig1',
+                                   'etag': 'W/"%s"' % stable_uuid('fwip', firewall_id),
+                                   'properties': {'provisioningState': 'Succeeded', 'privateIPAddress': cfg['private_ip'],
+                                                  'subnet': {'id': vnet + '/subnets/AzureFirewallSubnet'},
+                                                  'publicIPAddress': {'id': '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/'
+                                                                            'publicIPAddresses/%s-pip' % (state.subscription_id, rg, cfg.get('name') or 'fw-hub')}}}],
+             'applicationRuleCollections': [], 'natRuleCollections': [], 'networkRuleCollections': []}
+    if policy_id:
+        props['firewallPolicy'] = {'id': policy_id}
+    else:
+        for key in ('networkRuleCollections', 'applicationRuleCollections'):
+            props[key] = copy.deepcopy(cfg.get(key) or [])
+    return {'id': firewall_id, 'name': firewall_id.rsplit('/', 1)[1], 'type': FIREWALL_TYPE, 'location': state.location, 'tags': {},
+            'etag': 'W/"%s"' % stable_uuid('fw', firewall_id), 'properties': props}
+
+
+def _firewall_or_404(ctx, p):
+    if not config(ctx.state):
+        raise not_found(FIREWALL_TYPE, p['fw'], p['rg'])
+    rg, firewall_id, _policy = _ids(ctx.state)
+    if rg.lower() != p['rg'].lower() or firewall_id.rsplit('/', 1)[1].lower() != p['fw'].lower():
+        raise not_found(FIREWALL_TYPE, p['fw'], p['rg'])
+
+
+def firewall_get(ctx, p):
+    with ctx.state.lock:
+        _firewall_or_404(ctx, p)
+        return Response(200, _firewall(ctx.state))
+
+
+def firewall_list(ctx, p):
+    with ctx.state.lock:
+        if not config(ctx.state):
+            return Response(200, {'value': []})
+        rg = _ids(ctx.state)[0]
+        if p.get('rg') is not None and p['rg'].lower() != rg.lower():
+            return Response(200, {'value': []})
+        return Response(200, {'value': [_firewall(ctx.state)]})
+
+
+def _policy_or_404(ctx, p):
+    cfg = config(ctx.state)
+    if not cfg or not cfg.get('policy'):
+        raise not_found(POLICY_TYPE, p['fp'], p['rg'])
+    rg, _fw, policy_id = _ids(ctx.state)
+    if rg.lower() != p['rg'].lower() or cfg['policy'].lower() != p['fp'].lower():
+        raise not_found(POLICY_TYPE, p['fp'], p['rg'])
+    return cfg, policy_id
+
+
+def _group(policy_id, raw):
+    props = copy.deepcopy(raw.get('properties') or {})
+    props['provisioningState'] = 'Succeeded'
+    return {'id': '%s/ruleCollectionGroups/%s' % (policy_id, raw['name']), 'name': raw['name'],
+            'type': POLICY_TYPE + '/ruleCollectionGroups', 'etag': raw.get('etag') or 'W/"%s"' % stable_uuid('rcg', raw['name']),
+            'properties': props}
+
+
+def policy_get(ctx, p):
+    with ctx.state.lock:
+        cfg, policy_id = _policy_or_404(ctx, p)
+        _rg, firewall_id, _pid = _ids(ctx.state)
+        groups = [{'id': '%s/ruleCollectionGroups/%s' % (policy_id, g['name'])} for g in cfg.get('rule_collection_groups') or []]
+        return Response(200, {'id': policy_id, 'name': cfg['policy'], 'type': POLICY_TYPE, 'location': ctx.state.location, 'tags': {},
+                              'etag': 'W/"%s"' % stable_uuid('fp', policy_id),
+                              'properties': {'provisioningState': 'Succeeded', 'threatIntelMode': 'Alert', 'sku': {'tier': 'Standard'},
+                                             'ruleCollectionGroups': groups, 'firewalls': [{'id': firewall_id}], 'childPolicies': []}})
+
+
+def group_list(ctx, p):
+    with ctx.state.lock:
+        cfg, policy_id = _policy_or_404(ctx, p)
+        return Response(200, {'value': [_group(policy_id, g) for g in cfg.get('rule_collection_groups') or []]})
+
+
+def group_get(ctx, p):
+    with ctx.state.lock:
+        cfg, policy_id = _policy_or_404(ctx, p)
+        for raw in cfg.get('rule_collection_groups') or []:
+            if raw['name'].lower() == p['rcg'].lower():
+                return Response(200, _group(policy_id, raw))
+        raise not_found(POLICY_TYPE + '/%s/ruleCollectionGroups' % cfg['policy'], p['rcg'], p['rg'])
+
+
+def _bad(message):
+    return ArmError(400, 'InvalidRequestFormat', message)
+
+
+def _validate_group(props):
+    """What Azure refuses before it stores a group (priorities 100-65000, a known collection and rule type, Allow/Deny)."""
+    priority = props.get('priority')
+    if not isinstance(priority, int) or not 100 <= priority <= 65000:
+        raise _bad('Rule collection group priority must be between 100 and 65000, got %r.' % (priority,))
+    for coll in props.get('ruleCollections') or []:
+        if coll.get('ruleCollectionType') not in ('FirewallPolicyFilterRuleCollection', 'FirewallPolicyNatRuleCollection'):
+            raise _bad('Unknown ruleCollectionType %r.' % coll.get('ruleCollectionType'))
+        if not isinstance(coll.get('priority'), int) or not 100 <= coll['priority'] <= 65000:
+            raise _bad('Rule collection %s priority must be between 100 and 65000.' % coll.get('name'))
+        if coll['ruleCollectionType'] == 'FirewallPolicyFilterRuleCollection' and (coll.get('action') or {}).get('type') not in ('Allow', 'Deny'):
+            raise _bad('Rule collection %s action must be Allow or Deny.' % coll.get('name'))
+        for rule in coll.get('rules') or []:
+            if rule.get('ruleType') not in ('NetworkRule', 'ApplicationRule', 'NatRule'):
+                raise _bad('Unknown ruleType %r in rule collection %s.' % (rule.get('ruleType'), coll.get('name')))
+            for proto in rule.get('ipProtocols') or []:
+                if proto not in ('TCP', 'UDP', 'Any', 'ICMP'):
+                    raise _bad('Rule %s: unknown protocol %r.' % (rule.get('name'), proto))
+
+
+def group_put(ctx, p):
+    from .network import _lro_write  # pylint: disable=import-outside-toplevel  (network imports this module)
+    state = ctx.state
+    with state.lock:
+        cfg, policy_id = _policy_or_404(ctx, p)
+        if not isinstance(ctx.body, dict):
+            raise _bad('The request body must be a JSON object.')
+        props = copy.deepcopy(ctx.body.get('properties') or {})
+        props.pop('provisioningState', None)
+        _validate_group(props)
+        groups = cfg.setdefault('rule_collection_groups', [])
+        existing = [g for g in groups if g['name'].lower() == p['rcg'].lower()]
+        others = [g for g in groups if g['name'].lower() != p['rcg'].lower()]
+        if any((g.get('properties') or {}).get('priority') == props['priority'] for g in others):
+            raise _bad('Rule collection group priority %d is already used by another group of policy %s.' % (props['priority'], cfg['policy']))
+        name = existing[0]['name'] if existing else p['rcg']
+        raw = {'name': name, 'etag': new_etag(), 'properties': props}
+
+        def apply():
+            if existing:
+                groups[groups.index(existing[0])] = raw
+            else:
+                groups.append(raw)
+        return _lro_write(ctx, 200 if existing else 201, _group(policy_id, raw), apply, policy_id, 'firewall_policy')
+
+
+# --------------------------------------------------------------------------- schemas (written from the spec, see above)
+
+_STRINGS = {'type': 'array', 'items': {'type': 'string'}}
+_NETWORK_RULE = {'type': 'object', 'required': ['ruleType'], 'properties': {
+    'name': {'type': 'string'}, 'description': {'type': 'string'}, 'ruleType': {'enum': ['NetworkRule']},
+    'ipProtocols': {'type': 'array', 'items': {'enum': ['TCP', 'UDP', 'Any', 'ICMP']}}, 'sourceAddresses': _STRINGS,
+    'destinationAddresses': _STRINGS, 'destinationPorts': _STRINGS, 'sourceIpGroups': _STRINGS, 'destinationIpGroups': _STRINGS,
+    'destinationFqdns': _STRINGS}}
+_APPLICATION_RULE = {'type': 'object', 'required': ['ruleType'], 'properties': {
+    'name': {'type': 'string'}, 'description': {'type': 'string'}, 'ruleType': {'enum': ['ApplicationRule']},
+    'sourceAddresses': _STRINGS, 'destinationAddresses': _STRINGS, 'targetFqdns': _STRINGS, 'targetUrls': _STRINGS, 'fqdnTags': _STRINGS,
+    'sourceIpGroups': _STRINGS, 'terminateTLS': {'type': 'boolean'}, 'webCategories': _STRINGS,
+    'protocols': {'type': 'array', 'items': {'type': 'object', 'properties': {
+        'protocolType': {'enum': ['Http', 'Https']}, 'port': {'type': 'integer', 'minimum': 0, 'maximum': 64000}}}}}}
+_PRIORITY = {'type': 'integer', 'minimum': 100, 'maximum': 65000}
+_COLLECTION = {'type': 'object', 'required': ['ruleCollectionType'], 'properties': {
+    'ruleCollectionType': {'enum': ['FirewallPolicyNatRuleCollection', 'FirewallPolicyFilterRuleCollection']},
+    'name': {'type': 'string'}, 'priority': _PRIORITY,
+    'action': {'type': 'object', 'properties': {'type': {'enum': ['Allow', 'Deny', 'DNAT']}}},
+    'rules': {'type': 'array', 'items': {'oneOf': [_NETWORK_RULE, _APPLICATION_RULE]}}}}
+_GROUP = {'type': 'object', 'properties': {
+    'id': {'type': 'string'}, 'name': {'type': 'string'}, 'etag': {'type': 'string'}, 'type': {'type': 'string'},
+    'properties': {'type': 'object', 'properties': {
+        'priority': _PRIORITY, 'ruleCollections': {'type': 'array', 'items': _COLLECTION},
+        'provisioningState': {'enum': ['Succeeded', 'Updating', 'Deleting', 'Failed']}}}}}
+_SUB = {'type': 'object', 'properties': {'id': {'type': 'string'}}}
+_CLASSIC_COLLECTION = {'type': 'object', 'properties': {'name': {'type': 'string'}, 'etag': {'type': 'string'}, 'id': {'type': 'string'},
+                                                        'properties': {'type': 'object', 'properties': {
+                                                            'priority': {'type': 'integer', 'minimum': 100, 'maximum': 65000},
+                                                            'action': {'type': 'object', 'properties': {'type': {'enum': ['Allow', 'Deny']}}},
+                                                            'rules': {'type': 'array', 'items': {'type': 'object'}}}}}}
+_FIREWALL = {'type': 'object', 'properties': {
+    'id': {'type': 'string'}, 'name': {'type': 'string'}, 'type': {'type': 'string'}, 'location': {'type': 'string'}, 'etag': {'type': 'string'},
+    'tags': {'type': 'object'}, 'properties': {'type': 'object', 'properties': {
+        'provisioningState': {'enum': ['Succeeded', 'Updating', 'Deleting', 'Failed']}, 'threatIntelMode': {'enum': ['Alert', 'Deny', 'Off']},
+        'sku': {'type': 'object', 'properties': {'name': {'enum': ['AZFW_VNet', 'AZFW_Hub']}, 'tier': {'enum': ['Standard', 'Premium', 'Basic']}}},
+        'firewallPolicy': _SUB, 'applicationRuleCollections': {'type': 'array', 'items': _CLASSIC_COLLECTION},
+        'networkRuleCollections': {'type': 'array', 'items': _CLASSIC_COLLECTION}, 'natRuleCollections': {'type': 'array'},
+        'ipConfigurations': {'type': 'array', 'items': {'type': 'object', 'properties': {
+            'name': {'type': 'string'}, 'id': {'type': 'string'}, 'etag': {'type': 'string'}, 'properties': {'type': 'object', 'properties': {
+                'privateIPAddress': {'type': 'string'}, 'subnet': _SUB, 'publicIPAddress': _SUB,
+                'provisioningState': {'enum': ['Succeeded', 'Updating', 'Deleting', 'Failed']}}}}}}}}}}
+_POLICY = {'type': 'object', 'properties': {
+    'id': {'type': 'string'}, 'name': {'type': 'string'}, 'type': {'type': 'string'}, 'location': {'type': 'string'}, 'etag': {'type': 'string'},
+    'properties': {'type': 'object', 'properties': {
+        'provisioningState': {'enum': ['Succeeded', 'Updating', 'Deleting', 'Failed']}, 'basePolicy': _SUB,
+        'ruleCollectionGroups': {'type': 'array', 'items': _SUB}, 'firewalls': {'type': 'array', 'items': _SUB},
+        'childPolicies': {'type': 'array', 'items': _SUB}, 'threatIntelMode': {'enum': ['Alert', 'Deny', 'Off']},
+        'sku': {'type': 'object', 'properties': {'tier': {'enum': ['Standard', 'Premium', 'Basic']}}}}}}}
+SCHEMAS = {
+    ('azfw', 'AzureFirewalls_Get', 200): _FIREWALL,
+    ('azfw', 'AzureFirewalls_List', 200): {'type': 'object', 'properties': {'value': {'type': 'array', 'items': _FIREWALL}, 'nextLink': {'type': 'string'}}},
+    ('azfw', 'AzureFirewalls_ListAll', 200): {'type': 'object', 'properties': {'value': {'type': 'array', 'items': _FIREWALL}, 'nextLink': {'type': 'string'}}},
+    ('azfw', 'FirewallPolicies_Get', 200): _POLICY,
+    ('azfw', 'FirewallPolicyRuleCollectionGroups_Get', 200): _GROUP,
+    ('azfw', 'FirewallPolicyRuleCollectionGroups_CreateOrUpdate', 200): _GROUP,
+    ('azfw', 'FirewallPolicyRuleCollectionGroups_CreateOrUpdate', 201): _GROUP,
+    ('azfw', 'FirewallPolicyRuleCollectionGroups_List', 200): {'type': 'object', 'properties': {
+        'value': {'type': 'array', 'items': _GROUP}, 'nextLink': {'type': 'string'}}},
+}
