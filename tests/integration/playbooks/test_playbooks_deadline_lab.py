@@ -8,6 +8,8 @@ One diagnose run of two checks (--tags ufw,nsg: the Run Command probe, then the 
 every Run Command without end (429, Retry-After 2 s), with aks_tunnel_diagnosis_deadline=10: the probe's retries stop
 at the deadline (the per-request budget alone would wait 300 s), the NSG check, not started by then, is UNKNOWN with
 "diagnosis deadline reached", and the report is written with the usual outcome (unknown, exit 2).
+Then, on the same lab, a Run Command that fails on one tunnel node: the other one still probes every kubelet (UFW OK)
+and the egress is UNKNOWN with the failed node's ARM message.
 The retry rules themselves: tests/unit/plugins/module_utils/test_diagnosis_deadline.py.
 """
 
@@ -24,7 +26,7 @@ playbook_lab = playbooks.playbook_lab  # the fixture: a lab per scenario and a r
 DEADLINE_S = 10
 
 
-def test_throttle_storm_longer_than_the_diagnosis_deadline_ends_unknown_with_a_report(playbook_lab):
+def test_storm_past_the_diagnosis_deadline_and_a_failed_run_command_end_unknown_with_a_report(playbook_lab):
     env = playbook_lab('healthy')
     env.admin('POST', 'faults', {'faults': [{'type': 'throttle', 'on': 'runcommand', 'count': None, 'retry_after': 2}]})
     run = env.play('diagnose', '--tags', 'ufw,nsg', '-e', 'aks_tunnel_diagnosis_deadline=%d' % DEADLINE_S)
@@ -48,3 +50,17 @@ def test_throttle_storm_longer_than_the_diagnosis_deadline_ends_unknown_with_a_r
     assert stats['throttled'] >= 1 and stats['duration_s'] < 60, stats
     # Causes outside --tags stay "not checked", not "deadline".
     assert findings['snat_exhaustion']['summary'].startswith('not checked in this run'), findings['snat_exhaustion']
+
+    # Same lab, the storm over: the Run Command on one tunnel node fails (runcommand_fail). The other tunnel node still probes
+    # every kubelet (no kubelet problem is missed), and the egress of the failed node is UNKNOWN, never OK.
+    tunnel_nodes = env.vars['aks_tunnel_lab']['tunnel_nodes']
+    env.admin('POST', 'faults', {'faults': [{'type': 'runcommand_fail', 'node': tunnel_nodes[0], 'count': 1,
+                                             'code': 'VMExtensionProvisioningError', 'message': 'lab: the run command failed'}]})
+    failed = env.play('diagnose', '--tags', 'ufw,egress')
+    env.admin('DELETE', 'faults')
+    statuses = dict((f['cause'], f) for f in failed.report['findings'])
+    assert statuses['ufw_blocks_10250']['status'] == 'ok', failed
+    egress = statuses['egress_ports_blocked']
+    assert egress['status'] == 'unknown' and 'egress could not be probed' in egress['summary'], egress
+    assert 'Failed to run the command on %s' % tunnel_nodes[0] in egress['summary'] and 'lab: the run command failed' in egress['summary']
+    assert failed.report['unknown'] == ['egress_ports_blocked'] and failed.rc == 2, failed
