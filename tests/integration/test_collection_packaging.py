@@ -2,7 +2,8 @@
 # Copyright (c) 2026 aks.tunnel contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The collection builds, installs, documents every plugin, and its filters work in a real playbook."""
+"""The collection builds, installs, documents every plugin, and its filters work in a real playbook; the tarball holds
+what runs a diagnosis and leaves the lab, the tests and the development files in the checkout (galaxy.yml build_ignore)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,17 @@ import glob
 import json
 import os
 import subprocess
-import sys
+import tarfile
 
 import pytest
 
-COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-BIN = os.path.dirname(sys.executable)
+from ansible_collections.aks.tunnel.tests.integration.collection_tarball import BIN, COLLECTION_ROOT, build_tarball
+
+# The installed collection: what runs a diagnosis and what its docs point users to.
+TOP_LEVEL = {'MANIFEST.json', 'FILES.json', 'README.md', 'requirements.txt', 'bindep.txt', 'changelogs', 'docs', 'meta', 'playbooks',
+             'plugins', 'rbac', 'roles', 'tests'}
+# Compressed tarball size bound (bytes): about 420 kB without the lab and the tests (1 MB with them, issue 18).
+MAX_TARBALL_BYTES = 600 * 1024
 
 pytestmark = pytest.mark.xdist_group('packaging')
 
@@ -28,14 +34,9 @@ def _run(args, **kwargs):
 
 @pytest.fixture(scope='module')
 def installed(tmp_path_factory):
-    """Build the tarball and install it into a fresh collections path; return that path."""
-    work = tmp_path_factory.mktemp('pkg')
-    build = _run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path', str(work), COLLECTION_ROOT])
-    assert build.returncode == 0, build.stdout + build.stderr
-    tarballs = glob.glob(str(work / 'aks-tunnel-*.tar.gz'))
-    assert len(tarballs) == 1, tarballs
-    dest = work / 'collections'
-    install = _run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '--force', '-p', str(dest), tarballs[0]])
+    """Install the tarball (built once per process, tests/integration/collection_tarball.py) into a fresh collections path."""
+    dest = tmp_path_factory.mktemp('pkg') / 'collections'
+    install = _run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '--force', '-p', str(dest), build_tarball()])
     assert install.returncode == 0, install.stdout + install.stderr
     assert (dest / 'ansible_collections' / 'aks' / 'tunnel' / 'MANIFEST.json').is_file()
     return dest
@@ -56,6 +57,28 @@ def test_tarball_leaves_out_development_files(installed):
     # The least-privilege roles ship with the collection (docs/usage.md, Permissions).
     assert {'rbac/README.md', 'rbac/azure/aks-tunnel-diagnose.json', 'rbac/azure/aks-tunnel-remediate.json',
             'rbac/kubernetes/aks-tunnel-diagnose.yaml', 'rbac/kubernetes/aks-tunnel-remediate.yaml'} <= names
+
+
+def test_tarball_keeps_the_lab_tests_and_development_files_in_the_checkout():
+    tarball = build_tarball()
+    with tarfile.open(tarball) as archive:
+        members = archive.getmembers()
+    names = {m.name for m in members}
+    assert {name.split('/')[0] for name in names} == TOP_LEVEL
+    # tests/: only what ansible-test sanity reads on an installed tree
+    files = {m.name for m in members if m.isfile()}
+    assert {n for n in files if n.startswith('tests/')} == {
+        'tests/config.yml', 'tests/sanity/ignore-2.19.txt'}
+    for dev_file in ('requirements-dev.txt', 'requirements-compat-min.txt', 'requirements-kubectl.txt', 'ansible.cfg', 'Makefile',
+                     'execution-environment.yml', 'scripts/setup.sh'):
+        assert dev_file not in names, dev_file
+    # what the docs send users of an installed collection to
+    assert {'requirements.txt', 'bindep.txt', 'meta/execution-environment.yml', 'meta/runtime.yml', 'docs/report.schema.json',
+            'docs/report.md', 'docs/usage.md', 'docs/execution-environment.md', 'docs/ci/github-actions.yml',
+            'docs/ci/azure-pipelines.yml', 'playbooks/diagnose.yml', 'playbooks/remediate.yml'} <= names
+    size = os.path.getsize(tarball)
+    assert size < MAX_TARBALL_BYTES, 'the tarball grew to %d bytes (bound %d): does galaxy.yml build_ignore still leave out the tests?' % (
+        size, MAX_TARBALL_BYTES)
 
 
 @pytest.mark.parametrize('kind, plugin_type', [('filter', 'filter'), ('modules', 'module')])

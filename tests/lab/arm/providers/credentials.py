@@ -26,8 +26,7 @@ from .containerservice import _cluster_or_404, render_cluster
 def list_cluster_user_credential(ctx, p):
     with ctx.state.lock:
         _cluster_or_404(ctx, p)
-        cluster = render_cluster(ctx.state)
-    kubeconfig = getattr(ctx.emulator, 'cluster_user_kubeconfig', None) or _placeholder(cluster)
+        kubeconfig = getattr(ctx.emulator, 'cluster_user_kubeconfig', None) or _placeholder(render_cluster(ctx.state))
     value = base64.b64encode(kubeconfig.encode('utf-8')).decode('ascii')
     return Response(200, {'kubeconfigs': [{'name': 'clusterUser', 'value': value}]})
 
