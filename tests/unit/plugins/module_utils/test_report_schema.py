@@ -63,12 +63,16 @@ def test_schema_is_valid_draft_2020_12_and_matches_the_registry():
 
 
 @pytest.mark.parametrize('path', SAMPLES, ids=[os.path.basename(p) for p in SAMPLES])
-def test_real_reports_and_their_rebuilds_validate(path):
+def test_real_reports_rebuilt_by_the_engine_validate(path):
+    """A real report's findings through build_report: the same findings (causes added to the registry since the sample
+    was written are unknown, not checked), and the result validates."""
     sample = _load(path)
-    assert _errors(sample) == []
     rebuilt = r.build_report(sample['cluster'], copy.deepcopy(sample['findings']), sample['stats'], generated_at=sample['generated_at'])
-    assert rebuilt == sample
     assert _errors(rebuilt) == []
+    assert [f for f in rebuilt['findings'] if f['cause'] in {s['cause'] for s in sample['findings']}] == sample['findings']
+    assert (rebuilt['outcome'], rebuilt['problems']) == (sample['outcome'], sample['problems'])
+    if [f['cause'] for f in sample['findings']] == list(CAUSE_IDS):
+        assert _errors(sample) == []
 
 
 def test_samples_cover_a_problem_with_a_remediation_for_every_cause_they_claim():
@@ -117,12 +121,14 @@ def test_all_ok_validates():
     (lambda rep: rep.update(outcome='fine'), "'fine' is not one of"),
     (lambda rep: rep.update(outcome='ok'), 'problems: '),               # ok with problems listed
     (lambda rep: rep.update(error='boom'), "'boom' is not of type 'null'"),
-    (lambda rep: rep['findings'].reverse(), "'network_path_blocks_10250' was expected"),
+    (lambda rep: rep['findings'].reverse(), 'was expected'),
     (lambda rep: rep['findings'][0].update(extra=True), 'Additional properties are not allowed'),
     (lambda rep: rep['stats'].pop('arm_calls'), "'arm_calls' is a required property"),
 ])
 def test_schema_rejects_what_the_contract_forbids(change, message):
-    report = copy.deepcopy(_load(SAMPLES[0]))
+    sample = _load(SAMPLES[0])
+    report = r.build_report(sample['cluster'], sample['findings'], sample['stats'], generated_at=sample['generated_at'])
+    assert _errors(report) == []
     change(report)
     errors = _errors(report)
     assert any(message in e for e in errors), errors
