@@ -326,6 +326,19 @@ def install_run_command(api_client, transport):
     return api_client
 
 
+def clone_client(api_client, retry_deadline):
+    """A second ApiClient on the same server and credential (and run command transport), counted with its own retry deadline
+    (kubelet_apiserver_probe's proxy client: no retries)."""
+    from kubernetes import client  # pylint: disable=import-outside-toplevel
+    clone = client.ApiClient(api_client.configuration)
+    clone.aks_tunnel_timeout = getattr(api_client, 'aks_tunnel_timeout', 30)
+    transport = getattr(api_client, 'aks_tunnel_run_command', None)
+    if transport is not None:
+        install_run_command(clone, transport)
+    _kube.count_requests(clone, retry_deadline=retry_deadline)
+    return clone
+
+
 # --------------------------------------------------------------------------- the whole path
 
 class KubeAccess:

@@ -36,6 +36,10 @@ class AksTunnelModule:
         if kube:
             spec.update(_kube.KUBE_AUTH_ARGSPEC)
             spec.update(_kube_access.KUBE_ACCESS_ARGSPEC)
+            if not azure:
+                # the Azure options of a Kubernetes-only module: its Kubernetes access through ARM (issue 16); the Azure SDK is
+                # needed only then
+                spec.update(_azure.AZURE_AUTH_ARGSPEC)
         kwargs.setdefault('supports_check_mode', True)
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
@@ -94,6 +98,19 @@ class AksTunnelModule:
             return cluster['resource_group'], cluster['name']
         return None
 
+    def _azure_usable(self):
+        """Whether Kubernetes access through ARM can be tried: the Azure SDK is there and the Azure settings resolve (a
+        Kubernetes-only module without Azure settings keeps using ~/.kube/config, as before)."""
+        if not _azure.HAS_AZURE_SDK:
+            return False
+        if self._has_azure or self.params.get('kube_access') in ('arm', 'run_command'):
+            return True
+        try:
+            _azure.resolve_settings(self.params)
+        except _azure.AzureConfigError:
+            return False
+        return True
+
     def _entra_token(self, scope):
         """An access token for `scope` from the module's azure-identity credential (the Entra path of issue 16)."""
         credential = _azure.build_credential(self.azure.settings, self.timeout)
@@ -111,7 +128,7 @@ class AksTunnelModule:
             return self._kube, None
         target = self._aks_target()
         try:
-            mode = _kube_access.choose_mode(self.params, arm_possible=self._has_azure and target is not None)
+            mode = _kube_access.choose_mode(self.params, arm_possible=target is not None and self._azure_usable())
             if mode == 'kubeconfig':
                 self._kube = _kube.build_api_client(self.params, timeout=self.timeout)
             else:

@@ -63,9 +63,10 @@ extends_documentation_fragment:
   - aks.tunnel.cluster.MODEL
   - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.kubernetes
+  - aks.tunnel.azure
   - aks.tunnel.attributes
   - aks.tunnel.attributes.INFO_MODULE
-  - aks.tunnel.attributes.ACTIONGROUP_KUBERNETES
+  - aks.tunnel.attributes.ACTIONGROUP_AZURE_AND_KUBERNETES
 notes:
   - Kubernetes RBAC - C(get)/C(list) on pods, deployments and configmaps in O(namespace), C(list) on events in C(default),
     C(get)/C(list) on nodes, and C(get)/C(list) on C(pods.metrics.k8s.io) and C(nodes.metrics.k8s.io) (optional).

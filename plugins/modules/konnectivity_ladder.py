@@ -103,8 +103,9 @@ extends_documentation_fragment:
   - aks.tunnel.cluster.MODEL
   - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.kubernetes
+  - aks.tunnel.azure
   - aks.tunnel.attributes
-  - aks.tunnel.attributes.ACTIONGROUP_KUBERNETES
+  - aks.tunnel.attributes.ACTIONGROUP_AZURE_AND_KUBERNETES
 attributes:
   check_mode:
     support: full

@@ -66,9 +66,10 @@ extends_documentation_fragment:
   - aks.tunnel.cluster.MODEL
   - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.kubernetes
+  - aks.tunnel.azure
   - aks.tunnel.attributes
   - aks.tunnel.attributes.INFO_MODULE
-  - aks.tunnel.attributes.ACTIONGROUP_KUBERNETES
+  - aks.tunnel.attributes.ACTIONGROUP_AZURE_AND_KUBERNETES
 notes:
   - Kubernetes RBAC - C(get) on C(nodes/proxy), and C(list) on nodes unless O(cluster_model) is given. B(C(nodes/proxy) is
     powerful) - it reaches the kubelet API of every node, which on some Kubernetes versions includes running commands in
@@ -194,6 +195,7 @@ import time
 from ansible_collections.aks.tunnel.plugins.module_utils import _apiserver_probe
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _kube
+from ansible_collections.aks.tunnel.plugins.module_utils import _kube_access
 from ansible_collections.aks.tunnel.plugins.module_utils import _retry
 from ansible_collections.aks.tunnel.plugins.module_utils._counter import PROCESS_RETRY_STATS
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
@@ -238,10 +240,13 @@ def node_proxy(module, concurrency):
     the dial error, the answer we want), a connection pool as large as the concurrency."""
     from kubernetes import client  # pylint: disable=import-outside-toplevel
     deadline = getattr(module.kube, 'aks_tunnel_retry_deadline', None)
-    try:
-        api_client = _kube.build_api_client(dict(module.params, api_retry_deadline=0), timeout=module.timeout)
-    except _kube.KubeConfigError as exc:
-        module.fail('Kubernetes authentication settings: %s' % exc)
+    if module.kube_access is not None:  # reached through ARM (issue 16): the same credential / run command, no retries
+        api_client = _kube_access.clone_client(module.kube, 0)
+    else:
+        try:
+            api_client = _kube.build_api_client(dict(module.params, api_retry_deadline=0), timeout=module.timeout)
+        except _kube.KubeConfigError as exc:
+            module.fail('Kubernetes authentication settings: %s' % exc)
     if deadline is not None:
         _retry.note_active_deadline(deadline)  # the error hints name the user's retry deadline, not this client's 0
     api_client.rest_client.pool_manager.connection_pool_kw['maxsize'] = max(concurrency, 1)

@@ -42,8 +42,9 @@ options:
 extends_documentation_fragment:
   - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.kubernetes
+  - aks.tunnel.azure
   - aks.tunnel.attributes
-  - aks.tunnel.attributes.ACTIONGROUP_KUBERNETES
+  - aks.tunnel.attributes.ACTIONGROUP_AZURE_AND_KUBERNETES
 attributes:
   check_mode:
     support: full

@@ -35,6 +35,12 @@ RUNCOMMAND = 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runComma
 # The network path check (network_path_info): two POST operations that only read, but are actions, not */read.
 ADMIN_RULES = 'Microsoft.Network/virtualNetworks/listNetworkManagerEffectiveSecurityAdminRules/action'
 EFFECTIVE_ROUTES = 'Microsoft.Network/networkInterfaces/effectiveRouteTable/action'
+# Kubernetes access without a kubeconfig (issue 16): opt-in, in rbac/azure/aks-tunnel-kube-access.json (the admin credential
+# only when asked for: kube_credential admin).
+USER_CREDENTIAL = 'Microsoft.ContainerService/managedClusters/listClusterUserCredential/action'
+ADMIN_CREDENTIAL = 'Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action'
+AKS_RUNCOMMAND = 'Microsoft.ContainerService/managedClusters/runCommand/action'
+AZURE_OPT_IN = {USER_CREDENTIAL: 'kube-access', AKS_RUNCOMMAND: 'kube-access', ADMIN_CREDENTIAL: None}
 # Operations on the NetworkManagementClient itself (no operations group): (CLIENT, method).
 CLIENT = 'client'
 CLIENT_OPERATIONS = frozenset(('list_network_manager_effective_security_admin_rules',))
@@ -43,6 +49,9 @@ CLIENT_OPERATIONS = frozenset(('list_network_manager_effective_security_admin_ru
 AZURE_SDK_ACTIONS = {
     ('managed_clusters', 'get'): 'Microsoft.ContainerService/managedClusters/read',
     ('managed_clusters', 'begin_create_or_update'): 'Microsoft.ContainerService/managedClusters/write',
+    ('managed_clusters', 'list_cluster_user_credentials'): USER_CREDENTIAL,
+    ('managed_clusters', 'list_cluster_admin_credentials'): ADMIN_CREDENTIAL,
+    ('managed_clusters', 'begin_run_command'): AKS_RUNCOMMAND,
     ('virtual_machine_scale_sets', 'list'): 'Microsoft.Compute/virtualMachineScaleSets/read',
     ('virtual_machine_scale_set_vms', 'list'): 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read',
     ('virtual_machine_scale_set_vms', 'begin_run_command'): RUNCOMMAND,
@@ -188,10 +197,19 @@ def test_azure_remediate_is_read_plus_exactly_the_non_read_actions_called():
     called = {AZURE_SDK_ACTIONS[key] for key in azure_calls()}
     actions = azure_role('remediate')['Actions']
     assert len(actions) == len(set(actions))
-    assert set(actions) == {'*/read'} | {action for action in called if not action.endswith('/read')}
+    assert set(actions) == {'*/read'} | {action for action in called if not action.endswith('/read') and action not in AZURE_OPT_IN}
     assert set(azure_role('diagnose')['Actions']) <= set(actions)
     reader = arm_auth.Principal('x', 'y', 'z', ['*/read'], [])
     assert all(reader.allowed(action) for action in called if action.endswith('/read'))
+
+
+def test_azure_kube_access_role_is_exactly_the_opt_in_actions_called():
+    role = azure_role('kube-access')
+    called = {AZURE_SDK_ACTIONS[key] for key in azure_calls()}
+    assert set(AZURE_OPT_IN) <= called
+    assert role['Actions'] == sorted(action for action, name in AZURE_OPT_IN.items() if name == 'kube-access')
+    assert role['IsCustom'] is True and role['NotActions'] == [] and role['DataActions'] == []
+    assert 'cluster admin' in role['Description'] and arm_auth.role_definition_actions(role) == (role['Actions'], [])
 
 
 def _kube_needed(include):

@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Kubernetes access from the Azure identity (issue 16), real modules against the lab, no kubeconfig given.
+
+entra-only: local accounts disabled; the module gets the user credential (kubelogin's exec kubeconfig) from ARM and an Entra
+token for the AKS server application from its own service principal; the admin credential is refused and the model degrades.
+private-cluster: the credential's API server cannot be reached from here; every Kubernetes request runs as kubectl --raw
+inside the cluster through managedClusters/runCommand (the ARM emulator runs the real kubectl against the Kubernetes emulator).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('kube_access_lab')]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LOCAL_ACCOUNTS_DISABLED = 'Getting static credential is not allowed because this cluster is set to disable local accounts.'
+
+
+def _helpers():
+    """Lab and run_playbook of tests/integration/modules_network/test_network_modules_lab.py."""
+    path = os.path.join(HERE, '..', 'modules_network', 'test_network_modules_lab.py')
+    spec = importlib.util.spec_from_file_location('aks_tunnel_network_modules_lab_helpers_ka', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_HELPERS = _helpers()
+
+# No kubeconfig anywhere: the Azure options only (HOME points to an empty directory, so no ~/.kube/config either).
+PLAYBOOK = '''
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/aks.tunnel.azure: "{{ aks_tunnel_azure_auth }}"
+  tasks:
+    - name: Cluster model through the Azure identity
+      aks.tunnel.aks_cluster_info:
+        resource_group: "{{ aks_tunnel_resource_group }}"
+        name: "{{ aks_tunnel_cluster_name }}"
+      register: info
+    - name: The agent pods through the same path (a Kubernetes module given the model)
+      aks.tunnel.konnectivity_agent_info:
+        cluster_model: "{{ info }}"
+      register: agents
+    - name: The admin credential, asked for explicitly
+      aks.tunnel.aks_cluster_info:
+        resource_group: "{{ aks_tunnel_resource_group }}"
+        name: "{{ aks_tunnel_cluster_name }}"
+        kube_access: arm
+        kube_credential: admin
+        api_retry_deadline: 0
+      register: admin
+    - name: Dump
+      ansible.builtin.copy:
+        dest: "{{ out }}"
+        content: "{{ {'info': info, 'agents': agents, 'admin': admin} | to_json }}"
+'''
+
+
+@pytest.fixture(scope='module')
+def lab_factory(tmp_path_factory):
+    labs = {}
+
+    def make(scenario):
+        if scenario not in labs:
+            labs[scenario] = _HELPERS.Lab(scenario, tmp_path_factory.mktemp('lab-' + scenario))
+        return labs[scenario]
+
+    yield make
+    for lab in labs.values():
+        lab.down()
+
+
+def _run(lab, tmp_path, monkeypatch):
+    home = tmp_path / 'home'
+    home.mkdir()
+    monkeypatch.setenv('HOME', str(home))
+    for name in ('K8S_AUTH_KUBECONFIG', 'KUBECONFIG'):
+        monkeypatch.delenv(name, raising=False)
+    return _HELPERS.run_playbook(tmp_path, PLAYBOOK, lab.vars_file, {})
+
+
+def _journal(lab, fragment):
+    return [e for e in lab.admin('GET', 'journal?since=0')['value'] if fragment in e['path']]
+
+
+def test_entra_only_cluster_is_read_with_an_entra_token_and_the_admin_credential_is_refused(lab_factory, tmp_path, monkeypatch):
+    lab = lab_factory('entra-only')
+    data = _run(lab, tmp_path, monkeypatch)
+    info, agents, admin = data['info'], data['agents'], data['admin']
+    assert info['kubernetes_read'] is True and 'kubernetes_error' not in info
+    assert info['kube_access']['mode'] == 'arm' and info['kube_access']['entra'] is True
+    assert sorted(n['name'] for n in info['nodes']) == ['aks-nodepool1-64844604-vmss000000', 'aks-nodepool1-64844604-vmss000001',
+                                                         'aks-user1-64844604-vmss000000']
+    assert all(n['ready'] for n in info['nodes']) and info['tunnel']['component'] == 'konnectivity' and len(info['tunnel']['pods']) == 2
+    assert agents['finding']['status'] == 'ok' and len(agents['pods']) == 2
+    # the admin credential of a cluster without local accounts: AKS's error, and a model from Azure alone
+    assert admin['kubernetes_read'] is False and admin['nodes'] and admin['tunnel']['component'] is None
+    assert admin['kubernetes_error'].endswith('BadRequest: ' + LOCAL_ACCOUNTS_DISABLED)
+    assert _journal(lab, '/listClusterAdminCredential')[-1]['status'] == 400
+    # the token never reached ARM: only the credential and the reads went there
+    assert not _journal(lab, '/runCommand')
+
+
+def test_private_cluster_is_read_through_the_run_command(lab_factory, tmp_path, monkeypatch):
+    lab = lab_factory('private-cluster')
+    data = _run(lab, tmp_path, monkeypatch)
+    info, agents, admin = data['info'], data['agents'], data['admin']
+    assert info['kubernetes_read'] is True and info['cluster']['private_cluster'] is True
+    assert info['kube_access']['mode'] == 'run_command' and 'not reachable from here' in info['kube_access']['notes'][-1]
+    assert len(info['nodes']) == 3 and all(n['ready'] for n in info['nodes'])
+    assert info['tunnel']['component'] == 'konnectivity' and len(info['tunnel']['pods']) == 2
+    assert agents['finding']['status'] == 'ok' and len(agents['pods']) == 2
+    # kube_access arm is asked for explicitly: no switch to the run command, the unreachable API server is the reason
+    assert admin['kubernetes_read'] is False and 'Connection refused' in admin['kubernetes_error']
+    runs = _journal(lab, '/runCommand')
+    assert runs and all(e['status'] == 202 for e in runs)
+    # every Kubernetes request of the first two tasks was one run command
+    assert info['api_calls']['kube'] + agents['api_calls']['kube'] == len(runs)
