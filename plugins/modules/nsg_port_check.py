@@ -21,6 +21,11 @@ description:
   - Returns per-NSG verdicts, the blocking rules (NSG, name, priority, direction and the nodes they cut off) and
     the C(nsg_blocks_10250) and C(egress_ports_blocked) findings. Verdicts the engine cannot decide (unknown
     service tags, application security groups) are C(unknown) with the reason. Never changes anything.
+  - With API Server VNet Integration, also evaluates the flows the API server subnet (C(apiServerAccessProfile.subnetId))
+    needs - every node to the subnet on TCP 443 and 4443 (node NIC and subnet NSGs outbound, the API server subnet's NSG
+    inbound) and C(AzureLoadBalancer) (168.63.129.16) to it on TCP 9988 - to a representative address of the subnet (its .4),
+    and returns the C(apiserver_subnet_ports_blocked) finding (C(not_applicable) without VNet integration, C(unknown) when
+    the subnet or its NSG cannot be read) with the exact C(az network nsg rule create) to add for each blocked flow.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
   port:
@@ -64,6 +69,8 @@ notes:
     one request per distinct NSG.
   - Kubernetes RBAC - C(list) on nodes and on pods in C(kube-system) (not needed with O(source_nodes) or O(cluster_model)).
   - Azure platform traffic and NSG flows between two IPs of the same node are not evaluated.
+  - API Server VNet Integration - C(Microsoft.Network/virtualNetworks/subnets/read) on the API server subnet and
+    C(Microsoft.Network/networkSecurityGroups/read) on its NSG (in the Reader role).
 '''
 
 EXAMPLES = r'''
@@ -126,10 +133,19 @@ egress_finding:
   sample: {cause: egress_ports_blocked, status: ok, summary: no NSG blocks the tunnel egress (TCP 443) to the API server,
            affected_nodes: [], evidence: [], remediation: {}}
 findings:
-  description: Both findings, kubelet path first.
+  description: The kubelet path, egress and API server subnet (C(apiserver_subnet_ports_blocked)) findings, in that order.
   returned: success
   type: list
   elements: dict
+apiserver_subnet:
+  description:
+    - API Server VNet Integration - the API server subnet (id, prefix, NSG, the address the flows were evaluated to) and every
+      flow (C(source) nodes or AzureLoadBalancer, C(port), C(access), deciding C(rule), C(priority), C(nsg), C(reason));
+      C(blocked) and C(unknown) list the flows denied or undecided. Null without VNet integration or when it was not read.
+  returned: success
+  type: dict
+  sample: {apiserver_subnet: {prefix: 10.225.0.0/28, address: 10.225.0.4, nsg_id: /subscriptions/.../apiserver-nsg},
+           flows: [{source: nodes, port: 4443, access: Deny, rule: deny-4443, priority: 200}], blocked: [], unknown: []}
 blocking_rules:
   description: Rules that deny a checked flow, with the nodes they cut off.
   returned: success
@@ -205,6 +221,7 @@ api_calls:
 import socket
 import threading
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _apiserver_subnet
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _nsg_check
@@ -230,6 +247,41 @@ def resolve_host(host, timeout=3.0):
     thread.start()
     thread.join(timeout)
     return found[0] if found else None
+
+
+def apiserver_subnet_check(module, model, nsgs):
+    """API Server VNet Integration: (the apiserver_subnet_ports_blocked finding, the flows evaluated or None).
+
+    Reads the API server subnet and its NSG; a read that fails makes only this cause UNKNOWN (the kubelet and egress
+    verdicts stand).
+    """
+    cluster = model['cluster']
+    if not cluster.get('vnet_integration'):
+        return _apiserver_subnet.finding(None, False), None
+    tunnel = _apiserver_subnet.tunnel_remains(cluster.get('network_plugin'), cluster.get('network_plugin_mode'))
+    subnet_id = cluster.get('apiserver_subnet_id')
+    parsed = _cluster_model.parse_resource_id(subnet_id) or {}
+    if not subnet_id or len(parsed.get('names') or []) < 2:
+        return _apiserver_subnet.finding(None, True, tunnel), None
+    try:
+        subnet = _cluster_model.as_dict(module.azure.network.subnets.get(parsed['resource_group'], parsed['names'][0], parsed['names'][1]))
+        nsg_id = ((subnet.get('properties') or {}).get('networkSecurityGroup') or {}).get('id')
+        if nsg_id and nsg_id.lower() not in nsgs:
+            nsgs.update(_cluster_model.fetch_nsgs(module.azure.network, [nsg_id]))
+    except Exception as exc:  # pylint: disable=broad-except  # any SDK error: this cause is UNKNOWN, the others stand
+        reason = 'cannot read the API server subnet %s or its NSG: %s' % (subnet_id, str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+        found = _apiserver_subnet.finding(None, True, tunnel)
+        found.update(summary=reason, evidence=[reason] + found['evidence'][1:])
+        return found, None
+    prefixes = sorted(set(n['subnet_prefix'] for n in model['nodes'] if n.get('subnet_prefix')))
+    try:
+        result = _apiserver_subnet.check_flows(model, subnet, nsgs)
+    except (_apiserver_subnet.ApiserverSubnetError, ValueError) as exc:
+        reason = 'cannot evaluate the API server subnet paths: %s' % exc
+        found = _apiserver_subnet.finding(None, True, tunnel)
+        found.update(summary=reason, evidence=[reason])
+        return found, None
+    return _apiserver_subnet.finding(result, True, tunnel, prefixes), result
 
 
 def main():
@@ -273,7 +325,9 @@ def main():
     finding = _nsg_check.kubelet_finding(result, sources, port=params['port'])
     egress_finding = _nsg_check.egress_finding(result, tunnel if tunnel['component'] is not None else {'egress': []},
                                                checked=params['check_egress'])
-    module.exit(changed=False, finding=finding, egress_finding=egress_finding, findings=[finding, egress_finding],
+    apiserver_finding, apiserver_result = apiserver_subnet_check(module, model, nsgs)
+    module.exit(changed=False, finding=finding, egress_finding=egress_finding, findings=[finding, egress_finding, apiserver_finding],
+                apiserver_subnet=apiserver_result,
                 blocking_rules=result['blocking_rules'], nsgs=result['nsgs'], paths=result['paths'],
                 unknown_nodes=result['unknown_nodes'], egress=result['egress'], source_nodes=[n['name'] for n in sources],
                 evaluations=result['evaluations'], api_server_ip=api_ip)

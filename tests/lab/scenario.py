@@ -25,7 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIO_DIR = os.path.join(HERE, 'scenarios')
 SCHEMA_PATH = os.path.join(HERE, 'scenario.schema.json')
 CAUSES = ('nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250', 'egress_ports_blocked',
-          'snat_exhaustion', 'konnectivity_agent_scaling', 'nft_blocks_10250', 'kubelet_not_serving', 'network_path_blocks_10250')
+          'snat_exhaustion', 'konnectivity_agent_scaling', 'nft_blocks_10250', 'kubelet_not_serving', 'network_path_blocks_10250',
+          'apiserver_subnet_ports_blocked')
 TUNNEL_KINDS = {'konnectivity': 'konnectivity', 'tunnel-front': 'tunnelfront', 'aks-link': 'aks-link'}
 LAB_CLIENT = {'client_id': '5a1b0c2d-0000-4000-8000-00000000c0de', 'client_secret': 'lab-contributor-secret', 'role': 'contributor'}
 LAB_READONLY_CLIENT = {'client_id': '5a1b0c2d-0000-4000-8000-0000000000ad', 'client_secret': 'lab-reader-secret', 'role': 'reader'}

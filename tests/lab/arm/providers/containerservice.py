@@ -16,6 +16,7 @@ import copy
 import math
 
 from ..common import ArmError, Response, etag_matches, not_found, stable_uuid
+from . import apiserver_subnet
 
 TYPE = 'Microsoft.ContainerService/managedClusters'
 
@@ -81,6 +82,7 @@ def render_cluster(state):
         },
         'apiServerAccessProfile': {'enablePrivateCluster': private, 'enableVnetIntegration': cp['enable_vnet_integration']},
     }
+    apiserver_subnet.cluster_properties(state, props)  # apiServerAccessProfile.subnetId (issue 16)
     net = props['networkProfile']
     if cp['network_plugin'] == 'azure' and cp['network_plugin_mode']:
         net['networkPluginMode'] = cp['network_plugin_mode']

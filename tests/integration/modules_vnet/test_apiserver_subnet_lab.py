@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""apiserver-vnet-integration-nsg-blocks-4443 (issue 16): nsg_port_check evaluates the API server subnet's NSG paths."""
+
+from __future__ import annotations
+
+from ansible_collections.aks.tunnel.tests.integration.modules_konnectivity.playbook_runner import run_playbook
+from ansible_collections.aks.tunnel.tests.lab.swagger import SwaggerSchemas
+
+
+def test_apiserver_subnet_nsg_blocking_4443_is_found(arm_lab, tmp_path):
+    lab = arm_lab('apiserver-vnet-integration-nsg-blocks-4443')
+    nodes = sorted(n['name'] for n in lab.state.topology['nodes'])
+    check = dict(lab.reader, source_nodes=[nodes[0]], check_egress=False)
+    results = run_playbook(tmp_path, [{'aks.tunnel.nsg_port_check': check, 'register': 'check'}])
+    result = results['check']
+    [kubelet, _egress, finding] = result['findings']
+    assert kubelet['cause'] == 'nsg_blocks_10250' and kubelet['status'] == 'ok'
+    assert (finding['cause'], finding['status']) == ('apiserver_subnet_ports_blocked', 'problem'), finding
+    assert finding['affected_nodes'] == nodes
+    assert "'deny-4443-from-vnet' (priority 200) in NSG apiserver-nsg" in finding['summary'] and 'TCP 4443' in finding['summary']
+    assert any('CNI Overlay' in line for line in finding['evidence']), finding['evidence']
+    subnet = result['apiserver_subnet']
+    assert (subnet['apiserver_subnet']['prefix'], subnet['apiserver_subnet']['address']) == ('10.241.0.0/28', '10.241.0.4')
+    assert sorted((f['source'], f['port'], f['access']) for f in subnet['flows']) == [
+        ('AzureLoadBalancer', 9988, 'Allow'), ('nodes', 443, 'Allow'), ('nodes', 4443, 'Deny')]
+    [command] = finding['remediation']['commands']
+    assert command.startswith('az network nsg rule create -g rg-aks-lab --nsg-name apiserver-nsg -n allow-apiserver-4443 --priority <below 200>')
+    assert '--direction Inbound' in command and '--destination-address-prefixes 10.241.0.0/28 --destination-port-ranges 4443' in command
+    assert finding['remediation']['blocked_flows'] == [{'source': 'nodes', 'port': 4443, 'nsg': subnet['flows'][1]['nsg'], 'rule': 'deny-4443-from-vnet',
+                                                        'priority': 200, 'position': 'destination_subnet'}]
+    # the managed cluster names the subnet, which answers as the swagger says
+    schemas = SwaggerSchemas()
+    entries = [e for e in lab.journal() if e['spec'] == ['network', 'Subnets_Get'] and 'aks-apiserver-subnet' in e['path']]
+    assert [e['status'] for e in entries] == [200]
+    for entry in entries:
+        schemas.validate_journal_entry(entry)
