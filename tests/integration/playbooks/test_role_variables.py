@@ -30,6 +30,8 @@ KUBECONFIG = {'apiVersion': 'v1', 'kind': 'Config', 'current-context': 'c',
               'clusters': [{'name': 'c', 'cluster': {'server': 'https://127.0.0.1:9'}}],
               'users': [{'name': 'u', 'user': {'token': 't'}}], 'contexts': [{'name': 'c', 'context': {'cluster': 'c', 'user': 'u'}}]}
 
+SYMPTOM = 'Error from server: error dialing backend: dial tcp 10.240.0.5:10250: i/o timeout'
+
 PLAY = """
 - name: A play of the user's own that embeds the diagnosis
   hosts: all
@@ -59,6 +61,9 @@ def run(tmp_path_factory):
                                aks_tunnel_subscription_id='sub-from-variable'),
         'play_defaults': dict(common, aks_tunnel_kubeconfig=str(kubeconfig)),
         'no_cluster': {k: v for k, v in common.items() if k != 'aks_tunnel_cluster_name'},
+        # what `-e "aks_tunnel_symptom=Error from server: ..."` delivers, and what the JSON form delivers
+        'symptom_word': dict(common, aks_tunnel_kubeconfig='/nonexistent', aks_tunnel_symptom='Error'),
+        'symptom_text': dict(common, aks_tunnel_kubeconfig='/nonexistent', aks_tunnel_symptom=SYMPTOM),
     }
     for name, host_vars in hosts.items():
         host_vars['aks_tunnel_report_dir'] = str(work / ('report-' + name))
@@ -68,7 +73,7 @@ def run(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(('AZURE_', 'K8S_AUTH_'))}
     env.update(ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_CONFIG=str(work / 'ansible.cfg'), ANSIBLE_NOCOLOR='1', HOME=str(work),
                PYTHONDONTWRITEBYTECODE='1', AKS_TUNNEL_API_RETRY_DEADLINE='0')
-    proc = subprocess.run([ansible_playbook(), '-i', str(work / 'inventory.yml'), str(work / 'play.yml'), '--forks', '4', '-vvv'], cwd=str(work),
+    proc = subprocess.run([ansible_playbook(), '-i', str(work / 'inventory.yml'), str(work / 'play.yml'), '--forks', '6', '-vvv'], cwd=str(work),
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
     return Output(proc.stdout, str(kubeconfig))
 
@@ -120,3 +125,20 @@ def test_missing_cluster_name_fails_in_one_line(run):
     assert re.search(r"\[ERROR\]: Task failed: Action failed: Missing aks_tunnel_cluster_name: name the cluster with "
                      r"-e aks_tunnel_cluster_name=NAME -e aks_tunnel_resource_group=RG", run), run[-6000:]
     assert 'argument_spec_data' not in run
+
+
+def _debug_msg(output, host, task):
+    """The msg list a debug task printed for the host (the task's header line starts the section)."""
+    section = output.split('TASK [aks.tunnel.diagnose : %s' % task, 1)[1]
+    match = re.search(r'ok: \[%s\] => ' % host, section)
+    assert match, section[:4000]
+    result, _end = json.JSONDecoder().raw_decode(section, match.end())
+    return result['msg']
+
+
+def test_symptom_received_is_echoed_with_a_hint_when_one_word_arrived(run):
+    word = _debug_msg(run, 'symptom_word', 'Show what the symptom points to')
+    assert word[0].startswith('Symptom received: "Error" (one word: text with spaces and colons needs -e \'{"aks_tunnel_symptom": "..."}\'')
+    text = _debug_msg(run, 'symptom_text', 'Show what the symptom points to')
+    assert text[0] == 'Symptom received: "%s"' % SYMPTOM
+    assert text[1] == 'Symptom classified:'
