@@ -185,14 +185,17 @@ def _cert_identity(conn):
 
 def entra_users(entries):
     """app id (lower) -> lab user, from kube.entra_users: [{client_id, name?, role, rbac?}]; `rbac` is a list of
-    Role/ClusterRole documents or the name of a shipped set (diagnose, remediate)."""
+    Role/ClusterRole documents, or names of shipped sets (rbac/kubernetes/aks-tunnel-<name>.yaml: diagnose, remediate, ...)."""
     users = {}
     for entry in entries:
         if not isinstance(entry, dict) or not entry.get('client_id') or entry.get('role') not in ('admin', 'readonly', 'none', 'rbac'):
             raise KubeLabError('kube.entra_users entries need client_id and role admin, readonly, none or rbac: %r' % (entry,))
         user = {'name': entry.get('name') or entry['client_id'], 'role': entry['role'], 'entra': True}
         if entry['role'] == 'rbac':
-            documents = rbac.shipped(entry['rbac']) if isinstance(entry.get('rbac'), str) else entry.get('rbac')
+            documents = entry.get('rbac')
+            names = [documents] if isinstance(documents, str) else documents
+            if isinstance(names, list) and names and all(isinstance(name, str) for name in names):
+                documents = [doc for name in names for doc in rbac.shipped(name)]
             try:
                 rbac.check_documents(documents, 'kube.entra_users %s rbac' % user['name'])
             except rbac.RbacError as exc:
