@@ -21,7 +21,7 @@ options:
       - V(credential_file) reads the O(profile) section of C(~/.azure/credentials).
       - V(msi) uses the managed identity of the machine running Ansible (O(client_id) selects a
         user-assigned identity).
-      - V(cli) uses the Azure CLI login (C(az login)).
+      - V(cli) uses the Azure CLI login (C(az login)) and, without O(subscription_id), its current subscription.
     type: str
     choices: [auto, cli, credential_file, env, msi]
     default: auto
@@ -33,7 +33,12 @@ options:
   subscription_id:
     description:
       - Subscription that holds the AKS cluster.
-      - Can also be set with the E(AZURE_SUBSCRIPTION_ID) environment variable.
+      - Can also be set with the E(AZURE_SUBSCRIPTION_ID) environment variable; in the roles and playbooks, with the
+        variable C(aks_tunnel_subscription_id).
+      - When none is given and the credentials are the Azure CLI login, the CLI's current subscription is used, as C(az)
+        does (the C(isDefault) subscription of the active cloud in C($AZURE_CONFIG_DIR/azureProfile.json), default
+        C(~/.azure); what C(az account show) prints). The module result says which subscription was used and where it came
+        from (C(azure_subscription)).
     type: str
   client_id:
     description:

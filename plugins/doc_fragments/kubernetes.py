@@ -14,7 +14,8 @@ options:
   kubeconfig:
     description:
       - Path to a kubeconfig file. When neither this nor O(host) is given, C(~/.kube/config) is used.
-      - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
+      - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable; in the roles and playbooks, with the variable
+        C(aks_tunnel_kubeconfig) (or C(aks_tunnel_kube_auth), a dict of these options).
     type: path
   context:
     description:

@@ -207,6 +207,19 @@ kube_access:
     entra: {description: "Whether the token came from Microsoft Entra ID for the AKS server application.", type: bool, returned: always}
     notes: {description: "What was done and why.", type: list, elements: str, returned: always}
   sample: {mode: run_command, credential: user, entra: true, notes: ["user credential of rg-aks/aks from ARM"]}
+azure_subscription:
+  description:
+    - The subscription the task used and where it came from - the O(subscription_id) option, E(AZURE_SUBSCRIPTION_ID), the
+      credentials file, or the Azure CLI's current subscription (C(az account show)) when nothing else names one.
+  returned: when Azure was used
+  type: dict
+  contains:
+    id: {description: "Subscription id.", type: str, returned: always}
+    name: {description: "Subscription name (known from the Azure CLI profile only).", type: str, returned: always}
+    source: {description: "Where the subscription came from.", type: str, returned: always}
+    auth: {description: "Where the credentials came from.", type: str, returned: always}
+  sample: {id: 00000000-0000-0000-0000-000000000000, name: Production, source: "the Azure CLI's current subscription (az account show,
+           /home/me/.azure/azureProfile.json)", auth: Azure CLI login}
 api_calls:
   description:
     - HTTP requests the task sent, also when it failed. C(arm) counts every request to Azure Resource Manager (retries,
