@@ -512,4 +512,6 @@ def describe_azure_error(exc, doing, retry_deadline=None, hint_404=None):
         hint = _SERVER_ERROR_HINT % _retry.format_seconds(shown)
     elif HAS_AZURE_SDK and isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         hint = 'Azure Resource Manager could not be reached: check arm_endpoint/cloud_environment, the network path and ca_path.'
+    if status in (429, 500, 502, 503, 504):
+        hint = _retry.retry_hint(hint)
     return text + (' ' + hint if hint else '')

@@ -247,6 +247,8 @@ def describe_kube_error(exc, doing):
             hint = hint % _retry.format_seconds(_retry.active_deadline())
         elif exc.status in (500, 502, 503, 504):
             hint = _SERVER_ERROR_HINT % _retry.format_seconds(_retry.active_deadline())
+        if exc.status in (429, 500, 502, 503, 504):
+            hint = _retry.retry_hint(hint)
         return text + (' ' + hint if hint else '')
     return 'Failed to %s: %s. Check that the Kubernetes API server is reachable (host, kubeconfig, ca_cert).' % (doing, exc)
 

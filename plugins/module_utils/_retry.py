@@ -104,6 +104,16 @@ def reset_diagnosis_deadline_cut():
     _ACTIVE['diagnosis_deadline_cut'] = False
 
 
+DIAGNOSIS_DEADLINE_HINT = ('The retries stopped at the diagnosis deadline (%s): the diagnosis must end in time to write its report. '
+                           'Raise aks_tunnel_diagnosis_deadline, or run fewer jobs against this subscription at once.'
+                           % DIAGNOSIS_DEADLINE_REACHED)
+
+
+def retry_hint(hint):
+    """The hint of a throttling or server error: `hint`, or why the retries stopped early when the diagnosis deadline cut them."""
+    return DIAGNOSIS_DEADLINE_HINT if _ACTIVE['diagnosis_deadline_cut'] else hint
+
+
 def format_seconds(seconds):
     return ('%d' % seconds) if float(seconds).is_integer() else ('%.1f' % seconds)
 

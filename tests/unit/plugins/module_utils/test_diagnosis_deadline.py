@@ -17,7 +17,9 @@ import time
 
 import pytest
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _azure
 from ansible_collections.aks.tunnel.plugins.module_utils import _counter
+from ansible_collections.aks.tunnel.plugins.module_utils import _kube
 from ansible_collections.aks.tunnel.plugins.module_utils import _retry
 from ansible_collections.aks.tunnel.tests.unit.plugins.module_utils import test_retry_policy as policy
 
@@ -98,7 +100,12 @@ def test_arm_client_stops_retrying_at_the_diagnosis_deadline(fake_arm, monkeypat
     assert fake_time.slept == [] and counter.value == 1
     assert stats.as_dict() == {'throttled': 1, 'retries': 0, 'retry_wait_s': 0.0}
     assert _retry.diagnosis_deadline_cut() is True
+    # The message says why the retries stopped early, not "raise api_retry_deadline".
+    message = _azure.describe_azure_error(info.value, 'read the NSG')
+    assert message.startswith('Failed to read the NSG (HTTP 429): SubscriptionRequestsThrottled')
+    assert 'The retries stopped at the diagnosis deadline (diagnosis deadline reached)' in message and 'api_retry_deadline' not in message
     _retry.reset_diagnosis_deadline_cut()
+    assert 'raise api_retry_deadline' in _azure.describe_azure_error(info.value, 'read the NSG')
 
     # Without the diagnosis deadline the same storm is ridden out.
     monkeypatch.delenv(_retry.DIAGNOSIS_DEADLINE_ENV)
@@ -127,3 +134,21 @@ def test_run_command_waits_end_at_the_diagnosis_deadline(monkeypatch):
     compute = fakes.FakeCompute({'0': ['ok']})
     results = _runcommand.RunCommandExecutor(compute, timeout=30).run([fakes.target(0)])
     assert results[0]['error'] == 'not started: diagnosis deadline reached' and compute.calls == []
+
+
+kube_server = policy.kube_server  # the fixture: a local HTTP server answering by plan
+
+
+def test_kube_client_stops_retrying_at_the_diagnosis_deadline_and_says_so(kube_server, monkeypatch):
+    monkeypatch.setenv(_retry.DIAGNOSIS_DEADLINE_ENV, '%.3f' % (time.time() + 0.5))
+    _retry.reset_diagnosis_deadline_cut()
+    kube_server.plan = [(429, {'Retry-After': '1'})]
+    fake_time, stats = policy.FakeTime(), _counter.RetryStats()
+    api_client, core = policy.kube_api(kube_server.url, 300, fake_time, stats)
+    with pytest.raises(_kube.ApiException) as info:
+        _kube.read_json(core.read_namespaced_config_map, 'x', 'kube-system')
+    assert fake_time.slept == [] and _kube.request_count(api_client) == 1
+    message = _kube.describe_kube_error(info.value, 'read the ConfigMap')
+    assert message.startswith('Failed to read the ConfigMap (HTTP 429)')
+    assert 'The retries stopped at the diagnosis deadline (diagnosis deadline reached)' in message
+    _retry.reset_diagnosis_deadline_cut()
