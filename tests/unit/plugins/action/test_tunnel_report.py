@@ -61,7 +61,7 @@ def test_no_problem_no_fail_and_before_file(tmp_path):
                                   'display': False})
     assert result['fail'] is False and result['problems'] == []
     assert os.path.exists(str(tmp_path / 'report-before.json'))
-    assert result['summary'][1].startswith('nsg_blocks_10250            PROBLEM -> OK')
+    assert result['summary'][1].startswith('nsg_blocks_10250'.ljust(max(len(c) for c in CAUSE_IDS) + 2) + 'PROBLEM -> OK')
     _action, result = run_action({'findings': findings(), 'cluster': CLUSTER, 'report_dir': str(tmp_path), 'display': False})
     assert not os.path.exists(str(tmp_path / 'report-before.json'))
     _action, result = run_action({'findings': findings('snat_exhaustion'), 'fail_on_problem': False, 'write': False,

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.aks.tunnel.plugins.module_utils import _causes as c
 from ansible_collections.aks.tunnel.plugins.module_utils import _evidence as e
 
-NSG, UFW, IPT, EGRESS, SNAT, KONN, NFT, KUBELET, NETWORK = c.CAUSE_IDS
+NSG, UFW, IPT, EGRESS, SNAT, KONN, NFT, KUBELET, NETWORK, VNET = c.CAUSE_IDS[:10]
 MODEL = {'changed': False, 'cluster': {'name': 'aks', 'resource_group': 'rg', 'node_count': 5, 'private_cluster': False},
          'tunnel': {'component': 'konnectivity'}, 'api_calls': {'arm': 9, 'kube': 2}}
 

@@ -113,14 +113,19 @@ def test_build_report_refuses_bad_input(cluster, stats, message):
     assert str(exc.value).startswith(message)
 
 
+def pad(cause):
+    """The cause column of a summary line: as wide as the longest cause id of the registry, then two spaces."""
+    return cause.ljust(max(len(c) for c in CAUSE_IDS) + 2)
+
+
 def test_summary_lines_one_per_cause_and_the_exact_next_commands():
     report = r.build_report(CLUSTER, all_ok() + [NSG_PROBLEM, IPT_PROBLEM])
     lines = r.summary_lines(report, 'playbooks/remediate.yml', '-e @.lab/vars.yml')
     assert lines[0] == 'aks.tunnel diagnosis of rg-aks-lab/aks-lab (konnectivity, 7 nodes): 2 problem(s): nsg_blocks_10250, iptables_blocks_10250'
-    assert lines[1] == ("nsg_blocks_10250            PROBLEM  NSG rule(s) 'deny-kubelet' deny TCP 10250 | nodes: n2"
+    assert lines[1] == (pad('nsg_blocks_10250') + "PROBLEM  NSG rule(s) 'deny-kubelet' deny TCP 10250 | nodes: n2"
                         ' | blocking: aks-nsg/deny-kubelet (priority 310, Inbound)')
-    assert lines[2] == 'ufw_blocks_10250            OK       fine'
-    assert lines[3] == ('iptables_blocks_10250       PROBLEM  iptables blocks TCP 10250 on 1 node(s) | nodes: n0'
+    assert lines[2] == pad('ufw_blocks_10250') + 'OK       fine'
+    assert lines[3] == (pad('iptables_blocks_10250') + 'PROBLEM  iptables blocks TCP 10250 on 1 node(s) | nodes: n0'
                         ' | blocking: n0: -A INPUT -p tcp --dport 10250 -j DROP')
     assert lines[1 + len(CAUSE_IDS):] == [
         'Next (plan the repair, changes nothing):',
@@ -130,7 +135,7 @@ def test_summary_lines_one_per_cause_and_the_exact_next_commands():
     ]
     clean = r.summary_lines(r.build_report(CLUSTER, all_ok()), before=report)
     assert clean[0].endswith(': no problem found')
-    assert clean[1].startswith('nsg_blocks_10250            PROBLEM -> OK       fine')
+    assert clean[1].startswith(pad('nsg_blocks_10250') + 'PROBLEM -> OK       fine')
     assert len(clean) == 1 + len(CAUSE_IDS)
 
 
@@ -147,7 +152,7 @@ def test_junit_problem_is_failure_unknown_is_skipped():
     cases = root.findall('.//testcase')
     assert [c.get('classname') for c in cases] == ['aks.tunnel.nsg', 'aks.tunnel.ufw', 'aks.tunnel.iptables', 'aks.tunnel.egress',
                                                    'aks.tunnel.snat', 'aks.tunnel.konnectivity', 'aks.tunnel.nft', 'aks.tunnel.kubelet',
-                                                   'aks.tunnel.network']
+                                                   'aks.tunnel.network', 'aks.tunnel.vnet']
     failure = cases[0].find('failure')
     assert failure.get('message') == "NSG rule(s) 'deny-kubelet' deny TCP 10250"
     assert 'nodes: n2' in failure.text

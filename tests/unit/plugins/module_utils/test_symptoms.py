@@ -251,7 +251,7 @@ def test_non_string_input(func, value):
 
 def test_cause_tags_cover_every_cause():
     assert sorted(CAUSE_TAGS) == sorted(CAUSE_IDS)
-    assert sorted(CAUSE_TAGS.values()) == ['egress', 'iptables', 'konnectivity', 'kubelet', 'network', 'nft', 'nsg', 'snat', 'ufw']
+    assert sorted(CAUSE_TAGS.values()) == ['egress', 'iptables', 'konnectivity', 'kubelet', 'network', 'nft', 'nsg', 'snat', 'ufw', 'vnet']
 
 
 @pytest.mark.parametrize('arg, command', [

@@ -104,7 +104,7 @@ def test_summary_lines_carry_no_control_characters_or_forged_lines():
         assert not UNSAFE.search(line), line
         assert '\n' not in line
     assert '\\x1b[2J' in lines[0] and '\\x1b[2J' in lines[3]
-    assert lines[3].startswith('iptables_blocks_10250       PROBLEM  ')
+    assert lines[3].startswith('iptables_blocks_10250'.ljust(max(len(c) for c in CAUSE_IDS) + 2) + 'PROBLEM  ')
 
 
 def _tokens(markdown):

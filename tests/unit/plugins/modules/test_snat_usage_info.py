@@ -117,7 +117,7 @@ def test_node_names_option_skips_the_vmss_lookup(fake_azure, capsys):
 
 
 @pytest.mark.parametrize('kwargs, fragment', [
-    ({'outbound': 'managedNATGateway'}, 'outboundType is managedNATGateway'),
+    ({'outbound': 'userDefinedRouting'}, 'outboundType is userDefinedRouting'),
     ({'private': True}, 'private cluster'),
 ])
 def test_not_applicable(fake_azure, capsys, kwargs, fragment):
