@@ -75,7 +75,8 @@ def cluster_model(module, kube=False):
 
 def _model_kube_optional(module):
     params = module.params
-    with module.api_errors('read the cluster %s/%s' % (params['resource_group'], params['name'])):
+    with module.api_errors('read the cluster %s/%s' % (params['resource_group'], params['name']),
+                           hint_404=_azure.node_resource_group_hint(params['resource_group'])):
         azure = _cluster_model.fetch_azure(module.azure, params['resource_group'], params['name'])
     kube = None
     client, reason = module.kube_or_reason()

@@ -237,6 +237,17 @@ def test_modules_use_the_az_current_subscription_when_none_is_given(azlab, tmp_p
     used = result['azure_subscription']
     assert used['id'] == shown['id'] and used['name'] == shown['name'] and used['auth'] == 'Azure CLI login'
     assert used['source'].startswith("the Azure CLI's current subscription") and os.path.join(azlab.az.config_dir, 'azureProfile.json') in used['source']
+    # the node resource group given as the cluster's: the 404 says which group to give instead
+    assert azlab.node_rg.upper().startswith('MC_')
+    args.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {
+        'resource_group': azlab.node_rg, 'name': azlab.cluster, 'kubeconfig': azlab.vars['aks_tunnel_kubeconfig'],
+        'arm_endpoint': auth['arm_endpoint'], 'ca_path': auth['ca_path'], 'api_retry_deadline': 0}}))
+    proc = subprocess.run([sys.executable, '-m', 'ansible_collections.aks.tunnel.plugins.modules.aks_cluster_info', str(args)],
+                          capture_output=True, text=True, env=env, timeout=180, check=False, cwd=str(tmp_path))
+    result = json.loads(proc.stdout)
+    assert result['failed'] is True and result['status'] == 404
+    assert '%s is the node resource group AKS keeps the nodes in' % azlab.node_rg in result['msg']
+    assert 'aks_tunnel_resource_group' in result['msg'] and 'az aks list -o table' in result['msg']
 
 
 def test_every_request_and_answer_of_the_az_session_matches_the_specs(azlab):
