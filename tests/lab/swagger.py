@@ -25,6 +25,11 @@ import threading
 import jsonschema
 
 
+def _natgateway_schemas():
+    from .arm.providers.natgateway import SCHEMAS  # pylint: disable=import-outside-toplevel
+    return SCHEMAS
+
+
 def _firewall_schemas():
     from .arm.providers.firewall import SCHEMAS  # pylint: disable=import-outside-toplevel
     return SCHEMAS
@@ -98,7 +103,9 @@ LAB_SCHEMAS[('avnm', 'ListNetworkManagerEffectiveSecurityAdminRules', 200)] = {'
     'value': {'type': 'array', 'items': _EFFECTIVE_ADMIN_RULE}, 'skipToken': {'type': 'string'}}}
 # Azure Firewall and Firewall Policy (issue 16): schemas written from the spec, see tests/lab/arm/providers/firewall.py.
 LAB_SCHEMAS.update(_firewall_schemas())
-LAB_GROUPS = ('resources', 'avnm', 'azfw')
+# The NAT gateway's public IP prefixes (issue 16): written from publicIpPrefix.json, see tests/lab/arm/providers/natgateway.py.
+LAB_SCHEMAS.update(_natgateway_schemas())
+LAB_GROUPS = ('resources', 'avnm', 'azfw', 'pipprefix')
 # Error shape for operations whose spec lists no `default` response.
 DEFAULT_ERRORS = {
     'runcommand': ('specification/compute/resource-manager/Microsoft.Compute/common-types/v1/common.json', 'CloudError'),

@@ -43,7 +43,8 @@ ARM_CONFIG = {
     'runcommand_latency_s': 0.2,
     'vmss_vm_page_size': 50,
     # a NAT gateway on the node subnet, for its operations and metrics (issue 16)
-    'nat_gateway': {'name': 'natgw-lab', 'public_ips': 2, 'workload': {'concurrent_connections': 1000, 'connections_per_min': 60}},
+    'nat_gateway': {'name': 'natgw-lab', 'public_ips': 2, 'public_ip_prefixes': [30],
+                    'workload': {'concurrent_connections': 1000, 'connections_per_min': 60}},
 }
 TOPOLOGY = build_topology(ARM_CONFIG)
 SUB = TOPOLOGY['cluster']['subscription_id']

@@ -85,6 +85,8 @@ def _drive_everything(arm):
         ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/natGateways/nope' % (sub, rg), NET, None),
         ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/natGateways' % (sub, rg), NET, None),
         ('GET', '/subscriptions/%s/providers/Microsoft.Network/natGateways' % sub, NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/publicIPPrefixes/natgw-lab-prefix-1' % (sub, rg), NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/publicIPPrefixes/nope' % (sub, rg), NET, None),
         ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/natGateways/natgw-lab/providers/Microsoft.Insights/metrics'
          % (sub, rg), MON, {'params': {'metricnames': 'SNATConnectionCount', 'aggregation': 'Total', '$filter': "ConnectionState eq '*'",
                                        'timespan': 'PT5M', 'interval': 'PT1M', 'metricnamespace': 'Microsoft.Network/natGateways'}}),

@@ -94,7 +94,8 @@ CONFIG_SCHEMA = {
         'nat_gateway': {
             'type': 'object', 'additionalProperties': False,
             'properties': {'name': {'type': 'string', 'minLength': 1}, 'resource_group': {'type': 'string', 'minLength': 1},
-                           'public_ips': {'type': 'integer', 'minimum': 1, 'maximum': 16},
+                           'public_ips': {'type': 'integer', 'minimum': 0, 'maximum': 16},
+                           'public_ip_prefixes': {'type': 'array', 'items': {'type': 'integer', 'minimum': 28, 'maximum': 31}},
                            'idle_timeout_in_minutes': {'type': 'integer', 'minimum': 4, 'maximum': 120},
                            'workload': {'type': 'object', 'additionalProperties': False,
                                         'properties': {'concurrent_connections': {'type': 'number', 'minimum': 0},

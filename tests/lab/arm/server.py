@@ -173,6 +173,8 @@ ROUTES = [
      ('network', 'NatGateways_List')),
     ('GET', SUB + '/providers/Microsoft.Network/natGateways', natgateway.gateway_list, 'network', 'read', 'Microsoft.Network/natGateways/read',
      'natGateways', ('network', 'NatGateways_ListAll')),
+    ('GET', NET + '/publicIPPrefixes/{prefix}', natgateway.prefix_get, 'network', 'read', 'Microsoft.Network/publicIPPrefixes/read',
+     'publicIPPrefixes', ('pipprefix', 'PublicIPPrefixes_Get')),
     # The tunnel egress route and the Azure Firewall behind it (issue 16, providers/firewall.py).
     ('GET', NET + '/routeTables/{rt}', firewall.route_table_get, 'network', 'read', 'Microsoft.Network/routeTables/read', 'routeTables',
      ('network', 'RouteTables_Get')),

@@ -58,6 +58,10 @@ AZURE_SDK_ACTIONS = {
     ('network_interfaces', 'list_virtual_machine_scale_set_network_interfaces'): 'Microsoft.Compute/virtualMachineScaleSets/networkInterfaces/read',
     ('virtual_networks', 'get'): 'Microsoft.Network/virtualNetworks/read',
     ('subnets', 'get'): 'Microsoft.Network/virtualNetworks/subnets/read',
+    # The NAT gateway of the node subnets and its prefixes (snat_usage_info; issue 16).
+    ('nat_gateways', 'get'): 'Microsoft.Network/natGateways/read',
+    ('nat_gateways', 'list'): 'Microsoft.Network/natGateways/read',
+    ('public_ip_prefixes', 'get'): 'Microsoft.Network/publicIPPrefixes/read',
     ('network_security_groups', 'get'): 'Microsoft.Network/networkSecurityGroups/read',
     ('security_rules', 'get'): 'Microsoft.Network/networkSecurityGroups/securityRules/read',
     ('security_rules', 'begin_create_or_update'): 'Microsoft.Network/networkSecurityGroups/securityRules/write',

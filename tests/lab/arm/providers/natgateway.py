@@ -5,10 +5,12 @@
 """Microsoft.Network/natGateways (issue 16): the node subnet's NAT gateway and its Azure Monitor metrics.
 
 Config ``nat_gateway`` (a NAT gateway exists only when it is set):
-  {"name": "natgw-aks", "resource_group": <default: the cluster's>, "public_ips": 1, "idle_timeout_in_minutes": 4,
-   "workload": {"concurrent_connections": 90000, "connections_per_min": 600}}
+  {"name": "natgw-aks", "resource_group": <default: the cluster's>, "public_ips": 1, "public_ip_prefixes": [30],
+   "idle_timeout_in_minutes": 4, "workload": {"concurrent_connections": 90000, "connections_per_min": 600}}
 The gateway is associated with the node subnet (the subnet GET shows ``natGateway``). Operations (natGateway.json,
-network stable 2024-01-01): NatGateways_Get, NatGateways_List, NatGateways_ListAll.
+network stable 2024-01-01): NatGateways_Get, NatGateways_List, NatGateways_ListAll; its prefixes (``public_ip_prefixes``:
+prefix lengths) answer PublicIPPrefixes_Get - publicIpPrefix.json is not among the vendored specs, so SCHEMAS below is
+written from it (Azure/azure-rest-api-specs, network stable 2024-01-01, PublicIPPrefix; MIT) for the fields served.
 
 Metrics (Azure Monitor "Supported metrics for Microsoft.Network/natgateways"): SNATConnectionCount (Protocol, ConnectionState),
 TotalConnectionCount (Protocol), PacketDropCount (no dimension). Workload model, per time bucket [t, t+interval) clamped to
@@ -48,7 +50,16 @@ def gateway_id(state):
 
 
 def ip_count(state):
-    return int((config(state) or {}).get('public_ips', 1))
+    """Public IPs plus the IPs of the prefixes (the SNAT port inventory)."""
+    cfg = config(state) or {}
+    return int(cfg.get('public_ips', 1)) + sum(2 ** (32 - int(length)) for length in cfg.get('public_ip_prefixes') or [])
+
+
+def prefix_ids(state):
+    gw_id = gateway_id(state)
+    rg = gw_id.split('/')[4]
+    return ['/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/publicIPPrefixes/%s-prefix-%d'
+            % (state.subscription_id, rg, gw_id.rsplit('/', 1)[1], index + 1) for index in range(len(config(state).get('public_ip_prefixes') or []))]
 
 
 def render(state):
@@ -56,12 +67,12 @@ def render(state):
     gw_id = gateway_id(state)
     rg = gw_id.split('/')[4]
     pips = ['/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/publicIPAddresses/%s-pip-%d'
-            % (state.subscription_id, rg, gw_id.rsplit('/', 1)[1], index + 1) for index in range(ip_count(state))]
+            % (state.subscription_id, rg, gw_id.rsplit('/', 1)[1], index + 1) for index in range(int(cfg.get('public_ips', 1)))]
     return {'id': gw_id, 'name': gw_id.rsplit('/', 1)[1], 'type': TYPE, 'location': state.location, 'tags': {},
             'etag': 'W/"%s"' % stable_uuid('natgw-etag', gw_id), 'sku': {'name': 'Standard'},
             'properties': {'provisioningState': 'Succeeded', 'resourceGuid': stable_uuid('natgw', gw_id),
                            'idleTimeoutInMinutes': int(cfg.get('idle_timeout_in_minutes', 4)),
-                           'publicIpAddresses': [{'id': pip} for pip in pips], 'publicIpPrefixes': [],
+                           'publicIpAddresses': [{'id': pip} for pip in pips], 'publicIpPrefixes': [{'id': i} for i in prefix_ids(state)],
                            'subnets': [{'id': state.topology['vnet']['subnet_id']}]}}
 
 
@@ -88,6 +99,37 @@ def gateway_list(ctx, p):
         if not gw_id or (rg is not None and rg.lower() != gw_id.split('/')[4].lower()):
             return Response(200, {'value': []})
         return Response(200, {'value': [render(ctx.state)]})
+
+
+def prefix_get(ctx, p):
+    with ctx.state.lock:
+        if config(ctx.state):
+            lengths = config(ctx.state).get('public_ip_prefixes') or []
+            for index, prefix_id in enumerate(prefix_ids(ctx.state)):
+                parts = prefix_id.split('/')
+                if parts[4].lower() == p['rg'].lower() and parts[-1].lower() == p['prefix'].lower():
+                    length = int(lengths[index])
+                    return Response(200, {
+                        'id': prefix_id, 'name': parts[-1], 'type': 'Microsoft.Network/publicIPPrefixes', 'location': ctx.state.location,
+                        'etag': 'W/"%s"' % stable_uuid('prefix-etag', prefix_id), 'sku': {'name': 'Standard', 'tier': 'Regional'}, 'zones': [],
+                        'properties': {'provisioningState': 'Succeeded', 'resourceGuid': stable_uuid('prefix', prefix_id), 'publicIPAddressVersion': 'IPv4',
+                                       'prefixLength': length, 'ipPrefix': '20.61.%d.0/%d' % (index * 16, length), 'ipTags': [],
+                                       'natGateway': {'id': gateway_id(ctx.state)}}})
+        raise not_found('Microsoft.Network/publicIPPrefixes', p['prefix'], p['rg'])
+
+
+_SUB = {'type': 'object', 'properties': {'id': {'type': 'string'}}}
+_PREFIX = {'type': 'object', 'required': ['id', 'name', 'type', 'properties'], 'properties': {
+    'id': {'type': 'string'}, 'name': {'type': 'string'}, 'type': {'type': 'string'}, 'location': {'type': 'string'}, 'etag': {'type': 'string'},
+    'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}, 'zones': {'type': 'array', 'items': {'type': 'string'}},
+    'sku': {'type': 'object', 'properties': {'name': {'enum': ['Standard']}, 'tier': {'enum': ['Regional', 'Global']}}},
+    'properties': {'type': 'object', 'properties': {
+        'publicIPAddressVersion': {'enum': ['IPv4', 'IPv6']}, 'prefixLength': {'type': 'integer'}, 'ipPrefix': {'type': 'string'},
+        'ipTags': {'type': 'array', 'items': {'type': 'object', 'properties': {'ipTagType': {'type': 'string'}, 'tag': {'type': 'string'}}}},
+        'publicIPAddresses': {'type': 'array', 'items': _SUB}, 'loadBalancerFrontendIpConfiguration': _SUB, 'customIPPrefix': _SUB,
+        'resourceGuid': {'type': 'string'}, 'provisioningState': {'enum': ['Succeeded', 'Updating', 'Deleting', 'Failed']},
+        'natGateway': {'type': 'object'}}}}}
+SCHEMAS = {('pipprefix', 'PublicIPPrefixes_Get', 200): _PREFIX}
 
 
 def is_gateway(state, resource_uri):
