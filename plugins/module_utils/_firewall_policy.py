@@ -254,8 +254,8 @@ def rule_label(rule):
         parts.append('firewall policy %s' % rule['policy'])
     if rule.get('group'):
         parts.append('rule collection group %s (priority %d)' % (rule['group'], rule['group_priority']))
-    parts.append('%srule collection %s (priority %d, %s)' % ('' if rule.get('policy') else 'classic %s ' % rule['kind'], rule['collection'],
-                                                           rule['collection_priority'], rule['action']))
+    kind = '' if rule.get('policy') else 'classic %s ' % rule['kind']
+    parts.append('%srule collection %s (priority %d, %s)' % (kind, rule['collection'], rule['collection_priority'], rule['action']))
     parts.append('%s rule %s' % (rule['kind'], rule['name']))
     return ', '.join(parts)
 

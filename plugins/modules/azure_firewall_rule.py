@@ -208,8 +208,8 @@ def main():
     desired = None
     if params['state'] == 'present':
         if not _firewall_policy.GROUP_PRIORITY_MIN <= params['priority'] <= _firewall_policy.GROUP_PRIORITY_MAX:
-            module.fail('priority must be between %d and %d, got %d' % (_firewall_policy.GROUP_PRIORITY_MIN, _firewall_policy.GROUP_PRIORITY_MAX,
-                                                                       params['priority']))
+            module.fail('priority must be between %d and %d, got %d'
+                        % (_firewall_policy.GROUP_PRIORITY_MIN, _firewall_policy.GROUP_PRIORITY_MAX, params['priority']))
         if not params['rules']:
             module.fail('rules must list at least one network rule')
         try:

@@ -34,6 +34,7 @@ def _firewall_schemas():
     from .arm.providers.firewall import SCHEMAS  # pylint: disable=import-outside-toplevel
     return SCHEMAS
 
+
 NETWORK = 'specification/network/resource-manager/Microsoft.Network/stable/2024-01-01/'
 COMPUTE = 'specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-03-01/'
 # The api-version of each vendored spec group. The emulator accepts more versions (tests/lab/arm/versions.py); a

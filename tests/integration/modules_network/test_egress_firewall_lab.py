@@ -167,8 +167,8 @@ def test_third_party_appliance_named_with_the_exact_allow(lab_factory, tmp_path)
     assert data['egress']['firewall'] is None
     assert found['summary'].startswith('the appliance 10.241.0.5 blocks the tunnel egress (TCP 9000)')
     appliance = found['remediation']['appliance']
-    assert appliance['allow'] == ['allow tcp from 10.240.0.0/16 to %s (%s) port 9000' % (data['egress']['api_server_ip'],
-                                                                                        data['info']['cluster']['api_server_host'])]
+    api_ip, fqdn = data['egress']['api_server_ip'], data['info']['cluster']['api_server_host']
+    assert appliance['allow'] == ['allow tcp from 10.240.0.0/16 to %s (%s) port 9000' % (api_ip, fqdn)]
     assert found['remediation']['route']['name'] == 'default-via-nva' and 'firewall' not in found['remediation']
     assert all(step['skipped'] for step in data['steps'])  # nothing to write for an appliance that is not an Azure Firewall
     _answers_match_the_spec(lab, {('network', 'RouteTables_Get'), ('azfw', 'AzureFirewalls_ListAll')})

@@ -96,7 +96,8 @@ def _firewall(state):
                                    'properties': {'provisioningState': 'Succeeded', 'privateIPAddress': cfg['private_ip'],
                                                   'subnet': {'id': vnet + '/subnets/AzureFirewallSubnet'},
                                                   'publicIPAddress': {'id': '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/'
-                                                                            'publicIPAddresses/%s-pip' % (state.subscription_id, rg, cfg.get('name') or 'fw-hub')}}}],
+                                                                            'publicIPAddresses/%s-pip'
+                                                                            % (state.subscription_id, rg, cfg.get('name') or 'fw-hub')}}}],
              'applicationRuleCollections': [], 'natRuleCollections': [], 'networkRuleCollections': []}
     if policy_id:
         props['firewallPolicy'] = {'id': policy_id}
@@ -200,7 +201,8 @@ def _validate_group(props):
 
 
 def group_put(ctx, p):
-    from .network import _lro_write  # pylint: disable=import-outside-toplevel  (network imports this module)
+    # network imports this module, so this one imports network's write helper when it runs
+    from .network import _lro_write  # pylint: disable=import-outside-toplevel
     state = ctx.state
     with state.lock:
         cfg, policy_id = _policy_or_404(ctx, p)
