@@ -28,6 +28,14 @@ pytest.importorskip('azure.mgmt.network')
 fake_arm = policy.fake_arm  # the fixture: answers of a fake ARM under the unmodified SDK
 
 
+@pytest.fixture(autouse=True)
+def no_deadline_cut_left_behind():
+    """The 'retries were cut' flag is per process (one module run): no test may leave it set for the next."""
+    _retry.reset_diagnosis_deadline_cut()
+    yield
+    _retry.reset_diagnosis_deadline_cut()
+
+
 @pytest.mark.parametrize('value, expected', [
     (None, None), ('', None), ('0', None), ('-5', None), ('soon', None), ('inf', None), ('nan', None),
     ('1700000000', 1700000000.0), ('1700000000.25', 1700000000.25),
