@@ -13,6 +13,7 @@ inside the cluster through managedClusters/runCommand (the ARM emulator runs the
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 
 import pytest
@@ -64,6 +65,34 @@ PLAYBOOK = '''
         content: "{{ {'info': info, 'agents': agents, 'admin': admin} | to_json }}"
 '''
 
+# private-cluster also repairs the ladder through the run command (the write: PUT with the resourceVersion read, as
+# kubectl replace --raw inside the cluster), in four steps: check, real, check again, real again.
+LADDER_TASKS = '''
+    - name: Ladder, check mode
+      aks.tunnel.konnectivity_ladder: &ladder
+        state: present
+        cluster_model: "{{ info }}"
+        nodes_to_replicas: [[1, 3], [100, 4]]
+      check_mode: true
+      register: check1
+    - name: Ladder
+      aks.tunnel.konnectivity_ladder: *ladder
+      register: real1
+    - name: Ladder, check mode again
+      aks.tunnel.konnectivity_ladder: *ladder
+      check_mode: true
+      register: check2
+    - name: Ladder again
+      aks.tunnel.konnectivity_ladder: *ladder
+      register: real2
+    - name: Dump
+      ansible.builtin.copy:
+        dest: "{{ out }}"
+        content: >-
+          {{ {'info': info, 'agents': agents, 'check1': check1, 'real1': real1, 'check2': check2, 'real2': real2} | to_json }}
+'''
+PRIVATE_PLAYBOOK = PLAYBOOK.split('    - name: The admin credential')[0] + LADDER_TASKS.lstrip('\n')
+
 
 @pytest.fixture(scope='module')
 def lab_factory(tmp_path_factory):
@@ -79,13 +108,23 @@ def lab_factory(tmp_path_factory):
         lab.down()
 
 
-def _run(lab, tmp_path, monkeypatch):
+def _run(lab, tmp_path, monkeypatch, playbook=PLAYBOOK):
     home = tmp_path / 'home'
     home.mkdir()
     monkeypatch.setenv('HOME', str(home))
     for name in ('K8S_AUTH_KUBECONFIG', 'KUBECONFIG'):
         monkeypatch.delenv(name, raising=False)
-    return _HELPERS.run_playbook(tmp_path, PLAYBOOK, lab.vars_file, {})
+    return _HELPERS.run_playbook(tmp_path, playbook, lab.vars_file, {})
+
+
+def _configmap(lab):
+    """The ladder ConfigMap as the Kubernetes emulator has it (read directly with the lab's admin kubeconfig)."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    with open(lab.vars_file, encoding='utf-8') as handle:
+        kubeconfig = yaml.safe_load(handle)['aks_tunnel_kubeconfig']
+    api = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+    return api.read_namespaced_config_map('konnectivity-agent-autoscaler', 'kube-system', _preload_content=False).json()
 
 
 def _journal(lab, fragment):
@@ -110,18 +149,21 @@ def test_entra_only_cluster_is_read_with_an_entra_token_and_the_admin_credential
     assert not _journal(lab, '/runCommand')
 
 
-def test_private_cluster_is_read_through_the_run_command(lab_factory, tmp_path, monkeypatch):
+def test_private_cluster_is_read_and_repaired_through_the_run_command(lab_factory, tmp_path, monkeypatch):
     lab = lab_factory('private-cluster')
-    data = _run(lab, tmp_path, monkeypatch)
-    info, agents, admin = data['info'], data['agents'], data['admin']
+    data = _run(lab, tmp_path, monkeypatch, PRIVATE_PLAYBOOK)
+    info, agents = data['info'], data['agents']
     assert info['kubernetes_read'] is True and info['cluster']['private_cluster'] is True
     assert info['kube_access']['mode'] == 'run_command' and 'not reachable from here' in info['kube_access']['notes'][-1]
     assert len(info['nodes']) == 3 and all(n['ready'] for n in info['nodes'])
     assert info['tunnel']['component'] == 'konnectivity' and len(info['tunnel']['pods']) == 2
     assert agents['finding']['status'] == 'ok' and len(agents['pods']) == 2
-    # kube_access arm is asked for explicitly: no switch to the run command, the unreachable API server is the reason
-    assert admin['kubernetes_read'] is False and 'Connection refused' in admin['kubernetes_error']
     runs = _journal(lab, '/runCommand')
     assert runs and all(e['status'] == 202 for e in runs)
-    # every Kubernetes request of the first two tasks was one run command
-    assert info['api_calls']['kube'] + agents['api_calls']['kube'] == len(runs)
+    # every Kubernetes request was one run command
+    ladder = [data[key] for key in ('check1', 'real1', 'check2', 'real2')]
+    assert info['api_calls']['kube'] + agents['api_calls']['kube'] + sum(r['api_calls']['kube'] for r in ladder) == len(runs)
+    # the ladder repair: check mode, change, then nothing to change; the API server has the new ladder
+    assert [r['changed'] for r in ladder] == [True, True, False, False]
+    assert json.loads(_configmap(lab)['data']['ladder']) == {'nodesToReplicas': [[1, 3], [100, 4]]}
+

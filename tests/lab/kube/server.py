@@ -77,10 +77,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_DELETE(self):
         self._serve('DELETE')
 
+    def _read_chunked(self, limit=16 * 1024 * 1024):
+        """An HTTP/1.1 chunked request body (as Go's net/http sends a body of unknown length)."""
+        parts, total = [], 0
+        while True:
+            size = int(self.rfile.readline(1024).split(b';', 1)[0].strip() or b'0', 16)
+            if size == 0:
+                while self.rfile.readline(1024) not in (b'\r\n', b'\n', b''):
+                    pass
+                return b''.join(parts)
+            total += size
+            if total > limit:
+                raise ValueError('request body larger than %d bytes' % limit)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
     def _serve(self, method):
         emulator = self.server.emulator
-        length = int(self.headers.get('Content-Length') or 0)
-        body = self.rfile.read(length) if length else b''
+        if 'chunked' in (self.headers.get('Transfer-Encoding') or '').lower():
+            body = self._read_chunked()  # kubectl create/replace --raw -f streams the file (issue 16: the run command's writes)
+        else:
+            length = int(self.headers.get('Content-Length') or 0)
+            body = self.rfile.read(length) if length else b''
         url = urllib.parse.urlsplit(self.path)
         query = {key: values[-1] for key, values in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
         path = url.path
