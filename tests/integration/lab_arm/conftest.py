@@ -45,6 +45,14 @@ ARM_CONFIG = {
     # a NAT gateway on the node subnet, for its operations and metrics (issue 16)
     'nat_gateway': {'name': 'natgw-lab', 'public_ips': 2, 'public_ip_prefixes': [30],
                     'workload': {'concurrent_connections': 1000, 'connections_per_min': 60}},
+    # a route table on the node subnet through an Azure Firewall with a policy, for their operations (issue 16)
+    'network_path': {'routes': [{'name': 'default-via-firewall', 'address_prefix': '0.0.0.0/0', 'next_hop_type': 'VirtualAppliance',
+                                 'next_hop_ip': '10.241.0.4'}]},
+    'firewall': {'name': 'fw-lab', 'private_ip': '10.241.0.4', 'policy': 'fp-lab', 'rule_collection_groups': [
+        {'name': 'rcg-aks', 'properties': {'priority': 300, 'ruleCollections': [
+            {'ruleCollectionType': 'FirewallPolicyFilterRuleCollection', 'name': 'aks', 'priority': 100, 'action': {'type': 'Allow'},
+             'rules': [{'ruleType': 'ApplicationRule', 'name': 'aks-tag', 'protocols': [{'protocolType': 'Https', 'port': 443}],
+                        'sourceAddresses': ['*'], 'fqdnTags': ['AzureKubernetesService']}]}]}}]},
 }
 TOPOLOGY = build_topology(ARM_CONFIG)
 SUB = TOPOLOGY['cluster']['subscription_id']

@@ -92,6 +92,27 @@ def _drive_everything(arm):
                                        'timespan': 'PT5M', 'interval': 'PT1M', 'metricnamespace': 'Microsoft.Network/natGateways'}}),
         ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/natGateways/natgw-lab/providers/Microsoft.Insights/metrics'
          % (sub, rg), MON, {'params': {'metricnames': 'TotalConnectionCount,PacketDropCount', 'aggregation': 'Maximum,Total', 'timespan': 'PT5M'}}),
+        # the egress route and the Azure Firewall behind it (issue 16)
+        ('GET', net + '/routeTables/rt-aks-nodes', NET, None), ('GET', net + '/routeTables/nope', NET, None),
+        ('GET', '/subscriptions/%s/providers/Microsoft.Network/azureFirewalls' % sub, NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/azureFirewalls' % (sub, rg), NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/azureFirewalls/fw-lab' % (sub, rg), NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/azureFirewalls/nope' % (sub, rg), NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/firewallPolicies/fp-lab' % (sub, rg), NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/firewallPolicies/fp-lab/ruleCollectionGroups' % (sub, rg), NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/firewallPolicies/fp-lab/ruleCollectionGroups/rcg-aks' % (sub, rg),
+         NET, None),
+        ('PUT', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/firewallPolicies/fp-lab/ruleCollectionGroups/schema' % (sub, rg),
+         NET, {'properties': {'priority': 200, 'ruleCollections': [
+             {'ruleCollectionType': 'FirewallPolicyFilterRuleCollection', 'name': 'schema', 'priority': 100, 'action': {'type': 'Allow'},
+              'rules': [{'ruleType': 'NetworkRule', 'name': 'r', 'ipProtocols': ['TCP'], 'sourceAddresses': ['10.0.0.0/8'],
+                         'destinationAddresses': ['AzureCloud.westeurope'], 'destinationPorts': ['9000']}]}]}}),
+        ('PUT', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/firewallPolicies/fp-lab/ruleCollectionGroups/bad' % (sub, rg),
+         NET, {'properties': {'priority': 50, 'ruleCollections': []}}),
+        ('DELETE', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/firewallPolicies/fp-lab/ruleCollectionGroups/schema' % (sub, rg),
+         NET, None),
+        ('DELETE', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/firewallPolicies/fp-lab/ruleCollectionGroups/schema' % (sub, rg),
+         NET, None),
         ('GET', '/subscriptions', RES, None), ('GET', '/subscriptions/' + sub, RES, None), ('GET', '/tenants', RES, None),
         ('GET', '/subscriptions/00000000-0000-4000-8000-0000000000ff', RES, None), ('GET', '/tenants', '2001-01-01', None),
     ]

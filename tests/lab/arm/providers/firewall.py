@@ -227,6 +227,22 @@ def group_put(ctx, p):
         return _lro_write(ctx, 200 if existing else 201, _group(policy_id, raw), apply, policy_id, 'firewall_policy')
 
 
+def group_delete(ctx, p):
+    """202 + Location (final-state-via location), 204 when the group does not exist, as the spec lists."""
+    state = ctx.state
+    with state.lock:
+        cfg, policy_id = _policy_or_404(ctx, p)
+        groups = cfg.setdefault('rule_collection_groups', [])
+        existing = [g for g in groups if g['name'].lower() == p['rcg'].lower()]
+        if not existing:
+            return Response(204, None)
+        groups.remove(existing[0])
+        op = ctx.new_operation('Microsoft.Network', 'delete')
+        op.finish('Succeeded')
+        state.nsg_changed(policy_id, 'firewall_policy')
+        return Response(202, None, ctx.lro_headers(op, location=True))
+
+
 # --------------------------------------------------------------------------- schemas (written from the spec, see above)
 
 _STRINGS = {'type': 'array', 'items': {'type': 'string'}}
