@@ -263,8 +263,8 @@ class RunCommandTransport:
         if not poller.done():
             raise RunCommandError('the run command did not finish within %d seconds' % self.poll_timeout)
         if str(result['state'] or '').lower() != 'succeeded':
-            raise RunCommandError('the run command %s%s' % (str(result['state'] or 'failed').lower(),
-                                                           ': %s' % result['reason'] if result['reason'] else ''))
+            reason = ': %s' % result['reason'] if result['reason'] else ''
+            raise RunCommandError('the run command %s%s' % (str(result['state'] or 'failed').lower(), reason))
         return result['logs'] or '', result['exit_code']
 
     def request(self, method, url, body=None, headers=None, **_kwargs):
@@ -282,8 +282,8 @@ class RunCommandTransport:
             command = raw_command(method, path_qs, files is not None, marker)
             logs, _exit_code = self.run(command, files)
         except (KubeAccessError, RunCommandError) as exc:
-            raise RunCommandTransportError('%s %s through the run command of %s/%s: %s' % (method, parts.path, self.resource_group,
-                                                                                         self.name, exc)) from None
+            raise RunCommandTransportError('%s %s through the run command of %s/%s: %s'
+                                           % (method, parts.path, self.resource_group, self.name, exc)) from None
         framed = parse_framed(logs, marker)
         if framed is None:
             raise RunCommandTransportError('the run command of %s/%s returned output without the expected frame (truncated?): %s'

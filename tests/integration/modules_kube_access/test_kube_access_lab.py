@@ -91,7 +91,7 @@ LADDER_TASKS = '''
         content: >-
           {{ {'info': info, 'agents': agents, 'check1': check1, 'real1': real1, 'check2': check2, 'real2': real2} | to_json }}
 '''
-PRIVATE_PLAYBOOK = PLAYBOOK.split('    - name: The admin credential')[0] + LADDER_TASKS.lstrip('\n')
+PRIVATE_PLAYBOOK = PLAYBOOK.split('    - name: The admin credential', maxsplit=1)[0] + LADDER_TASKS.lstrip('\n')
 
 
 @pytest.fixture(scope='module')
@@ -137,8 +137,8 @@ def test_entra_only_cluster_is_read_with_an_entra_token_and_the_admin_credential
     info, agents, admin = data['info'], data['agents'], data['admin']
     assert info['kubernetes_read'] is True and 'kubernetes_error' not in info
     assert info['kube_access']['mode'] == 'arm' and info['kube_access']['entra'] is True
-    assert sorted(n['name'] for n in info['nodes']) == ['aks-nodepool1-64844604-vmss000000', 'aks-nodepool1-64844604-vmss000001',
-                                                         'aks-user1-64844604-vmss000000']
+    assert sorted(n['name'] for n in info['nodes']) == [
+        'aks-nodepool1-64844604-vmss000000', 'aks-nodepool1-64844604-vmss000001', 'aks-user1-64844604-vmss000000']
     assert all(n['ready'] for n in info['nodes']) and info['tunnel']['component'] == 'konnectivity' and len(info['tunnel']['pods']) == 2
     assert agents['finding']['status'] == 'ok' and len(agents['pods']) == 2
     # the admin credential of a cluster without local accounts: AKS's error, and a model from Azure alone
@@ -166,4 +166,3 @@ def test_private_cluster_is_read_and_repaired_through_the_run_command(lab_factor
     # the ladder repair: check mode, change, then nothing to change; the API server has the new ladder
     assert [r['changed'] for r in ladder] == [True, True, False, False]
     assert json.loads(_configmap(lab)['data']['ladder']) == {'nodesToReplicas': [[1, 3], [100, 4]]}
-
