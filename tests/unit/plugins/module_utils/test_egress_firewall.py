@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.aks.tunnel.plugins.module_utils import _egress_path as ep
 from ansible_collections.aks.tunnel.plugins.module_utils import _egress_route as er
 from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_policy as fp
 
@@ -172,3 +173,65 @@ def test_choose_priority(before, taken, current, expected):
 def test_appliance_advice_names_the_exact_allow():
     advice = fp.appliance_advice('10.241.0.5', [_flow('TCP', 9000, False)], ['10.240.0.0/16'], 'route table rt-aks, route x')
     assert advice['allow'] == ['allow tcp from 10.240.0.0/16 to %s (%s) port 9000' % (API, FQDN)]
+
+
+# --------------------------------------------------------------------------- the finding of the egress path
+
+KONN = {'component': 'konnectivity', 'egress': [{'protocol': 'Tcp', 'port': 443, 'kind': 'tls', 'alpn': 'konnectivity'}]}
+FRONT = {'component': 'tunnel-front', 'egress': [{'protocol': 'Tcp', 'port': 9000, 'kind': 'tcp', 'alpn': None}]}
+FW_ROUTE = _table(('default-fw', '0.0.0.0/0', 'VirtualAppliance', '10.241.0.4'))
+POLICY = [{'name': 'fp-aks', 'groups': [DENY_443, ALLOW_AKS_TAG]}]
+
+
+def _firewall(policies=POLICY):
+    network, application = fp.policy_rules(policies)
+    return {'name': 'fw-hub', 'id': '/x/azureFirewalls/fw-hub', 'policy': 'fp-aks', 'policy_id': '/x/firewallPolicies/fp-aks', 'kind': 'policy',
+            'network': network, 'application': application}
+
+
+@pytest.mark.parametrize('tunnel, table, firewall, policies, probe_blocked, status, summary_start', [
+    ({'egress': [], 'egress_reason': 'no tunnel'}, None, None, None, None, 'not_applicable', 'no tunnel'),
+    (KONN, None, None, None, None, 'ok', 'no firewall or appliance on the tunnel egress route: the system route (0.0.0.0/0) -> Internet'),
+    (KONN, _table(('drop', '20.50.0.0/16', 'None', None)), None, None, None, 'problem', 'the tunnel egress (TCP 443) is dropped'),
+    (KONN, _table(('vpn', '0.0.0.0/0', 'VirtualNetworkGateway', None)), None, None, None, 'unknown', 'the tunnel egress goes to a VirtualNetworkGateway'),
+    (KONN, _table(('vpn', '0.0.0.0/0', 'VirtualNetworkGateway', None)), None, None, [], 'ok', 'the tunnel egress (TCP 443) passes'),
+    (FRONT, FW_ROUTE, None, None, ['TCP 9000'], 'problem', 'the appliance 10.241.0.4 blocks the tunnel egress (TCP 9000)'),
+    (FRONT, FW_ROUTE, None, None, [], 'ok', 'the appliance 10.241.0.4 passes the tunnel egress (TCP 9000) today'),
+    (FRONT, FW_ROUTE, None, None, None, 'unknown', 'the tunnel egress goes through the appliance 10.241.0.4'),
+    (KONN, FW_ROUTE, {'error': '403'}, None, None, 'unknown', 'the tunnel egress goes to route table rt-aks'),
+    (KONN, FW_ROUTE, 'policy', POLICY, None, 'problem', 'the Azure Firewall fw-hub denies the tunnel egress (TCP 443)'),
+    (KONN, FW_ROUTE, 'allow', [{'name': 'fp-aks', 'groups': [ALLOW_AKS_TAG]}], None, 'ok', 'the Azure Firewall fw-hub allows the tunnel egress'),
+    (KONN, FW_ROUTE, 'ipgroup', [{'name': 'fp-aks', 'groups': [
+        _group('g', 100, ('c', 100, 'Allow', [_net('ipg', ['TCP'], [], ['443'], destinationIpGroups=['/x/ipGroups/api'])]))]}], None, 'unknown',
+     'the Azure Firewall fw-hub verdict on the tunnel egress is undecided'),
+])
+def test_egress_path_finding(tunnel, table, firewall, policies, probe_blocked, status, summary_start):
+    route = er.egress_route(API, VNET, table)
+    if firewall in ('policy', 'allow', 'ipgroup'):
+        firewall = _firewall(policies)
+    flows = ep.flows_of(tunnel, '10.240.0.4', API, FQDN, 'westeurope')
+    found = ep.finding(tunnel, flows, route, firewall, policies, ['10.240.0.0/16'], probe_blocked, ['n1'], API)
+    assert (found['cause'], found['status']) == ('egress_ports_blocked', status), found
+    assert found['summary'].startswith(summary_start), found['summary']
+    if status == 'problem' and firewall:
+        fix = found['remediation']['firewall']
+        assert (fix['rule_collection_group'], fix['priority'], fix['refused']) == ('aks-tunnel-egress', 199, None)
+        assert fix['rules'][0]['name'] == 'aks-tunnel-tcp-443' and found['remediation']['route']['name'] == 'default-fw'
+    if status == 'problem' and probe_blocked:
+        assert found['remediation']['appliance']['allow'] == ['allow tcp from 10.240.0.0/16 to %s (%s) port 9000' % (API, FQDN)]
+
+
+def test_classic_firewall_deny_prints_the_az_command_and_is_not_repaired():
+    classic = {'name': 'fw', 'properties': {'networkRuleCollections': [], 'applicationRuleCollections': []}}
+    network, application = fp.classic_rules(classic)
+    firewall = {'name': 'fw-classic', 'id': '/x/fw', 'resource_group': 'rg-hub', 'policy': None, 'policy_id': None, 'kind': 'classic',
+                'network': network, 'application': application}
+    flows = ep.flows_of(FRONT, '10.240.0.4', API, FQDN, 'westeurope')
+    found = ep.finding(FRONT, flows, er.egress_route(API, VNET, FW_ROUTE), firewall, None, ['10.240.0.0/16'], None, ['n1'], API)
+    assert found['status'] == 'problem' and found['remediation']['firewall']['refused'].startswith('the firewall uses classic rules')
+    assert 'az network firewall network-rule create -g rg-hub -f fw-classic --collection-name aks-tunnel-egress' in found['remediation']['summary']
+
+
+def test_unknown_api_server_address_is_unknown():
+    found = ep.finding(KONN, [], {}, api_ip=None)
+    assert found['status'] == 'unknown' and 'API server address is not known' in found['summary']
