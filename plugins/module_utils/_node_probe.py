@@ -342,7 +342,10 @@ def _finding_node(cause, inspections, summary, reach_ran, port, node_rg=None):
                                     'no %s rule blocks TCP %d on the %d inspected node(s)' % (label, port, len(inspections)))
     if reach_ran and summary.get('sources') and not summary.get('unreachable'):
         return _causes.make_finding(cause, _causes.STATUS_OK, 'every node answered on TCP %d from the tunnel nodes' % port)
-    return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'neither reachability nor the firewall was checked')
+    # Why (every tunnel node's Run Command failed, timed out, or the diagnosis deadline ended it): the reason goes with it.
+    errors = ['%s: %s' % (e['node'], e['error']) for e in summary.get('errors') or []]
+    return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'neither reachability nor the firewall was checked' + (
+        ' (%s)' % errors[0] if errors else ''), evidence=errors)
 
 
 def _finding_egress(results, egress_wanted, tunnel):

@@ -43,11 +43,16 @@ def test_storm_past_the_diagnosis_deadline_and_a_failed_run_command_end_unknown_
     assert 'diagnosis deadline reached: aks_tunnel_diagnosis_deadline (10 s) had passed before this check started' in nsg['summary'], nsg
     assert 'Diagnosis deadline reached (10 s): the nsg check is not run' in run.output, run
     assert 'diagnosis deadline reached' in run.markdown
-    assert findings['ufw_blocks_10250']['status'] == 'unknown'
+    # The probe in flight at the deadline: its Run Commands abandoned, the reason in the finding.
+    ufw = findings['ufw_blocks_10250']
+    assert ufw['status'] == 'unknown' and 'diagnosis deadline reached' in ufw['summary'], ufw
     # The storm never ended (count null), yet the diagnosis did: well before the 300 s each request alone may wait.
     assert storm_left and storm_left[0]['type'] == 'throttle', storm_left
     stats = report['stats']
-    assert stats['throttled'] >= 1 and stats['duration_s'] < 60, stats
+    assert stats['duration_s'] < 60, stats
+    # Normally the probe's Run Commands are throttled until the deadline; on a loaded machine the model read may take the
+    # whole 10 s, and then they are not even sent ("not started: diagnosis deadline reached"). Either way: UNKNOWN, reason.
+    assert stats['throttled'] >= 1 or 'not started: diagnosis deadline reached' in ufw['summary'], (stats, ufw)
     # Causes outside --tags stay "not checked", not "deadline".
     assert findings['snat_exhaustion']['summary'].startswith('not checked in this run'), findings['snat_exhaustion']
 

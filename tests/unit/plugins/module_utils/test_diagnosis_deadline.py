@@ -160,3 +160,14 @@ def test_kube_client_stops_retrying_at_the_diagnosis_deadline_and_says_so(kube_s
     assert message.startswith('Failed to read the ConfigMap (HTTP 429)')
     assert 'The retries stopped at the diagnosis deadline (diagnosis deadline reached)' in message
     _retry.reset_diagnosis_deadline_cut()
+
+
+def test_a_probe_the_deadline_ended_says_so_in_its_unknown_findings():
+    """Every tunnel node's Run Command abandoned at the diagnosis deadline: the node causes are UNKNOWN with that reason."""
+    from ansible_collections.aks.tunnel.plugins.module_utils import _node_probe  # pylint: disable=import-outside-toplevel
+    error = 'abandoned: diagnosis deadline reached while the run command was being sent or was in progress'
+    summary = {'errors': [{'node': 'n0', 'error': error}], 'sources': [], 'unreachable': 0, 'unreachable_nodes': []}
+    found = _node_probe.findings(['ufw_blocks_10250'], [], [], summary, ['tcp_reachability'], {}, False)[0]
+    assert found['status'] == 'unknown'
+    assert found['summary'] == 'neither reachability nor the firewall was checked (n0: %s)' % error
+    assert found['evidence'] == ['n0: %s' % error] and found['affected_nodes'] == []
