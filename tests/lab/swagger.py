@@ -25,6 +25,11 @@ import threading
 import jsonschema
 
 
+def _detector_schemas():
+    from .arm.providers.detectors import SCHEMAS  # pylint: disable=import-outside-toplevel
+    return SCHEMAS
+
+
 def _natgateway_schemas():
     from .arm.providers.natgateway import SCHEMAS  # pylint: disable=import-outside-toplevel
     return SCHEMAS
@@ -106,7 +111,9 @@ LAB_SCHEMAS[('avnm', 'ListNetworkManagerEffectiveSecurityAdminRules', 200)] = {'
 LAB_SCHEMAS.update(_firewall_schemas())
 # The NAT gateway's public IP prefixes (issue 16): written from publicIpPrefix.json, see tests/lab/arm/providers/natgateway.py.
 LAB_SCHEMAS.update(_natgateway_schemas())
-LAB_GROUPS = ('resources', 'avnm', 'azfw', 'pipprefix')
+# AKS detectors (issue 16): no published swagger, see tests/lab/arm/providers/detectors.py.
+LAB_SCHEMAS.update(_detector_schemas())
+LAB_GROUPS = ('resources', 'avnm', 'azfw', 'pipprefix', 'aksdetectors')
 # Error shape for operations whose spec lists no `default` response.
 DEFAULT_ERRORS = {
     'runcommand': ('specification/compute/resource-manager/Microsoft.Compute/common-types/v1/common.json', 'CloudError'),

@@ -37,7 +37,7 @@ from .executor import load_executor
 from .faults import Faults
 from .lro import TERMINAL, async_operation_url, location_url
 from .providers import compute, containerservice as aks, credentials, insights, network as net, network_path, resources
-from .providers import natgateway
+from .providers import detectors, natgateway
 from .providers import firewall
 from .providers import kube_access
 from .state import ArmState
@@ -158,6 +158,11 @@ ROUTES = [
      ('aks', 'ManagedClusters_ListClusterUserCredentials')),
     ('GET', MC + '/agentPools', aks.agent_pool_list, 'aks', 'read', 'Microsoft.ContainerService/managedClusters/agentPools/read',
      'managedClusters/agentPools', ('aks', 'AgentPools_List')),
+    # AKS's own detectors (issue 16, providers/detectors.py; no published swagger, lab schemas).
+    ('GET', MC + '/detectors', detectors.detector_list, 'aks', 'read', 'Microsoft.ContainerService/managedClusters/detectors/read',
+     'managedClusters/detectors', ('aksdetectors', 'ManagedClusterDetectors_List')),
+    ('GET', MC + '/detectors/{detector}', detectors.detector_get, 'aks', 'read', 'Microsoft.ContainerService/managedClusters/detectors/read',
+     'managedClusters/detectors', ('aksdetectors', 'ManagedClusterDetectors_Get')),
     ('GET', MC + '/agentPools/{pool}', aks.agent_pool_get, 'aks', 'read', 'Microsoft.ContainerService/managedClusters/agentPools/read',
      'managedClusters/agentPools', ('aks', 'AgentPools_Get')),
     # The path between nodes besides the NSGs (issue 12): POST actions that only read (providers/network_path.py).
