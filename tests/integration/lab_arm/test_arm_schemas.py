@@ -75,6 +75,8 @@ def _drive_everything(arm):
          {'params': {'startTime': '2026-11-25T09:00:00Z', 'endTime': '2026-11-25T10:00:00Z'}}),
         ('GET', mc + '/detectors/aks-snat-port-allocation', '2024-08-01', None),
         ('POST', mc + '/listClusterUserCredential', AKS, None), ('POST', mc + 'x/listClusterUserCredential', AKS, None),  # issue 18
+        ('POST', mc + '/listClusterAdminCredential', AKS, None), ('POST', mc + 'x/listClusterAdminCredential', AKS, None),  # issue 16
+        ('POST', mc + '/runCommand', AKS, {}), ('GET', mc + '/commandResults/nope', AKS, None),
         ('GET', arm.lb_id + '/providers/Microsoft.Insights/metrics', MON,
          {'params': {'metricnames': 'SnatConnectionCount,AllocatedSnatPorts,UsedSnatPorts', 'aggregation': 'Total,Average,Count,Minimum,Maximum',
                      '$filter': "BackendIPAddress eq '*'", 'timespan': '2026-11-25T10:00:00Z/2026-11-25T10:03:00Z', 'interval': 'PT1M'}}),
@@ -129,6 +131,12 @@ def _drive_everything(arm):
         elif extra is not None:
             kwargs['json'] = extra
         arm.arm(method, path, version, **kwargs)
+    # the managed cluster's run command (issue 16): 202 + Location, commandResults 202 while kubectl runs, then the result
+    accepted = arm.arm('POST', mc + '/runCommand', AKS, json={'command': 'kubectl version --client -o json', 'context': ''})
+    for _attempt in range(300):
+        if arm.arm('GET', accepted.headers['Location']).status_code == 200:
+            break
+        time.sleep(0.1)
     routes = arm.arm('POST', net + '/networkInterfaces/%s/effectiveRouteTable' % arm.node('system-0')['nic_name'], NET)
     arm.arm('GET', routes.headers['Location'])  # the LRO's result: the EffectiveRouteListResult
     pips = arm.arm('GET', net + '/publicIPAddresses', NET).json()['value']
