@@ -183,7 +183,7 @@ FW_ROUTE = _table(('default-fw', '0.0.0.0/0', 'VirtualAppliance', '10.241.0.4'))
 POLICY = [{'name': 'fp-aks', 'groups': [DENY_443, ALLOW_AKS_TAG]}]
 
 
-def _firewall(policies=POLICY):
+def _firewall(policies):
     network, application = fp.policy_rules(policies)
     return {'name': 'fw-hub', 'id': '/x/azureFirewalls/fw-hub', 'policy': 'fp-aks', 'policy_id': '/x/firewallPolicies/fp-aks', 'kind': 'policy',
             'network': network, 'application': application}
