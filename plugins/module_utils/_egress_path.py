@@ -77,15 +77,16 @@ def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=
                                       source_prefixes, label)
         if probe_blocked:
             return _causes.make_finding(
-                cause, _causes.STATUS_PROBLEM, 'the appliance %s blocks the tunnel egress (%s): %s (not an Azure Firewall: its rules are '
-                'not visible from Azure)' % (appliance_ip, ', '.join(probe_blocked), label), nodes,
+                cause, _causes.STATUS_PROBLEM, 'the appliance %s blocks the tunnel egress (%s): %s (no Azure Firewall of this '
+                'subscription has that IP: a third-party appliance, or a firewall in another subscription, whose rules are not read)'
+                % (appliance_ip, ', '.join(probe_blocked), label), nodes,
                 evidence + ['the probe from the nodes saw %s blocked' % ', '.join(probe_blocked)] + advice['allow'],
                 {'summary': advice['summary'], 'route': route_view, 'appliance': advice})
         if probe_blocked == []:
             return _causes.make_finding(cause, _causes.STATUS_OK, 'the appliance %s passes the tunnel egress (%s) today (the probe got '
                                         'through); a change on it can cut the tunnel' % (appliance_ip, ports), [], evidence)
-        return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the tunnel egress goes through the appliance %s (%s), which is not '
-                                    'an Azure Firewall, and was not probed' % (appliance_ip, label), nodes, evidence,
+        return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the tunnel egress goes through the appliance %s (%s), which no Azure '
+                                    'Firewall of this subscription owns, and was not probed' % (appliance_ip, label), nodes, evidence,
                                     {'route': route_view, 'appliance': advice})
     if firewall.get('error'):
         return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the tunnel egress goes to %s, but the Azure Firewall could not be '
