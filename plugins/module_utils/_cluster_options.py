@@ -75,23 +75,32 @@ def cluster_model(module, kube=False):
 
 def _model_kube_optional(module):
     params = module.params
-    with module.api_errors('read the cluster %s/%s' % (params['resource_group'], params['name']),
-                           hint_404=_azure.node_resource_group_hint(params['resource_group'])):
-        azure = _cluster_model.fetch_azure(module.azure, params['resource_group'], params['name'])
-    kube = None
+    rg, name = params['resource_group'], params['name']
     client, reason = module.kube_or_reason()
+    model = None
     if client is not None:
-        doing = 'read the Kubernetes nodes and tunnel pods'
         try:
-            kube = _cluster_model.fetch_kube(client, module.kube_timeout, _kube.list_all)
+            model = _cluster_model.build_model(module.azure, rg, name, kube_client=client, request_timeout=module.kube_timeout,
+                                               list_all=_kube.list_all)
         except Exception as exc:  # pylint: disable=broad-except
-            reason = module.describe_exception(exc, doing)
-            if reason is None:
-                raise
-    model = _cluster_model.assemble(azure, kube)
+            if not _is_kube_error(exc):
+                with module.api_errors('read the cluster %s/%s' % (rg, name)):
+                    raise
+            reason = module.describe_exception(exc, 'read the Kubernetes nodes and tunnel pods')
+    if model is None:
+        with module.api_errors('read the cluster %s/%s' % (rg, name)):
+            model = _cluster_model.build_model(module.azure, rg, name)
+    model.pop('_azure', None)
     if reason:
         model['kubernetes_error'] = reason
         model['tunnel']['egress_reason'] = 'Kubernetes was not read: %s' % reason
     if module.kube_access is not None:
         model['kube_access'] = module.kube_access
     return model
+
+
+def _is_kube_error(exc):
+    """An error of the Kubernetes side (API status, connection, run command transport), not of Azure Resource Manager."""
+    if _kube.HAS_KUBERNETES and isinstance(exc, _kube.ApiException):
+        return True
+    return type(exc).__module__.startswith('urllib3') or isinstance(exc, _kube.Urllib3Error or ())

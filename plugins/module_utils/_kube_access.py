@@ -281,7 +281,10 @@ class RunCommandTransport:
         try:
             command = raw_command(method, path_qs, files is not None, marker)
             logs, _exit_code = self.run(command, files)
-        except (KubeAccessError, RunCommandError) as exc:
+        except Exception as exc:  # pylint: disable=broad-except
+            # ARM's answer (e.g. 403 without runCommand/action) included: a failed Kubernetes request, not a failed Azure read
+            if not isinstance(exc, (KubeAccessError, RunCommandError)) and not type(exc).__module__.startswith('azure.'):
+                raise
             raise RunCommandTransportError('%s %s through the run command of %s/%s: %s'
                                            % (method, parts.path, self.resource_group, self.name, exc)) from None
         framed = parse_framed(logs, marker)

@@ -39,6 +39,15 @@ options:
     description: Seconds between readiness checks.
     type: int
     default: 2
+  resource_group:
+    description:
+      - Resource group of the AKS cluster. With O(name) and without a kubeconfig, the module reaches Kubernetes through
+        Azure Resource Manager (O(kube_access)) - the cluster's credential, an Entra token, or the run command of a private
+        cluster (then each pod deletion runs as C(kubectl delete --raw) with the pod's uid as precondition).
+    type: str
+  name:
+    description: Name of the AKS cluster (with O(resource_group)).
+    type: str
 extends_documentation_fragment:
   - aks.tunnel.cluster.API_TIMEOUT
   - aks.tunnel.kubernetes
@@ -145,6 +154,8 @@ ARGUMENT_SPEC = _cluster_options.argument_spec(
     component=dict(type='str', default='auto', choices=['auto'] + [kind for kind, _deployment, _selector in _konnectivity.TUNNELS]),
     wait_timeout=dict(type='int', default=300),
     wait_sleep=dict(type='int', default=2),
+    resource_group=dict(type='str'),
+    name=dict(type='str'),
 )
 
 
@@ -158,7 +169,7 @@ def list_pods(kube, namespace, selector):
 
 
 def main():
-    module = AksTunnelModule(ARGUMENT_SPEC, kube=True)
+    module = AksTunnelModule(ARGUMENT_SPEC, kube=True, required_together=[('resource_group', 'name')])
     params = module.params
     for option in ('wait_timeout', 'wait_sleep', 'api_timeout'):
         if params[option] < 1:

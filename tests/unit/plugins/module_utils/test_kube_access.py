@@ -191,3 +191,14 @@ def test_transport_errors_are_urllib3_errors_with_the_reason(fake, message):
 def test_transport_refuses_watches():
     with pytest.raises(ka.RunCommandTransportError, match='watch'):
         ka.RunCommandTransport(FakeRunCommand(0, '', ''), 'rg', 'aks').request('GET', 'https://x/api/v1/pods?watch=true')
+
+
+def test_transport_reports_arm_refusals_as_failed_requests():
+    from azure.core.exceptions import HttpResponseError
+
+    class Refusing(FakeRunCommand):
+        def begin_run_command(self, _rg, _name, payload):
+            raise HttpResponseError(message="(AuthorizationFailed) The client 'x' does not have authorization to perform action "
+                                            "'Microsoft.ContainerService/managedClusters/runCommand/action'")
+    with pytest.raises(ka.RunCommandTransportError, match='runCommand/action'):
+        ka.RunCommandTransport(Refusing(0, '', ''), 'rg', 'aks').request('GET', 'https://x/api/v1/nodes')

@@ -19,7 +19,7 @@ from ansible_collections.aks.tunnel.plugins.modules import aks_cluster_info
 AUTH = {'subscription_id': 's', 'client_id': 'c', 'secret': 'unit-test-secret', 'tenant': 't'}
 
 
-def run(monkeypatch, capsys, args, build):
+def run(monkeypatch, capsys, args, build, kube=(object(), None)):
     calls = []
 
     def fake_build(clients, rg, name, **kwargs):
@@ -28,6 +28,7 @@ def run(monkeypatch, capsys, args, build):
 
     monkeypatch.setattr(AksTunnelModule, 'azure', property(lambda self: object()))
     monkeypatch.setattr(AksTunnelModule, 'kube', property(lambda self: object()))
+    monkeypatch.setattr(AksTunnelModule, 'kube_or_reason', lambda self: kube)
     monkeypatch.setattr(AksTunnelModule, 'kube_timeout', property(lambda self: (1, 1)))
     monkeypatch.setattr(_cluster_model, 'build_model', fake_build)
     with patch_module_args(dict(AUTH, **args)):
@@ -43,6 +44,17 @@ def test_returns_the_model_without_raw_data(monkeypatch, capsys):
         (False, {'name': 'aks'}, [{'name': 'n0'}], {'component': 'konnectivity'})
     assert '_azure' not in result
     assert calls == [('rg', 'aks', ['kube_client', 'list_all', 'request_timeout'])]
+
+
+def test_without_kubernetes_access_the_model_comes_from_azure_alone(monkeypatch, capsys):
+    """issue 16: no kubeconfig and no credential from ARM - the Azure-side model, and why Kubernetes was not read."""
+    model = {'cluster': {'name': 'aks'}, 'nodes': [{'name': 'n0'}], 'tunnel': {'component': None, 'egress_reason': 'x'}, 'kubernetes_read': False}
+    result, calls = run(monkeypatch, capsys, {'resource_group': 'rg', 'name': 'aks'}, lambda: dict(model, tunnel=dict(model['tunnel'])),
+                        kube=(None, 'Kubernetes authentication settings: no kubeconfig'))
+    assert result['failed'] is False if 'failed' in result else True
+    assert result['kubernetes_read'] is False and result['kubernetes_error'] == 'Kubernetes authentication settings: no kubeconfig'
+    assert result['tunnel']['egress_reason'] == 'Kubernetes was not read: Kubernetes authentication settings: no kubeconfig'
+    assert calls == [('rg', 'aks', [])]
 
 
 def test_missing_cluster_is_a_clean_failure(monkeypatch, capsys):
