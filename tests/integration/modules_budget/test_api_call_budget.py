@@ -105,7 +105,8 @@ def test_healthy_diagnosis_with_the_model_stays_within_the_budget(lab, tmp_path)
     # the evidence is all there: every kubelet answered, egress and NSG paths checked, SNAT and the ladder evaluated
     assert data['probe']['summary']['unreachable'] == 0 and data['probe']['summary']['reachable'] == len(data['info']['nodes'])
     assert [f['status'] for f in data['probe']['findings']] == ['ok', 'ok', 'ok']
-    assert [f['status'] for f in data['nsg']['findings']] == ['ok', 'ok']
+    # kubelet path, egress, and the API server subnet (not applicable without API Server VNet Integration)
+    assert [f['status'] for f in data['nsg']['findings']] == ['ok', 'ok', 'not_applicable']
     assert data['snat']['applicable'] is True and data['snat']['finding']['status'] == 'ok'
     assert data['ladder']['finding']['status'] == 'ok' and data['agents']['finding']['status'] == 'ok'
     # the modules given the model read neither the cluster nor the nodes again

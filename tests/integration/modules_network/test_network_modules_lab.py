@@ -238,8 +238,9 @@ def test_detection_names_exactly_the_injected_faults(scenario, lab_factory, tmp_
         expected['egress_ports_blocked'] = sorted(names[n] for n in info['tunnel']['nodes'])
         assert 'nodepool1-0' in expected['egress_ports_blocked']
     findings = nsg['findings'] + probe['findings']
-    assert [f['cause'] for f in findings] == ['nsg_blocks_10250', 'egress_ports_blocked', 'ufw_blocks_10250',
+    assert [f['cause'] for f in findings] == ['nsg_blocks_10250', 'egress_ports_blocked', 'apiserver_subnet_ports_blocked', 'ufw_blocks_10250',
                                               'iptables_blocks_10250', 'egress_ports_blocked']
+    assert nsg['findings'][2]['status'] == 'not_applicable'  # no API Server VNet Integration in these scenarios
     assert reported(findings, names) == expected
     assert sorted(b['rule'] for b in nsg['blocking_rules']) == BLOCKING_RULES.get(scenario, [])
     for rule in nsg['blocking_rules']:
