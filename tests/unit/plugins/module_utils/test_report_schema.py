@@ -77,8 +77,8 @@ def test_real_reports_rebuilt_by_the_engine_validate(path):
 
 def test_samples_cover_a_problem_with_a_remediation_for_every_cause_they_claim():
     covered = {f['cause'] for path in SAMPLES for f in _load(path)['findings'] if f['status'] == 'problem' and f['remediation']}
-    assert covered >= {'nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250', 'snat_exhaustion', 'konnectivity_agent_scaling',
-                       'nft_blocks_10250'}
+    assert covered >= {'nsg_blocks_10250', 'ufw_blocks_10250', 'iptables_blocks_10250', 'egress_ports_blocked', 'snat_exhaustion',
+                       'konnectivity_agent_scaling', 'nft_blocks_10250', 'kubelet_not_serving', 'network_path_blocks_10250'}
 
 
 def _report(findings=(), **kwargs):
