@@ -44,6 +44,7 @@ API_VERSIONS = {
 VERSION_FIELDS = (
     ('aks', 'Microsoft.ContainerService/managedClusters', ('eTag',), '2024-02-01'),
     ('aks', 'Microsoft.ContainerService/managedClusters', ('properties', 'apiServerAccessProfile', 'enableVnetIntegration'), '2024-02-01'),
+    ('aks', 'Microsoft.ContainerService/managedClusters', ('properties', 'apiServerAccessProfile', 'subnetId'), '2024-02-01'),
 )
 
 
