@@ -10,12 +10,14 @@ import datetime
 import os
 import time
 
+from ansible import constants as C
+from ansible import context
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.aks.tunnel.plugins.module_utils import _causes, _evidence, _report
+from ansible_collections.aks.tunnel.plugins.module_utils import _causes, _command_line, _evidence, _repair_proof, _report
 
 ARGUMENT_SPEC = dict(
     evidence=dict(type='dict'),
@@ -30,11 +32,25 @@ ARGUMENT_SPEC = dict(
     before=dict(type='dict'),
     fail_on_problem=dict(type='bool', default=True),
     fail_on_unknown=dict(type='bool', default=True),
-    remediate_playbook=dict(type='str', default='playbooks/remediate.yml'),
-    extra_args=dict(type='str', default=''),
+    remediate_playbook=dict(type='str'),
+    extra_args=dict(type='str'),
+    plan=dict(type='bool', default=False),
+    source_times=dict(type='dict', default={}),
+    repairs_failed=dict(type='list', elements='str', default=[]),
     write=dict(type='bool', default=True),
     display=dict(type='bool', default=True),
 )
+
+
+def _next_command_parts(args):
+    """(remediation playbook, arguments) of the suggested next commands: as given, else this run's own command line."""
+    cliargs = context.CLIARGS or {}
+    playbook = args['remediate_playbook'] or _command_line.remediate_playbook(cliargs.get('args'))
+    extra_args = args['extra_args']
+    if extra_args is None:
+        words, _secrets = _command_line.replay_args(cliargs, default_inventory=C.DEFAULT_HOST_LIST)
+        extra_args = _command_line.quote(words)
+    return playbook, extra_args
 
 
 def _write(path, text):
@@ -44,6 +60,12 @@ def _write(path, text):
         handle.write(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+
+
+def _evidence_list(value):
+    if isinstance(value, dict):
+        return [value]
+    return [item for item in value or [] if isinstance(item, dict)]
 
 
 class ActionModule(ActionBase):
@@ -73,6 +95,11 @@ class ActionModule(ActionBase):
             except (_evidence.EvidenceError, _causes.FindingError) as exc:
                 raise AnsibleActionFail('aks.tunnel.tunnel_report: %s' % exc) from exc
             findings, checked = collected['findings'], collected['checked']
+            if args['before'] and not args['plan']:
+                # Recreated agent pods no longer show the OOM kills of the report before the repair: kept unless the limit was raised.
+                kept = _repair_proof.oom_not_fixed(args['before'], _evidence_list(args['evidence'].get(_causes.SOURCE_KONNECTIVITY)), findings)
+                if kept is not None and _causes.KONNECTIVITY_AGENT_SCALING in checked:
+                    findings = findings + [kept]
             errors = dict(collected['errors'], **(errors or {}))
             stats = dict(collected['stats'], **stats)
             cluster = _evidence.cluster_of(args['evidence'].get(_evidence.MODEL), cluster)
@@ -82,11 +109,13 @@ class ActionModule(ActionBase):
         if args['started_at'] is not None and stats.get('duration_s') is None:
             stats['duration_s'] = max(time.time() - args['started_at'], 0.0)
         generated_at = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+        playbook, extra_args = _next_command_parts(args)
+        plan = args['plan']
         try:
             report = _report.build_report(cluster, findings, stats, generated_at, checked, errors, failure)
-            summary = _report.summary_lines(report, args['remediate_playbook'], args['extra_args'], args['before'])
-            markdown = _report.render_markdown(report, args['remediate_playbook'], args['extra_args'], args['before'])
-            junit = _report.render_junit(report)
+            summary = _report.summary_lines(report, playbook, extra_args, args['before'], plan)
+            markdown = _report.render_markdown(report, playbook, extra_args, args['before'], plan)
+            junit = _report.render_junit(report, _report.cause_times(args['source_times']))
         except _report.ReportInputError as exc:
             raise AnsibleActionFail('aks.tunnel.tunnel_report: %s' % exc) from exc
 
@@ -117,6 +146,10 @@ class ActionModule(ActionBase):
             rule = '=' * 100
             lines = [rule] + summary + (['Reports: %s' % ', '.join(files.values())] if files else []) + [rule]
             self._display.display('\n'.join(lines))
+        # A check run of the remediation only planned: it fails when the diagnosis could not run or a repair could not be planned.
+        fail = (report['outcome'] == _report.OUTCOME_ERROR if plan else _report.should_fail(report, args['fail_on_problem'], args['fail_on_unknown']))
+        fail = fail or bool(args['repairs_failed'])
+        verdict = _report.verdict_line(report, plan, args['repairs_failed'], files.get('markdown'))
         result.update(changed=False, report=report, problems=report['problems'], unknown=report['unknown'], outcome=report['outcome'],
-                      summary=summary, files=files, fail=_report.should_fail(report, args['fail_on_problem'], args['fail_on_unknown']))
+                      summary=summary, files=files, fail=fail, verdict=verdict)
         return result

@@ -59,6 +59,9 @@ RECONCILE_CAVEAT = ('AKS manages konnectivity-agent: its Deployment carries %s=R
                     'a higher memory limit needs a support request or an AKS-supported setting.' % ADDON_MODE_LABEL)
 
 _KILLED_RE = re.compile(r'Killed process (\d+) \(([^)]*)\)')
+_ANON_RSS_RE = re.compile(r'anon-rss:(\d+)kB')
+# What an OOM kill shows the agent needs: its resident memory when killed, with the headroom _agent_remediation suggests.
+OOM_HEADROOM = 1.5
 # kubelet's SystemOOM event: "System OOM encountered, victim process: <comm>, pid: <pid>" (greedy: a comm may hold ", pid: ").
 _SYSTEM_OOM_RE = re.compile(r'victim process: (.*), pid: (\d+)\s*$')
 
@@ -585,10 +588,25 @@ def analyze_agents(pods, deployment, events, nodes, pod_metrics=None, node_metri
             oom_events.append(summary)
         elif event.get('reason') == 'SystemOOM':
             system_oom_events.append(summary)
-    current_kills = [e for e in oom_events if e['agent_process'] and not e['before_current_pods']]
+    # A kill that hit an earlier pod is history only if the agent now has room for what it used then: recreating the pods
+    # (a restart, a repair) erases their OOMKilled state, not the low limit (issue 18).
+    limits_on = {}
+    for row in pod_rows:
+        for container in row['containers']:
+            if container['name'] == container_name or len(row['containers']) == 1:
+                limits_on.setdefault(row['node'], []).append(quantity(container['limits'].get('memory')))
+    for summary in oom_events:
+        rss = _ANON_RSS_RE.search(summary['message'] or '') if summary['agent_process'] and summary['before_current_pods'] else None
+        needed = int(rss.group(1)) * 1024 * OOM_HEADROOM if rss else None
+        low = [limit for limit in limits_on.get(summary['node'], []) if limit and needed and limit < needed]
+        if low:
+            summary['limit_too_low'] = '%dMi' % mib(min(low))
+    current_kills = [e for e in oom_events if e['agent_process'] and (not e['before_current_pods'] or e.get('limit_too_low'))]
     for summary in current_kills:
-        problems.append('node %s: kernel OOM-killed %s (pid %s) %d time(s), last %s'
-                        % (summary['node'], summary['process'], summary['pid'], summary['count'], summary['last_timestamp']))
+        problems.append('node %s: kernel OOM-killed %s (pid %s) %d time(s), last %s%s'
+                        % (summary['node'], summary['process'], summary['pid'], summary['count'], summary['last_timestamp'],
+                           (', before the agent pod now on the node started, whose memory limit %s is still below %.1fx what it used '
+                            'then (the kill will recur)' % (summary['limit_too_low'], OOM_HEADROOM)) if summary.get('limit_too_low') else ''))
         affected.add(summary['node'])
     for node, text in unknowns:
         corroborated = any(e['node'] == node for e in current_kills)
@@ -631,7 +649,7 @@ def analyze_agents(pods, deployment, events, nodes, pod_metrics=None, node_metri
     for event in oom_events:
         if not event['agent_process']:
             other_kills.setdefault(event['node'], [0, 0])[0] += event['count']
-        elif event['before_current_pods']:
+        elif event['before_current_pods'] and not event.get('limit_too_low'):
             evidence.append('node %s: kernel OOM-killed %s %d time(s), last %s, before the agent pod now on the node started (%s)'
                             % (event['node'], event['process'], event['count'], event['last_timestamp'],
                                started[event['node']].strftime('%Y-%m-%dT%H:%M:%SZ')))

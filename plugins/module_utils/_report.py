@@ -19,6 +19,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
     CAUSE_TAGS,
     CAUSE_TITLES,
     EGRESS_PORTS_BLOCKED,
+    KONNECTIVITY_AGENT_SCALING,
     STATUS_NOT_APPLICABLE,
     STATUS_OK,
     STATUS_PROBLEM,
@@ -254,19 +255,72 @@ def _has_repair(cause_id):
     return cause(cause_id).repair != REPAIR_ADVICE
 
 
-def next_command(finding, remediate_playbook, extra_args):
+def automatic_repair(finding):
+    """Whether the remediation playbook changes something for this finding (else a human does: manual_steps).
+
+    Causes with a partial repair decide per finding: konnectivity-agent only when the ladder falls short (OOM kills
+    need a memory limit AKS manages), the egress only when an NSG (or an Azure Firewall Policy the caller lets the
+    collection edit) blocks it.
+    """
+    cause_id = finding['cause']
+    if not _has_repair(cause_id):
+        return False
+    remediation = finding.get('remediation') or {}
+    if cause_id == KONNECTIVITY_AGENT_SCALING:
+        return bool(remediation.get('ladder'))
+    if cause_id == EGRESS_PORTS_BLOCKED:
+        return bool(remediation.get('nsg_rules')) or _firewall_fixable(remediation)
+    return True
+
+
+def _firewall_fixable(remediation):
+    firewall = remediation.get('firewall') if isinstance(remediation.get('firewall'), dict) else {}
+    return bool(firewall.get('rules')) and not firewall.get('refused') and not remediation.get('nsg_rules')
+
+
+def manual_steps(finding):
+    """What a human does for a problem without an automatic repair: the finding's commands, else its advice."""
+    remediation = finding.get('remediation') or {}
+    commands = [str(c) for c in remediation.get('commands') or []]
+    if commands:
+        return commands
+    resources = remediation.get('deployment_resources')
+    if isinstance(resources, dict) and resources.get('suggested_memory_limit'):
+        return ['raise the memory limit of %s/%s (container %s) from %s to %s: %s' % (
+            resources.get('namespace'), resources.get('deployment'), resources.get('container'), resources.get('current_memory_limit'),
+            resources.get('suggested_memory_limit'), remediation.get('caveat') or 'AKS manages this Deployment')]
+    lines = [str(remediation['summary'])] if remediation.get('summary') else []
+    for key in ('firewall', 'appliance'):
+        part = remediation.get(key)
+        if isinstance(part, dict):
+            lines += [str(part['summary'])] if part.get('summary') else []
+            lines += [str(a) for a in part.get('allow') or []]
+    for item in remediation.get('egress') or []:
+        if isinstance(item, dict):
+            lines.append('allow %s %s to %s from the node subnet on the egress firewall / proxy' % (
+                str(item.get('kind') or '').upper(), item.get('port'), item.get('host') or 'the API server'))
+    lines += [str(a) for a in remediation.get('advice') or [] if 'aks.tunnel.' not in str(a)]
+    return lines or ['see report.md']
+
+
+def next_command(finding, remediate_playbook, extra_args, plan=False):
     """The exact command to run next for a finding (None when nothing is to be done).
 
-    A cause with a repair: plan it with the remediation playbook. A cause without a safe automatic repair: the first
-    command of its remediation (what a human runs), never the remediation playbook.
+    A finding with an automatic repair: plan it with the remediation playbook (`--check --diff`), or, after a check
+    run (`plan`), run it. Without one: the first manual step (what a human runs), never the remediation playbook.
     """
     if finding['status'] != STATUS_PROBLEM:
         return None
-    if not _has_repair(finding['cause']):
-        commands = (finding.get('remediation') or {}).get('commands') or []
-        return str(commands[0]) if commands else None
+    if not automatic_repair(finding):
+        return manual_steps(finding)[0]
+    return _remediate(remediate_playbook, CAUSE_TAGS[finding['cause']], extra_args, plan, _firewall_fixable(finding.get('remediation') or {}))
+
+
+def _remediate(remediate_playbook, tags, extra_args, plan, firewall=False):
+    mode = '' if plan else ' --check --diff'
+    opt_in = ' -e aks_tunnel_firewall_repair=true' if firewall else ''
     args = (' ' + extra_args) if extra_args else ''
-    return 'ansible-playbook %s --check --diff --tags %s%s' % (remediate_playbook, CAUSE_TAGS[finding['cause']], args)
+    return 'ansible-playbook %s%s --tags %s%s%s' % (remediate_playbook, mode, tags, args, opt_in)
 
 
 def _blocking(finding):
@@ -306,18 +360,28 @@ def headline(report):
     return '; '.join(parts) if parts else 'no problem found'
 
 
-def summary_lines(report, remediate_playbook='playbooks/remediate.yml', extra_args='', before=None):
-    """The end-of-run summary: a title, one line per cause, then what to run next."""
+PLAN_LABEL = 'check mode: nothing changed'
+
+
+def summary_lines(report, remediate_playbook='playbooks/remediate.yml', extra_args='', before=None, plan=False):
+    """The end-of-run summary: a title, one line per cause, then what to run next.
+
+    plan: the report of a check run of the remediation (`--check`): nothing changed, so each cause shows its status
+    with "check mode: nothing changed" instead of a before -> after, and the next command is the real run.
+    """
     cluster = report['cluster']
-    lines = ['aks.tunnel diagnosis of %s/%s (%s, %s nodes): %s' % (
-        cluster.get('resource_group'), cluster.get('name'), cluster.get('tunnel_component') or 'no tunnel component',
+    title = 'aks.tunnel remediation plan (%s) for' % PLAN_LABEL if plan else 'aks.tunnel diagnosis of'
+    lines = ['%s %s/%s (%s, %s nodes): %s' % (
+        title, cluster.get('resource_group'), cluster.get('name'), cluster.get('tunnel_component') or 'no tunnel component',
         cluster.get('node_count'), headline(report))]
-    previous = dict((f['cause'], f['status']) for f in (before or {}).get('findings', []))
+    previous = dict((f['cause'], f['status']) for f in (before or {}).get('findings', [])) if not plan else {}
     width = max(len(c) for c in CAUSE_IDS)
     for finding in report['findings']:
         status = STATUS_LABELS[finding['status']]
         if previous:
             status = '%s -> %s' % (STATUS_LABELS.get(previous.get(finding['cause']), '?'), status)
+        elif plan and finding['status'] == STATUS_PROBLEM:
+            status = '%s (%s)' % (status, PLAN_LABEL)
         line = '%-*s  %-*s %s' % (width, finding['cause'], 19 if previous else 8, status, finding['summary'])
         if finding['affected_nodes']:
             line += ' | nodes: %s' % _nodes_text(finding['affected_nodes'])
@@ -327,22 +391,46 @@ def summary_lines(report, remediate_playbook='playbooks/remediate.yml', extra_ar
         lines.append(line)
     commands = []
     by_hand = []
+    repairable = []
     for finding in report['findings']:
-        command = next_command(finding, remediate_playbook, extra_args)
-        if command and _has_repair(finding['cause']):
-            commands.append('  %s: %s' % (finding['cause'], command))
-        elif finding['status'] == STATUS_PROBLEM and not _has_repair(finding['cause']):
-            by_hand.append('  %s: %s' % (finding['cause'], command or (finding.get('remediation') or {}).get('summary') or 'see report.md'))
+        if finding['status'] != STATUS_PROBLEM:
+            continue
+        if automatic_repair(finding):
+            repairable.append(finding)
+            commands.append('  %s: %s' % (finding['cause'], next_command(finding, remediate_playbook, extra_args, plan)))
+        else:
+            steps = manual_steps(finding)
+            by_hand.append('  %s: %s' % (finding['cause'], steps[0]))
+            by_hand.extend('  %s  %s' % (' ' * len(finding['cause']), step) for step in steps[1:3])
     if commands:
-        lines.append('Next (plan the repair, changes nothing):')
-        lines.extend(commands)
-        tags = ','.join(CAUSE_TAGS[c] for c in report['problems'] if _has_repair(c))
-        lines.append('  all: ansible-playbook %s --check --diff --tags %s%s' % (remediate_playbook, tags, (' ' + extra_args) if extra_args else ''))
+        lines.append('Next (run the repair planned above):' if plan else 'Next (plan the repair, changes nothing):')
+        if len(commands) > 1:
+            lines.extend(commands)
+            tags = ','.join(dict.fromkeys(CAUSE_TAGS[f['cause']] for f in repairable))
+            firewall = any(_firewall_fixable(f.get('remediation') or {}) for f in repairable)
+            lines.append('  all: %s' % _remediate(remediate_playbook, tags, extra_args, plan, firewall))
+        else:
+            lines.extend(commands)
     if by_hand:
         lines.append('No safe automatic repair (do this by hand; report.md has every step):')
         lines.extend(by_hand)
     # Printed to the operator's terminal: fields from nodes and the cluster must not carry escape sequences or line breaks.
     return [visible_text(line) for line in lines]
+
+
+def verdict_line(report, plan=False, repairs_failed=None, report_file=None):
+    """The one line that ends a run with a non-zero status: what was found (or why nothing could be diagnosed)."""
+    if report.get('outcome') == OUTCOME_ERROR:
+        text = 'the diagnosis could not run: %s' % report.get('error')
+    elif plan:
+        text = 'the remediation plan is above (%s)' % PLAN_LABEL
+    else:
+        text = headline(report)
+    if repairs_failed:
+        text += '; repairs that failed: %s' % '; '.join(str(r) for r in repairs_failed)
+    if report_file:
+        text += '; see %s' % report_file
+    return visible_text(text[:1].upper() + text[1:])
 
 
 # --------------------------------------------------------------------------- renderers
@@ -351,7 +439,7 @@ def render_json(report):
     return json.dumps(report, indent=2, sort_keys=False) + '\n'
 
 
-def render_markdown(report, remediate_playbook='playbooks/remediate.yml', extra_args='', before=None):
+def render_markdown(report, remediate_playbook='playbooks/remediate.yml', extra_args='', before=None, plan=False):
     """report.md; every value from the cluster, the nodes or ARM goes through md_text / md_code / md_fenced."""
     cluster = report['cluster']
     out = ['# aks.tunnel report: %s/%s' % (md_text(cluster.get('resource_group')), md_text(cluster.get('name'))), '',
@@ -364,11 +452,13 @@ def render_markdown(report, remediate_playbook='playbooks/remediate.yml', extra_
            '* run commands: %s, ARM calls: %s, Kubernetes calls: %s, throttled: %s, retries: %s (%s s waiting), duration: %s s' % tuple(
                'n/a' if report['stats'][k] is None else md_text(report['stats'][k]) for k in STATS_KEYS), '']
     previous = dict((f['cause'], f['status']) for f in (before or {}).get('findings', []))
+    if plan:
+        out += ['Remediation plan (%s): the repairs the real run makes are in the output of the check run.' % PLAN_LABEL, '']
     if previous:
         out += ['| cause | before | after | summary |', '|---|---|---|---|']
         for finding in report['findings']:
-            row = (md_code(finding['cause']), STATUS_LABELS.get(previous.get(finding['cause']), '?'), STATUS_LABELS[finding['status']],
-                   md_text(finding['summary']))
+            row = (md_code(finding['cause']), STATUS_LABELS.get(previous.get(finding['cause']), '?'),
+                   PLAN_LABEL if plan else STATUS_LABELS[finding['status']], md_text(finding['summary']))
             out.append('| %s | %s | %s | %s |' % row)
     else:
         out += ['| cause | status | affected nodes | summary |', '|---|---|---|---|']
@@ -388,12 +478,12 @@ def render_markdown(report, remediate_playbook='playbooks/remediate.yml', extra_
         remediation = finding['remediation']
         if remediation:
             out += ['', 'Remediation:', ''] + md_fenced(json.dumps(remediation, indent=2, sort_keys=True), 'json')
-        if finding['status'] == STATUS_PROBLEM and not _has_repair(finding['cause']):
+        if finding['status'] == STATUS_PROBLEM and not automatic_repair(finding):
             steps = [str(c) for c in remediation.get('commands') or []]
-            by_hand = md_fenced('\n'.join(steps), 'sh') if steps else ['* %s' % md_text(remediation.get('summary') or 'see the evidence')]
+            by_hand = md_fenced('\n'.join(steps), 'sh') if steps else ['* %s' % md_text(step) for step in manual_steps(finding)]
             out += ['', 'No safe automatic repair; by hand:', ''] + by_hand
         else:
-            command = next_command(finding, remediate_playbook, extra_args)
+            command = next_command(finding, remediate_playbook, extra_args, plan)
             if command:
                 out += ['', 'Next: %s' % md_code(command)]
     return '\n'.join(out) + '\n'
@@ -407,8 +497,30 @@ def _body(value):
     return escape(xml_text(value))
 
 
-def render_junit(report):
+def _seconds(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return 0.0
+    return float(value)
+
+
+def cause_times(source_seconds):
+    """{cause: seconds} from {evidence source: seconds it took}: a cause takes the time of every source it reads.
+
+    A source shared by several causes (the probe serves UFW, iptables, nft, ...) counts in full for each: its time is
+    what checking that cause cost, as a JUnit testcase time should say.
+    """
+    times = {}
+    for cause_id in CAUSE_IDS:
+        seconds = [_seconds((source_seconds or {}).get(source)) for source in cause(cause_id).sources if source in (source_seconds or {})]
+        if seconds:
+            times[cause_id] = round(sum(seconds), 3)
+    return times
+
+
+def render_junit(report, times=None):
     """JUnit XML: one testcase per cause; problem = failure, checked but undecided = error, not checked = skipped.
+
+    times: {cause: seconds its evidence took} (cause_times); a cause without one has time 0.
 
     A diagnosis that could not run adds a testcase `aks.tunnel.diagnosis` with the error, so a pipeline tells "the tool
     failed" from "the cluster has a problem".
@@ -434,8 +546,9 @@ def render_junit(report):
                 '      <error message=%s type="error">%s</error>' % (_attr(report.get('error') or 'error'), _body(report.get('error') or '')),
                 '    </testcase>']
     for finding in report['findings']:
-        out.append('    <testcase classname="aks.tunnel.%s" name=%s time="0">' % (
-            CAUSE_TAGS[finding['cause']], _attr('%s: %s' % (finding['cause'], CAUSE_TITLES[finding['cause']]))))
+        out.append('    <testcase classname="aks.tunnel.%s" name=%s time="%.3f">' % (
+            CAUSE_TAGS[finding['cause']], _attr('%s: %s' % (finding['cause'], CAUSE_TITLES[finding['cause']])),
+            _seconds((times or {}).get(finding['cause']))))
         body = '\n'.join([finding['summary'] or ''] + (['nodes: ' + ', '.join(finding['affected_nodes'])] if finding['affected_nodes'] else [])
                          + [str(line) for line in finding['evidence']])
         if finding['status'] == STATUS_PROBLEM:

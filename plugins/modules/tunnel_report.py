@@ -87,7 +87,11 @@ options:
     type: path
     default: aks-tunnel-report
   before:
-    description: The report before a remediation; the summary and C(report.md) then show before and after, and it is written as C(report-before.json).
+    description:
+      - The report before a remediation; the summary and C(report.md) then show before and after, and it is written as C(report-before.json).
+      - A finding is OK after a repair only if the repair removed the cause - konnectivity-agent OOM kills of O(before) stay
+        C(problem) while the live memory limit of the agent (O(evidence)) is below the suggested one, even when the recreated pods
+        no longer show the kills (C(unknown) when the limit could not be read).
     type: dict
   fail_on_problem:
     description: Whether RV(fail) is true when a problem was found.
@@ -101,13 +105,37 @@ options:
     type: bool
     default: true
   remediate_playbook:
-    description: How the remediation playbook is called in the suggested next commands.
+    description:
+      - How the remediation playbook is called in the suggested next commands.
+      - Default - the remediation playbook next to the playbook that runs (C(playbooks/diagnose.yml) gives C(playbooks/remediate.yml),
+        C(aks.tunnel.diagnose) gives C(aks.tunnel.remediate)), else C(playbooks/remediate.yml).
     type: str
-    default: playbooks/remediate.yml
   extra_args:
-    description: Arguments appended to the suggested next commands (for example C(-e @.lab/vars.yml)).
+    description:
+      - Arguments appended to the suggested next commands (for example C(-e @.lab/vars.yml)).
+      - Default - the arguments of the running ansible-playbook command that the next command must repeat - every C(-e) (vars files
+        and values, in order), C(-i) when not the configured default, and the vault options - so the next command reads the same
+        cluster with the same auth, kubeconfig and report directory. Values of secret-named keys given inline (C(secret),
+        C(password), C(token), ...) are printed as C(REDACTED); pass them in a vars file.
     type: str
-    default: ''
+  plan:
+    description:
+      - The report of a check run of the remediation - nothing changed. With O(before), each cause shows its status with
+        C(check mode: nothing changed) instead of before -> after, the next commands are the real run (without C(--check)),
+        and RV(fail) is true only when the diagnosis could not run or O(repairs_failed) is not empty.
+    type: bool
+    default: false
+  source_times:
+    description:
+      - Seconds each evidence source took (C(probe), C(nsg), C(snat), C(konnectivity), ...), as the aks.tunnel.diagnose role measures
+        them. The JUnit testcase time of a cause is the sum of the times of the sources it reads; without one it is 0.
+    type: dict
+    default: {}
+  repairs_failed:
+    description: Repairs that failed (aks.tunnel.remediate); RV(fail) is true when there is one, and RV(verdict) names them.
+    type: list
+    elements: str
+    default: []
   write:
     description: Write the files (V(false) only returns the report).
     type: bool
@@ -154,9 +182,9 @@ EXAMPLES = r'''
     report_dir: "{{ playbook_dir }}/aks-tunnel-report"
   register: report
 
-- name: Fail the pipeline on problems, after the report is written
+- name: Fail the pipeline on problems, after the report is written (the summary is printed already)
   ansible.builtin.fail:
-    msg: "{{ report.summary | join('\n') }}"
+    msg: "{{ report.verdict }}"
   when: report.fail
 '''
 
@@ -225,9 +253,15 @@ unknown:
   sample: []
 fail:
   description:
-    - True when the diagnosis could not run, when a problem was found and O(fail_on_problem) is true, or when a checked
-      cause could not be decided and O(fail_on_unknown) is true.
+    - True when the diagnosis could not run, when a problem was found and O(fail_on_problem) is true, when a checked
+      cause could not be decided and O(fail_on_unknown) is true, or when a repair failed (O(repairs_failed)). With O(plan) only
+      the first and the last.
   returned: success
   type: bool
   sample: true
+verdict:
+  description: One line for the end of a failing run - what was found (or why the diagnosis could not run) and where the report is.
+  returned: success
+  type: str
+  sample: "1 problem(s): nsg_blocks_10250; see /work/aks-tunnel-report/report.md"
 '''

@@ -23,6 +23,7 @@ def test_oom_is_detected_and_tunnel_pods_are_recreated(kube_lab, tmp_path):
         {restart: {'kubeconfig': lab.reader}, 'register': 'readonly', 'ignore_errors': True},
         {restart: {}, 'check_mode': True, 'register': 'check'},
         {restart: {'wait_timeout': 30, 'wait_sleep': 1}, 'register': 'real'},
+        {'aks.tunnel.konnectivity_agent_info': {'kubeconfig': lab.reader}, 'register': 'agents_after'},
     ]
     results = run_playbook(tmp_path, tasks, module_defaults={restart: {'kubeconfig': lab.admin}})
 
@@ -66,6 +67,12 @@ def test_oom_is_detected_and_tunnel_pods_are_recreated(kube_lab, tmp_path):
     assert not set(new_names) & set(old_names)
     assert real['pods_after'] == sorted(new_names)
     assert sorted(p['metadata']['name'] for p in lab.tunnel_pods()) == sorted(new_names)
+    # Issue 18: the recreated pods no longer show the OOM kill, the node's OOMKilling event still does, and the limit is as
+    # low as when the kernel killed the agent: still a problem (no false fix by restarting).
+    after = results['agents_after']['finding']
+    assert after['status'] == 'problem', after
+    assert ('before the agent pod now on the node started, whose memory limit %s is still below 1.5x what it used then'
+            % konn['memory_limit']) in after['summary'], after
 
 
 def test_healthy_cluster_is_ok_for_a_read_only_user(kube_lab, tmp_path):

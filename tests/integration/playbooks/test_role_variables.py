@@ -66,6 +66,10 @@ def run(tmp_path_factory):
     }
     for name, host_vars in hosts.items():
         host_vars['aks_tunnel_report_dir'] = str(work / ('report-' + name))
+    # Issue 18: the report of an earlier run, which the failing run below must not leave behind to be published.
+    (work / 'report-no_cluster').mkdir()
+    for stale in ('report.json', 'report.md', 'junit.xml', 'report-before.json'):
+        (work / 'report-no_cluster' / stale).write_text('stale')
     (work / 'inventory.yml').write_text(yaml.safe_dump({'all': {'hosts': hosts}}))
     (work / 'play.yml').write_text(PLAY)
     (work / 'ansible.cfg').write_text('[defaults]\nstdout_callback = default\n')
@@ -141,3 +145,9 @@ def test_symptom_received_is_echoed_with_a_hint_when_one_word_arrived(run):
     text = _debug_msg(run, 'symptom_text', 'Show what the symptom points to')
     assert text[0] == 'Symptom received: "%s"' % SYMPTOM
     assert text[1] == 'Symptom classified:'
+
+
+def test_a_failed_run_leaves_no_earlier_report(run):
+    """Issue 18: the report files of an earlier run are removed when a diagnosis starts, before anything can fail."""
+    assert 'Missing aks_tunnel_cluster_name' in run
+    assert os.listdir(os.path.join(os.path.dirname(run.kubeconfig), 'report-no_cluster')) == []

@@ -11,7 +11,9 @@ from unittest.mock import MagicMock
 
 import pytest
 
+from ansible import context
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.collections import ImmutableDict
 
 from ansible_collections.aks.tunnel.plugins.action.tunnel_report import ActionModule
 from ansible_collections.aks.tunnel.plugins.module_utils._causes import CAUSE_IDS, make_finding
@@ -117,3 +119,58 @@ def test_report_from_evidence_counts_failed_checks_and_api_calls(tmp_path):
     assert report['stats'] == {'run_commands': 3, 'arm_calls': 26, 'kube_calls': 2, 'throttled': 1, 'retries': 1, 'retry_wait_s': 2.0,
                                'duration_s': None}
     assert result['problems'] == ['ufw_blocks_10250'] and result['fail'] is True
+
+
+MODEL = {'cluster': {'name': 'aks-lab', 'resource_group': 'rg-aks-lab', 'node_count': 7, 'private_cluster': False},
+         'tunnel': {'component': 'konnectivity'}, 'api_calls': {'arm': 1, 'kube': 1}}
+OOM_BEFORE = {'findings': [make_finding('konnectivity_agent_scaling', 'problem', 'pod a container konnectivity-agent on n0 was OOMKilled (exit 137)',
+                                        ['n0'], [], {'deployment_resources': {'container': 'konnectivity-agent', 'current_memory_limit': '32Mi',
+                                                                              'suggested_memory_limit': '64Mi'}})]}
+
+
+def agents(limit):
+    return [{}, {'finding': make_finding('konnectivity_agent_scaling', 'ok', '2 konnectivity-agent pod(s) healthy'),
+                 'pods': [{'name': 'b', 'containers': [{'name': 'konnectivity-agent', 'limits': {'memory': limit}}]}]}]
+
+
+@pytest.mark.parametrize('limit, status, fail', [('32Mi', 'problem', True), ('64Mi', 'ok', False)])
+def test_after_a_repair_oom_kills_stay_a_problem_until_the_limit_is_raised(tmp_path, limit, status, fail):
+    """Issue 18: the recreated agent pods no longer show the OOM kills; the report before the repair keeps them."""
+    _action, result = run_action({'evidence': {'model': MODEL, 'konnectivity': agents(limit)}, 'causes': ['konnectivity_agent_scaling'],
+                                  'before': OOM_BEFORE, 'report_dir': str(tmp_path), 'display': False})
+    konn = next(f for f in result['report']['findings'] if f['cause'] == 'konnectivity_agent_scaling')
+    assert (konn['status'], result['fail']) == (status, fail), konn
+    if status == 'problem':
+        assert 'memory limit is still 32Mi, below the 64Mi' in konn['summary'] and 'PROBLEM -> PROBLEM' in '\n'.join(result['summary'])
+
+
+def test_a_check_run_reports_the_plan_and_ends_green(tmp_path):
+    before = {'findings': findings('ufw_blocks_10250')}
+    _action, result = run_action({'findings': findings('ufw_blocks_10250'), 'cluster': CLUSTER, 'before': before, 'plan': True,
+                                  'report_dir': str(tmp_path), 'extra_args': '-e @v.yml', 'display': False}, check_mode=True)
+    assert result['fail'] is False and result['problems'] == ['ufw_blocks_10250']
+    assert '  ufw_blocks_10250: ansible-playbook playbooks/remediate.yml --tags ufw -e @v.yml' in result['summary']
+    assert result['verdict'].startswith('The remediation plan is above (check mode: nothing changed)')
+    # A repair that could not even be planned fails the check run.
+    _action, result = run_action({'findings': findings('ufw_blocks_10250'), 'cluster': CLUSTER, 'before': before, 'plan': True,
+                                  'repairs_failed': ['ufw: n1 did not answer'], 'report_dir': str(tmp_path), 'display': False})
+    assert result['fail'] is True and 'repairs that failed: ufw: n1 did not answer' in result['verdict']
+
+
+def test_next_commands_repeat_the_command_line_of_the_run(tmp_path, monkeypatch):
+    """Issue 18: the vars files, auth, kubeconfig and report dir the user passed; the sibling remediation playbook."""
+    monkeypatch.setattr(context, 'CLIARGS', ImmutableDict({
+        'args': ('playbooks/diagnose.yml',), 'inventory': (), 'vault_ids': (), 'vault_password_files': (), 'ask_vault_pass': False,
+        'extra_vars': ('@/work/vars.yml', '{"aks_tunnel_azure_auth": {"auth_source": "cli"}}', 'aks_tunnel_report_dir=/tmp/r')}))
+    _action, result = run_action({'findings': findings('nsg_blocks_10250'), 'cluster': CLUSTER, 'report_dir': str(tmp_path), 'display': False})
+    assert ('  nsg_blocks_10250: ansible-playbook playbooks/remediate.yml --check --diff --tags nsg -e @/work/vars.yml '
+            '-e \'{"aks_tunnel_azure_auth": {"auth_source": "cli"}}\' -e aks_tunnel_report_dir=/tmp/r') in result['summary']
+
+
+def test_junit_times_from_the_source_times(tmp_path):
+    _action, result = run_action({'findings': findings('nsg_blocks_10250'), 'cluster': CLUSTER, 'report_dir': str(tmp_path), 'display': False,
+                                  'source_times': {'nsg': 2.5, 'probe': 7.25}})
+    with open(result['files']['junit'], encoding='utf-8') as handle:
+        junit = handle.read()
+    assert 'name="nsg_blocks_10250: NSG rule blocks TCP 10250 between nodes" time="2.500"' in junit
+    assert 'time="7.250"' in junit

@@ -291,3 +291,26 @@ def test_detect_tunnel(present, component, expected):
 def test_what_if_rejects_negative_counts():
     with pytest.raises(k.KonnectivityInputError):
         k.what_if_counts({'schedulable_nodes': 1, 'schedulable_cores': 2}, node_count=-1)
+
+
+# Issue 18: recreating the agent pods erases their OOMKilled state, not the low limit. A kill of an earlier pod stays a
+# problem while the agent's limit is below 1.5x the memory the kernel saw it use (anon-rss), the headroom the remediation suggests.
+@pytest.mark.parametrize('limit, anon_rss_kb, status', [
+    ('32Mi', 32556, 'problem'),     # the lab's all-faults agent after the pods were recreated: 32Mi < 1.5 x 31.8 MiB
+    ('40Mi', 32556, 'problem'),
+    ('48Mi', 32556, 'ok'),          # 48Mi >= 1.5 x 31.8 MiB
+    ('64Mi', 32556, 'ok'),          # raised to the suggested 64Mi
+    ('32Mi', 2, 'ok'),              # a kill far below today's limit: history
+])
+def test_an_earlier_oom_kill_stays_a_problem_while_the_limit_is_too_low(limit, anon_rss_kb, status):
+    event = oom_event('n0')
+    event['message'] = ('Memory cgroup out of memory: Killed process 4242 (proxy-agent) total-vm:847000kB, anon-rss:%dkB, file-rss:18000kB, '
+                        'shmem-rss:0kB, UID:0 pgtables:240kB oom_score_adj:-997' % anon_rss_kb)
+    pod = _started(agent_pod('a', 'n0', limit=limit), '2026-11-25T20:05:00Z')
+    result = k.analyze_agents([pod], deployment(1), [event], nodes(2))
+    assert result['finding']['status'] == status
+    assert result['oom_events'][0]['before_current_pods'] is True
+    if status == 'problem':
+        assert ('before the agent pod now on the node started, whose memory limit %s is still below 1.5x what it used then' % limit
+                in result['finding']['summary'])
+        assert result['finding']['remediation']['deployment_resources']['suggested_memory_limit'] == '%dMi' % (2 * int(limit[:-2]))

@@ -214,9 +214,82 @@ def test_causes_without_a_repair_get_their_commands_not_the_remediation_playbook
                         'commands': ['nft list ruleset > /root/nft-backup.nft', 'nft delete rule inet hostfw input handle 4']})
     report = r.build_report(CLUSTER, all_ok() + [nft, NSG_PROBLEM])
     lines = r.summary_lines(report, 'playbooks/remediate.yml', '-e @v.yml')
-    assert '  all: ansible-playbook playbooks/remediate.yml --check --diff --tags nsg -e @v.yml' in lines
+    # One repairable cause: its command only (no "all" line repeating it).
+    assert '  nsg_blocks_10250: ansible-playbook playbooks/remediate.yml --check --diff --tags nsg -e @v.yml' in lines
+    assert not any(line.startswith('  all: ') for line in lines)
     assert not any('--tags nft' in line for line in lines)
-    assert lines[-2:] == ['No safe automatic repair (do this by hand; report.md has every step):',
-                          '  nft_blocks_10250: nft list ruleset > /root/nft-backup.nft']
+    # The manual steps themselves (the first three; report.md has every one), never the remediation playbook.
+    assert lines[-3:] == ['No safe automatic repair (do this by hand; report.md has every step):',
+                          '  nft_blocks_10250: nft list ruleset > /root/nft-backup.nft',
+                          '                    nft delete rule inet hostfw input handle 4']
     text = r.render_markdown(report)
     assert 'No safe automatic repair; by hand:\n\n```sh\nnft list ruleset > /root/nft-backup.nft\nnft delete rule inet hostfw input handle 4\n```' in text
+
+
+# Issue 18: the next commands after a check run, for findings without an automatic repair, and the verdict line.
+KONN_OOM = make_finding(KONN, 'problem', 'pod a on n0 was OOMKilled (exit 137)', ['n0'], [],
+                        {'advice': ['raise the replica count with aks.tunnel.konnectivity_ladder state=present'],
+                         'deployment_resources': {'namespace': 'kube-system', 'deployment': 'konnectivity-agent', 'container': 'konnectivity-agent',
+                                                  'current_memory_limit': '32Mi', 'suggested_memory_limit': '64Mi'},
+                         'caveat': 'AKS reconciles the agent Deployment'})
+KONN_LADDER = make_finding(KONN, 'problem', 'the ladder gives 2 replicas, 3 expected', [], [], {'ladder': {'configmap': 'x'}})
+EGRESS_FIREWALL = make_finding(EGRESS, 'problem', 'egress to 9000 blocked outside the NSGs', ['n0'], [],
+                               {'egress': [{'kind': 'tcp', 'port': 9000}], 'summary': 'allow TCP 9000 to the API server on the egress firewall',
+                                'commands': ['az network firewall policy rule-collection-group collection rule add ...']})
+EGRESS_NSG = make_finding(EGRESS, 'problem', 'egress to 9000 blocked by an NSG', ['n0'], [], {'nsg_rules': [{'nsg': 'x', 'port': 9000}]})
+
+
+@pytest.mark.parametrize('finding, automatic, next_line', [
+    (NSG_PROBLEM, True, 'ansible-playbook p.yml --check --diff --tags nsg -e @v.yml'),
+    (KONN_LADDER, True, 'ansible-playbook p.yml --check --diff --tags konnectivity -e @v.yml'),
+    # OOM kills need a memory limit AKS manages: the manual step, never the remediation playbook.
+    (KONN_OOM, False, 'raise the memory limit of kube-system/konnectivity-agent (container konnectivity-agent) from 32Mi to 64Mi: '
+                      'AKS reconciles the agent Deployment'),
+    (EGRESS_FIREWALL, False, 'az network firewall policy rule-collection-group collection rule add ...'),
+    (EGRESS_NSG, True, 'ansible-playbook p.yml --check --diff --tags egress -e @v.yml'),
+    (ok(NSG), True, None),
+])
+def test_next_command_per_finding(finding, automatic, next_line):
+    assert r.automatic_repair(finding) is automatic
+    assert r.next_command(finding, 'p.yml', '-e @v.yml') == next_line
+
+
+def test_a_check_run_reports_the_plan_and_suggests_the_real_run():
+    report = r.build_report(CLUSTER, all_ok() + [NSG_PROBLEM, IPT_PROBLEM, KONN_OOM])
+    lines = r.summary_lines(report, 'playbooks/remediate.yml', '-e @v.yml', before=report, plan=True)
+    assert lines[0].startswith('aks.tunnel remediation plan (check mode: nothing changed) for rg-aks-lab/aks-lab')
+    assert lines[1].startswith(pad(NSG) + 'PROBLEM (check mode: nothing changed) ')
+    assert not any('PROBLEM -> PROBLEM' in line or '--check' in line for line in lines), lines
+    assert lines[1 + len(CAUSE_IDS):] == [
+        'Next (run the repair planned above):',
+        '  nsg_blocks_10250: ansible-playbook playbooks/remediate.yml --tags nsg -e @v.yml',
+        '  iptables_blocks_10250: ansible-playbook playbooks/remediate.yml --tags iptables -e @v.yml',
+        '  all: ansible-playbook playbooks/remediate.yml --tags nsg,iptables -e @v.yml',
+        'No safe automatic repair (do this by hand; report.md has every step):',
+        '  konnectivity_agent_scaling: raise the memory limit of kube-system/konnectivity-agent (container konnectivity-agent) from 32Mi '
+        'to 64Mi: AKS reconciles the agent Deployment',
+    ]
+    text = r.render_markdown(report, 'playbooks/remediate.yml', '-e @v.yml', before=report, plan=True)
+    assert '| `nsg_blocks_10250` | PROBLEM | check mode: nothing changed |' in text
+    assert 'Next: `ansible-playbook playbooks/remediate.yml --tags nsg -e @v.yml`' in text and '--check' not in text
+
+
+@pytest.mark.parametrize('report, plan, failed, line', [
+    (r.build_report(CLUSTER, all_ok() + [NSG_PROBLEM]), False, [], '1 problem(s): nsg_blocks_10250; see /r/report.md'),
+    (r.build_report(CLUSTER, all_ok() + [NSG_PROBLEM]), True, ['nsg: lab: the NSG write failed'],
+     'The remediation plan is above (check mode: nothing changed); repairs that failed: nsg: lab: the NSG write failed; see /r/report.md'),
+    (r.build_report(CLUSTER, [], error='the cluster model could not be read: not found (HTTP 404)'), False, [],
+     'The diagnosis could not run: the cluster model could not be read: not found (HTTP 404); see /r/report.md'),
+])
+def test_verdict_line_is_one_line(report, plan, failed, line):
+    assert r.verdict_line(report, plan, failed, '/r/report.md') == line
+
+
+def test_junit_times_are_the_times_of_the_evidence_of_each_cause():
+    times = r.cause_times({'nsg': 1.25, 'probe': 4.5, 'snat': 0.75, 'konnectivity': 2.0, 'bogus': True})
+    assert times[NSG] == 1.25 and times[UFW] == 4.5 and times[SNAT] == 0.75 and times[KONN] == 2.0
+    report = r.build_report(CLUSTER, all_ok() + [NSG_PROBLEM], {'duration_s': 9})
+    cases = ET.fromstring(r.render_junit(report, times)).findall('.//testcase')
+    assert [float(c.get('time')) for c in cases[:6]] == [1.25, 4.5, 4.5, times[EGRESS], 0.75, 2.0]
+    assert times[EGRESS] >= 4.5 and all(float(c.get('time')) >= 0 for c in cases)
+    assert [c.get('time') for c in ET.fromstring(r.render_junit(report)).findall('.//testcase')] == ['0.000'] * len(CAUSE_IDS)
