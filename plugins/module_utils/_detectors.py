@@ -115,7 +115,13 @@ def compare(findings, results):
     [{cause, detector, detector_status, finding_status, agree}]). agree is None when the finding is unknown or not
     applicable (nothing to agree with), False for a disagreement (detector critical/warning vs OK, success vs PROBLEM).
     """
-    by_cause = dict((f['cause'], dict(f, evidence=list(f.get('evidence') or []))) for f in findings or [] if isinstance(f, dict))
+    # The first finding of each cause carries the lines (a cause may have several findings, merged later by the report).
+    ordered = [dict(f) if isinstance(f, dict) else f for f in findings or []]
+    by_cause = {}
+    for finding in ordered:
+        if isinstance(finding, dict) and finding.get('cause') and finding['cause'] not in by_cause:
+            finding['evidence'] = list(finding.get('evidence') or [])
+            by_cause[finding['cause']] = finding
     comparisons = []
     for result in results:
         for cause in causes_of(result):
@@ -136,5 +142,4 @@ def compare(findings, results):
                                            % (result['name'], result['status'].upper(), ours.upper()))
             comparisons.append({'cause': cause, 'detector': result['id'], 'detector_status': result['status'], 'finding_status': ours,
                                 'agree': agree})
-    ordered = [by_cause[f['cause']] if isinstance(f, dict) and f.get('cause') in by_cause else f for f in findings or []]
     return ordered, comparisons

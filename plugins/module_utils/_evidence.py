@@ -14,8 +14,11 @@ Pure Python (standard library only).
 from __future__ import annotations
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _causes
+from ansible_collections.aks.tunnel.plugins.module_utils import _detectors
 
 MODEL = 'model'
+# aks_detectors_info (issue 16): AKS's own detectors, a second opinion attached to the findings, never a source of one.
+DETECTORS = 'detectors'
 # Keys of a module result that carry findings.
 _FINDING_KEYS = ('finding', 'egress_finding')
 _FINDINGS_KEYS = ('findings',)
@@ -103,7 +106,7 @@ def collect(evidence, causes=None):
     if not isinstance(evidence, dict):
         raise EvidenceError('evidence must be a dict of registered results by source (%s), got %s'
                             % (', '.join((MODEL,) + _causes.SOURCES), type(evidence).__name__))
-    unknown = sorted(set(evidence) - set((MODEL,) + _causes.SOURCES))
+    unknown = sorted(set(evidence) - set((MODEL, DETECTORS) + _causes.SOURCES))
     if unknown:
         raise EvidenceError('evidence has unknown source(s) %s; expected some of %s'
                             % (', '.join(unknown), ', '.join((MODEL,) + _causes.SOURCES)))
@@ -141,6 +144,7 @@ def collect(evidence, causes=None):
             for finding in _findings_of(result):
                 if finding.get('cause') in selected:
                     findings.append(finding)
+    findings = _second_opinion(evidence, findings, stats)
     if failure is None:
         leftover = unexplained_unreachable(evidence, findings, selected)
         if leftover is not None:
@@ -149,6 +153,18 @@ def collect(evidence, causes=None):
         if unproven is not None:
             findings.append(unproven)
     return {'findings': findings, 'errors': errors, 'checked': selected, 'stats': stats, 'error': failure}
+
+
+def _second_opinion(evidence, findings, stats):
+    """The findings with the AKS detectors' verdicts in their evidence (aks_detectors_info run in this diagnosis, if any)."""
+    results = []
+    for result in _results(evidence.get(DETECTORS), DETECTORS):
+        add_api_calls(stats, result)
+        if _ran(result) and not _failure(result):
+            results.extend(d for d in result.get('detectors') or [] if isinstance(d, dict) and d.get('status') not in (None, 'unknown'))
+    if not results:
+        return findings
+    return _detectors.compare(findings, results)[0]
 
 
 def _findings_of(result):

@@ -85,3 +85,29 @@ def test_compare(detector_status, ours, agree, disagreement):
 def test_bad_listing(bad):
     with pytest.raises(d.DetectorInputError):
         d.category_detectors(bad)
+
+
+def test_compare_annotates_the_first_finding_of_a_cause_only():
+    findings = [make_finding('egress_ports_blocked', 'problem', 'probe'), make_finding('egress_ports_blocked', 'ok', 'nsg')]
+    result = {'id': 'udr', 'name': 'User Defined Routing', 'description': '', 'status': 'warning', 'messages': []}
+    annotated, comparisons = d.compare(findings, [result])
+    assert annotated[0]['evidence'] == ['AKS detector User Defined Routing (udr): WARNING'] and annotated[1] == findings[1]
+    assert [c['agree'] for c in comparisons] == [True]
+
+
+def test_the_report_evidence_carries_the_detectors_second_opinion():
+    from ansible_collections.aks.tunnel.plugins.module_utils import _evidence
+
+    snat = {'changed': False, 'finding': make_finding('snat_exhaustion', 'ok', 'no failed SNAT connections'), 'api_calls': {'arm': 3, 'kube': 0}}
+    detectors = {'changed': False, 'api_calls': {'arm': 4, 'kube': 0}, 'detectors': [
+        {'id': 'snat-usage', 'name': 'SNAT Connection and Port Allocation', 'description': '', 'status': 'critical', 'messages': ['exhausted']},
+        {'id': 'broken', 'name': 'SNAT broken', 'description': '', 'status': 'unknown', 'messages': [], 'error': 'HTTP 500'}]}
+    collected = _evidence.collect({'model': {'changed': False}, 'snat': snat, 'detectors': detectors}, ['snat_exhaustion'])
+    [finding] = collected['findings']
+    assert finding['status'] == 'ok' and finding['evidence'][-2:] == [
+        'AKS detector SNAT Connection and Port Allocation (snat-usage): CRITICAL: exhausted',
+        'DISAGREEMENT: AKS detector SNAT Connection and Port Allocation says CRITICAL, this check says OK - look at both']
+    assert collected['stats']['arm_calls'] == 7
+    # a failed detectors run changes nothing but the request count
+    failed = _evidence.collect({'model': {'changed': False}, 'snat': snat, 'detectors': {'failed': True, 'msg': 'HTTP 403'}}, ['snat_exhaustion'])
+    assert failed['findings'] == [snat['finding']] and failed['errors'] == {}
