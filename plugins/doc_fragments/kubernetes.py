@@ -55,9 +55,9 @@ options:
       - V(run_command) runs every Kubernetes request as C(kubectl --raw) inside the cluster through the managed cluster's
         run command (C(az aks command invoke)), for a private cluster whose API server cannot be reached from here. Needs
         the Azure RBAC action C(Microsoft.ContainerService/managedClusters/runCommand/action).
-      - V(auto) uses the kubeconfig options when any of them (or a E(K8S_AUTH_*) variable) is set; otherwise, in a module
-        with the Azure options that knows the cluster, V(arm), switching to V(run_command) when the API server the
-        credential names cannot be reached; otherwise C(~/.kube/config).
+      - V(auto) uses the kubeconfig options when any of them (or a E(K8S_AUTH_*) variable) is set, then C(~/.kube/config)
+        when it exists; otherwise, in a module with the Azure options that knows the cluster, V(arm), switching to
+        V(run_command) when the API server the credential names cannot be reached.
     type: str
     choices: [auto, kubeconfig, arm, run_command]
     default: auto

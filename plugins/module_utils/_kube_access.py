@@ -15,9 +15,9 @@ Three ways to the API server, chosen by the ``kube_access`` option (doc fragment
   where Ansible runs). The kubernetes client is the same; only its transport (the urllib3 pool manager's ``request``) is
   replaced, so every module's reads, paging and writes (with their resourceVersion and uid preconditions) are unchanged.
 
-``auto`` takes the kubeconfig options when any is given (options or K8S_AUTH_* variables); otherwise ARM when the module
-knows the cluster and has the Azure options, switching to run command when the API server the credential names cannot be
-reached (TCP connect); otherwise the default kubeconfig (~/.kube/config).
+``auto`` takes the kubeconfig options when any is given (options or K8S_AUTH_* variables), then ~/.kube/config when it
+exists; otherwise ARM when the module knows the cluster and has the Azure options, switching to run command when the API
+server the credential names cannot be reached (TCP connect).
 """
 
 from __future__ import annotations
@@ -69,11 +69,17 @@ def kubeconfig_given(params, environ=None):
     return any(settings.get(key) for key in ('kubeconfig', 'context', 'host', 'api_key'))
 
 
-def choose_mode(params, environ=None, arm_possible=False):
-    """'kubeconfig', 'arm' or 'run_command' for the options; auto -> ARM only when the module can reach ARM for this cluster."""
+DEFAULT_KUBECONFIG = os.path.join('~', '.kube', 'config')
+
+
+def choose_mode(params, environ=None, arm_possible=False, default_kubeconfig=DEFAULT_KUBECONFIG):
+    """'kubeconfig', 'arm' or 'run_command' for the options. auto: the kubeconfig options, else ~/.kube/config when it
+    exists (as before issue 16), else ARM when the module can reach ARM for this cluster."""
     mode = params.get('kube_access') or 'auto'
     if mode == 'auto':
-        return 'kubeconfig' if kubeconfig_given(params, environ) or not arm_possible else 'arm'
+        if kubeconfig_given(params, environ) or not arm_possible or os.path.isfile(os.path.expanduser(default_kubeconfig)):
+            return 'kubeconfig'
+        return 'arm'
     if mode in ('arm', 'run_command') and not arm_possible:
         raise KubeAccessError('kube_access=%s needs the Azure options and the cluster (resource_group and name, or a cluster_model of '
                               'aks.tunnel.aks_cluster_info)' % mode)

@@ -40,8 +40,14 @@ TOKEN_KUBECONFIG = dict(ENTRA_KUBECONFIG, users=[{'name': 'clusterUser_rg_aks', 
     ({'kube_access': 'arm', 'kubeconfig': '/k'}, {}, True, 'arm'),
     ({'kube_access': 'run_command'}, {}, True, 'run_command'),
 ])
-def test_choose_mode(params, environ, arm_possible, expected):
-    assert ka.choose_mode(params, environ, arm_possible) == expected
+def test_choose_mode(params, environ, arm_possible, expected, tmp_path):
+    assert ka.choose_mode(params, environ, arm_possible, default_kubeconfig=str(tmp_path / 'none')) == expected
+
+
+@pytest.mark.parametrize('kube_access, expected', [('auto', 'kubeconfig'), ('arm', 'arm'), ('run_command', 'run_command')])
+def test_an_existing_default_kubeconfig_wins_in_auto_mode(kube_access, expected, tmp_path):
+    (tmp_path / 'config').write_text('apiVersion: v1\n')
+    assert ka.choose_mode({'kube_access': kube_access}, {}, True, default_kubeconfig=str(tmp_path / 'config')) == expected
 
 
 @pytest.mark.parametrize('mode', ['arm', 'run_command'])
