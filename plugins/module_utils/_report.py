@@ -337,6 +337,13 @@ def _blocking(finding):
     rules = remediation.get('iptables_rules')
     if isinstance(rules, dict) and rules:
         return '; '.join('%s: %s' % (node, ' / '.join(specs)) for node, specs in sorted(rules.items()))
+    firewall = remediation.get('firewall')  # the egress through an Azure Firewall (issue 16)
+    if isinstance(firewall, dict) and firewall.get('denied'):
+        return '; '.join('%s: %s' % (d.get('flow'), d.get('rule') or 'no rule allows it (the default deny)')
+                         for d in firewall['denied'] if isinstance(d, dict))
+    appliance = remediation.get('appliance')
+    if isinstance(appliance, dict) and appliance.get('appliance_ip'):
+        return 'appliance %s (%s)' % (appliance['appliance_ip'], appliance.get('route'))
     return ''
 
 

@@ -293,3 +293,20 @@ def test_junit_times_are_the_times_of_the_evidence_of_each_cause():
     assert [float(c.get('time')) for c in cases[:6]] == [1.25, 4.5, 4.5, times[EGRESS], 0.75, 2.0]
     assert times[EGRESS] >= 4.5 and all(float(c.get('time')) >= 0 for c in cases)
     assert [c.get('time') for c in ET.fromstring(r.render_junit(report)).findall('.//testcase')] == ['0.000'] * len(CAUSE_IDS)
+
+
+@pytest.mark.parametrize('remediation, blocking', [
+    ({'firewall': {'denied': [{'flow': 'TCP 443', 'rule': 'firewall policy fp, rule collection group g (priority 200), rule collection c '
+                                                         '(priority 100, Deny), network rule deny-443'},
+                              {'flow': 'UDP 1194', 'rule': None}]}},
+     'TCP 443: firewall policy fp, rule collection group g (priority 200), rule collection c (priority 100, Deny), network rule deny-443; '
+     'UDP 1194: no rule allows it (the default deny)'),
+    ({'appliance': {'appliance_ip': '10.241.0.5', 'route': "route table rt, route 'nva' (0.0.0.0/0) -> VirtualAppliance 10.241.0.5"}},
+     "appliance 10.241.0.5 (route table rt, route 'nva' (0.0.0.0/0) -> VirtualAppliance 10.241.0.5)"),
+])
+def test_the_egress_blocking_text_names_the_firewall_rule_or_the_appliance(remediation, blocking):
+    """Issue 16: what blocks the egress through a route table, in the summary line."""
+    finding = make_finding(EGRESS, 'problem', 'egress blocked', ['n0'], [], remediation)
+    report = r.build_report(CLUSTER, [f for f in all_ok() if f['cause'] != EGRESS] + [finding])
+    line = [x for x in r.summary_lines(report, 'playbooks/remediate.yml', '') if x.startswith(pad(EGRESS))][0]
+    assert line.endswith(' | blocking: ' + blocking), line
