@@ -296,9 +296,10 @@ def test_junit_times_are_the_times_of_the_evidence_of_each_cause():
 
 
 @pytest.mark.parametrize('remediation, blocking', [
-    ({'firewall': {'denied': [{'flow': 'TCP 443', 'rule': 'firewall policy fp, rule collection group g (priority 200), rule collection c '
-                                                         '(priority 100, Deny), network rule deny-443'},
-                              {'flow': 'UDP 1194', 'rule': None}]}},
+    ({'firewall': {'denied': [
+        {'flow': 'TCP 443', 'rule': 'firewall policy fp, rule collection group g (priority 200), rule collection c (priority 100, Deny), '
+                                    'network rule deny-443'},
+        {'flow': 'UDP 1194', 'rule': None}]}},
      'TCP 443: firewall policy fp, rule collection group g (priority 200), rule collection c (priority 100, Deny), network rule deny-443; '
      'UDP 1194: no rule allows it (the default deny)'),
     ({'appliance': {'appliance_ip': '10.241.0.5', 'route': "route table rt, route 'nva' (0.0.0.0/0) -> VirtualAppliance 10.241.0.5"}},
