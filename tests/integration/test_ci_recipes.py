@@ -13,13 +13,15 @@ files (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, `##vso[...]` commands). Stubbed, beca
   the public cloud;
 * Galaxy: `ansible-galaxy collection install aks.tunnel...` installs the tarball built from this tree instead;
 * PyPI: pip runs with PIP_NO_INDEX, so the recipe's `pip install` resolves from the test environment (which has them);
-* setup-python / UsePythonVersion, kubelogin installers: nothing (the lab has local accounts, no Entra ID kubeconfig);
+* setup-python / UsePythonVersion: nothing (the test's Python has the requirements);
 * upload-artifact / PublishPipelineArtifact / the JUnit publishers: the test checks the files they would publish.
 
-`az aks get-credentials` is real (the lab answers listClusterUserCredential). One lab (nsg-deny-10250) for the module;
-the GitHub recipe runs the NSG check (outcome problem: the gate fails with exit 1), the Azure DevOps recipe the SNAT
-check (outcome ok: the gate passes). Every gate outcome (ok, problem, unknown, tool error, no report) is checked
-without a lab on synthetic reports.
+Kubernetes access is the collection's own (no kubeconfig): the cluster's user credential from ARM with the az login. The
+GitHub recipe runs on nsg-deny-10250 (local accounts: the credential is a kubeconfig with a token) with the NSG and
+konnectivity checks (outcome problem: the gate fails with exit 1); the Azure DevOps recipe on entra-only (local accounts
+disabled: an Entra token for the AKS server application from `az`, no kubelogin) with the konnectivity check (outcome ok:
+the gate passes). Every gate outcome (ok, problem, unknown, tool error, no report) is checked without a lab on synthetic
+reports.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ import json
 import os
 import re
 import shutil
+import ssl
 import stat
 import subprocess
 import sys
+import time
+import urllib.request
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -44,7 +49,6 @@ pytestmark = pytest.mark.xdist_group('packaging')  # shares the tarball with tes
 GITHUB = os.path.join(COLLECTION_ROOT, 'docs', 'ci', 'github-actions.yml')
 AZDO = os.path.join(COLLECTION_ROOT, 'docs', 'ci', 'azure-pipelines.yml')
 BIN = os.path.dirname(sys.executable)
-SCENARIO = 'nsg-deny-10250'
 STEP_TIMEOUT = 300
 
 
@@ -115,8 +119,10 @@ class Runner:
     def bash(self, script, env, flags):
         script_file = self.temp / ('step%d.sh' % len(self.log))
         script_file.write_text(script)
+        started = time.monotonic()
         proc = subprocess.run(['bash', '--noprofile', '--norc'] + flags + [str(script_file)], cwd=str(self.workspace), env=env,
                               capture_output=True, text=True, timeout=STEP_TIMEOUT, check=False)
+        proc.duration = time.monotonic() - started
         self.log.append((script, proc))
         return proc
 
@@ -183,7 +189,7 @@ class GitHubJob:
             assert inputs['subscription-id'] == self.runner.lab.auth['subscription_id']
             self.runner.login()
             return True
-        if action in ('actions/setup-python', 'azure/use-kubelogin'):
+        if action == 'actions/setup-python':
             return True
         if action == 'actions/upload-artifact':
             self.runner.published.append(('artifact', self.runner.workspace / inputs['path']))
@@ -244,7 +250,7 @@ class AzureDevOpsJob:
             return self._script(step, step['script'])
         task = step['task']
         inputs = {k: self.expand(v) for k, v in (step.get('inputs') or {}).items()}
-        if task in ('UsePythonVersion@0', 'KubeloginInstaller@0'):
+        if task == 'UsePythonVersion@0':
             return True
         if task == 'AzureCLI@2':
             assert inputs['azureSubscription'] and inputs['scriptType'] == 'bash' and inputs['scriptLocation'] == 'inlineScript', inputs
@@ -265,11 +271,11 @@ class AzureDevOpsJob:
 # --- the lab --------------------------------------------------------------------------------------------------------
 
 class CiLab:
-    def __init__(self, state_dir):
+    def __init__(self, scenario, state_dir):
         from ansible_collections.aks.tunnel.tests.lab.dataplane import lab  # pylint: disable=import-outside-toplevel
         self._lab = lab
         self.state_dir = str(state_dir)
-        lab.up(SCENARIO, self.state_dir, log=lambda _m: None)
+        lab.up(scenario, self.state_dir, log=lambda _m: None)
         with open(os.path.join(self.state_dir, 'vars.yml'), encoding='utf-8') as handle:
             self.vars = yaml.safe_load(handle)
         self.auth = self.vars['aks_tunnel_azure_auth']
@@ -280,18 +286,37 @@ class CiLab:
     def down(self):
         self._lab.down(self.state_dir, log=lambda _m: None)
 
+    def arm_journal(self):
+        """Every ARM request the emulator answered (lab admin API)."""
+        with open(os.path.join(self.state_dir, 'control.ready'), encoding='utf-8') as handle:
+            arm = json.load(handle)['arm']
+        with open(arm['admin_token_path'], encoding='utf-8') as handle:
+            token = handle.read().strip()
+        request = urllib.request.Request(arm['url'] + '/_lab/journal', headers={'Authorization': 'Bearer ' + token})
+        with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=arm['ca_path']), timeout=30) as response:
+            return json.loads(response.read())['value']
 
-@pytest.fixture(scope='module')
-def ci_lab(tmp_path_factory):
+
+def _ci_lab(scenario, tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip('the lab needs root')
     if azcli.find_az() is None:
         pytest.skip('the Azure CLI is absent: scripts/setup.sh installs azure-cli into .venv-az (or set AKS_TUNNEL_AZ)')
-    lab = CiLab(tmp_path_factory.mktemp('ci-lab'))
+    lab = CiLab(scenario, tmp_path_factory.mktemp('ci-' + scenario))
     try:
         yield lab
     finally:
         lab.down()
+
+
+@pytest.fixture(scope='module')
+def ci_lab(tmp_path_factory):
+    yield from _ci_lab('nsg-deny-10250', tmp_path_factory)
+
+
+@pytest.fixture(scope='module')
+def entra_lab(tmp_path_factory):
+    yield from _ci_lab('entra-only', tmp_path_factory)
 
 
 def _stale_report(folder):
@@ -315,7 +340,8 @@ def _published_reports(runner):
 
 
 def _step_log(runner):
-    return '\n'.join('--- %s\nrc=%s\n%s\n%s' % (script[:200], proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]) for script, proc in runner.log)
+    return '\n'.join('--- %s\nrc=%s (%.1f s)\n%s\n%s' % (script[:200], proc.returncode, proc.duration, proc.stdout[-3000:], proc.stderr[-3000:])
+                     for script, proc in runner.log)
 
 
 @pytest.mark.lab
@@ -328,6 +354,7 @@ def test_github_actions_recipe_diagnoses_the_lab_and_the_gate_fails_on_the_probl
                  'AKS_RESOURCE_GROUP': ci_lab.vars['aks_tunnel_resource_group'], 'AKS_TUNNEL_TAGS': 'nsg'}
     job = GitHubJob(runner, _load(GITHUB), 'diagnose', variables).run()
     log = _step_log(runner)
+    print('step durations: %s' % ['%.1f' % proc.duration for _script, proc in runner.log])
     ran = [(step.get('name'), ok) for step, ok in job.results]
     # every step ran; only the gate failed (a problem is a verdict, not a broken diagnosis)
     assert [ok for _name, ok in ran] == [True] * (len(ran) - 1) + [False], (ran, log)
@@ -340,29 +367,29 @@ def test_github_actions_recipe_diagnoses_the_lab_and_the_gate_fails_on_the_probl
     failures = [case.get('name').split(':')[0] for case in junit.iter('testcase') if case.find('failure') is not None]
     assert failures == ['nsg_blocks_10250'], ET.tostring(junit)[:2000]
     assert 'nsg_blocks_10250' in job.summary.read_text()
-    # the kubeconfig came from az aks get-credentials, with the CA inline as AKS returns it
-    kubeconfig = _load(str(runner.temp / 'aks.kubeconfig'))
-    assert kubeconfig['current-context'] == ci_lab.vars['aks_tunnel_cluster_name']
-    assert 'certificate-authority-data' in kubeconfig['clusters'][0]['cluster']
+    # the cluster model read Kubernetes through the cluster's user credential from ARM (no kubeconfig was given)
+    assert any(e['path'].endswith('/listClusterUserCredential') and e['status'] == 200 for e in ci_lab.arm_journal())
 
 
 @pytest.mark.lab
-def test_azure_pipelines_recipe_diagnoses_the_lab_and_the_gate_passes_when_ok(ci_lab, tmp_path):
-    runner = Runner(tmp_path, ci_lab)
+def test_azure_pipelines_recipe_diagnoses_an_entra_only_cluster_and_the_gate_passes_when_ok(entra_lab, tmp_path):
+    runner = Runner(tmp_path, entra_lab)
     runner.write_galaxy_stub(build_tarball())
     pipeline = _load(AZDO)
-    overrides = {'AKS_NAME': ci_lab.vars['aks_tunnel_cluster_name'], 'AKS_RESOURCE_GROUP': ci_lab.vars['aks_tunnel_resource_group'],
-                 'AKS_TUNNEL_TAGS': 'snat'}
+    overrides = {'AKS_NAME': entra_lab.vars['aks_tunnel_cluster_name'], 'AKS_RESOURCE_GROUP': entra_lab.vars['aks_tunnel_resource_group'],
+                 'AKS_TUNNEL_TAGS': 'konnectivity'}
     job = AzureDevOpsJob(runner, pipeline, overrides)
     _stale_report(job.variables['REPORT_DIR'])
     job.run()
     log = _step_log(runner)
+    print('step durations: %s' % ['%.1f' % proc.duration for _script, proc in runner.log])
     assert [ok for _step, ok in job.results] == [True] * len(job.results), ([(s.get('displayName'), ok) for s, ok in job.results], log)
     assert job.outputs['gate'] == {'outcome': 'ok'}, log
     assert 'aks.tunnel: no problem found (outcome ok)' in runner.log[-1][1].stdout
     report, junit = _published_reports(runner)
     assert report['outcome'] == 'ok' and report['problems'] == [] and 'stale' not in report
-    assert [f['status'] for f in report['findings'] if f['cause'] == 'snat_exhaustion'] == ['ok']
+    # read through an Entra token of the az login (local accounts are disabled), without kubelogin
+    assert [f['status'] for f in report['findings'] if f['cause'] == 'konnectivity_agent_scaling'] == ['ok']
     assert not [case for case in junit.iter('testcase') if case.find('failure') is not None or case.find('error') is not None]
 
 
@@ -422,10 +449,10 @@ def test_recipes_use_federated_identity_and_are_documented():
     assert workflow['permissions']['id-token'] == 'write'
     for text in (open(GITHUB, encoding='utf-8').read(), open(AZDO, encoding='utf-8').read()):
         assert 'secrets.' not in text and 'client-secret' not in text and 'AZURE_SECRET' not in text
-        assert '"auth_source": "cli"' in text and 'az aks get-credentials' in text and 'kubelogin convert-kubeconfig -l azurecli' in text
+        assert '"auth_source": "cli"' in text and 'rbac/azure/aks-tunnel-kube-access.json' in text
         assert 'requirements.txt' in text and 'rm -rf' in text
-    assert [s['task'] for s in pipeline['steps'] if 'task' in s] == ['UsePythonVersion@0', 'KubeloginInstaller@0', 'AzureCLI@2',
-                                                                     'PublishTestResults@2', 'PublishPipelineArtifact@1']
+    assert [s['task'] for s in pipeline['steps'] if 'task' in s] == ['UsePythonVersion@0', 'AzureCLI@2', 'PublishTestResults@2',
+                                                                     'PublishPipelineArtifact@1']
     with open(os.path.join(COLLECTION_ROOT, 'docs', 'usage.md'), encoding='utf-8') as handle:
         usage = handle.read()
     assert 'docs/ci/github-actions.yml' in usage and 'docs/ci/azure-pipelines.yml' in usage
