@@ -30,8 +30,8 @@ options:
     type: str
   source_nodes:
     description:
-      - Nodes the egress starts from (the first one with a NIC gives the subnet and the effective routes). Default - the nodes
-        hosting the tunnel pods.
+      - Nodes the egress starts from; each of their node subnets is evaluated (its route table, and the effective routes of a
+        node NIC in it). Default - the nodes hosting the tunnel pods.
     type: list
     elements: str
   probe_results:
@@ -96,9 +96,15 @@ egress_finding:
       firewall: {firewall: fw-hub, policy: fp-aks, rule_collection_group: aks-tunnel-egress, priority: 199,
                  denied: [{flow: TCP 443, rule: 'firewall policy fp-aks, rule collection group rcg-block ... network rule deny-443'}]}
 route:
-  description: The route to the API server (C(table), C(name), C(prefix), C(next_hop_type), C(next_hop_ip), C(source), C(how)), or null.
+  description: The route to the API server from the first node subnet (C(table), C(name), C(prefix), C(next_hop_type), C(next_hop_ip),
+    C(source), C(how), C(subnet_id)), or null.
   returned: success
   type: dict
+routes:
+  description: The route to the API server from each node subnet of the tunnel nodes (each subnet has its own route table).
+  returned: success
+  type: list
+  elements: dict
 firewall:
   description: The Azure Firewall that owns the next hop IP (C(name), C(id), C(policy), C(policy_id), C(kind)), or null.
   returned: success
@@ -120,6 +126,7 @@ import socket
 import threading
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _azure
+from ansible_collections.aks.tunnel.plugins.module_utils import _causes
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _egress_path
@@ -247,15 +254,47 @@ def main():
     cluster = model['cluster']
     tunnel = model['tunnel']
     api_ip = params['api_server_ip'] or (resolve_host(cluster.get('api_server_host')) if tunnel.get('egress') else None)
-    source = next((n for n in sources if n.get('subnet_id')), None)
-    result = {'route': None, 'firewall': None, 'api_server_ip': api_ip}
+    subnets = {}
+    for node in sources:
+        if node.get('subnet_id'):
+            subnets.setdefault(node['subnet_id'].lower(), []).append(node)
+    result = {'route': None, 'routes': [], 'firewall': None, 'api_server_ip': api_ip}
     if not tunnel.get('egress') or not api_ip:
         finding = _egress_path.finding(tunnel, [], {}, api_ip=api_ip)
         module.exit(changed=False, egress_finding=finding, **result)
-    if source is None:
+    if not subnets:
         finding = _egress_path.finding(tunnel, [], {'error': 'no tunnel node with a subnet in the model'}, api_ip=api_ip)
         module.exit(changed=False, egress_finding=finding, **result)
     network = module.azure.network
+    source_prefixes = sorted(set(n['subnet_prefix'] for n in sources if n.get('subnet_prefix')))
+    blocked = probe_blocked(params['probe_results'])
+    firewalls = {}
+    findings = []
+    # One evaluation per node subnet of the tunnel nodes: each subnet has its own route table.
+    for _key, nodes in sorted(subnets.items()):
+        route = read_route(module, network, nodes, api_ip, cluster.get('vnet_address_prefixes') or [])
+        hop = route.get('route') or {}
+        firewall, policies = None, None
+        if hop.get('next_hop_type') == 'VirtualAppliance' and hop.get('next_hop_ip'):
+            if hop['next_hop_ip'] not in firewalls:
+                firewalls[hop['next_hop_ip']] = read_firewall(network, hop['next_hop_ip'])
+            firewall, policies = firewalls[hop['next_hop_ip']]
+        source = nodes[0]
+        flows = _egress_path.flows_of(tunnel, source.get('private_ip'), api_ip, cluster.get('api_server_host'), cluster.get('location'))
+        findings.append(_egress_path.finding(tunnel, flows, route, firewall, policies, source_prefixes or [source['private_ip']], blocked,
+                                             [n['name'] for n in nodes], api_ip))
+        if hop:
+            result['routes'].append(dict(hop, how=route.get('how'), subnet_id=source['subnet_id']))
+        if firewall and not firewall.get('error') and result['firewall'] is None:
+            result['firewall'] = dict((k, firewall.get(k)) for k in ('name', 'id', 'policy', 'policy_id', 'kind'))
+    result['route'] = result['routes'][0] if result['routes'] else None
+    finding = findings[0] if len(findings) == 1 else _causes.combine_findings(findings)
+    module.exit(changed=False, egress_finding=finding, **result)
+
+
+def read_route(module, network, nodes, api_ip, vnet_prefixes):
+    """The route to the API server from the node subnet of ``nodes``: its route table, and a node NIC's effective routes."""
+    source = nodes[0]
     subnet_rg, subnet_names = _ids(source['subnet_id'])
     with module.api_errors('read the node subnet %s' % source['subnet_id']):
         subnet = _cluster_model.as_dict(network.subnets.get(subnet_rg, subnet_names[0], subnet_names[-1]))
@@ -266,49 +305,44 @@ def main():
         with module.api_errors('read the route table %s' % table_id):
             table = _cluster_model.as_dict(network.route_tables.get(rg, names[-1]))
     effective = None
-    if params['read_effective_routes'] and source.get('nic_id'):
+    nic_id = next((n['nic_id'] for n in nodes if n.get('nic_id')), None)
+    if module.params['read_effective_routes'] and nic_id:
         try:
-            effective = read_effective_routes(network, source['nic_id'], params['api_timeout'])
+            effective = read_effective_routes(network, nic_id, module.params['api_timeout'])
         except Exception as exc:  # pylint: disable=broad-except
             if not _is_api_error(exc):
                 raise
-            module.warn('%s; the route table decides' % _error_text(exc, 'read the effective routes of %s' % source['nic_id']))
-    vnet_prefixes = cluster.get('vnet_address_prefixes') or []
+            module.warn('%s; the route table decides' % _error_text(exc, 'read the effective routes of %s' % nic_id))
     try:
-        route = _egress_route.egress_route(api_ip, vnet_prefixes, table, effective)
+        return _egress_route.egress_route(api_ip, vnet_prefixes, table, effective)
     except (_egress_route.EgressRouteError, ValueError) as exc:
-        route = {'error': str(exc)}
-    source_prefixes = sorted(set(n['subnet_prefix'] for n in sources if n.get('subnet_prefix'))) or [source['private_ip']]
-    flows = _egress_path.flows_of(tunnel, source.get('private_ip'), api_ip, cluster.get('api_server_host'), cluster.get('location'))
-    firewall = None
-    policies = None
-    hop = route.get('route') or {}
-    if hop.get('next_hop_type') == 'VirtualAppliance' and hop.get('next_hop_ip'):
-        try:
-            found = find_firewall(network, hop['next_hop_ip'])
-            if found is not None:
-                props = found.get('properties') or {}
-                policy_id = (props.get('firewallPolicy') or {}).get('id')
-                firewall = {'name': found.get('name'), 'id': found.get('id'), 'resource_group': _ids(found.get('id'))[0],
-                            'policy': None, 'policy_id': policy_id, 'kind': 'policy' if policy_id else 'classic'}
-                if policy_id:
-                    policies = read_policy_chain(network, policy_id)
-                    firewall['policy'] = policies[-1]['name']
-                    firewall['network'], firewall['application'] = _firewall_policy.policy_rules(policies)
-                else:
-                    firewall['network'], firewall['application'] = _firewall_policy.classic_rules(found)
-        except _firewall_policy.FirewallInputError as exc:
-            firewall = {'error': str(exc)}
-        except Exception as exc:  # pylint: disable=broad-except
-            if not _is_api_error(exc):
-                raise
-            firewall = {'error': _error_text(exc, 'read the Azure Firewall behind %s' % hop['next_hop_ip'])}
-    finding = _egress_path.finding(tunnel, flows, route, firewall, policies, source_prefixes, probe_blocked(params['probe_results']),
-                                   [n['name'] for n in sources], api_ip)
-    result['route'] = dict(hop, how=route.get('how')) if hop else None
-    if firewall and not firewall.get('error'):
-        result['firewall'] = dict((k, firewall.get(k)) for k in ('name', 'id', 'policy', 'policy_id', 'kind'))
-    module.exit(changed=False, egress_finding=finding, **result)
+        return {'error': str(exc)}
+
+
+def read_firewall(network, ip):
+    """(firewall for _egress_path.finding, policy chain) of the Azure Firewall that owns ``ip``: (None, None) when none does."""
+    try:
+        found = find_firewall(network, ip)
+        if found is None:
+            return None, None
+        props = found.get('properties') or {}
+        policy_id = (props.get('firewallPolicy') or {}).get('id')
+        firewall = {'name': found.get('name'), 'id': found.get('id'), 'resource_group': _ids(found.get('id'))[0],
+                    'policy': None, 'policy_id': policy_id, 'kind': 'policy' if policy_id else 'classic'}
+        policies = None
+        if policy_id:
+            policies = read_policy_chain(network, policy_id)
+            firewall['policy'] = policies[-1]['name']
+            firewall['network'], firewall['application'] = _firewall_policy.policy_rules(policies)
+        else:
+            firewall['network'], firewall['application'] = _firewall_policy.classic_rules(found)
+        return firewall, policies
+    except _firewall_policy.FirewallInputError as exc:
+        return {'error': str(exc)}, None
+    except Exception as exc:  # pylint: disable=broad-except
+        if not _is_api_error(exc):
+            raise
+        return {'error': _error_text(exc, 'read the Azure Firewall behind %s' % ip)}, None
 
 
 if __name__ == '__main__':

@@ -134,7 +134,7 @@ def test_azure_firewall_rule_named_and_repaired_in_four_steps(lab_factory, tmp_p
     assert fix['rules'] == [{'name': 'aks-tunnel-tcp-443', 'ip_protocols': ['TCP'], 'source_addresses': ['10.240.0.0/16'],
                              'destination_addresses': [data['egress']['api_server_ip']], 'destination_ports': ['443']}]
     assert "route table rt-aks-nodes, route 'default-via-firewall' (0.0.0.0/0) -> VirtualAppliance 10.241.0.4" in found['summary']
-    assert data['egress']['firewall']['kind'] == 'policy'
+    assert data['egress']['firewall']['kind'] == 'policy' and [r['name'] for r in data['egress']['routes']] == ['default-via-firewall']
     step1, step2, step3, step4 = data['steps']
     assert (step1['changed'], step2['changed'], step3['changed'], step4['changed']) == (True, True, False, False)
     assert (step1['action'], step2['action'], step3['action']) == ('created', 'created', 'none')
