@@ -9,7 +9,11 @@ load balancer in a delegated subnet of the cluster VNet (``apiServerAccessProfil
 api-server-vnet-integration article (reference notes aks-tools-and-facts.md, 2026-04) lists the NSG rules it needs:
 
 * node (cluster) subnet -> API server subnet, TCP 443 and 4443;
-* ``AzureLoadBalancer`` (168.63.129.16, the load balancer's health probes) -> API server subnet, TCP 9988.
+* ``AzureLoadBalancer`` (168.63.129.16, the load balancer's health probes) -> API server subnet, port 9988.
+
+The two Microsoft articles disagree on 9988's protocol: the VNet integration article names the port only, the outbound
+rules article ("private clusters with NSGs") says UDP. Both protocols are evaluated: blocked when the NSGs deny both,
+UNKNOWN when they deny one and allow the other (which one AKS needs is not settled), OK when they allow both.
 
 The nodes reach the API server's private IP directly; the konnectivity tunnel is gone for Azure CNI (pods routable in the
 VNet), but stays with Azure CNI Overlay and bring-your-own CNI (``networkPlugin: none``) - and, by the same reason
@@ -39,6 +43,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
 
 NODE_PORTS = (443, 4443)
 PROBE_PORT = 9988
+PROBE_PROTOCOLS = ('Tcp', 'Udp')
 LOAD_BALANCER_IP = _nsg.AZURE_PLATFORM_IP
 # Azure reserves the first four addresses of a subnet; .4 is the first an ILB frontend can take.
 RESERVED_ADDRESSES = 4
@@ -84,12 +89,12 @@ def representative_ip(network):
 
 
 def check_flows(model, apiserver_subnet, nsgs):
-    """Evaluate node -> API server subnet TCP 443/4443 and AzureLoadBalancer -> TCP 9988.
+    """Evaluate node -> API server subnet TCP 443/4443 and AzureLoadBalancer -> 9988 (TCP and UDP, see the module doc).
 
     model: the cluster model (nodes with private_ip, nic_nsg_id, subnet_nsg_id; cluster vnet_address_prefixes);
     apiserver_subnet: the subnet GET body; nsgs: {lower-cased NSG id: NSG body} holding every NSG named.
     Returns {'apiserver_subnet': {id, prefix, nsg_id, address}, 'flows': [...], 'blocked': [...], 'unknown': [...]};
-    a flow is {source, source_nodes, port, access, rule, priority, nsg, position, reason}. Nodes with the same NSGs
+    a flow is {source, source_nodes, port, protocol, access, rule, priority, nsg, position, reason}. Nodes with the same NSGs
     (and rules that name no addresses) share one evaluation.
     """
     network = subnet_prefix(apiserver_subnet)
@@ -120,24 +125,27 @@ def check_flows(model, apiserver_subnet, nsgs):
             verdict = _nsg.evaluate_path(source_nic_nsg=nsg(nic_nsg_id), source_subnet_nsg=nsg(subnet_nsg_id),
                                          destination_subnet_nsg=destination, protocol='Tcp', source_ip=nodes[0]['private_ip'],
                                          destination_ip=address, destination_port=port, vnet_prefixes=vnet)
-            flows.append(_flow('nodes', sorted(n.get('name') or n['private_ip'] for n in nodes), port, verdict))
-    if destination is not None:
-        verdict = _nsg.evaluate_path(destination_subnet_nsg=destination, protocol='Tcp', source_ip=LOAD_BALANCER_IP,
+            flows.append(_flow('nodes', sorted(n.get('name') or n['private_ip'] for n in nodes), port, 'Tcp', verdict))
+    probe = []
+    for protocol in PROBE_PROTOCOLS:
+        verdict = _nsg.evaluate_path(destination_subnet_nsg=destination, protocol=protocol, source_ip=LOAD_BALANCER_IP,
                                      destination_ip=address, destination_port=PROBE_PORT, vnet_prefixes=vnet)
-    else:
-        verdict = _nsg.evaluate_path(protocol='Tcp', source_ip=LOAD_BALANCER_IP, destination_ip=address, destination_port=PROBE_PORT,
-                                     vnet_prefixes=vnet)
-    flows.append(_flow('AzureLoadBalancer', [], PROBE_PORT, verdict))
+        probe.append(_flow('AzureLoadBalancer', [], PROBE_PORT, protocol, verdict))
+    flows.extend(probe)
+    nodes_flows = [f for f in flows if f['source'] == 'nodes']
+    probe_access = set(f['access'] for f in probe)
     return {
         'apiserver_subnet': {'id': apiserver_subnet.get('id'), 'prefix': str(network), 'nsg_id': apiserver_nsg_id, 'address': address},
         'flows': flows,
-        'blocked': [f for f in flows if f['access'] == _nsg.DENY],
-        'unknown': [f for f in flows if f['access'] == _nsg.UNKNOWN],
+        'blocked': [f for f in nodes_flows if f['access'] == _nsg.DENY] + (probe if probe_access == {_nsg.DENY} else []),
+        # 9988 denied for one protocol and allowed for the other is undecided too: AKS's articles name different protocols
+        'unknown': [f for f in nodes_flows if f['access'] == _nsg.UNKNOWN] + ([] if len(probe_access) == 1 and _nsg.UNKNOWN not in probe_access
+                                                                              else [f for f in probe if f['access'] != _nsg.ALLOW]),
     }
 
 
-def _flow(source, nodes, port, verdict):
-    return {'source': source, 'source_nodes': nodes, 'port': port, 'access': verdict['access'], 'rule': verdict['rule'],
+def _flow(source, nodes, port, protocol, verdict):
+    return {'source': source, 'source_nodes': nodes, 'port': port, 'protocol': protocol, 'access': verdict['access'], 'rule': verdict['rule'],
             'priority': verdict['priority'], 'nsg': verdict['nsg'], 'position': verdict['position'], 'reason': verdict['reason']}
 
 
@@ -159,11 +167,13 @@ def _allow_command(flow, result, node_prefixes):
     nsg_label = flow['nsg'] or '<nsg>'
     name = 'allow-apiserver-%d' % flow['port'] if flow['source'] == 'nodes' else 'allow-azurelb-%d' % flow['port']
     source = 'AzureLoadBalancer' if flow['source'] == 'AzureLoadBalancer' else ' '.join(node_prefixes) or 'VirtualNetwork'
-    return ('az network nsg rule create -g %s --nsg-name %s -n %s --priority <%s> --direction %s --access Allow --protocol Tcp '
+    # 9988: both protocols were denied; the articles disagree on which one AKS uses, so the rule allows both
+    protocol = "'*'" if flow['source'] == 'AzureLoadBalancer' else flow['protocol']
+    return ('az network nsg rule create -g %s --nsg-name %s -n %s --priority <%s> --direction %s --access Allow --protocol %s '
             '--source-address-prefixes %s --destination-address-prefixes %s --destination-port-ranges %d'
             % (_nsg_rg(nsg_id) if nsg_id else '<resource-group>', _nsg_name(nsg_id) if nsg_id else nsg_label, name,
                RULE_PRIORITY_HINT if flow['priority'] is None else 'below %d' % flow['priority'], 'Inbound' if inbound else 'Outbound',
-               source, subnet['prefix'], flow['port']))
+               protocol, source, subnet['prefix'], flow['port']))
 
 
 def finding(result, vnet_integration, tunnel_info=None, node_prefixes=()):
@@ -182,24 +192,30 @@ def finding(result, vnet_integration, tunnel_info=None, node_prefixes=()):
         evidence.append(tunnel_line)
     for flow in result['flows']:
         who = 'AzureLoadBalancer (168.63.129.16)' if flow['source'] == 'AzureLoadBalancer' else 'nodes %s' % ', '.join(flow['source_nodes'][:10])
-        evidence.append('%s -> API server subnet TCP %d: %s - %s' % (who, flow['port'], flow['access'], flow['reason']))
+        evidence.append('%s -> API server subnet %s %d: %s - %s' % (who, flow['protocol'].upper(), flow['port'], flow['access'], flow['reason']))
     affected = sorted(set(n for f in result['blocked'] for n in f['source_nodes']))
     if result['blocked']:
         ports = sorted(set(f['port'] for f in result['blocked']))
         rules = sorted(set("'%s' (priority %s) in NSG %s" % (f['rule'] or 'no matching rule', f['priority'], _nsg_name(f['nsg']) or '?')
                            for f in result['blocked']))
-        summary = ('the NSGs block TCP %s to the API server subnet %s (API Server VNet Integration): %s'
-                   % ('/'.join(str(p) for p in ports), subnet['prefix'], '; '.join(rules)))
+        summary = ('the NSGs block %s to the API server subnet %s (API Server VNet Integration): %s'
+                   % ('/'.join(('TCP %d' % p) if p != PROBE_PORT else ('TCP and UDP %d' % p) for p in ports), subnet['prefix'], '; '.join(rules)))
         commands = [_allow_command(f, result, node_prefixes) for f in result['blocked']]
-        remediation = {'blocked_flows': [dict((k, f[k]) for k in ('source', 'port', 'nsg', 'rule', 'priority', 'position'))
+        remediation = {'blocked_flows': [dict((k, f[k]) for k in ('source', 'port', 'protocol', 'nsg', 'rule', 'priority', 'position'))
                                          for f in result['blocked']],
                        'summary': 'Allow the API server subnet ports on the NSG that denies them (a rule with a lower priority number '
                                   'than the deny); nothing was changed.',
                        'commands': list(dict.fromkeys(commands))}
         return make_finding(APISERVER_SUBNET_PORTS_BLOCKED, STATUS_PROBLEM, summary, affected, evidence, remediation)
     if result['unknown']:
-        summary = 'cannot decide %d API server subnet flow(s) from the NSG rules' % len(result['unknown'])
+        split = [f for f in result['unknown'] if f['source'] == 'AzureLoadBalancer' and f['access'] == _nsg.DENY]
+        if split and len(split) == len(result['unknown']):
+            summary = ("the NSGs deny AzureLoadBalancer %s 9988 to the API server subnet %s and allow the other protocol: AKS's articles "
+                       "name 9988 without a protocol and as UDP, so whether this blocks is not decided; allowing both is safe"
+                       % (split[0]['protocol'].upper(), subnet['prefix']))
+        else:
+            summary = 'cannot decide %d API server subnet flow(s) from the NSG rules' % len(result['unknown'])
         return make_finding(APISERVER_SUBNET_PORTS_BLOCKED, STATUS_UNKNOWN, summary, [], evidence)
-    summary = ('the NSGs allow the nodes TCP 443 and 4443 and AzureLoadBalancer TCP 9988 to the API server subnet %s'
+    summary = ('the NSGs allow the nodes TCP 443 and 4443 and AzureLoadBalancer TCP and UDP 9988 to the API server subnet %s'
                % subnet['prefix'])
     return make_finding(APISERVER_SUBNET_PORTS_BLOCKED, STATUS_OK, summary, [], evidence)

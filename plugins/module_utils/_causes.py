@@ -77,7 +77,7 @@ CAUSES = (
           (SOURCE_PROBE, SOURCE_APISERVER), REPAIR_ADVICE, 'advice', ('nodes', 'commands'), True),
     Cause(NETWORK_PATH_BLOCKS_10250, 'The network drops TCP 10250 between nodes outside the nodes and the NSGs', 'network',
           (SOURCE_PATH,), REPAIR_ADVICE, 'advice', ('admin_rules', 'routes', 'pairs', 'commands'), True),
-    # API Server VNet Integration (issue 16): node subnet -> API server subnet TCP 443/4443, AzureLoadBalancer -> TCP 9988.
+    # API Server VNet Integration (issue 16): node subnet -> API server subnet TCP 443/4443, AzureLoadBalancer -> 9988 (TCP and UDP).
     Cause(APISERVER_SUBNET_PORTS_BLOCKED, 'NSGs block the API server subnet ports (API Server VNet Integration)', 'vnet', (SOURCE_NSG,),
           REPAIR_ADVICE, 'advice', ('blocked_flows', 'commands'), False),
 )

@@ -25,11 +25,11 @@ def test_apiserver_subnet_nsg_blocking_4443_is_found(arm_lab, tmp_path):
     subnet = result['apiserver_subnet']
     assert (subnet['apiserver_subnet']['prefix'], subnet['apiserver_subnet']['address']) == ('10.241.0.0/28', '10.241.0.4')
     assert sorted((f['source'], f['port'], f['access']) for f in subnet['flows']) == [
-        ('AzureLoadBalancer', 9988, 'Allow'), ('nodes', 443, 'Allow'), ('nodes', 4443, 'Deny')]
+        ('AzureLoadBalancer', 9988, 'Allow'), ('AzureLoadBalancer', 9988, 'Allow'), ('nodes', 443, 'Allow'), ('nodes', 4443, 'Deny')]
     [command] = finding['remediation']['commands']
     assert command.startswith('az network nsg rule create -g rg-aks-lab --nsg-name apiserver-nsg -n allow-apiserver-4443 --priority <below 200>')
     assert '--direction Inbound' in command and '--destination-address-prefixes 10.241.0.0/28 --destination-port-ranges 4443' in command
-    assert finding['remediation']['blocked_flows'] == [{'source': 'nodes', 'port': 4443, 'nsg': subnet['flows'][1]['nsg'], 'rule': 'deny-4443-from-vnet',
+    assert finding['remediation']['blocked_flows'] == [{'source': 'nodes', 'port': 4443, 'protocol': 'Tcp', 'nsg': subnet['flows'][1]['nsg'], 'rule': 'deny-4443-from-vnet',
                                                         'priority': 200, 'position': 'destination_subnet'}]
     # the managed cluster names the subnet, which answers as the swagger says
     schemas = SwaggerSchemas()

@@ -17,8 +17,8 @@ API_NSG = SUB + '/networkSecurityGroups/apiserver-nsg'
 API_SUBNET = SUB + '/virtualNetworks/vnet/subnets/apiserver'
 
 
-def rule(name, priority, direction, access, port, source='*', destination='*'):
-    return {'name': name, 'properties': {'priority': priority, 'direction': direction, 'access': access, 'protocol': 'Tcp',
+def rule(name, priority, direction, access, port, source='*', destination='*', protocol='Tcp'):
+    return {'name': name, 'properties': {'priority': priority, 'direction': direction, 'access': access, 'protocol': protocol,
                                          'sourceAddressPrefix': source, 'sourcePortRange': '*', 'destinationAddressPrefix': destination,
                                          'destinationPortRange': str(port)}}
 
@@ -67,7 +67,12 @@ def test_unusable_subnets_are_refused(body):
     # AKS's default rules allow VirtualNetwork -> VirtualNetwork and AzureLoadBalancer inbound
     ((), (), 'ok', []),
     ((rule('deny-4443', 200, 'Inbound', 'Deny', 4443, 'VirtualNetwork'),), (), 'problem', [('nodes', 4443)]),
-    ((rule('deny-lb', 300, 'Inbound', 'Deny', 9988, 'AzureLoadBalancer'),), (), 'problem', [('AzureLoadBalancer', 9988)]),
+    # 9988: the articles name no protocol / UDP; denied for both is a problem, for one only is undecided
+    ((rule('deny-lb', 300, 'Inbound', 'Deny', 9988, 'AzureLoadBalancer', protocol='*'),), (), 'problem', [('AzureLoadBalancer', 9988)]),
+    ((rule('deny-lb', 300, 'Inbound', 'Deny', 9988, 'AzureLoadBalancer'),), (), 'unknown', []),
+    ((rule('deny-lb', 300, 'Inbound', 'Deny', 9988, 'AzureLoadBalancer', protocol='Udp'),), (), 'unknown', []),
+    ((rule('deny-lb-t', 300, 'Inbound', 'Deny', 9988, 'AzureLoadBalancer'), rule('deny-lb-u', 310, 'Inbound', 'Deny', 9988, 'AzureLoadBalancer',
+                                                                                 protocol='Udp')), (), 'problem', [('AzureLoadBalancer', 9988)]),
     # the node subnet's outbound rules count too
     ((), (rule('deny-out-443', 100, 'Outbound', 'Deny', 443, '*', '10.225.0.0/28'),), 'problem', [('nodes', 443)]),
     # an allow before the deny
@@ -89,12 +94,16 @@ def test_check_and_finding(api_rules, node_rules, status, blocked):
             assert finding['affected_nodes'] == []
         command = finding['remediation']['commands'][0]
         assert '--destination-port-ranges %d' % blocked[0][1] in command and '--destination-address-prefixes 10.225.0.0/28' in command
+        assert ("--protocol '*'" if blocked[0][1] == 9988 else '--protocol Tcp') in command
+    if status == 'unknown' and api_rules[0]['name'] == 'deny-lb':
+        assert 'AKS\'s articles name 9988 without a protocol and as UDP' in finding['summary'], finding['summary']
 
 
 def test_one_evaluation_per_nsg_combination():
     result = apisubnet.check_flows(model(), subnet(), nsgs())
     flows = [(f['source'], f['port'], len(f['source_nodes'])) for f in result['flows']]
-    assert flows == [('nodes', 443, 3), ('nodes', 4443, 3), ('AzureLoadBalancer', 9988, 0)]
+    assert flows == [('nodes', 443, 3), ('nodes', 4443, 3), ('AzureLoadBalancer', 9988, 0), ('AzureLoadBalancer', 9988, 0)]
+    assert [f['protocol'] for f in result['flows']] == ['Tcp', 'Tcp', 'Tcp', 'Udp']
 
 
 def test_no_nsg_anywhere_allows():
