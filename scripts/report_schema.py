@@ -68,7 +68,19 @@ KEY_TYPES = {
         'inspection are advice.', {
             'module': {'const': 'aks.tunnel.nsg_port_rule'},
             'nsg_rules': {'type': 'array', 'items': NSG_RULE, 'description': 'one Outbound Allow rule per NSG that denies the egress'},
-            'egress': {'type': 'array', 'items': EGRESS_TARGET, 'description': 'the tunnel egress targets the node probe tried'}}),
+            'egress': {'type': 'array', 'items': EGRESS_TARGET, 'description': 'the tunnel egress targets the node probe tried'},
+            # the egress route and the firewall behind it (egress_route_info, issue 16)
+            'route': {'type': 'object', 'description': 'the route the egress takes to the API server (route table, name, prefix, next hop)',
+                      'properties': {'label': STR, 'table': {'type': ['string', 'null']}, 'name': {'type': ['string', 'null']}, 'prefix': STR,
+                                     'next_hop_type': STR, 'next_hop_ip': {'type': ['string', 'null']}}},
+            'firewall': {'type': 'object', 'description': 'the Azure Firewall that denies a tunnel flow: the deciding rule per flow and '
+                                                          'the owned rule collection group aks-tunnel-egress the repair adds (or why not)',
+                         'properties': {'firewall': STR, 'policy': {'type': ['string', 'null']}, 'policy_id': {'type': ['string', 'null']},
+                                        'module': {'const': 'aks.tunnel.azure_firewall_rule'}, 'rule_collection_group': STR,
+                                        'priority': INT_OR_NULL, 'rules': {'type': ['array', 'null']}, 'refused': {'type': ['string', 'null']},
+                                        'denied': {'type': 'array'}}},
+            'appliance': {'type': 'object', 'description': 'a next hop that is no Azure Firewall: its IP and the exact allow to add',
+                          'properties': {'appliance_ip': {'type': ['string', 'null']}, 'route': STR, 'allow': STRS}}}),
     'snat_exhaustion': (
         'Automatic repair of the managed cluster outbound profile (roles/remediate/tasks/snat.yml); refuses what does not fit; '
         'a NAT gateway is advice.', {
