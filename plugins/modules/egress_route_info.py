@@ -122,6 +122,7 @@ api_calls:
     kube: {description: "Requests to the Kubernetes API server.", type: int, returned: always}
 '''
 
+import ipaddress
 import socket
 import threading
 
@@ -243,6 +244,11 @@ def main():
     params = module.params
     if params['api_timeout'] < 1:
         module.fail('api_timeout must be >= 1, got %d' % params['api_timeout'])
+    if params['api_server_ip']:
+        try:
+            ipaddress.ip_address(params['api_server_ip'])
+        except ValueError:
+            module.fail('api_server_ip must be an IP address (the API server address the nodes reach), got %r' % params['api_server_ip'])
     model = _cluster_options.cluster_model(module, kube=True)
     try:
         if params['source_nodes']:
