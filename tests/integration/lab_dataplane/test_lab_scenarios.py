@@ -17,12 +17,12 @@ from ansible_collections.aks.tunnel.tests.lab import scenario as scenario_mod
 from ansible_collections.aks.tunnel.tests.lab.dataplane import nsg, plan as plan_mod
 from ansible_collections.aks.tunnel.tests.lab.topology import build_topology
 
-CATALOGUE = ['all-faults', 'apiserver-vnet-integration-nsg-blocks-4443', 'avnm-admin-deny', 'egress-1194-blocked', 'egress-9000-blocked', 'entra-only', 'healthy', 'inspection-fails',
-             'iptables-drop',
-             'iptables-hardened', 'iptables-kube-proxy', 'konnectivity-alpn-stripped',
-             'konnectivity-oom', 'konnectivity-undersized', 'kubelet-down', 'kubelet-plain-http', 'natgw-snat-exhaustion', 'nft-drop', 'nsg-deny-10250',
-             'nsg-jumpbox-deny', 'path-drop-unexplained', 'private-cluster', 'route-appliance-drop', 'scale-5000', 'snat-autoscaler-max',
-             'snat-exhaustion', 'udr-appliance-blocks-9000', 'udr-azure-firewall-blocks-443', 'ufw-enabled', 'ufw-scoped-allow']
+CATALOGUE = ['all-faults', 'apiserver-vnet-integration-nsg-blocks-4443', 'avnm-admin-deny', 'egress-1194-blocked', 'egress-9000-blocked',
+             'entra-only', 'healthy', 'inspection-fails', 'iptables-drop', 'iptables-hardened', 'iptables-kube-proxy',
+             'konnectivity-alpn-stripped', 'konnectivity-oom', 'konnectivity-undersized', 'kubelet-down', 'kubelet-plain-http',
+             'natgw-snat-exhaustion', 'nft-drop', 'nsg-deny-10250', 'nsg-jumpbox-deny', 'path-drop-unexplained', 'private-cluster',
+             'route-appliance-drop', 'scale-5000', 'snat-autoscaler-max', 'snat-exhaustion', 'udr-appliance-blocks-9000',
+             'udr-azure-firewall-blocks-443', 'ufw-enabled', 'ufw-scoped-allow']
 
 EXPECTED = {
     'healthy': ([], []),
@@ -39,8 +39,9 @@ EXPECTED = {
     'snat-exhaustion': (['snat_exhaustion'], []),
     'snat-autoscaler-max': (['snat_exhaustion'], []),
     'natgw-snat-exhaustion': (['snat_exhaustion'], []),  # the NAT gateway's metrics, no per-node split (issue 16)
-    'apiserver-vnet-integration-nsg-blocks-4443': (['apiserver_subnet_ports_blocked'], ['aks-nodepool1-64844604-vmss000000', 'aks-nodepool1-64844604-vmss000001',
-                                                                                    'aks-nodepool1-64844604-vmss000002']),
+    'apiserver-vnet-integration-nsg-blocks-4443': (['apiserver_subnet_ports_blocked'],
+                                                   ['aks-nodepool1-64844604-vmss000000', 'aks-nodepool1-64844604-vmss000001',
+                                                    'aks-nodepool1-64844604-vmss000002']),
     'konnectivity-undersized': (['konnectivity_agent_scaling'], []),
     'konnectivity-oom': (['konnectivity_agent_scaling'], []),
     'all-faults': (['iptables_blocks_10250', 'konnectivity_agent_scaling', 'nsg_blocks_10250', 'snat_exhaustion', 'ufw_blocks_10250'],

@@ -217,6 +217,7 @@ ROUTES = [
 # so that their listClusterUserCredential route is matched before the plain one
 ROUTES[:0] = kube_access.routes(MC)
 
+
 def _compile(template):
     parts = []
     for piece in re.split(r'(\{\w+\})', template):

@@ -19,8 +19,9 @@ from __future__ import annotations
 # whose swagger is vendored. Responses are validated against the vendored spec of the provider (tests/lab/swagger.py
 # VENDORED_VERSIONS: the exact version for aks 2024-02-01 and insights 2024-02-01, the nearest one otherwise).
 API_VERSIONS = {
-    # azure-mgmt-network 25.0.0 -> 2023-04-01, 28.0.0 (azure.azcollection's pin) -> 2024-03-01, 33.1.0 -> 2026-03-01; az 2.91 (aaz, per command): nsg / nsg rule 2022-01-01,
-    # lb show 2025-07-01 (its SDK part 2023-04-01), vnet 2025-07-01, subnet 2024-07-01, public-ip 2025-09-01; vendored spec 2024-01-01
+    # azure-mgmt-network 25.0.0 -> 2023-04-01, 28.0.0 (azure.azcollection's pin) -> 2024-03-01, 33.1.0 -> 2026-03-01;
+    # az 2.91 (aaz, per command): nsg / nsg rule 2022-01-01, lb show 2025-07-01 (its SDK part 2023-04-01), vnet 2025-07-01,
+    # subnet 2024-07-01, public-ip 2025-09-01; vendored spec 2024-01-01
     'network': ('2022-01-01', '2023-04-01', '2024-01-01', '2024-03-01', '2024-07-01', '2025-07-01', '2025-09-01', '2026-03-01'),
     # VMSS NIC operations: azure-mgmt-network 33 sends 2018-10-01 (the spec's parameter enum says 2017-03-30), 25.0.0 its default
     # 2023-04-01; az vmss nic 2023-09-01
