@@ -575,11 +575,13 @@ def analyze_agents(pods, deployment, events, nodes, pod_metrics=None, node_metri
         pod_rows.append({'name': name, 'node': node, 'phase': get_path(pod, 'status', 'phase'), 'ready': pod_ready(pod),
                          'restarts': sum(c['restarts'] for c in containers), 'containers': containers})
 
-    oom_events, system_oom_events = [], []
+    oom_events, system_oom_events, moved_kills = [], [], []
     started = _agents_started(pods)
     for event in events or []:
         summary = _event_summary(event, agent_processes)
         if summary['node'] not in agent_nodes:
+            if event.get('reason') == 'OOMKilling' and summary['agent_process']:
+                moved_kills.append(summary)  # the killed agent's pod was rescheduled: only its memory need counts (below)
             continue
         if event.get('reason') == 'OOMKilling':
             # A kill older than every agent pod now on the node hit a pod that is gone (recreated or rescheduled).
@@ -595,12 +597,20 @@ def analyze_agents(pods, deployment, events, nodes, pod_metrics=None, node_metri
         for container in row['containers']:
             if container['name'] == container_name or len(row['containers']) == 1:
                 limits_on.setdefault(row['node'], []).append(quantity(container['limits'].get('memory')))
-    for summary in oom_events:
-        rss = _ANON_RSS_RE.search(summary['message'] or '') if summary['agent_process'] and summary['before_current_pods'] else None
+    for summary in oom_events + moved_kills:
+        rss = _ANON_RSS_RE.search(summary['message'] or '') if summary['agent_process'] and summary.get('before_current_pods', True) else None
         needed = int(rss.group(1)) * 1024 * OOM_HEADROOM if rss else None
-        low = [limit for limit in limits_on.get(summary['node'], []) if limit and needed and limit < needed]
+        # Every agent pod comes from the one Deployment: an agent rescheduled to another node has the same limit.
+        candidates = limits_on.get(summary['node'], []) if summary in oom_events else [v for values in limits_on.values() for v in values]
+        low = [limit for limit in candidates if limit and needed and limit < needed]
         if low:
             summary['limit_too_low'] = '%dMi' % mib(min(low))
+    for summary in moved_kills:
+        if summary.get('limit_too_low'):
+            problems.append('node %s: kernel OOM-killed %s (pid %s) %d time(s), last %s, before the agent pod was rescheduled to another '
+                            'node; the agent\'s memory limit %s is still below %.1fx what it used then (the kill will recur)'
+                            % (summary['node'], summary['process'], summary['pid'], summary['count'], summary['last_timestamp'],
+                               summary['limit_too_low'], OOM_HEADROOM))
     current_kills = [e for e in oom_events if e['agent_process'] and (not e['before_current_pods'] or e.get('limit_too_low'))]
     for summary in current_kills:
         problems.append('node %s: kernel OOM-killed %s (pid %s) %d time(s), last %s%s'

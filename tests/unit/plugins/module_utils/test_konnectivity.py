@@ -314,3 +314,16 @@ def test_an_earlier_oom_kill_stays_a_problem_while_the_limit_is_too_low(limit, a
         assert ('before the agent pod now on the node started, whose memory limit %s is still below 1.5x what it used then' % limit
                 in result['finding']['summary'])
         assert result['finding']['remediation']['deployment_resources']['suggested_memory_limit'] == '%dMi' % (2 * int(limit[:-2]))
+
+
+@pytest.mark.parametrize('anon_rss_kb, status', [(32556, 'problem'), (2, 'ok')])
+def test_an_oom_kill_on_a_node_the_agent_left_counts_with_the_agents_limit(anon_rss_kb, status):
+    """The tunnel pods were recreated on other nodes: the kill on the old node still says what the agent needs."""
+    event = oom_event('n0')
+    event['message'] = 'Memory cgroup out of memory: Killed process 4242 (proxy-agent) total-vm:847000kB, anon-rss:%dkB, file-rss:0kB' % anon_rss_kb
+    result = k.analyze_agents([agent_pod('a', 'n1', limit='32Mi')], deployment(1), [event, oom_event('n3', comm='java')], nodes(4))
+    assert result['finding']['status'] == status
+    assert result['oom_events'] == []      # the events of nodes without an agent are not reported (other workloads' names)
+    if status == 'problem':
+        assert ('node n0: kernel OOM-killed proxy-agent (pid 4242) 2 time(s), last 2026-11-25T20:00:00Z, before the agent pod was '
+                "rescheduled to another node; the agent's memory limit 32Mi is still below 1.5x what it used then") in result['finding']['summary']
