@@ -120,9 +120,9 @@ options:
     type: str
   plan:
     description:
-      - The report of a check run of the remediation - nothing changed. With O(before), each cause shows its status with
+      - "The report of a check run of the remediation - nothing changed. With O(before), each cause shows its status with
         C(check mode: nothing changed) instead of before -> after, the next commands are the real run (without C(--check)),
-        and RV(fail) is true only when the diagnosis could not run or O(repairs_failed) is not empty.
+        and RV(fail) is true only when the diagnosis could not run or O(repairs_failed) is not empty."
     type: bool
     default: false
   source_times:
