@@ -42,10 +42,10 @@ def _firewall_schemas():
 
 NETWORK = 'specification/network/resource-manager/Microsoft.Network/stable/2024-01-01/'
 COMPUTE = 'specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-03-01/'
-# The api-version of each vendored spec group. The emulator accepts more versions (tests/lab/arm/versions.py); a
-# response is validated against the group's vendored spec whatever version it answered, which is exact for these
-# and, for the others, the nearest stable spec the project has (additional properties of newer versions are allowed,
-# fields an older version lacks are removed by versions.shape_for_version).
+# The api-version of each spec group's baseline in the shared azure-specs folder. The emulator accepts more versions
+# (tests/lab/arm/versions.py); a response at a version the project vendors a spec of (EXACT_SPECS, tests/lab/specs/) is
+# validated against that one, any other against the nearest version the project has (additional properties of newer
+# versions are allowed, fields an older version lacks are removed by versions.shape_for_version).
 VENDORED_VERSIONS = {'network': '2024-01-01', 'compute': '2024-03-01', 'runcommand': '2024-03-01', 'aks': '2024-02-01', 'metrics': '2024-02-01'}
 SPEC_GROUPS = {
     'network': [NETWORK + f for f in ('networkSecurityGroup.json', 'virtualNetwork.json', 'vmssNetworkInterface.json', 'loadBalancer.json',
@@ -56,6 +56,14 @@ SPEC_GROUPS = {
     'aks': ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2024-02-01/managedClusters.json'],
     'metrics': ['specification/monitor/resource-manager/Microsoft.Insights/stable/2024-02-01/metrics_API.json',
                 'specification/monitor/resource-manager/Microsoft.Insights/stable/2024-02-01/metricDefinitions_API.json'],
+}
+# Spec versions vendored in the project (tests/lab/specs/, upstream relative paths; README.md there records source,
+# commit, licence and how each file was reduced): (group, api-version) -> files. An operation missing from them is
+# looked up in the baseline (SPEC_GROUPS).
+PROJECT_SPECS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'specs')
+EXACT_SPECS = {
+    ('aks', '2024-08-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2024-08-01/managedClusters.json'],
+    ('aks', '2026-08-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2026-08-01/managedClusters.json'],
 }
 # Microsoft.Resources (subscriptions, tenants) is not among the vendored specs: these schemas are written by the
 # project from the REST reference of SubscriptionClient 2022-12-01 (Subscriptions - List / Get, Tenants - List), only
@@ -127,10 +135,37 @@ _KEEP = ('type', 'required', 'enum', 'minimum', 'maximum', 'exclusiveMinimum', '
          'maxItems', 'uniqueItems', 'readOnly', 'pattern')
 
 
+def _days(version):
+    return datetime.date.fromisoformat(version[:10]).toordinal()
+
+
+def spec_versions(group):
+    """The api-versions of `group` the project has a spec of (baseline first)."""
+    base = [VENDORED_VERSIONS[group]] if group in VENDORED_VERSIONS else []
+    return base + sorted(v for g, v in EXACT_SPECS if g == group and v not in base)
+
+
 def spec_version(group, api_version):
-    """(api-version of the spec a response of `group` at `api_version` is validated against, True when it is that version)."""
-    vendored = VENDORED_VERSIONS.get(group)
-    return vendored, vendored == api_version
+    """(api-version of the spec a response of `group` at `api_version` is validated against, True when it is that version).
+
+    The exact one when the project has it, else the nearest in time (the baseline on a tie), else the baseline.
+    """
+    versions = spec_versions(group)
+    if not versions:
+        return None, False
+    if api_version in versions:
+        return api_version, True
+    try:
+        return min(versions, key=lambda v: abs(_days(v) - _days(api_version))), False
+    except (TypeError, ValueError):
+        return versions[0], False
+
+
+def _spec_files(group, version):
+    """(root, relative files) of `group`'s spec at `version` (one of spec_versions)."""
+    if (group, version) in EXACT_SPECS:
+        return PROJECT_SPECS, EXACT_SPECS[(group, version)]
+    return None, SPEC_GROUPS[group]
 
 
 class SpecNotFound(RuntimeError):
@@ -208,13 +243,19 @@ class SwaggerSchemas:
     def _resolve(self, ref, base_file):
         file_part, _unused, pointer = ref.partition('#')
         target_file = os.path.normpath(os.path.join(os.path.dirname(base_file), file_part)) if file_part else base_file
+        project = os.path.normpath(PROJECT_SPECS)
+        if target_file.startswith(project + os.sep) and not os.path.exists(target_file):
+            # a project spec's $ref to a shared file (common-types): the azure-specs folder has it at the same relative path
+            target_file = self._abs(os.path.relpath(target_file, project))
         node = self._load(target_file)
         for token in [t for t in pointer.split('/') if t]:
             node = node[token.replace('~1', '/').replace('~0', '~')]
         return target_file, pointer, node
 
     def _key(self, target_file, pointer):
-        rel = os.path.relpath(target_file, self.root)
+        project = os.path.normpath(PROJECT_SPECS)
+        rel = ('project/' + os.path.relpath(target_file, project) if target_file.startswith(project + os.sep)
+               else os.path.relpath(target_file, self.root))
         return re.sub(r'[^A-Za-z0-9_.]+', '_', rel + pointer)
 
     def _convert(self, node, base_file, defs):
@@ -268,7 +309,18 @@ class SwaggerSchemas:
         return root
 
     # --- lookups --------------------------------------------------------------------------------
-    def operation(self, group, operation_id):
+    def operation(self, group, operation_id, api_version=None):
+        """(file, path template, method, operation) from the spec of `group` that `api_version` is validated against."""
+        version, _exact = spec_version(group, api_version)
+        if version and version != VENDORED_VERSIONS.get(group):
+            root, rels = _spec_files(group, version)
+            for rel in rels:
+                path = os.path.normpath(os.path.join(root, rel))
+                spec = self._load(path)
+                for template, ops in spec.get('paths', {}).items():
+                    for method, op in ops.items():
+                        if isinstance(op, dict) and op.get('operationId') == operation_id:
+                            return path, template, method.upper(), op
         for rel in SPEC_GROUPS[group]:
             path = self._abs(rel)
             spec = self._load(path)
@@ -286,15 +338,19 @@ class SwaggerSchemas:
                 self._cache[key] = self._schema_for({'$ref': '#/definitions/' + name}, path)
             return self._cache[key]
 
-    def response_schema(self, group, operation_id, status):
-        """JSON Schema for the response body, or None when the spec says the response has no body."""
-        key = ('op', group, operation_id, int(status))
+    def response_schema(self, group, operation_id, status, api_version=None):
+        """JSON Schema for the response body, or None when the spec says the response has no body.
+
+        `api_version`: the version the response answered; its own spec when the project has it (errors: the baseline's).
+        """
         if group in LAB_GROUPS:
             return LAB_SCHEMAS.get((group, operation_id, int(status)), _ARM_ERROR_BODY if int(status) >= 400 else None)
+        version = spec_version(group, api_version)[0] if int(status) < 400 else None
+        key = ('op', group, operation_id, int(status), version)
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
-            path, _template, _method, op = self.operation(group, operation_id)
+            path, _template, _method, op = self.operation(group, operation_id, version)
             responses = op.get('responses', {})
             response = responses.get(str(status))
             if response is None and int(status) >= 400:
@@ -309,15 +365,16 @@ class SwaggerSchemas:
             self._cache[key] = schema
             return schema
 
-    def request_schema(self, group, operation_id):
-        """JSON Schema of the operation's body parameter, or None when it takes no body."""
-        key = ('req', group, operation_id)
+    def request_schema(self, group, operation_id, api_version=None):
+        """JSON Schema of the operation's body parameter (in the spec `api_version` is validated against), or None."""
         if group in LAB_GROUPS:
             return None
+        version = spec_version(group, api_version)[0]
+        key = ('req', group, operation_id, version)
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
-            path, _template, _method, op = self.operation(group, operation_id)
+            path, _template, _method, op = self.operation(group, operation_id, version)
             schema = None
             for param in op.get('parameters', []):
                 param_file = path
@@ -328,9 +385,9 @@ class SwaggerSchemas:
             self._cache[key] = schema
             return schema
 
-    def validate_request(self, group, operation_id, body):
+    def validate_request(self, group, operation_id, body, api_version=None):
         """Raise SchemaValidationError unless the request `body` fits the operation's body parameter."""
-        schema = self.request_schema(group, operation_id)
+        schema = self.request_schema(group, operation_id, api_version)
         if schema is not None and body is not None:
             self.validate_schema(schema, body, '%s request' % operation_id)
 
@@ -386,10 +443,11 @@ class SwaggerSchemas:
         if errors:
             raise SchemaValidationError(label, errors[:20])
 
-    def validate_response(self, group, operation_id, status, body):
-        """Raise SchemaValidationError unless `body` fits the spec's response `status` of `operation_id`."""
-        schema = self.response_schema(group, operation_id, status)
-        label = '%s %s response' % (operation_id, status)
+    def validate_response(self, group, operation_id, status, body, api_version=None):
+        """Raise SchemaValidationError unless `body` fits the spec's response `status` of `operation_id` (at `api_version`)."""
+        schema = self.response_schema(group, operation_id, status, api_version)
+        version, exact = spec_version(group, api_version)
+        label = '%s %s response' % (operation_id, status) + (' (spec %s%s)' % (version, '' if exact else ', nearest') if api_version and version else '')
         if schema is None:
             if body not in (None, b'', '', {}):
                 raise SchemaValidationError(label, ['the spec defines no body for this response, got %r' % (body,)])
@@ -410,7 +468,7 @@ class SwaggerSchemas:
             elif entry['body'] not in (None, {}):
                 raise SchemaValidationError('LRO location response', ['expected no body, got %r' % (entry['body'],)])
             return
-        self.validate_response(group, operation_id, entry['status'], entry['body'])
+        self.validate_response(group, operation_id, entry['status'], entry['body'], entry.get('api_version'))
         if entry.get('request') is not None and entry['status'] < 400:
             # what the emulator accepted must be what the spec allows (ARM refuses the rest with 400)
-            self.validate_request(group, operation_id, entry['request'])
+            self.validate_request(group, operation_id, entry['request'], entry.get('api_version'))

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 # The api-versions the emulator accepts per provider: those the supported SDK range sends (requirements.txt: the lowest
 # and the highest of each range), those the Azure CLI sends for the commands of the article (azure-cli 2.91), and those
-# whose swagger is vendored. Responses are validated against the vendored spec of the provider (tests/lab/swagger.py
-# VENDORED_VERSIONS: the exact version for aks 2024-02-01 and insights 2024-02-01, the nearest one otherwise).
+# whose swagger is vendored. Responses are validated against the spec of their own api-version where the project has
+# it (tests/lab/swagger.py spec_version: VENDORED_VERSIONS and EXACT_SPECS), the nearest one otherwise.
 API_VERSIONS = {
     # azure-mgmt-network 25.0.0 -> 2023-04-01, 28.0.0 (azure.azcollection's pin) -> 2024-03-01, 33.1.0 -> 2026-03-01;
     # az 2.91 (aaz, per command): nsg / nsg rule 2022-01-01, lb show 2025-07-01 (its SDK part 2023-04-01), vnet 2025-07-01,
@@ -40,12 +40,13 @@ API_VERSIONS = {
 
 # (category, resource type, field path, last api-version without it): the field is dropped for that version and older
 # ones. Found by swagger.undefined_properties on the responses at the vendored versions
-# (test_arm_api_versions.py): the managed cluster's `eTag` and `apiServerAccessProfile.enableVnetIntegration` are not in
-# the 2024-02-01 spec; the 2026-08-01 example has the eTag (the SDKs of that range send If-Match with it).
+# (test_arm_api_versions.py): the managed cluster's `eTag` and `apiServerAccessProfile.enableVnetIntegration` / `subnetId`
+# are neither in the 2024-02-01 nor in the 2024-08-01 spec (tests/lab/specs/), and all three are in the 2026-08-01 one
+# (the SDKs of that range send If-Match with the eTag).
 VERSION_FIELDS = (
-    ('aks', 'Microsoft.ContainerService/managedClusters', ('eTag',), '2024-02-01'),
-    ('aks', 'Microsoft.ContainerService/managedClusters', ('properties', 'apiServerAccessProfile', 'enableVnetIntegration'), '2024-02-01'),
-    ('aks', 'Microsoft.ContainerService/managedClusters', ('properties', 'apiServerAccessProfile', 'subnetId'), '2024-02-01'),
+    ('aks', 'Microsoft.ContainerService/managedClusters', ('eTag',), '2024-08-01'),
+    ('aks', 'Microsoft.ContainerService/managedClusters', ('properties', 'apiServerAccessProfile', 'enableVnetIntegration'), '2024-08-01'),
+    ('aks', 'Microsoft.ContainerService/managedClusters', ('properties', 'apiServerAccessProfile', 'subnetId'), '2024-08-01'),
 )
 
 
