@@ -71,8 +71,8 @@ def test_oom_is_detected_and_tunnel_pods_are_recreated(kube_lab, tmp_path):
     # low as when the kernel killed the agent: still a problem (no false fix by restarting).
     after = results['agents_after']['finding']
     assert after['status'] == 'problem', after
-    assert ('before the agent pod now on the node started, whose memory limit %s is still below 1.5x what it used then'
-            % konn['memory_limit']) in after['summary'], after
+    # (on the node of the kill, or, when the restart rescheduled the agent, on the node it left)
+    assert ('memory limit %s is still below 1.5x what it used then' % konn['memory_limit']) in after['summary'], after
 
 
 def test_healthy_cluster_is_ok_for_a_read_only_user(kube_lab, tmp_path):
