@@ -41,7 +41,7 @@ API_VERSIONS = {
 # (category, resource type, field path, last api-version without it): the field is dropped for that version and older
 # ones. Found by swagger.undefined_properties on the responses at the vendored versions
 # (test_arm_api_versions.py): the managed cluster's `eTag` and `apiServerAccessProfile.enableVnetIntegration` / `subnetId`
-# are neither in the 2024-02-01 nor in the 2024-08-01 spec (tests/lab/specs/), and all three are in the 2026-08-01 one
+# are neither in the 2024-02-01 nor in the 2024-08-01 spec (tests/lab/specs/), and all three are in 2026-06-01 and 2026-08-01
 # (the SDKs of that range send If-Match with the eTag).
 VERSION_FIELDS = (
     ('aks', 'Microsoft.ContainerService/managedClusters', ('eTag',), '2024-08-01'),
