@@ -66,6 +66,8 @@ EXACT_SPECS = {
     ('aks', '2026-06-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2026-06-01/managedClusters.json'],
     ('network', '2023-04-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2023-04-01/networkSecurityGroup.json'],
     ('network', '2024-03-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2024-03-01/networkSecurityGroup.json'],
+    ('metrics', '2021-05-01'): ['specification/monitor/resource-manager/Microsoft.Insights/stable/2021-05-01/metrics_API.json',
+                                'specification/monitor/resource-manager/Microsoft.Insights/stable/2021-05-01/metricDefinitions_API.json'],
     ('runcommand', '2023-03-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2023-03-01/runCommand.json'],
     ('runcommand', '2024-07-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-07-01/runCommand.json'],
     ('aks', '2026-08-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2026-08-01/managedClusters.json'],
