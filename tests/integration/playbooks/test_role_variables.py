@@ -27,7 +27,9 @@ from ansible_collections.aks.tunnel.tests.integration.modules_konnectivity.playb
 
 KUBECONFIG = {'apiVersion': 'v1', 'kind': 'Config', 'current-context': 'c',
               'clusters': [{'name': 'c', 'cluster': {'server': 'https://127.0.0.1:9'}}],
-              'users': [{'name': 'u', 'user': {'token': 't'}}], 'contexts': [{'name': 'c', 'context': {'cluster': 'c', 'user': 'u'}}]}
+              # a token of realistic length: Ansible masks a no_log value everywhere in the output (a 't' would mask every t)
+              'users': [{'name': 'u', 'user': {'token': 'role-variables-test-token-0123456789'}}],
+              'contexts': [{'name': 'c', 'context': {'cluster': 'c', 'user': 'u'}}]}
 
 SYMPTOM = 'Error from server: error dialing backend: dial tcp 10.240.0.5:10250: i/o timeout'
 
