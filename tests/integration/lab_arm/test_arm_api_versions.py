@@ -76,6 +76,20 @@ def test_undefined_properties_are_found(schemas):
     assert schemas.undefined_properties(schema, body) == wanted
 
 
+def test_a_response_is_validated_against_its_own_versions_spec(schemas):
+    """The exact spec where the project has it (shared baseline or tests/lab/specs/), else the nearest version."""
+    assert swagger.spec_version('aks', '2024-08-01') == ('2024-08-01', True)
+    assert swagger.spec_version('runcommand', '2024-11-01') == ('2024-07-01', False)
+    assert swagger.spec_version('compute', '2026-04-01') == ('2024-03-01', False)
+    cluster = {'location': 'westeurope', 'eTag': 'e'}
+    assert schemas.undefined_properties(schemas.response_schema('aks', 'ManagedClusters_Get', 200, '2024-08-01'), cluster) == ['/eTag']
+    assert schemas.undefined_properties(schemas.response_schema('aks', 'ManagedClusters_Get', 200, '2026-08-01'), cluster) == []
+    rule = {'name': 'r', 'properties': {'protocol': 'Tcp', 'access': 'Allow', 'direction': 'Inbound'}}
+    schemas.validate_response('network', 'SecurityRules_Get', 200, rule, '2022-01-01')  # priority became required later
+    with pytest.raises(swagger.SchemaValidationError, match="'priority' is a required property"):
+        schemas.validate_response('network', 'SecurityRules_Get', 200, rule, '2023-04-01')
+
+
 @pytest.mark.parametrize('version, has_etag', [('2024-02-01', False), ('2024-08-01', False), ('2026-06-01', True), ('2026-08-01', True)])
 def test_managed_cluster_etag_only_from_the_versions_that_define_it(arm, version, has_etag):
     mc = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerService/managedClusters/%s' % (
