@@ -23,7 +23,7 @@ description:
     service tags, application security groups) are C(unknown) with the reason. Never changes anything.
   - With API Server VNet Integration, also evaluates the flows the API server subnet (C(apiServerAccessProfile.subnetId))
     needs - every node to the subnet on TCP 443 and 4443 (node NIC and subnet NSGs outbound, the API server subnet's NSG
-    inbound) and C(AzureLoadBalancer) (168.63.129.16) to it on port 9988 (TCP and UDP: the articles disagree; C(unknown) when
+    inbound) and C(AzureLoadBalancer) (168.63.129.16) to it on port 9988 (TCP and UDP, as the articles disagree on it; C(unknown) when
     only one is denied) - to a representative address of the subnet (its .4),
     and returns the C(apiserver_subnet_ports_blocked) finding (C(not_applicable) without VNet integration, C(unknown) when
     the subnet or its NSG cannot be read) with the exact C(az network nsg rule create) to add for each blocked flow.
