@@ -24,7 +24,7 @@ from ansible_collections.aks.tunnel.tests.lab.dataplane import lab  # noqa: E402
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('lab_clients_az')]
 
-LABCTL = os.path.join(REPO, 'tests', 'lab', 'labctl')
+LABCTL = os.path.join(REPO, 'tests', 'lab', 'labctl.py')
 
 
 def _kubectl():

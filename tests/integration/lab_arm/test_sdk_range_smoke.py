@@ -9,8 +9,9 @@
 azure-mgmt-core 1.3.2, azure-mgmt-network 25.0.0, -compute 30.0.0, -containerservice 30.0.0, -monitor 6.0.0,
 kubernetes 29.0.0). `azcollection`: .venv-azcoll (requirements-azcollection.txt: what a Python shared with
 azure.azcollection resolves to: azure-mgmt-network 28.0.0, -compute 33.0.0, -containerservice 32.1.0). All three run
-the real `ansible-playbook` of their virtualenv with aks_cluster_info, nsg_port_check, vmss_runcommand_probe and snat_usage_info, and the repairs nsg_port_rule and aks_outbound_ports in check mode (the lab
-stays as it is for the other SDK set), against one `all-faults` lab; then the lowest set writes both repairs (its NSG deny, UFW and iptables faults and
+the real `ansible-playbook` of their virtualenv with aks_cluster_info, nsg_port_check, vmss_runcommand_probe and
+snat_usage_info, and the repairs nsg_port_rule and aks_outbound_ports in check mode (the lab stays as it is for the
+other SDK sets), against one `all-faults` lab; then the lowest set writes both repairs (its NSG deny, UFW and iptables faults and
 SNAT exhaustion), so every SDK call (and the api-version each SDK sends) meets the emulator. Skipped with the reason
 when a side virtualenv is absent. About 40 s per SDK set.
 """

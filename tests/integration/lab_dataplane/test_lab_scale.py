@@ -23,7 +23,7 @@ from ansible_collections.aks.tunnel.tests.lab.dataplane import lab
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('lab_dataplane'),
               pytest.mark.skipif(os.environ.get('AKS_TUNNEL_LAB_SKIP_SCALE') == '1', reason='AKS_TUNNEL_LAB_SKIP_SCALE=1')]
 
-LABCTL = os.path.join(os.path.dirname(os.path.abspath(scenario_mod.__file__)), 'labctl')
+LABCTL = os.path.join(os.path.dirname(os.path.abspath(scenario_mod.__file__)), 'labctl.py')
 
 
 def _mem_available_kib():

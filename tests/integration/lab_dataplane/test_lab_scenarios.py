@@ -206,7 +206,7 @@ def test_plan_shares_healthy_nodes_only_in_scale_mode():
 
 
 def test_labctl_help_works_without_root():
-    labctl = os.path.join(os.path.dirname(os.path.abspath(scenario_mod.__file__)), 'labctl')
+    labctl = os.path.join(os.path.dirname(os.path.abspath(scenario_mod.__file__)), 'labctl.py')
     proc = subprocess.run([sys.executable, labctl, '--help'], capture_output=True, text=True, check=False)
     assert proc.returncode == 0
     for word in ('up', 'down', 'status'):

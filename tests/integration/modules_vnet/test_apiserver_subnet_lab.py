@@ -29,8 +29,8 @@ def test_apiserver_subnet_nsg_blocking_4443_is_found(arm_lab, tmp_path):
     [command] = finding['remediation']['commands']
     assert command.startswith('az network nsg rule create -g rg-aks-lab --nsg-name apiserver-nsg -n allow-apiserver-4443 --priority <below 200>')
     assert '--direction Inbound' in command and '--destination-address-prefixes 10.241.0.0/28 --destination-port-ranges 4443' in command
-    assert finding['remediation']['blocked_flows'] == [{'source': 'nodes', 'port': 4443, 'protocol': 'Tcp', 'nsg': subnet['flows'][1]['nsg'], 'rule': 'deny-4443-from-vnet',
-                                                        'priority': 200, 'position': 'destination_subnet'}]
+    assert finding['remediation']['blocked_flows'] == [{'source': 'nodes', 'port': 4443, 'protocol': 'Tcp', 'nsg': subnet['flows'][1]['nsg'],
+                                                        'rule': 'deny-4443-from-vnet', 'priority': 200, 'position': 'destination_subnet'}]
     # the managed cluster names the subnet, which answers as the swagger says
     schemas = SwaggerSchemas()
     entries = [e for e in lab.journal() if e['spec'] == ['network', 'Subnets_Get'] and 'aks-apiserver-subnet' in e['path']]
