@@ -84,11 +84,11 @@ def _model_kube_optional(module):
                                                list_all=_kube.list_all)
         except Exception as exc:  # pylint: disable=broad-except
             if not _is_kube_error(exc):
-                with module.api_errors('read the cluster %s/%s' % (rg, name)):
+                with module.api_errors('read the cluster %s/%s' % (rg, name), hint_404=_azure.node_resource_group_hint(rg)):
                     raise
             reason = module.describe_exception(exc, 'read the Kubernetes nodes and tunnel pods')
     if model is None:
-        with module.api_errors('read the cluster %s/%s' % (rg, name)):
+        with module.api_errors('read the cluster %s/%s' % (rg, name), hint_404=_azure.node_resource_group_hint(rg)):
             model = _cluster_model.build_model(module.azure, rg, name)
     model.pop('_azure', None)
     if reason:
