@@ -257,7 +257,7 @@ def test_every_request_and_answer_of_the_az_session_matches_the_specs(azlab):
     versions = {(e['spec'][0], e['api_version']) for e in entries if e['spec'][0] != 'lro'}
     expected = {('aks', '2026-06-01'), ('compute', '2024-11-01'), ('network', '2022-01-01'), ('metrics', '2018-01-01'),
                 ('resources', '2022-12-01')}
-    # The run-command requests of the nc test come early in the session; under load the emulator's journal (the last 5000
+    # The run-command requests of the nc test come early in the session; under load the emulator's journal (the last 20000
     # requests) may have let them go, so their version is required only when they are still in it.
     if any('/runCommand' in e['path'] for e in journal):
         expected.add(('runcommand', '2024-11-01'))

@@ -189,8 +189,11 @@ def test_diagnose_finds_exactly_the_injected_causes(playbook_lab, scenario):
             assert 'konnectivity_agent_scaling: raise the memory limit of kube-system/konnectivity-agent' in run.output, run
             assert '--tags konnectivity' not in run.output, run
         elif problem == 'egress_ports_blocked':
-            # Blocked outside Azure's NSGs (an egress firewall): the rule to add by hand, not remediate.
-            assert re.search(r'egress_ports_blocked: (.*\n.*)?allow (TCP 9000|UDP 1194) to ', run.output) and '--tags egress' not in run.output, run
+            # Blocked outside Azure's NSGs (an egress firewall, or TLS inspection that strips ALPN): the step by hand, not remediate.
+            assert re.search(r'egress_ports_blocked: (.*\n.*)?allow (TCP 9000|UDP 1194|TLS 443) to ', run.output), run
+            assert '--tags egress' not in run.output, run
+            if scenario == 'konnectivity-alpn-stripped':
+                assert 'egress_ports_blocked: Stop TLS inspection (or exempt the API server FQDN)' in run.output, run
         else:
             assert ('remediate.yml --check --diff --tags snat -e @%s' % env.vars_file) in run.output, run
 
@@ -245,11 +248,12 @@ def test_symptom_tag_runs_only_the_matching_checks(playbook_lab):
     # The symptom (a 10250 timeout) points to every kubelet-path cause: NSG, UFW, iptables, nft, and the path outside them.
     assert statuses == {'nsg_blocks_10250': 'ok', 'ufw_blocks_10250': 'problem', 'iptables_blocks_10250': 'ok',
                         'egress_ports_blocked': 'unknown', 'snat_exhaustion': 'unknown', 'konnectivity_agent_scaling': 'unknown',
-                        'nft_blocks_10250': 'ok', 'kubelet_not_serving': 'unknown', 'network_path_blocks_10250': 'ok'}, run
+                        'nft_blocks_10250': 'ok', 'kubelet_not_serving': 'unknown', 'network_path_blocks_10250': 'ok',
+                        'apiserver_subnet_ports_blocked': 'unknown'}, run
     assert run.report['findings'][4]['summary'].startswith('not checked in this run')
     assert run.report['problems'] == ['ufw_blocks_10250'] and run.rc == 2 and run.changed == 0
     skipped = [c for c in run.junit.findall('.//testcase') if c.find('skipped') is not None]
-    assert len(skipped) == 4  # egress, SNAT, konnectivity, kubelet: not pointed to by a timeout
+    assert len(skipped) == 5  # egress, SNAT, konnectivity, kubelet, API server subnet: not pointed to by a timeout
 
     # Without the tag every cause is checked, the evidence the symptom points to first: a webhook symptom points to
     # konnectivity, egress (the probe and the NSG egress evaluation) and SNAT, in the classifier's order; each source runs once.
@@ -364,5 +368,5 @@ def test_diagnose_scale_5000_is_clean_with_one_run_command_per_tunnel_node(playb
     assert len(tunnel_nodes) == 10
     # Every kubelet answered the tunnel nodes' probe, so nothing else was inspected: 10 run commands for 5000 nodes.
     assert run.report['stats']['run_commands'] == len(tunnel_nodes), run.report['stats']
-    assert all(f['status'] == 'ok' for f in run.report['findings']), run.report
+    assert all(f['status'] in ('ok', 'not_applicable') for f in run.report['findings']), run.report
     print('scale-5000 diagnose: %.1f s, stats %s' % (run.report['stats']['duration_s'], run.report['stats']))

@@ -7,7 +7,8 @@
 The lab's `aks_tunnel_lab_{diagnose,remediate}_auth` identities are the rbac/azure custom roles (read by the ARM
 emulator) and `aks_tunnel_lab_{diagnose,remediate}_kubeconfig` are users bound to the rbac/kubernetes Role and
 ClusterRole YAML (enforced by the Kubernetes emulator). With them, the diagnosis reaches the same verdicts as with full
-rights (nothing unknown, no 403) and the repair fixes every problem: the files grant everything the playbooks use.
+rights (nothing unknown but the kubelets' TLS without the opt-in nodes/proxy, no 403) and the repair fixes every problem
+it can (the agents' OOM kills have no repair): the files grant everything the playbooks use.
 """
 
 from __future__ import annotations
@@ -66,5 +67,6 @@ def test_diagnose_and_remediate_work_with_exactly_the_shipped_roles(least_privil
     real = env.play('remediate', *env.identities['remediate'])
     _no_authorization_failure(real)
     assert real.before['problems'] == diagnose.report['problems']
-    assert_report(real, {'problems': [], 'unknown': [KUBELET], 'affected_nodes': []}, rc_expected=2)
+    # The agents' OOM kills stay a problem: AKS owns their memory limit, no repair raises it (issue 18).
+    assert_report(real, {'problems': ['konnectivity_agent_scaling'], 'unknown': [KUBELET], 'affected_nodes': []}, rc_expected=2)
     assert 'PROBLEM -> OK' in real.output and real.changed >= 4, real

@@ -44,6 +44,9 @@ from .state import ArmState
 from .versions import API_VERSIONS, shape_for_version
 
 LOG = logging.getLogger(__name__)
+# The journal keeps the last answers for the schema tests; a session of the Azure CLI (its LRO polls included) made more
+# than 5000 under load, which let its first requests go before the test that checks them ran.
+JOURNAL_LIMIT = 20000
 
 NAMESPACE_CATEGORY = {'microsoft.network': 'network', 'microsoft.compute': 'compute', 'microsoft.containerservice': 'aks'}
 DEFAULT_CLIENT = {'client_id': '22222222-2222-4222-8222-22222222e5f6', 'client_secret': 'lab-client-secret', 'role': 'contributor'}
@@ -640,7 +643,7 @@ class ArmEmulator:
             self._journal.append({'seq': self._journal_seq, 'method': method, 'path': path, 'query': raw_query, 'status': status, 'body': body,
                                   'spec': list(spec) if spec else None, 'route': route_name, 'request': request_body,
                                   'api_version': api_version})
-            del self._journal[:-5000]
+            del self._journal[:-JOURNAL_LIMIT]
 
     def journal(self, since=0):
         with self._journal_lock:
