@@ -18,7 +18,7 @@ import pytest
 
 from ansible_collections.aks.tunnel.tests.integration.playbooks.test_playbooks_lab import PlaybookLab, assert_report
 
-pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('lab_playbooks'),
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('lab_playbooks_egress'),
               pytest.mark.skipif(os.environ.get('AKS_TUNNEL_LAB_PLAYBOOKS_EGRESS') != '1',
                                  reason='opt-in (three playbook runs): AKS_TUNNEL_LAB_PLAYBOOKS_EGRESS=1')]
 

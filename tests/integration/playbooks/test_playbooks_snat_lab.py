@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.aks.tunnel.tests.integration.playbooks.test_playbooks_lab import PlaybookLab, assert_report
 
-pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('lab_playbooks')]
+pytestmark = [pytest.mark.lab]  # a lab per test: no xdist group, the workers share them
 
 
 @pytest.fixture

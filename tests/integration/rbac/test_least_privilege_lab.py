@@ -18,7 +18,7 @@ import yaml
 
 from ansible_collections.aks.tunnel.tests.integration.playbooks.test_playbooks_lab import PlaybookLab, assert_report
 
-pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('lab_playbooks')]  # an all-faults lab: not beside the other playbook labs
+pytestmark = [pytest.mark.lab]  # a lab per test: no xdist group
 
 
 @pytest.fixture
