@@ -25,7 +25,7 @@ PY
 mkdir -p ~/.ansible/test/cache
 cp scripts/get_pip_shim.py ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
 
-step() { printf '\n==== %s ====\n' "$*"; }
+step() { printf '\n==== %s (at %d s) ====\n' "$*" "$SECONDS"; }
 
 failed=()
 
@@ -41,10 +41,11 @@ fi
 
 step "unit, integration and lab tests (pytest, with coverage of plugins/)"
 cd "$T"
-PYTHONPATH="$DEST" python -m pytest -p no:cacheprovider -n 2 --dist loadgroup --durations=30 \
+PYTHONPATH="$DEST" python -m pytest -p no:cacheprovider -n 2 --dist loadgroup --durations=${AKS_TUNNEL_TEST_DURATIONS:-30} \
   --cov=plugins --cov-report=term:skip-covered --cov-report=xml:tests/output/coverage.xml \
   tests/unit tests/integration || failed+=(pytest)
 
+step "done"
 if ((${#failed[@]})); then
   echo "make test: FAILED: ${failed[*]} (see the sections above)"
   exit 1
