@@ -107,6 +107,7 @@ CONFIG_SCHEMA = {
         'runcommand_timeout_s': {'type': 'number', 'exclusiveMinimum': 0},
         'lro_in_progress_polls': {'type': 'integer', 'minimum': 0},
         'lro_retry_after_ms': {'type': 'integer', 'minimum': 1},
+        'lro_retry_after_max_ms': {'type': 'integer', 'minimum': 1},
         'lro_retry_after_s': {'type': 'integer', 'minimum': 0},
         'vmss_vm_page_size': {'type': 'integer', 'minimum': 1},
         'token_lifetime_s': {'type': 'integer', 'minimum': 60},

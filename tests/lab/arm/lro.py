@@ -12,6 +12,7 @@ URLs are minted absolute on the emulator's own scheme/host/port (the SDK uses th
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 from .common import iso, utcnow
@@ -28,6 +29,7 @@ class Operation:
         self.kind = kind  # 'runcommand' | 'put' | 'delete'
         self.status = 'InProgress'
         self.start = utcnow()
+        self.started = time.monotonic()
         self.end = None
         self.error = None
         self.output = None           # run command: RunCommandResult body
@@ -42,6 +44,9 @@ class Operation:
         self.output = output
         self.end = utcnow()
         self.done.set()
+
+    def age_s(self):
+        return time.monotonic() - self.started
 
     def poll_status(self):
         """Status as seen by one poll: the first `in_progress_polls` polls still say InProgress."""

@@ -61,6 +61,7 @@ class ArmState:
             'runcommand_timeout_s': float(self.config.get('runcommand_timeout_s', 5400)),
             'lro_in_progress_polls': int(self.config.get('lro_in_progress_polls', 0)),
             'lro_retry_after_ms': int(self.config.get('lro_retry_after_ms', 200)),
+            'lro_retry_after_max_ms': int(self.config.get('lro_retry_after_max_ms', 1000)),
             'vmss_vm_page_size': int(self.config.get('vmss_vm_page_size', 50)),
             'lro_retry_after_s': int(self.config.get('lro_retry_after_s', 0)),
         }
