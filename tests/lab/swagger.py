@@ -5,7 +5,7 @@
 """Validate JSON bodies against the Azure swagger 2.0 specs in ../shared/azure-specs.
 
 Swagger definitions are converted to JSON Schema (draft 4): `$ref`s across files are resolved into
-one `definitions` map, `allOf` is kept, `x-ms-*`/`discriminator`/`example` are dropped, `x-nullable`
+one `definitions` map, `allOf` is kept, a `discriminator` becomes a oneOf of its subtypes, `x-ms-*`/`example` are dropped, `x-nullable`
 allows null, `readOnly` is harmless, additional properties stay allowed (the README of azure-specs lists
 fields newer api-versions add). Only `date-time` formats are checked.
 
@@ -32,11 +32,6 @@ def _detector_schemas():
 
 def _natgateway_schemas():
     from .arm.providers.natgateway import SCHEMAS  # pylint: disable=import-outside-toplevel
-    return SCHEMAS
-
-
-def _firewall_schemas():
-    from .arm.providers.firewall import SCHEMAS  # pylint: disable=import-outside-toplevel
     return SCHEMAS
 
 
@@ -74,7 +69,12 @@ EXACT_SPECS = {
     ('runcommand', '2023-03-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2023-03-01/runCommand.json'],
     ('runcommand', '2024-07-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-07-01/runCommand.json'],
     ('aks', '2026-08-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2026-08-01/managedClusters.json'],
+    # Azure Firewall, Firewall Policy and IP groups (issue 16): the shared folder has none of them, so every api-version of the
+    # group is validated against this one (the azure.azcollection pin's; the nearest the index held to 2026-03-01).
+    ('azfw', '2024-03-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2024-03-01/' + f
+                             for f in ('azureFirewall.json', 'firewallPolicy.json', 'ipGroups.json')],
 }
+SPEC_GROUPS['azfw'] = []
 # Microsoft.Resources (subscriptions, tenants) is not among the vendored specs: these schemas are written by the
 # project from the REST reference of SubscriptionClient 2022-12-01 (Subscriptions - List / Get, Tenants - List), only
 # the fields the lab answers with, and stand in for the spec until its swagger is vendored.
@@ -125,13 +125,11 @@ _EFFECTIVE_ADMIN_RULE = {
 }
 LAB_SCHEMAS[('avnm', 'ListNetworkManagerEffectiveSecurityAdminRules', 200)] = {'type': 'object', 'properties': {
     'value': {'type': 'array', 'items': _EFFECTIVE_ADMIN_RULE}, 'skipToken': {'type': 'string'}}}
-# Azure Firewall and Firewall Policy (issue 16): schemas written from the spec, see tests/lab/arm/providers/firewall.py.
-LAB_SCHEMAS.update(_firewall_schemas())
 # The NAT gateway's public IP prefixes (issue 16): written from publicIpPrefix.json, see tests/lab/arm/providers/natgateway.py.
 LAB_SCHEMAS.update(_natgateway_schemas())
 # AKS detectors (issue 16): no published swagger, see tests/lab/arm/providers/detectors.py.
 LAB_SCHEMAS.update(_detector_schemas())
-LAB_GROUPS = ('resources', 'avnm', 'azfw', 'pipprefix', 'aksdetectors')
+LAB_GROUPS = ('resources', 'avnm', 'pipprefix', 'aksdetectors')
 # Error shape for operations whose spec lists no `default` response.
 DEFAULT_ERRORS = {
     'runcommand': ('specification/compute/resource-manager/Microsoft.Compute/common-types/v1/common.json', 'CloudError'),
@@ -279,6 +277,8 @@ class SwaggerSchemas:
             if key not in defs:
                 defs[key] = {}
                 defs[key] = self._convert(target, target_file, defs)
+                if isinstance(target, dict) and target.get('discriminator'):
+                    defs[key]['oneOf'] = self._subtypes(target_file, pointer, target['discriminator'], defs)
             return {'$ref': '#/definitions/' + key}
         out = {}
         for key in _KEEP:
@@ -310,6 +310,20 @@ class SwaggerSchemas:
             if 'enum' in out:
                 out['enum'] = out['enum'] + [None]
         return out
+
+    def _subtypes(self, spec_file, pointer, discriminator, defs):
+        """A polymorphic definition's subtypes (same file, `x-ms-discriminator-value`, allOf the base) as oneOf branches: each one's
+        own properties with the discriminator fixed to its value (the allOf back to the base is left out: the base holds the oneOf)."""
+        base = '#/definitions/' + pointer.rsplit('/', 1)[-1]
+        branches = []
+        for sub in self._load(spec_file).get('definitions', {}).values():
+            value = sub.get('x-ms-discriminator-value')
+            if value and any(str(part.get('$ref', '')).endswith(base) for part in sub.get('allOf') or []):
+                branch = self._convert(dict((k, v) for k, v in sub.items() if k != 'allOf'), spec_file, defs)
+                branch.setdefault('properties', {})[discriminator] = {'enum': [value]}
+                branch['required'] = sorted(set(branch.get('required', [])) | {discriminator})
+                branches.append(branch)
+        return branches or [{}]
 
     def _schema_for(self, node, base_file):
         defs = {}
@@ -414,11 +428,13 @@ class SwaggerSchemas:
                 node = definitions[node['$ref'].split('/')[-1]]
             return node
 
-        def merged(node):
+        def merged(node, value=None):
             node = resolve(node)
             props, extra = dict(node.get('properties') or {}), node.get('additionalProperties')
-            for part in node.get('allOf') or []:
-                sub_props, sub_extra = merged(part)
+            branches = [b for b in node.get('oneOf') or [] if isinstance(value, dict) and all(
+                value.get(k) in (s.get('enum') or [value.get(k)]) for k, s in (resolve(b).get('properties') or {}).items() if 'enum' in s)]
+            for part in (node.get('allOf') or []) + branches[:1]:
+                sub_props, sub_extra = merged(part, value)
                 props.update(sub_props)
                 extra = extra or sub_extra
             return props, extra
@@ -431,7 +447,7 @@ class SwaggerSchemas:
                 return
             if not isinstance(value, dict):
                 return
-            props, extra = merged(node)
+            props, extra = merged(node, value)
             if not props and not extra:
                 return  # a free-form object in the spec
             for key, item in value.items():

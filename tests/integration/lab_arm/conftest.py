@@ -52,7 +52,8 @@ ARM_CONFIG = {
         {'name': 'rcg-aks', 'properties': {'priority': 300, 'ruleCollections': [
             {'ruleCollectionType': 'FirewallPolicyFilterRuleCollection', 'name': 'aks', 'priority': 100, 'action': {'type': 'Allow'},
              'rules': [{'ruleType': 'ApplicationRule', 'name': 'aks-tag', 'protocols': [{'protocolType': 'Https', 'port': 443}],
-                        'sourceAddresses': ['*'], 'fqdnTags': ['AzureKubernetesService']}]}]}}]},
+                        'sourceAddresses': ['*'], 'fqdnTags': ['AzureKubernetesService']}]}]}}],
+                 'ip_groups': [{'name': 'ipg-nodes', 'ip_addresses': ['10.240.0.0/16']}]},
 }
 TOPOLOGY = build_topology(ARM_CONFIG)
 SUB = TOPOLOGY['cluster']['subscription_id']

@@ -119,6 +119,10 @@ def _drive_everything(arm):
          NET, None),
         ('DELETE', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/firewallPolicies/fp-lab/ruleCollectionGroups/schema' % (sub, rg),
          NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/ipGroups/ipg-nodes' % (sub, rg), NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/ipGroups/nope' % (sub, rg), NET, None),
+        ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/ipGroups' % (sub, rg), NET, None),
+        ('GET', '/subscriptions/%s/providers/Microsoft.Network/ipGroups' % sub, NET, None),
         ('GET', '/subscriptions', RES, None), ('GET', '/subscriptions/' + sub, RES, None), ('GET', '/tenants', RES, None),
         ('GET', '/subscriptions/00000000-0000-4000-8000-0000000000ff', RES, None), ('GET', '/tenants', '2001-01-01', None),
     ]

@@ -14,10 +14,10 @@
   A PUT of a rule collection group changes the policy the data plane's router enforces (state.nsg_changed(policy id,
   'firewall_policy') tells the lab's control process to re-render it).
 
-azureFirewall.json and firewallPolicy.json (network stable 2024-01-01) are not among the vendored specs: SCHEMAS below are
-written from them (Azure/azure-rest-api-specs, specification/network/resource-manager/Microsoft.Network/stable/2024-01-01/
-firewallPolicy.json at commit 2f13c83df712db19c25683cd64b755d9ffb28fb9 and azureFirewall.json), only the fields the lab answers
-with, discriminators (ruleCollectionType, ruleType) spelled out; tests/lab/swagger.py validates the answers against them.
+The answers are validated against reduced extracts of azureFirewall.json, firewallPolicy.json and ipGroups.json (network stable
+2024-03-01, tests/lab/specs/, group ``azfw`` of tests/lab/swagger.py). The spec's shapes the lab follows: a classic network rule
+names its protocols ``protocols`` (a policy NetworkRule ``ipProtocols``), a classic application rule has no destinationAddresses
+nor terminateTLS, a policy rule collection is polymorphic on ``ruleCollectionType`` and a rule on ``ruleType``.
 """
 
 from __future__ import annotations
@@ -243,63 +243,33 @@ def group_delete(ctx, p):
         return Response(202, None, ctx.lro_headers(op, location=True))
 
 
-# --------------------------------------------------------------------------- schemas (written from the spec, see above)
+# --------------------------------------------------------------------------- IP groups
 
-_STRINGS = {'type': 'array', 'items': {'type': 'string'}}
-_NETWORK_RULE = {'type': 'object', 'required': ['ruleType'], 'properties': {
-    'name': {'type': 'string'}, 'description': {'type': 'string'}, 'ruleType': {'enum': ['NetworkRule']},
-    'ipProtocols': {'type': 'array', 'items': {'enum': ['TCP', 'UDP', 'Any', 'ICMP']}}, 'sourceAddresses': _STRINGS,
-    'destinationAddresses': _STRINGS, 'destinationPorts': _STRINGS, 'sourceIpGroups': _STRINGS, 'destinationIpGroups': _STRINGS,
-    'destinationFqdns': _STRINGS}}
-_APPLICATION_RULE = {'type': 'object', 'required': ['ruleType'], 'properties': {
-    'name': {'type': 'string'}, 'description': {'type': 'string'}, 'ruleType': {'enum': ['ApplicationRule']},
-    'sourceAddresses': _STRINGS, 'destinationAddresses': _STRINGS, 'targetFqdns': _STRINGS, 'targetUrls': _STRINGS, 'fqdnTags': _STRINGS,
-    'sourceIpGroups': _STRINGS, 'terminateTLS': {'type': 'boolean'}, 'webCategories': _STRINGS,
-    'protocols': {'type': 'array', 'items': {'type': 'object', 'properties': {
-        'protocolType': {'enum': ['Http', 'Https']}, 'port': {'type': 'integer', 'minimum': 0, 'maximum': 64000}}}}}}
-_PRIORITY = {'type': 'integer', 'minimum': 100, 'maximum': 65000}
-_COLLECTION = {'type': 'object', 'required': ['ruleCollectionType'], 'properties': {
-    'ruleCollectionType': {'enum': ['FirewallPolicyNatRuleCollection', 'FirewallPolicyFilterRuleCollection']},
-    'name': {'type': 'string'}, 'priority': _PRIORITY,
-    'action': {'type': 'object', 'properties': {'type': {'enum': ['Allow', 'Deny', 'DNAT']}}},
-    'rules': {'type': 'array', 'items': {'oneOf': [_NETWORK_RULE, _APPLICATION_RULE]}}}}
-_GROUP = {'type': 'object', 'properties': {
-    'id': {'type': 'string'}, 'name': {'type': 'string'}, 'etag': {'type': 'string'}, 'type': {'type': 'string'},
-    'properties': {'type': 'object', 'properties': {
-        'priority': _PRIORITY, 'ruleCollections': {'type': 'array', 'items': _COLLECTION},
-        'provisioningState': {'enum': ['Succeeded', 'Updating', 'Deleting', 'Failed']}}}}}
-_SUB = {'type': 'object', 'properties': {'id': {'type': 'string'}}}
-_CLASSIC_COLLECTION = {'type': 'object', 'properties': {'name': {'type': 'string'}, 'etag': {'type': 'string'}, 'id': {'type': 'string'},
-                                                        'properties': {'type': 'object', 'properties': {
-                                                            'priority': {'type': 'integer', 'minimum': 100, 'maximum': 65000},
-                                                            'action': {'type': 'object', 'properties': {'type': {'enum': ['Allow', 'Deny']}}},
-                                                            'rules': {'type': 'array', 'items': {'type': 'object'}}}}}}
-_FIREWALL = {'type': 'object', 'properties': {
-    'id': {'type': 'string'}, 'name': {'type': 'string'}, 'type': {'type': 'string'}, 'location': {'type': 'string'}, 'etag': {'type': 'string'},
-    'tags': {'type': 'object'}, 'properties': {'type': 'object', 'properties': {
-        'provisioningState': {'enum': ['Succeeded', 'Updating', 'Deleting', 'Failed']}, 'threatIntelMode': {'enum': ['Alert', 'Deny', 'Off']},
-        'sku': {'type': 'object', 'properties': {'name': {'enum': ['AZFW_VNet', 'AZFW_Hub']}, 'tier': {'enum': ['Standard', 'Premium', 'Basic']}}},
-        'firewallPolicy': _SUB, 'applicationRuleCollections': {'type': 'array', 'items': _CLASSIC_COLLECTION},
-        'networkRuleCollections': {'type': 'array', 'items': _CLASSIC_COLLECTION}, 'natRuleCollections': {'type': 'array'},
-        'ipConfigurations': {'type': 'array', 'items': {'type': 'object', 'properties': {
-            'name': {'type': 'string'}, 'id': {'type': 'string'}, 'etag': {'type': 'string'}, 'properties': {'type': 'object', 'properties': {
-                'privateIPAddress': {'type': 'string'}, 'subnet': _SUB, 'publicIPAddress': _SUB,
-                'provisioningState': {'enum': ['Succeeded', 'Updating', 'Deleting', 'Failed']}}}}}}}}}}
-_POLICY = {'type': 'object', 'properties': {
-    'id': {'type': 'string'}, 'name': {'type': 'string'}, 'type': {'type': 'string'}, 'location': {'type': 'string'}, 'etag': {'type': 'string'},
-    'properties': {'type': 'object', 'properties': {
-        'provisioningState': {'enum': ['Succeeded', 'Updating', 'Deleting', 'Failed']}, 'basePolicy': _SUB,
-        'ruleCollectionGroups': {'type': 'array', 'items': _SUB}, 'firewalls': {'type': 'array', 'items': _SUB},
-        'childPolicies': {'type': 'array', 'items': _SUB}, 'threatIntelMode': {'enum': ['Alert', 'Deny', 'Off']},
-        'sku': {'type': 'object', 'properties': {'tier': {'enum': ['Standard', 'Premium', 'Basic']}}}}}}}
-SCHEMAS = {
-    ('azfw', 'AzureFirewalls_Get', 200): _FIREWALL,
-    ('azfw', 'AzureFirewalls_List', 200): {'type': 'object', 'properties': {'value': {'type': 'array', 'items': _FIREWALL}, 'nextLink': {'type': 'string'}}},
-    ('azfw', 'AzureFirewalls_ListAll', 200): {'type': 'object', 'properties': {'value': {'type': 'array', 'items': _FIREWALL}, 'nextLink': {'type': 'string'}}},
-    ('azfw', 'FirewallPolicies_Get', 200): _POLICY,
-    ('azfw', 'FirewallPolicyRuleCollectionGroups_Get', 200): _GROUP,
-    ('azfw', 'FirewallPolicyRuleCollectionGroups_CreateOrUpdate', 200): _GROUP,
-    ('azfw', 'FirewallPolicyRuleCollectionGroups_CreateOrUpdate', 201): _GROUP,
-    ('azfw', 'FirewallPolicyRuleCollectionGroups_List', 200): {'type': 'object', 'properties': {
-        'value': {'type': 'array', 'items': _GROUP}, 'nextLink': {'type': 'string'}}},
-}
+IP_GROUP_TYPE = 'Microsoft.Network/ipGroups'
+
+
+def _ip_groups(state):
+    """[(resource group, IpGroup resource)] of config ``firewall.ip_groups``: [{name, resource_group?, ip_addresses}]."""
+    cfg = config(state) or {}
+    out = []
+    for item in cfg.get('ip_groups') or []:
+        rg = item.get('resource_group') or cfg.get('resource_group') or state.resource_group
+        group_id = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/ipGroups/%s' % (state.subscription_id, rg, item['name'])
+        out.append((rg, {'id': group_id, 'name': item['name'], 'type': IP_GROUP_TYPE, 'location': state.location, 'tags': {},
+                         'etag': 'W/"%s"' % stable_uuid('ipg', group_id),
+                         'properties': {'provisioningState': 'Succeeded', 'ipAddresses': list(item.get('ip_addresses') or []),
+                                        'firewalls': [], 'firewallPolicies': []}}))
+    return out
+
+
+def ip_group_get(ctx, p):
+    with ctx.state.lock:
+        for rg, group in _ip_groups(ctx.state):
+            if rg.lower() == p['rg'].lower() and group['name'].lower() == p['ipg'].lower():
+                return Response(200, group)
+        raise not_found(IP_GROUP_TYPE, p['ipg'], p['rg'])
+
+
+def ip_group_list(ctx, p):
+    with ctx.state.lock:
+        return Response(200, {'value': [g for rg, g in _ip_groups(ctx.state) if p.get('rg') is None or rg.lower() == p['rg'].lower()]})
