@@ -41,7 +41,7 @@ fi
 
 step "unit, integration and lab tests (pytest, with coverage of plugins/)"
 cd "$T"
-PYTHONPATH="$DEST" python -m pytest -p no:cacheprovider -n 2 --dist loadgroup --durations=${AKS_TUNNEL_TEST_DURATIONS:-30} \
+PYTHONPATH="$DEST" python -m pytest -p no:cacheprovider -n 2 --dist loadgroup --durations="${AKS_TUNNEL_TEST_DURATIONS:-30}" \
   --cov=plugins --cov-report=term:skip-covered --cov-report=xml:tests/output/coverage.xml \
   tests/unit tests/integration || failed+=(pytest)
 
