@@ -42,6 +42,7 @@ def flow_text(flow):
 def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=(), probe_blocked=None, nodes=(), api_ip=None):
     """The finding. ``route``: _egress_route.egress_route() or {'error': reason}; ``firewall``: None (the next hop is not an
     Azure Firewall), {'error': reason}, or {name, id, policy_id, kind: policy|classic, network, application};
+    ``ip_groups``: in ``firewall``, the IP groups its rules refer to ({id: {addresses} or {error}}, _firewall_policy._addresses);
     ``policies``: the policy chain (for the repair plan); ``probe_blocked``: ['TCP 9000', ...] the probe saw blocked, [] when
     it saw them all pass, None when it did not probe the egress."""
     cause = _causes.EGRESS_PORTS_BLOCKED
@@ -91,7 +92,7 @@ def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=
     if firewall.get('error'):
         return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the tunnel egress goes to %s, but the Azure Firewall could not be '
                                     'read: %s' % (label, firewall['error']), nodes, evidence, {'route': route_view})
-    verdicts = [_fp.evaluate(firewall['network'], firewall['application'], f) for f in flows]
+    verdicts = [_fp.evaluate(firewall['network'], firewall['application'], f, firewall.get('ip_groups')) for f in flows]
     where = 'Azure Firewall %s%s' % (firewall['name'], ' (policy %s)' % firewall['policy'] if firewall.get('policy') else ' (classic rules)')
     lines = []
     for flow, verdict in zip(flows, verdicts):

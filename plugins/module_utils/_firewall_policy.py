@@ -15,11 +15,12 @@ Rule processing as Azure Firewall documents it ("Azure Firewall rule processing 
   (``*.azmk8s.io``); TCP 9000 and UDP 1194 only by network rules.
 * Nothing matches: denied (Azure Firewall denies by default).
 
-Three-valued matching like the NSG engine: IP groups (membership not read), service tags other than AzureCloud, targetUrls
-and web categories (need TLS inspection / a category lookup) are undecidable. ``AzureCloud`` and ``AzureCloud.<region of
-the cluster>`` cover the public API server address (AKS serves it from the cluster's region; the AKS egress
-documentation allows exactly this tag); another region's tag does not. The first rule that surely matches decides;
-undecidable rules before it make the verdict Unknown unless they carry the same action.
+Three-valued matching like the NSG engine: IP groups are decided from their addresses when the module read them (else
+undecided, with the reason); service tags other than AzureCloud (see _service_tag), targetUrls and web categories (need TLS
+inspection / a category lookup) are undecidable. ``AzureCloud`` and ``AzureCloud.<region of the cluster>`` cover the public API
+server address (AKS serves it from the cluster's region; the AKS egress documentation allows exactly this tag); another
+region's tag does not, and no AzureCloud tag holds a private address (the node's source IP, a private API server). The first
+rule that surely matches decides; undecidable rules before it make the verdict Unknown unless they carry the same action.
 """
 
 from __future__ import annotations
@@ -150,38 +151,70 @@ def classic_rules(firewall):
 
 # --------------------------------------------------------------------------- matching
 
-def _address_match(item, ip, flow):
-    """True/False/None for one address item: '*', IP, CIDR, range a-b, or a service tag."""
+def _service_tag(tag, ip, side):
+    """True/False/None (with the reason) for a service tag against the tunnel flow's address on ``side``.
+
+    Documented semantics ("Azure service tags overview"): ``AzureCloud`` is every Azure datacenter public IP address and
+    ``AzureCloud.<region>`` those of one region; AKS serves a public API server from the cluster's region (its egress rules
+    allow exactly ``AzureCloud.<region>``). So for the public API server address AzureCloud and AzureCloud.<cluster region>
+    match and another region's does not; a private address (node IP, private API server) is in no AzureCloud tag. Every other
+    tag (ApiManagement, Storage, AzureKubernetesService as an address, regional variants ...) needs the published IP ranges,
+    which are not read: undecided, never assumed."""
+    name = tag.lower()
+    if name == 'azurecloud' or name.startswith('azurecloud.'):
+        if not side['public']:
+            return False, None
+        if name == 'azurecloud':
+            return True, None
+        if side.get('region'):
+            return name == 'azurecloud.' + side['region'].lower(), None
+        return None, "%s '%s' (the API server's region is not known)" % (side['name'], tag)
+    return None, "%s '%s' (a service tag: its IP ranges are not read, only AzureCloud and AzureCloud.<region> are decided)" % (side['name'], tag)
+
+
+def _address_match(item, ip, side):
+    """(True/False/None, reason) for one address item: '*', IP, CIDR, range a-b, or a service tag."""
     if item in ('*', 'any', 'Any'):
-        return True
+        return True, None
     try:
-        return ip in ipaddress.ip_network(item, strict=False)
+        return ip in ipaddress.ip_network(item, strict=False), None
     except ValueError:
         pass
     low, sep, high = item.partition('-')
     if sep:
         try:
-            return ipaddress.ip_address(low.strip()) <= ip <= ipaddress.ip_address(high.strip())
+            return ipaddress.ip_address(low.strip()) <= ip <= ipaddress.ip_address(high.strip()), None
         except (ValueError, TypeError):
-            return None
-    tag = item.lower()
-    if tag == 'azurecloud' or tag.startswith('azurecloud.'):
-        if not flow.get('azure_region'):
-            return False if ip.is_private else None
-        return tag == 'azurecloud' or tag == 'azurecloud.' + flow['azure_region'].lower()
-    return None
+            return None, "%s '%s' (not an address range)" % (side['name'], item)
+    return _service_tag(item, ip, side)
 
 
-def _addresses(items, groups, ip, flow, side):
+def _group_key(group_id):
+    return str(group_id).strip().rstrip('/').lower()
+
+
+def _addresses(items, groups, ip, side, ip_groups):
+    """(True|False|None, reason): does one of the addresses or IP groups hold ``ip``. ``ip_groups``: {IP group id (lower case):
+    {'addresses': [...]} or {'error': reason}} as read by the module; a group missing there or unreadable is undecided."""
     undecided = None
     for item in items:
-        found = _address_match(item, ip, flow)
+        found, why = _address_match(item, ip, side)
         if found:
             return True, None
         if found is None:
-            undecided = "%s '%s' (a service tag or form not known offline)" % (side, item)
-    if groups:
-        return None, '%s IP group(s) %s (membership not read)' % (side, ', '.join(g.rsplit('/', 1)[-1] for g in groups))
+            undecided = why
+    for group_id in groups:
+        name = str(group_id).rstrip('/').rsplit('/', 1)[-1]
+        group = (ip_groups or {}).get(_group_key(group_id))
+        if not group or group.get('error'):
+            undecided = '%s IP group %s (%s)' % (side['name'], name, (group or {}).get('error') or 'its addresses were not read')
+            continue
+        for item in group.get('addresses') or []:
+            found, why = _address_match(item, ip, side)
+            if found:
+                return True, None
+            if found is None:
+                undecided = '%s IP group %s: %s' % (side['name'], name, why)
     return (None, undecided) if undecided else (False, None)
 
 
@@ -203,10 +236,29 @@ def _fqdn_match(pattern, fqdn):
     return fqdn == pattern
 
 
-def match(rule, flow):
+def rule_ip_groups(rules):
+    """The IP group ids the rules refer to (sources and destinations), each once, in order."""
+    seen, out = set(), []
+    for rule in rules:
+        for group_id in list(rule.get('source_ip_groups') or []) + list(rule.get('destination_ip_groups') or []):
+            if _group_key(group_id) not in seen:
+                seen.add(_group_key(group_id))
+                out.append(group_id)
+    return out
+
+
+def ip_group_addresses(resource):
+    """{'addresses': [...]} of an ipGroups resource (REST or SDK as_dict)."""
+    props = _props(resource)
+    return {'addresses': [str(a).strip() for a in _get(props, 'ipAddresses', 'ip_addresses', [])]}
+
+
+def match(rule, flow, ip_groups=None):
     """(True|False|None, reason) does the rule match the flow."""
     ip = ipaddress.ip_address(flow['source_ip'])
     dest = ipaddress.ip_address(flow['destination_ip'])
+    source_side = {'name': 'source', 'public': ip.is_global, 'region': None}
+    dest_side = {'name': 'destination', 'public': bool(flow.get('azure_region')) or dest.is_global, 'region': flow.get('azure_region')}
     if rule['kind'] == NETWORK:
         if not any(p in ('ANY', flow['protocol'].upper()) for p in rule['protocols']):
             return False, None
@@ -217,12 +269,12 @@ def match(rule, flow):
             return False, None
         if not any(kind == 'https' and str(port) == str(flow['port']) for kind, port in rule['app_protocols']):
             return False, None
-    found, why = _addresses(rule['sources'], rule['source_ip_groups'], ip, flow, 'source')
+    found, why = _addresses(rule['sources'], rule['source_ip_groups'], ip, source_side, ip_groups)
     if found is False:
         return False, None
     reasons = [why] if found is None else []
     if rule['kind'] == NETWORK:
-        dest_found, dest_why = _addresses(rule['destinations'], rule['destination_ip_groups'], dest, flow, 'destination')
+        dest_found, dest_why = _addresses(rule['destinations'], rule['destination_ip_groups'], dest, dest_side, ip_groups)
         if not dest_found and flow.get('fqdn') and flow['fqdn'].lower() in rule['destination_fqdns']:
             dest_found, dest_why = True, None
     else:
@@ -236,7 +288,7 @@ def match(rule, flow):
                 AKS_FQDN_TAG in rule['fqdn_tags'] and fqdn.endswith(AKS_FQDN_SUFFIX))
             dest_why = None
             if dest_found and rule['destinations']:
-                dest_found, dest_why = _addresses(rule['destinations'], [], dest, flow, 'destination')
+                dest_found, dest_why = _addresses(rule['destinations'], [], dest, dest_side, ip_groups)
     if dest_found is False:
         return False, None
     if dest_found is None:
@@ -264,13 +316,13 @@ def rule_view(rule):
     return dict((k, rule.get(k)) for k in ('policy', 'group', 'group_priority', 'collection', 'collection_priority', 'kind', 'name', 'action'))
 
 
-def evaluate(network, application, flow):
+def evaluate(network, application, flow, ip_groups=None):
     """The firewall's verdict on one flow: {access: Allow|Deny|Unknown, rule: rule_view or None, default: bool, reason,
-    undecided: [{rule, reason}], warning}."""
+    undecided: [{rule, reason}], warning}. ``ip_groups``: the IP groups the rules refer to, as _addresses takes them."""
     undecided = []
     for rules in (network, application):
         for rule in rules:
-            found, why = match(rule, flow)
+            found, why = match(rule, flow, ip_groups)
             if found is False:
                 continue
             if found is None:

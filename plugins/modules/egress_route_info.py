@@ -59,8 +59,9 @@ notes:
     (C(Microsoft.Network/firewallPolicies/read), C(.../ruleCollectionGroups/read)), and
     C(Microsoft.Network/networkInterfaces/effectiveRouteTable/action) for the effective routes (without it the route table
     decides).
-  - IP groups, service tags other than C(AzureCloud), target URLs and web categories are not resolved; a rule that may match
-    through them makes the verdict C(unknown) when it could change it.
+  - The IP groups the rules refer to are read (C(Microsoft.Network/ipGroups/read)) and decided from their addresses; one that
+    cannot be read, service tags other than C(AzureCloud) and C(AzureCloud.<region>), target URLs and web categories are not
+    resolved - a rule that may match through them makes the verdict C(unknown) when it could change it.
 '''
 
 EXAMPLES = r'''
@@ -213,6 +214,27 @@ def read_policy_chain(network, policy_id):
     return chain
 
 
+def read_ip_groups(network, subscription_id, group_ids):
+    """{IP group id (lower case): {'addresses': [...]} or {'error': reason}} of the IP groups the firewall's rules refer to."""
+    out = {}
+    for group_id in group_ids:
+        parsed = _cluster_model.parse_resource_id(group_id) or {}
+        key = str(group_id).strip().rstrip('/').lower()
+        if not parsed.get('resource_group') or not parsed.get('name'):
+            out[key] = {'error': 'not an IP group id'}
+            continue
+        if subscription_id and (parsed.get('subscription') or '').lower() != subscription_id.lower():
+            out[key] = {'error': 'it is in subscription %s, which this run does not read' % parsed.get('subscription')}
+            continue
+        try:
+            out[key] = _firewall_policy.ip_group_addresses(_cluster_model.as_dict(network.ip_groups.get(parsed['resource_group'], parsed['name'])))
+        except Exception as exc:  # pylint: disable=broad-except
+            if not _is_api_error(exc):
+                raise
+            out[key] = {'error': _error_text(exc, 'read the IP group %s' % group_id)}
+    return out
+
+
 def probe_blocked(results):
     """['TCP 9000', ...] the probe saw blocked, [] when every egress check passed, None when none ran."""
     if results is None:
@@ -283,7 +305,7 @@ def main():
         firewall, policies = None, None
         if hop.get('next_hop_type') == 'VirtualAppliance' and hop.get('next_hop_ip'):
             if hop['next_hop_ip'] not in firewalls:
-                firewalls[hop['next_hop_ip']] = read_firewall(network, hop['next_hop_ip'])
+                firewalls[hop['next_hop_ip']] = read_firewall(network, hop['next_hop_ip'], module.azure.subscription_id)
             firewall, policies = firewalls[hop['next_hop_ip']]
         source = nodes[0]
         flows = _egress_path.flows_of(tunnel, source.get('private_ip'), api_ip, cluster.get('api_server_host'), cluster.get('location'))
@@ -325,7 +347,7 @@ def read_route(module, network, nodes, api_ip, vnet_prefixes):
         return {'error': str(exc)}
 
 
-def read_firewall(network, ip):
+def read_firewall(network, ip, subscription_id=None):
     """(firewall for _egress_path.finding, policy chain) of the Azure Firewall that owns ``ip``: (None, None) when none does."""
     try:
         found = find_firewall(network, ip)
@@ -342,6 +364,7 @@ def read_firewall(network, ip):
             firewall['network'], firewall['application'] = _firewall_policy.policy_rules(policies)
         else:
             firewall['network'], firewall['application'] = _firewall_policy.classic_rules(found)
+        firewall['ip_groups'] = read_ip_groups(network, subscription_id, _firewall_policy.rule_ip_groups(firewall['network'] + firewall['application']))
         return firewall, policies
     except _firewall_policy.FirewallInputError as exc:
         return {'error': str(exc)}, None

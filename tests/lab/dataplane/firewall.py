@@ -34,12 +34,19 @@ def drops(config, plan):
         network, application = _firewall_policy.policy_rules([{'name': firewall['policy'], 'groups': firewall.get('rule_collection_groups') or []}])
     else:
         network, application = _firewall_policy.classic_rules({'properties': firewall})
+    # The IP groups the rules name, by their name (config firewall.ip_groups: the ARM provider serves them under the same names).
+    configured = dict((g['name'].lower(), g) for g in firewall.get('ip_groups') or [])
+    ip_groups = {}
+    for group_id in _firewall_policy.rule_ip_groups(network + application):
+        group = configured.get(str(group_id).rstrip('/').rsplit('/', 1)[-1].lower())
+        if group:
+            ip_groups[str(group_id).strip().rstrip('/').lower()] = {'addresses': list(group.get('ip_addresses') or [])}
     source = sorted(n['ip'] for n in plan['nodes'].values())[0]
     out = []
     for protocol, port, tls in TUNNEL_FLOWS:
         flow = {'protocol': protocol, 'port': port, 'tls': tls, 'source_ip': source, 'destination_ip': plan['api_ip'], 'fqdn': plan['fqdn'],
                 'azure_region': (config.get('cluster') or {}).get('location')}
-        verdict = _firewall_policy.evaluate(network, application, flow)
+        verdict = _firewall_policy.evaluate(network, application, flow, ip_groups)
         if verdict['access'] != _firewall_policy.ALLOW:
             out.append({'protocol': protocol.lower(), 'port': port, 'action': 'drop', 'rule': (verdict.get('rule') or {}).get('name') or 'default-deny'})
     return out
