@@ -430,6 +430,17 @@ class AzureClients:
         from azure.mgmt.network import NetworkManagementClient  # pylint: disable=import-outside-toplevel
         return self._client('network', NetworkManagementClient)
 
+    def network_for(self, subscription_id):
+        """The network client of another subscription of the tenant (a hub's Azure Firewall, issue 16): same credential, retry
+        deadline and request counting; the run's own client for its own subscription or None."""
+        if not subscription_id or subscription_id.lower() == str(self.subscription_id).lower():
+            return self.network
+        from azure.mgmt.network import NetworkManagementClient  # pylint: disable=import-outside-toplevel
+
+        def factory(credential, _own_subscription, **kwargs):
+            return NetworkManagementClient(credential, subscription_id, **kwargs)
+        return self._client('network:' + subscription_id.lower(), factory)
+
     @property
     def compute(self):
         from azure.mgmt.compute import ComputeManagementClient  # pylint: disable=import-outside-toplevel

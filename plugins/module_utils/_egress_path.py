@@ -41,7 +41,9 @@ def flow_text(flow):
 
 def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=(), probe_blocked=None, nodes=(), api_ip=None):
     """The finding. ``route``: _egress_route.egress_route() or {'error': reason}; ``firewall``: None (the next hop is not an
-    Azure Firewall), {'error': reason}, or {name, id, policy_id, kind: policy|classic, network, application};
+    Azure Firewall), {'error': reason}, or {name, id, policy_id, kind: policy|classic, network, application}; with ``hub``
+    ({subscription, vnet_id, peering}) when it is in the hub subscription the node VNet is peered with, and {'absent': True,
+    hub} when that hub was read and no firewall there owns the next hop either;
     ``ip_groups``: in ``firewall``, the IP groups its rules refer to ({id: {addresses} or {error}}, _firewall_policy._addresses);
     ``policies``: the policy chain (for the repair plan); ``probe_blocked``: ['TCP 9000', ...] the probe saw blocked, [] when
     it saw them all pass, None when it did not probe the egress."""
@@ -73,27 +75,42 @@ def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=
         return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the tunnel egress goes to a %s (%s): the firewall behind it is not '
                                     'visible from Azure' % (hop['next_hop_type'], label), nodes, evidence, {'route': route_view})
     appliance_ip = hop.get('next_hop_ip')
+    hub = (firewall or {}).get('hub')
+    if firewall is not None and firewall.get('absent'):
+        firewall = None  # the hub subscription was read: no Azure Firewall there owns the IP either
+    owner = ('this subscription nor of the hub subscription %s (peered VNet %s)' % (hub['subscription'], hub['vnet_id'].rsplit('/', 1)[-1])
+             if hub else 'this subscription')
     if firewall is None:
         advice = _fp.appliance_advice(appliance_ip, [f for f in flows if probe_blocked and flow_text(f) in probe_blocked] or flows,
                                       source_prefixes, label)
         if probe_blocked:
             return _causes.make_finding(
-                cause, _causes.STATUS_PROBLEM, 'the appliance %s blocks the tunnel egress (%s): %s (no Azure Firewall of this '
-                'subscription has that IP: a third-party appliance, or a firewall in another subscription, whose rules are not read)'
-                % (appliance_ip, ', '.join(probe_blocked), label), nodes,
+                cause, _causes.STATUS_PROBLEM, 'the appliance %s blocks the tunnel egress (%s): %s (no Azure Firewall of %s has '
+                'that IP: a third-party appliance%s, whose rules are not read)'
+                % (appliance_ip, ', '.join(probe_blocked), label, owner, '' if hub else ', or a firewall in another subscription'), nodes,
                 evidence + ['the probe from the nodes saw %s blocked' % ', '.join(probe_blocked)] + advice['allow'],
                 {'summary': advice['summary'], 'route': route_view, 'appliance': advice})
         if probe_blocked == []:
             return _causes.make_finding(cause, _causes.STATUS_OK, 'the appliance %s passes the tunnel egress (%s) today (the probe got '
                                         'through); a change on it can cut the tunnel' % (appliance_ip, ports), [], evidence)
         return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the tunnel egress goes through the appliance %s (%s), which no Azure '
-                                    'Firewall of this subscription owns, and was not probed' % (appliance_ip, label), nodes, evidence,
+                                    'Firewall of %s owns, and was not probed' % (appliance_ip, label, owner), nodes, evidence,
                                     {'route': route_view, 'appliance': advice})
+    if firewall.get('error') and hub:
+        return _causes.make_finding(
+            cause, _causes.STATUS_UNKNOWN, 'the tunnel egress goes to %s: the next hop %s is in the peered VNet %s of subscription %s (a hub), '
+            'whose Azure Firewall this identity cannot read: %s' % (label, appliance_ip, hub['vnet_id'].rsplit('/', 1)[-1], hub['subscription'],
+                                                                   firewall['error']), nodes,
+            evidence + ['next hop %s is in the address space of the peering %s to %s' % (appliance_ip, hub.get('peering'), hub['vnet_id'])],
+            {'summary': 'Grant this identity the Reader role on subscription %s (or Microsoft.Network/azureFirewalls/read, '
+                        'firewallPolicies/read, firewallPolicies/ruleCollectionGroups/read and ipGroups/read there) so the firewall\'s '
+                        'rules can be evaluated.' % hub['subscription'], 'route': route_view, 'hub_subscription': hub['subscription']})
     if firewall.get('error'):
         return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the tunnel egress goes to %s, but the Azure Firewall could not be '
                                     'read: %s' % (label, firewall['error']), nodes, evidence, {'route': route_view})
     verdicts = [_fp.evaluate(firewall['network'], firewall['application'], f, firewall.get('ip_groups')) for f in flows]
-    where = 'Azure Firewall %s%s' % (firewall['name'], ' (policy %s)' % firewall['policy'] if firewall.get('policy') else ' (classic rules)')
+    where = 'Azure Firewall %s%s%s' % (firewall['name'], ' (policy %s)' % firewall['policy'] if firewall.get('policy') else ' (classic rules)',
+                                       ' in the hub subscription %s' % hub['subscription'] if hub else '')
     lines = []
     for flow, verdict in zip(flows, verdicts):
         lines.append('%s: %s to %s %s' % (where, flow_text(flow), api_ip, verdict['reason']))

@@ -216,7 +216,8 @@ def main():
             desired = _firewall_policy.desired_group(params['priority'], rest_rules(params['rules']), name)
         except ValueError as exc:
             module.fail(str(exc))
-    network = module.azure.network
+    # The policy may be in another subscription of the tenant (a hub firewall): its id says which.
+    network = module.azure.network_for(parsed.get('subscription'))
     current = None
     with module.api_errors('read the rule collection group %s of the firewall policy %s/%s' % (name, rg, policy)):
         try:

@@ -14,7 +14,9 @@ description:
   - Finds the route the tunnel egress takes from the node subnet to the API server - the effective routes of a tunnel node's
     NIC when they can be read (what Azure computed), else the node subnet's route table over the system routes (longest
     prefix, a user route over a system route of the same prefix). The route is named by its route table, name and prefix.
-  - When the next hop is a virtual appliance whose IP is the private IP of an Azure Firewall in the subscription, evaluates
+  - When the next hop is a virtual appliance whose IP is the private IP of an Azure Firewall in the subscription - or in the
+    hub subscription of a VNet the node VNet is peered with, when the next hop is in that peering's remote address space (hub and
+    spoke; read when the identity can, else the finding is C(unknown) naming that subscription and the Reader role) - evaluates
     the firewall's rules for each tunnel flow (konnectivity TCP 443 with its SNI, tunnel-front TCP 9000, aks-link UDP 1194) -
     a Firewall Policy (parent policy first, rule collection groups and collections by priority, network rules before
     application rules, the C(AzureKubernetesService) FQDN tag) or the classic rule collections - and names the rule that
@@ -58,7 +60,8 @@ notes:
     (C(Microsoft.Network/azureFirewalls/read)), the firewall policies and their rule collection groups
     (C(Microsoft.Network/firewallPolicies/read), C(.../ruleCollectionGroups/read)), and
     C(Microsoft.Network/networkInterfaces/effectiveRouteTable/action) for the effective routes (without it the route table
-    decides).
+    decides); C(Microsoft.Network/virtualNetworks/read) on the node VNet for its peerings, and the same reads on the hub
+    subscription of a peered hub VNet that holds the next hop.
   - The IP groups the rules refer to are read (C(Microsoft.Network/ipGroups/read)) and decided from their addresses; one that
     cannot be read, service tags other than C(AzureCloud) and C(AzureCloud.<region>), target URLs and web categories are not
     resolved - a rule that may match through them makes the verdict C(unknown) when it could change it.
@@ -107,7 +110,9 @@ routes:
   type: list
   elements: dict
 firewall:
-  description: The Azure Firewall that owns the next hop IP (C(name), C(id), C(policy), C(policy_id), C(kind)), or null.
+  description:
+    - The Azure Firewall that owns the next hop IP (C(name), C(id), C(policy), C(policy_id), C(kind), C(subscription)), or null.
+    - C(subscription) is another subscription of the tenant when the firewall is in the hub VNet the node VNet is peered with.
   returned: success
   type: dict
 api_server_ip:
@@ -305,7 +310,7 @@ def main():
         firewall, policies = None, None
         if hop.get('next_hop_type') == 'VirtualAppliance' and hop.get('next_hop_ip'):
             if hop['next_hop_ip'] not in firewalls:
-                firewalls[hop['next_hop_ip']] = read_firewall(network, hop['next_hop_ip'], module.azure.subscription_id)
+                firewalls[hop['next_hop_ip']] = locate_firewall(module, network, hop['next_hop_ip'], nodes[0]['subnet_id'])
             firewall, policies = firewalls[hop['next_hop_ip']]
         source = nodes[0]
         flows = _egress_path.flows_of(tunnel, source.get('private_ip'), api_ip, cluster.get('api_server_host'), cluster.get('location'))
@@ -313,8 +318,9 @@ def main():
                                              [n['name'] for n in nodes], api_ip))
         if hop:
             result['routes'].append(dict(hop, how=route.get('how'), subnet_id=source['subnet_id']))
-        if firewall and not firewall.get('error') and result['firewall'] is None:
+        if firewall and not firewall.get('error') and not firewall.get('absent') and result['firewall'] is None:
             result['firewall'] = dict((k, firewall.get(k)) for k in ('name', 'id', 'policy', 'policy_id', 'kind'))
+            result['firewall']['subscription'] = (firewall.get('hub') or {}).get('subscription') or module.azure.subscription_id
     result['route'] = result['routes'][0] if result['routes'] else None
     finding = findings[0] if len(findings) == 1 else _causes.combine_findings(findings)
     module.exit(changed=False, egress_finding=finding, **result)
@@ -345,6 +351,49 @@ def read_route(module, network, nodes, api_ip, vnet_prefixes):
         return _egress_route.egress_route(api_ip, vnet_prefixes, table, effective)
     except (_egress_route.EgressRouteError, ValueError) as exc:
         return {'error': str(exc)}
+
+
+def peered_hub(network, subnet_id, ip, own_subscription):
+    """{subscription, vnet_id, peering} of the peered VNet in another subscription whose address space holds ``ip`` (the hub of a
+    hub and spoke), read from the node VNet's peerings (the spoke sees the remote address space without reading the hub); None."""
+    rg, names = _ids(subnet_id)
+    vnet = _cluster_model.as_dict(network.virtual_networks.get(rg, names[0]))
+    props = vnet.get('properties') or vnet
+    address = ipaddress.ip_address(ip)
+    for peering in props.get('virtualNetworkPeerings') or props.get('virtual_network_peerings') or []:
+        pprops = peering.get('properties') or peering
+        remote = (pprops.get('remoteVirtualNetwork') or pprops.get('remote_virtual_network') or {}).get('id')
+        space = pprops.get('remoteAddressSpace') or pprops.get('remote_address_space') or {}
+        prefixes = space.get('addressPrefixes') or space.get('address_prefixes') or []
+        subscription = (_cluster_model.parse_resource_id(remote) or {}).get('subscription')
+        if not subscription or subscription.lower() == str(own_subscription).lower():
+            continue
+        if any(address in ipaddress.ip_network(p, strict=False) for p in prefixes):
+            return {'subscription': subscription, 'vnet_id': remote, 'peering': peering.get('name')}
+    return None
+
+
+def locate_firewall(module, network, ip, subnet_id):
+    """The Azure Firewall behind ``ip``: in the run's subscription, else in the hub subscription the node VNet is peered with
+    (read when the identity can; else {'error', 'hub'} for an UNKNOWN naming that subscription and the role it needs)."""
+    own = module.azure.subscription_id
+    firewall, policies = read_firewall(network, ip, own)
+    if firewall is not None:
+        return firewall, policies
+    try:
+        hub = peered_hub(network, subnet_id, ip, own)
+    except Exception as exc:  # pylint: disable=broad-except
+        if not _is_api_error(exc):
+            raise
+        module.warn('%s; a hub firewall in another subscription is not looked for' % _error_text(exc, 'read the peerings of the node VNet'))
+        return None, None
+    if hub is None:
+        return None, None
+    firewall, policies = read_firewall(module.azure.network_for(hub['subscription']), ip, hub['subscription'])
+    if firewall is None:
+        return {'absent': True, 'hub': hub}, None
+    firewall['hub'] = hub
+    return firewall, policies
 
 
 def read_firewall(network, ip, subscription_id=None):

@@ -95,3 +95,61 @@ def test_ip_groups_are_read_and_decide_the_verdict(tmp_path):
 ])
 def test_ip_group_ids_that_are_not_ids(group_id, error):
     assert egress_route_info.read_ip_groups(None, 's', [group_id]) == {group_id: {'error': error}}
+
+
+HUB_SUB = '0c0c0c0c-0000-4000-8000-0000000000ab'
+
+
+class _Run:
+    """What locate_firewall uses of a module: its AzureClients (built from options as a module builds them) and warn()."""
+
+    def __init__(self, emu):
+        from ansible_collections.aks.tunnel.plugins.module_utils import _azure  # pylint: disable=import-outside-toplevel
+        params = {'auth_source': 'env', 'client_id': CONTRIBUTOR[0], 'secret': CONTRIBUTOR[1], 'tenant': emu.state.tenant_id,
+                  'subscription_id': emu.state.subscription_id, 'arm_endpoint': emu.url, 'authority_host': emu.url, 'ca_path': emu.ca_path,
+                  'cloud_environment': 'AzureCloud'}
+        self.azure = _azure.AzureClients(_azure.resolve_settings(params, environ={}, credentials_file='/nonexistent'), timeout=30)
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+
+def _hub_scenario(readers):
+    scenario = _scenario('rg-aks-lab', HUB_SUB)
+    scenario['arm']['firewall']['hub_subscription'] = {'id': HUB_SUB, 'readers': readers, 'address_prefixes': ['10.241.0.0/16']}
+    group = scenario['arm']['firewall']['rule_collection_groups'][0]['properties']['ruleCollections'][0]
+    group['rules'] = [_net_rule('allow-9000', ['9000'], destinations=['AzureCloud.westeurope'])]
+    group['rules'][0]['sourceAddresses'] = ['10.240.0.0/16']
+    return scenario
+
+
+@pytest.mark.parametrize('readers', [None, ['someone-else']], ids=['hub-readable', 'hub-not-readable'])
+def test_hub_firewall_in_another_subscription(tmp_path, readers):
+    scenario = _hub_scenario(readers)
+    topology = build_topology(scenario)
+    config = scenario_mod.lab_config(scenario)
+    config['clients'] = []
+    with ArmEmulator(config, executor=NullExecutor(), state_dir=str(tmp_path)) as emu:
+        run = _Run(emu)
+        node = topology['nodes'][0]
+        firewall, policies = egress_route_info.locate_firewall(run, run.azure.network, '10.241.0.4', node['subnet_id'])
+        entries = [e for e in emu.journal() if e['spec'] and e['spec'][0] in ('azfw', 'network')]
+        for entry in entries:
+            swagger.SwaggerSchemas().validate_journal_entry(entry)
+        run.azure.close()
+    hub = firewall['hub']
+    assert (hub['subscription'], hub['vnet_id'].rsplit('/', 1)[-1], hub['peering']) == (HUB_SUB, 'vnet-hub', 'spoke-to-hub')
+    route = {'route': {'prefix': '0.0.0.0/0', 'next_hop_type': 'VirtualAppliance', 'next_hop_ip': '10.241.0.4', 'table': 'rt-aks-nodes',
+                       'name': 'default-via-firewall'}, 'label': "route table rt-aks-nodes, route 'default-via-firewall'", 'how': 'route_table'}
+    tunnel = {'egress': [{'protocol': 'tcp', 'port': 9000}]}
+    flows = _egress_path.flows_of(tunnel, node['ip'], '20.50.1.10', 'aks.hcp.westeurope.azmk8s.io', 'westeurope')
+    found = _egress_path.finding(tunnel, flows, route, firewall, policies, ['10.240.0.0/16'], None, [node['name']], '20.50.1.10')
+    if readers is None:
+        assert firewall['id'].startswith('/subscriptions/%s/' % HUB_SUB) and policies[-1]['id'].startswith('/subscriptions/%s/' % HUB_SUB)
+        assert found['status'] == 'ok' and 'allow-9000' in found['summary'], found
+        assert any('in the hub subscription %s' % HUB_SUB in e for e in found['evidence'])
+    else:
+        assert found['status'] == 'unknown', found
+        assert 'subscription %s (a hub)' % HUB_SUB in found['summary'] and 'AuthorizationFailed' in found['summary']
+        assert found['remediation']['summary'].startswith('Grant this identity the Reader role on subscription %s' % HUB_SUB)

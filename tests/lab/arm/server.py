@@ -560,7 +560,8 @@ class ArmEmulator:
             flat = category == 'insights'
             principal = self.identity.authenticate(headers.get('Authorization'))
             api_version = self._check_api_version(category, query, params, rtype, flat)
-            if params.get('sub', self.state.subscription_id).lower() != self.state.subscription_id.lower():
+            if params.get('sub', self.state.subscription_id).lower() != self.state.subscription_id.lower() and not firewall.hub_access(
+                    self.state, params.get('sub'), rtype, principal):  # a hub subscription holding the Azure Firewall (issue 16)
                 raise ArmError(404, 'SubscriptionNotFound', "The subscription '%s' could not be found." % params['sub'], flat=flat)
             if category == 'insights' and not params['resource_uri'].strip('/').lower().startswith('subscriptions/%s/' % self.state.subscription_id):
                 raise ArmError(404, 'ResourceNotFound', "The Resource '%s' was not found." % params['resource_uri'].strip('/'), flat=True)

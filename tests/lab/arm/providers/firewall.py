@@ -76,10 +76,63 @@ def config(state):
     return state.config.get('firewall')
 
 
+def hub(state):
+    """Config ``firewall.hub_subscription``: {id, readers?: [client ids] (default every client), vnet?, address_prefixes?} - the
+    firewall, its policy and IP groups live in that other subscription of the tenant (hub and spoke), the node VNet is peered
+    with the hub VNet. None: they are in the cluster's subscription."""
+    return (config(state) or {}).get('hub_subscription')
+
+
+def firewall_subscription(state):
+    return (hub(state) or {}).get('id') or state.subscription_id
+
+
+HUB_TYPES = ('azureFirewalls', 'firewallPolicies', 'firewallPolicies/ruleCollectionGroups', 'ipGroups')
+
+
+def hub_access(state, sub, rtype, principal):
+    """True when ``sub`` is the hub subscription and the route reads what the lab keeps there; ARM's 403 when the principal holds
+    no role in it (the readers); False for any other subscription (the caller answers SubscriptionNotFound)."""
+    spec = hub(state)
+    if not spec or not sub or sub.lower() != spec['id'].lower() or rtype not in HUB_TYPES:
+        return False
+    readers = spec.get('readers')
+    if readers is not None and principal.client_id not in readers:
+        raise ArmError(403, 'AuthorizationFailed', "The client '%s' with object id '%s' does not have authorization to perform action "
+                       "'Microsoft.Network/%s/read' over scope '/subscriptions/%s' or the scope is invalid. If access was recently granted, "
+                       "please refresh your credentials." % (principal.client_id, principal.object_id, rtype, spec['id']))
+    return True
+
+
+def _in_firewall_subscription(state, p):
+    return p.get('sub', state.subscription_id).lower() == firewall_subscription(state).lower()
+
+
+def hub_vnet_id(state):
+    spec = hub(state) or {}
+    rg = (config(state) or {}).get('resource_group') or state.resource_group
+    return '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/virtualNetworks/%s' % (
+        firewall_subscription(state), rg, spec.get('vnet') or 'vnet-hub')
+
+
+def vnet_peerings(state):
+    """The node VNet's peering with the hub VNet (the hub's address space is what the spoke sees without reading the hub)."""
+    spec = hub(state)
+    if not spec:
+        return []
+    vnet_id = state.topology['vnet']['id']
+    return [{'name': 'spoke-to-hub', 'id': vnet_id + '/virtualNetworkPeerings/spoke-to-hub', 'etag': 'W/"%s"' % stable_uuid('peer', vnet_id),
+             'type': 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings',
+             'properties': {'provisioningState': 'Succeeded', 'peeringState': 'Connected', 'peeringSyncLevel': 'FullyInSync',
+                            'allowVirtualNetworkAccess': True, 'allowForwardedTraffic': True, 'allowGatewayTransit': False,
+                            'useRemoteGateways': False, 'remoteVirtualNetwork': {'id': hub_vnet_id(state)},
+                            'remoteAddressSpace': {'addressPrefixes': list(spec.get('address_prefixes') or ['10.241.0.0/16'])}}}]
+
+
 def _ids(state):
     cfg = config(state)
     rg = cfg.get('resource_group') or state.resource_group
-    base = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network' % (state.subscription_id, rg)
+    base = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network' % (firewall_subscription(state), rg)
     firewall_id = '%s/azureFirewalls/%s' % (base, cfg.get('name') or 'fw-hub')
     policy_id = '%s/firewallPolicies/%s' % (base, cfg['policy']) if cfg.get('policy') else None
     return rg, firewall_id, policy_id
@@ -88,7 +141,7 @@ def _ids(state):
 def _firewall(state):
     cfg = config(state)
     rg, firewall_id, policy_id = _ids(state)
-    vnet = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/virtualNetworks/vnet-hub' % (state.subscription_id, rg)
+    vnet = hub_vnet_id(state)
     props = {'provisioningState': 'Succeeded', 'threatIntelMode': 'Alert',
              'sku': {'name': 'AZFW_VNet', 'tier': 'Standard'},
              'ipConfigurations': [{'name': 'ipconfig1', 'id': firewall_id + '/azureFirewallIpConfigurations/ipconfig1',
@@ -97,7 +150,7 @@ def _firewall(state):
                                                   'subnet': {'id': vnet + '/subnets/AzureFirewallSubnet'},
                                                   'publicIPAddress': {'id': '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/'
                                                                             'publicIPAddresses/%s-pip'
-                                                                            % (state.subscription_id, rg, cfg.get('name') or 'fw-hub')}}}],
+                                                                            % (firewall_subscription(state), rg, cfg.get('name') or 'fw-hub')}}}],
              'applicationRuleCollections': [], 'natRuleCollections': [], 'networkRuleCollections': []}
     if policy_id:
         props['firewallPolicy'] = {'id': policy_id}
@@ -109,7 +162,7 @@ def _firewall(state):
 
 
 def _firewall_or_404(ctx, p):
-    if not config(ctx.state):
+    if not config(ctx.state) or not _in_firewall_subscription(ctx.state, p):
         raise not_found(FIREWALL_TYPE, p['fw'], p['rg'])
     rg, firewall_id, _policy = _ids(ctx.state)
     if rg.lower() != p['rg'].lower() or firewall_id.rsplit('/', 1)[1].lower() != p['fw'].lower():
@@ -124,7 +177,7 @@ def firewall_get(ctx, p):
 
 def firewall_list(ctx, p):
     with ctx.state.lock:
-        if not config(ctx.state):
+        if not config(ctx.state) or not _in_firewall_subscription(ctx.state, p):
             return Response(200, {'value': []})
         rg = _ids(ctx.state)[0]
         if p.get('rg') is not None and p['rg'].lower() != rg.lower():
@@ -134,7 +187,7 @@ def firewall_list(ctx, p):
 
 def _policy_or_404(ctx, p):
     cfg = config(ctx.state)
-    if not cfg or not cfg.get('policy'):
+    if not cfg or not cfg.get('policy') or not _in_firewall_subscription(ctx.state, p):
         raise not_found(POLICY_TYPE, p['fp'], p['rg'])
     rg, _fw, policy_id = _ids(ctx.state)
     if rg.lower() != p['rg'].lower() or cfg['policy'].lower() != p['fp'].lower():
@@ -254,7 +307,7 @@ def _ip_groups(state):
     out = []
     for item in cfg.get('ip_groups') or []:
         rg = item.get('resource_group') or cfg.get('resource_group') or state.resource_group
-        group_id = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/ipGroups/%s' % (state.subscription_id, rg, item['name'])
+        group_id = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/ipGroups/%s' % (firewall_subscription(state), rg, item['name'])
         out.append((rg, {'id': group_id, 'name': item['name'], 'type': IP_GROUP_TYPE, 'location': state.location, 'tags': {},
                          'etag': 'W/"%s"' % stable_uuid('ipg', group_id),
                          'properties': {'provisioningState': 'Succeeded', 'ipAddresses': list(item.get('ip_addresses') or []),
@@ -264,7 +317,7 @@ def _ip_groups(state):
 
 def ip_group_get(ctx, p):
     with ctx.state.lock:
-        for rg, group in _ip_groups(ctx.state):
+        for rg, group in _ip_groups(ctx.state) if _in_firewall_subscription(ctx.state, p) else []:
             if rg.lower() == p['rg'].lower() and group['name'].lower() == p['ipg'].lower():
                 return Response(200, group)
         raise not_found(IP_GROUP_TYPE, p['ipg'], p['rg'])
@@ -272,4 +325,6 @@ def ip_group_get(ctx, p):
 
 def ip_group_list(ctx, p):
     with ctx.state.lock:
+        if not _in_firewall_subscription(ctx.state, p):
+            return Response(200, {'value': []})
         return Response(200, {'value': [g for rg, g in _ip_groups(ctx.state) if p.get('rg') is None or rg.lower() == p['rg'].lower()]})

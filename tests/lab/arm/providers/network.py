@@ -232,7 +232,7 @@ def render_vnet(state):
             'location': state.location, 'tags': {},
             'properties': {'provisioningState': 'Succeeded', 'resourceGuid': stable_uuid('vnet', vnet['id']),
                            'addressSpace': {'addressPrefixes': list(vnet['address_prefixes'])}, 'subnets': [render_subnet(state)],
-                           'virtualNetworkPeerings': [], 'enableDdosProtection': False}}
+                           'virtualNetworkPeerings': firewall.vnet_peerings(state), 'enableDdosProtection': False}}
 
 
 def lb_backend_pool_id(state):
