@@ -15,11 +15,14 @@ description:
     those of O(category) (default the C(Connectivity Issues) category, where the troubleshooting article points to
     "SNAT Connection and Port Allocation") over the last O(window), at most 24 hours.
   - Each detector's verdict is its worst insight (C(Critical), C(Warning), C(Info), C(Success), C(None)) and its messages.
-  - Given O(findings) (for example C(aks_tunnel_report.findings)), each detector is matched to the causes it speaks about
-    (SNAT, user-defined routing and egress, NSGs, konnectivity, API Server VNet Integration - by the words of its name and
-    description) and its status and first message are added to the evidence of those findings; a detector that sees a
-    problem where the check found none (or none where the check found one) is listed in RV(disagreements) and marked
-    C(DISAGREEMENT) in the evidence. The findings' statuses are never changed - the detectors are a second opinion.
+  - Given O(findings) (for example C(aks_tunnel_report.findings)), a detector is matched to a cause by its id - C(snat-usage)
+    (SNAT Connection and Port Allocation) to C(snat_exhaustion), C(user-defined-routing) to C(egress_ports_blocked) - and its
+    status and first message are added to the evidence of that finding; other detectors are returned without a cause. A
+    detector that sees a problem where the check found none (or none where the check found one) is listed in
+    RV(disagreements) and marked C(DISAGREEMENT) in the evidence. C(user-defined-routing) is advisory (it warns whenever the
+    outbound type is userDefinedRouting) - attached as context, never compared. The findings' statuses are never changed -
+    the detectors are a second opinion.
+  - The category's overview (C(aks-category-connectivity), metadata type C(CategoryOverview)) is not run.
   - A detector that cannot be run is returned with status C(unknown) and the error; the others still run. Never changes anything.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
@@ -90,11 +93,13 @@ detectors:
   sample: [{id: snat-usage, name: SNAT Connection and Port Allocation, category: Connectivity Issues, status: critical,
             messages: [SNAT ports exhausted on 3 node(s)], causes: [snat_exhaustion], error: null}]
 comparisons:
-  description: Per detector and cause - C(detector_status), C(finding_status), C(agree) (null when there is nothing to agree with).
+  description:
+    - Per detector and cause - C(detector_status), C(finding_status), C(agree) (null when there is nothing to agree with or the
+      detector is advisory), C(role) (C(verdict) or C(advisory)).
   returned: success
   type: list
   elements: dict
-  sample: [{cause: snat_exhaustion, detector: snat-usage, detector_status: critical, finding_status: problem, agree: true}]
+  sample: [{cause: snat_exhaustion, detector: snat-usage, detector_status: critical, finding_status: problem, agree: true, role: verdict}]
 disagreements:
   description: The comparisons where the detector and the finding disagree.
   returned: success

@@ -71,9 +71,9 @@ def _drive_everything(arm):
         ('GET', '/subscriptions/%s/providers/Microsoft.ContainerService/managedClusters' % sub, AKS, None),
         ('PATCH', mc, AKS, {'tags': {'env': 'lab'}}),
         ('GET', mc + '/detectors', '2024-08-01', None), ('GET', mc + 'x/detectors', '2024-08-01', None),  # AKS detectors (issue 16)
-        ('GET', mc + '/detectors/aks-snat-port-allocation', '2024-08-01',
+        ('GET', mc + '/detectors/snat-usage', '2024-08-01',
          {'params': {'startTime': '2026-11-25T09:00:00Z', 'endTime': '2026-11-25T10:00:00Z'}}),
-        ('GET', mc + '/detectors/aks-snat-port-allocation', '2024-08-01', None),
+        ('GET', mc + '/detectors/snat-usage', '2024-08-01', None),
         ('POST', mc + '/listClusterUserCredential', AKS, None), ('POST', mc + 'x/listClusterUserCredential', AKS, None),  # issue 18
         ('POST', mc + '/listClusterAdminCredential', AKS, None), ('POST', mc + 'x/listClusterAdminCredential', AKS, None),  # issue 16
         ('POST', mc + '/runCommand', AKS, {}), ('GET', mc + '/commandResults/nope', AKS, None),

@@ -13,7 +13,8 @@ from ansible_collections.aks.tunnel.tests.lab.swagger import SwaggerSchemas
 
 def test_detectors_agree_and_disagree_with_the_findings(arm_lab, tmp_path):
     lab = arm_lab('natgw-snat-exhaustion')
-    # the SNAT check found the exhaustion (agreement); a stale egress finding says PROBLEM where the UDR detector sees none
+    # the SNAT check found the exhaustion (agreement); the User Defined Routing detector is advisory (it only tells whether the
+    # outbound type is UDR): attached to the egress finding as context, never a disagreement
     findings = [make_finding('snat_exhaustion', 'problem', 'SNAT exhaustion on NAT gateway natgw-aks'),
                 make_finding('egress_ports_blocked', 'problem', 'egress blocked'), make_finding('nsg_blocks_10250', 'ok', 'fine')]
     results = run_playbook(tmp_path, [
@@ -23,19 +24,23 @@ def test_detectors_agree_and_disagree_with_the_findings(arm_lab, tmp_path):
     second = results['second']
     assert second['changed'] is False
     by_id = dict((d['id'], d) for d in second['detectors'])
-    assert sorted(by_id) == ['aks-snat-port-allocation', 'aks-udr-outbound', 'cluster-dns'], 'the Connectivity Issues category only'
-    snat = by_id['aks-snat-port-allocation']
+    assert sorted(by_id) == ['cluster-dns', 'snat-usage', 'user-defined-routing'], 'the Connectivity Issues detectors, not its overview'
+    snat = by_id['snat-usage']
     assert (snat['status'], snat['causes'], snat['error']) == ('critical', ['snat_exhaustion'], None)
     assert 'NAT gateway has 64512 SNAT ports' in snat['messages'][0]
-    assert by_id['aks-udr-outbound']['status'] == 'success' and by_id['cluster-dns']['causes'] == []
+    assert by_id['user-defined-routing']['status'] == 'success' and by_id['cluster-dns']['causes'] == []
     assert second['comparisons'] == [
-        {'cause': 'snat_exhaustion', 'detector': 'aks-snat-port-allocation', 'detector_status': 'critical', 'finding_status': 'problem', 'agree': True},
-        {'cause': 'egress_ports_blocked', 'detector': 'aks-udr-outbound', 'detector_status': 'success', 'finding_status': 'problem', 'agree': False}]
-    assert second['disagreements'] == [second['comparisons'][1]]
+        {'cause': 'snat_exhaustion', 'detector': 'snat-usage', 'detector_status': 'critical', 'finding_status': 'problem', 'agree': True,
+         'role': 'verdict'},
+        {'cause': 'egress_ports_blocked', 'detector': 'user-defined-routing', 'detector_status': 'success', 'finding_status': 'problem',
+         'agree': None, 'role': 'advisory'}]
+    assert second['disagreements'] == []
     annotated = dict((f['cause'], f) for f in second['findings'])
     assert annotated['snat_exhaustion']['status'] == 'problem'
-    assert annotated['snat_exhaustion']['evidence'][0].startswith('AKS detector SNAT Connection and Port Allocation (aks-snat-port-allocation): CRITICAL: ')
-    assert annotated['egress_ports_blocked']['evidence'][-1].startswith('DISAGREEMENT: AKS detector User Defined Routing says SUCCESS')
+    assert annotated['snat_exhaustion']['evidence'][0].startswith('AKS detector SNAT Connection and Port Allocation (snat-usage): CRITICAL: ')
+    assert annotated['egress_ports_blocked']['evidence'][-1] == (
+        'AKS detector User Defined Routing (user-defined-routing) (advisory: about the configuration, not compared): SUCCESS: '
+        'Cluster egress pathway is not set to user defined routing')
     assert annotated['nsg_blocks_10250'] == findings[2]
     assert results['too_long']['failed'] is True and 'at most one day' in results['too_long']['msg']
     schemas = SwaggerSchemas()
