@@ -77,6 +77,7 @@ AZURE_SDK_ACTIONS = {
     ('firewall_policy_rule_collection_groups', 'get'): 'Microsoft.Network/firewallPolicies/ruleCollectionGroups/read',
     ('firewall_policy_rule_collection_groups', 'begin_create_or_update'): 'Microsoft.Network/firewallPolicies/ruleCollectionGroups/write',
     ('firewall_policy_rule_collection_groups', 'begin_delete'): 'Microsoft.Network/firewallPolicies/ruleCollectionGroups/delete',
+    ('ip_groups', 'get'): 'Microsoft.Network/ipGroups/read',
 }
 AZURE_OPERATION_GROUPS = frozenset(group for group, _method in AZURE_SDK_ACTIONS) | frozenset((
     'agent_pools', 'load_balancers', 'public_ip_addresses', 'metric_definitions', 'virtual_machines', 'load_balancer_outbound_rules'))
