@@ -160,8 +160,8 @@ def compare(findings, results):
             else:
                 agree = ours != _causes.STATUS_PROBLEM
             message = ': %s' % result['messages'][0] if result['messages'] else ''
-            finding['evidence'].append('AKS detector %s (%s)%s: %s%s' % (result['name'], result['id'], ' (advisory: about the configuration, '
-                                                                          'not compared)' if advisory else '', result['status'].upper(), message))
+            role = ' (advisory: about the configuration, not compared)' if advisory else ''
+            finding['evidence'].append('AKS detector %s (%s)%s: %s%s' % (result['name'], result['id'], role, result['status'].upper(), message))
             if agree is False:
                 finding['evidence'].append('DISAGREEMENT: AKS detector %s says %s, this check says %s - look at both'
                                            % (result['name'], result['status'].upper(), ours.upper()))

@@ -97,10 +97,10 @@ def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=
                                     'Firewall of %s owns, and was not probed' % (appliance_ip, label, owner), nodes, evidence,
                                     {'route': route_view, 'appliance': advice})
     if firewall.get('error') and hub:
+        hub_vnet = hub['vnet_id'].rsplit('/', 1)[-1]
         return _causes.make_finding(
             cause, _causes.STATUS_UNKNOWN, 'the tunnel egress goes to %s: the next hop %s is in the peered VNet %s of subscription %s (a hub), '
-            'whose Azure Firewall this identity cannot read: %s' % (label, appliance_ip, hub['vnet_id'].rsplit('/', 1)[-1], hub['subscription'],
-                                                                   firewall['error']), nodes,
+            'whose Azure Firewall this identity cannot read: %s' % (label, appliance_ip, hub_vnet, hub['subscription'], firewall['error']), nodes,
             evidence + ['next hop %s is in the address space of the peering %s to %s' % (appliance_ip, hub.get('peering'), hub['vnet_id'])],
             {'summary': 'Grant this identity the Reader role on subscription %s (or Microsoft.Network/azureFirewalls/read, '
                         'firewallPolicies/read, firewallPolicies/ruleCollectionGroups/read and ipGroups/read there) so the firewall\'s '
