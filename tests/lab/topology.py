@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import uuid
 
 DEFAULT_SUBSCRIPTION = '00000000-0000-4000-8000-00000000a1b2'
 DEFAULT_TENANT = '11111111-1111-4111-8111-11111111c3d4'
@@ -134,10 +135,21 @@ def build_topology(spec):
                 'allocatable_cpu': result_pools[-1]['allocatable_cpu'],
                 'allocatable_memory': result_pools[-1]['allocatable_memory'],
             })
+    cluster_id = '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerService/managedClusters/%s' % (
+        sub, cluster['resource_group'], cluster['name'])
+    private = {}
+    if cluster['private']:
+        # AKS's shape: <name>-<hash>.<guid>.privatelink.<region>.azmk8s.io in the system private DNS zone
+        # <guid>.privatelink.<region>.azmk8s.io (node resource group); the kube-apiserver private endpoint takes an
+        # address of the node subnet (here its last one, never a node's).
+        zone = '%s.privatelink.%s.azmk8s.io' % (uuid.uuid5(uuid.NAMESPACE_URL, 'aks.tunnel-lab:pdns/' + cluster_id), cluster['location'])
+        private = {'private_fqdn': '%s-%s.%s' % (cluster['name'], pool_hash[:8], zone), 'private_dns_zone': zone,
+                   'private_endpoint_ip': str(subnet.broadcast_address - 1)}
+        if private['private_endpoint_ip'] in {n['ip'] for n in nodes}:
+            raise TopologyError('subnet %s has no room for the private endpoint' % subnet)
     return {
-        'cluster': dict(cluster, id='/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerService/managedClusters/%s'
-                        % (sub, cluster['resource_group'], cluster['name']),
-                        fqdn='%s-%s.hcp.%s.azmk8s.io' % (cluster['name'], pool_hash[:8], cluster['location'])),
+        'cluster': dict(cluster, id=cluster_id, fqdn='%s-%s.hcp.%s.azmk8s.io' % (cluster['name'], pool_hash[:8], cluster['location']),
+                        **private),
         'vnet': {'name': vnet_name, 'id': vnet_id, 'address_prefixes': [cluster['vnet_prefix']],
                  'subnet_name': 'aks-subnet', 'subnet_id': subnet_id, 'subnet_prefix': cluster['subnet_prefix']},
         'nic_nsg': {'name': nic_nsg_name, 'id': nic_nsg_id},

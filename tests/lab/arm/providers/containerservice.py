@@ -63,7 +63,6 @@ def render_cluster(state):
     cluster = state.topology['cluster']
     cp = state.cluster_props
     private = bool(cluster.get('private'))
-    pool_hash = state.topology['nic_nsg']['name'].split('-')[2]
     props = {
         'provisioningState': 'Succeeded', 'powerState': {'code': 'Running'}, 'kubernetesVersion': cp['kubernetes_version'],
         'currentKubernetesVersion': cp['kubernetes_version'], 'dnsPrefix': '%s-dns' % cluster['name'],
@@ -98,8 +97,7 @@ def render_cluster(state):
             'backendPoolType': 'NodeIPConfiguration',
         }
     if private:
-        props['privateFQDN'] = '%s-%s.%s.privatelink.%s.azmk8s.io' % (
-            cluster['name'], pool_hash[:8], stable_uuid('pdns', cluster['id']), cluster['location'])
+        props['privateFQDN'] = cluster['private_fqdn']  # topology.py: the same name the nodes resolve
         props['apiServerAccessProfile']['privateDNSZone'] = 'system'
         props['apiServerAccessProfile']['enablePrivateClusterPublicFQDN'] = cp['private_fqdn_public']
         if cp['private_fqdn_public']:
