@@ -53,7 +53,7 @@ ARM_CONFIG = {
             {'ruleCollectionType': 'FirewallPolicyFilterRuleCollection', 'name': 'aks', 'priority': 100, 'action': {'type': 'Allow'},
              'rules': [{'ruleType': 'ApplicationRule', 'name': 'aks-tag', 'protocols': [{'protocolType': 'Https', 'port': 443}],
                         'sourceAddresses': ['*'], 'fqdnTags': ['AzureKubernetesService']}]}]}}],
-                 'ip_groups': [{'name': 'ipg-nodes', 'ip_addresses': ['10.240.0.0/16']}]},
+        'ip_groups': [{'name': 'ipg-nodes', 'ip_addresses': ['10.240.0.0/16']}]},
 }
 TOPOLOGY = build_topology(ARM_CONFIG)
 SUB = TOPOLOGY['cluster']['subscription_id']
