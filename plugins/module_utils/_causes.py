@@ -5,7 +5,7 @@
 """The cause registry: one definition per cause, and the finding shape shared by engines, modules, roles and the report.
 
 Everything else derives from CAUSES: the report order, the playbook tags, the argument-spec choices of the roles
-(checked by tests/unit/test_cause_registry.py), which evidence sources a diagnosis runs, the summary and docs/causes.md.
+(checked by tests/unit/plugins/module_utils/test_causes.py), which evidence sources a diagnosis runs, the summary and docs/causes.md.
 Adding a cause: docs/contributing.md.
 
 Pure Python: imported by filters, modules, the action plugin and the lab alike.
