@@ -220,9 +220,13 @@ def detect_tunnel(pods_by_component, private_cluster=False, vnet_integration=Fal
             break
     pods.sort(key=lambda p: p['name'] or '')
     nodes = sorted(set(p['node'] for p in pods if p['node'] and p['phase'] in ('Running', 'Pending', None)))
-    needed = not (private_cluster or vnet_integration) and component != TUNNEL_NONE
+    # A private cluster keeps konnectivity: its agents dial the API server's private FQDN (the private endpoint in the VNet)
+    # on 443 (issue 16); the older tunnels of private clusters are not modelled.
+    needed = not vnet_integration and component != TUNNEL_NONE and (component == TUNNEL_KONNECTIVITY or not private_cluster)
     if vnet_integration:
         reason = 'API Server VNet Integration: the API server reaches the kubelets directly, no tunnel egress is needed'
+    elif private_cluster and needed:
+        reason = 'private cluster: %s needs TCP 443 with ALPN konnectivity to the API server\'s private endpoint (its private FQDN)' % component
     elif private_cluster:
         reason = 'private cluster: nodes reach the API server through a private endpoint'
     elif component == TUNNEL_NONE:
@@ -382,6 +386,7 @@ def assemble(azure, kube=None):
         'private_fqdn': private_fqdn,
         'api_server_host': private_fqdn if private and private_fqdn else (fqdn or private_fqdn),
         'private_cluster': private,
+        'private_dns_zone': access.get('privateDNSZone') if private else None,
         'vnet_integration': vnet_integration,
         'apiserver_subnet_id': access.get('subnetId'),
         'network_plugin': network.get('networkPlugin'),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shlex
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _causes
+from ansible_collections.aks.tunnel.plugins.module_utils import _private_dns
 from ansible_collections.aks.tunnel.plugins.module_utils import _probe_scripts as ps
 
 CHECK_TO_SCRIPT = {'tcp_reachability': 'connect', 'egress': 'egress', 'firewall': 'inspect'}
@@ -348,7 +349,7 @@ def _finding_node(cause, inspections, summary, reach_ran, port, node_rg=None):
         ' (%s)' % errors[0] if errors else ''), evidence=errors)
 
 
-def _finding_egress(results, egress_wanted, tunnel):
+def _finding_egress(results, egress_wanted, tunnel, cluster=None):
     cause = _causes.EGRESS_PORTS_BLOCKED
     if not egress_wanted:
         return _causes.make_finding(cause, _causes.STATUS_NOT_APPLICABLE, tunnel.get('egress_reason') or 'no tunnel egress is needed')
@@ -363,6 +364,12 @@ def _finding_egress(results, egress_wanted, tunnel):
         if reasons:
             bad.append(r['node'])
             evidence.extend('%s: %s' % (r['node'], reason) for reason in reasons)
+    failed = [e for r in ran for e in r['checks']['egress'] if e['ok'] is False]
+    if bad and all(_private_dns.is_dns_failure(e['reason']) for e in failed):
+        # the name does not resolve on the nodes: no port is blocked, the DNS (a private cluster's zone link) is missing
+        summary, remediation = _private_dns.remediation(cluster, failed[0].get('host') or '')
+        return _causes.make_finding(cause, _causes.STATUS_PROBLEM, '%s: tunnel egress fails from %d node(s)' % (summary, len(bad)),
+                                    bad, evidence, remediation)
     if bad:
         ports = sorted(set('%s %s' % (e['kind'].upper(), e['port']) for r in ran for e in r['checks']['egress'] if e['ok'] is False))
         alpn = any('ALPN' in line for line in evidence)
@@ -384,13 +391,14 @@ def _finding_egress(results, egress_wanted, tunnel):
     return _causes.make_finding(cause, _causes.STATUS_OK, 'tunnel egress to the API server works from %d node(s)' % len(ran))
 
 
-def findings(causes, results, inspections, summary, checks, tunnel, egress_wanted, port=10250, node_resource_group=None):
-    """Findings for the requested cause ids (``node_resource_group`` goes into the advised Run Command commands)."""
+def findings(causes, results, inspections, summary, checks, tunnel, egress_wanted, port=10250, node_resource_group=None, cluster=None):
+    """Findings for the requested cause ids (``node_resource_group`` goes into the advised Run Command commands; ``cluster``, the
+    model's cluster, names a private cluster's DNS zone when the nodes cannot resolve the API server)."""
     out = []
     reach_ran = 'tcp_reachability' in checks
     for cause in causes:
         if cause in NODE_CAUSES:
             out.append(_finding_node(cause, inspections, summary, reach_ran, port, node_resource_group))
         elif cause == _causes.EGRESS_PORTS_BLOCKED:
-            out.append(_finding_egress(results, egress_wanted, tunnel))
+            out.append(_finding_egress(results, egress_wanted, tunnel, cluster))
     return out

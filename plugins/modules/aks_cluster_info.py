@@ -77,6 +77,10 @@ cluster:
     private_fqdn: {description: Private API server FQDN of private clusters., type: str, returned: success}
     api_server_host: {description: The API server host the nodes use (private FQDN for private clusters)., type: str, returned: success}
     private_cluster: {description: Whether the API server is private., type: bool, returned: success}
+    private_dns_zone:
+      description: A private cluster's C(apiServerAccessProfile.privateDNSZone) (C(system), C(none) or a private DNS zone id); null otherwise.
+      type: str
+      returned: success
     vnet_integration:
       description: Whether API Server VNet Integration is enabled (no tunnel with Azure CNI; konnectivity stays with CNI Overlay or BYOCNI).
       type: bool

@@ -427,7 +427,7 @@ def main():
     elapsed = round(time.monotonic() - started, 3)
 
     findings = _node_probe.findings(params['finding_for'], results, inspections, summary, checks, tunnel, egress_wanted, port=params['port'],
-                                    node_resource_group=node_rg)
+                                    node_resource_group=node_rg, cluster=model['cluster'])
     for result in results:
         if result['status'] != 'succeeded':
             module.warn('%s: %s' % (result['node'], result['error']))

@@ -162,8 +162,10 @@ def _verdicts(tmp_path, scenario, tag):
 # scale-5000 (healthy, 5000 kubelets) is left out: probing 5000 kubelets twice costs a minute; its 16 namespaces get the
 # same baseline (test_every_catalogue_scenario_gets_the_baseline) and test_lab_scale.py probes them all. The udr-* scenarios
 # (issue 16) differ from healthy / egress-9000-blocked only beyond the router (their nodes are those of egress-9000-blocked):
-# tests/integration/modules_network/test_egress_firewall_lab.py probes them.
-@pytest.mark.parametrize('name', [n for n in scenario_mod.available() if n != 'scale-5000' and not n.startswith('udr-')])
+# tests/integration/modules_network/test_egress_firewall_lab.py probes them. private-dns-unlinked differs from private-cluster
+# only in the nodes' hosts file (tests/integration/modules_kube_access/test_private_endpoint_lab.py probes it).
+@pytest.mark.parametrize('name', [n for n in scenario_mod.available()
+                                  if n not in ('scale-5000', 'private-dns-unlinked') and not n.startswith('udr-')])
 def test_on_baseline_nodes_the_diagnosis_finds_exactly_the_scenarios_firewall_causes(tmp_path, name):
     scenario = scenario_mod.load(name)
     expected = scenario_mod.expected(scenario)

@@ -21,7 +21,7 @@ CATALOGUE = ['all-faults', 'apiserver-vnet-integration-nsg-blocks-4443', 'avnm-a
              'entra-only', 'healthy', 'inspection-fails', 'iptables-drop', 'iptables-hardened', 'iptables-kube-proxy',
              'konnectivity-alpn-stripped', 'konnectivity-oom', 'konnectivity-undersized', 'kubelet-down', 'kubelet-plain-http',
              'natgw-snat-exhaustion', 'nft-drop', 'nsg-deny-10250', 'nsg-jumpbox-deny', 'path-drop-unexplained', 'private-cluster',
-             'route-appliance-drop', 'scale-5000', 'snat-autoscaler-max', 'snat-exhaustion', 'udr-appliance-blocks-9000',
+             'private-dns-unlinked', 'route-appliance-drop', 'scale-5000', 'snat-autoscaler-max', 'snat-exhaustion', 'udr-appliance-blocks-9000',
              'udr-azure-firewall-blocks-443', 'ufw-enabled', 'ufw-scoped-allow']
 
 EXPECTED = {
@@ -61,6 +61,7 @@ EXPECTED = {
     # Kubernetes access without a kubeconfig (issue 16): healthy clusters reached through an Entra token / the run command
     'entra-only': ([], []),
     'private-cluster': ([], []),
+    'private-dns-unlinked': (['egress_ports_blocked'], ['aks-nodepool1-64844604-vmss000000', 'aks-user1-64844604-vmss000000']),
     # egress through a firewall or an appliance on a route table (issue 16)
     'udr-azure-firewall-blocks-443': (['egress_ports_blocked'], ['aks-nodepool1-64844604-vmss000000', 'aks-user1-64844604-vmss000000']),
     'udr-appliance-blocks-9000': (['egress_ports_blocked'], ['aks-nodepool1-64844604-vmss000000']),
@@ -69,7 +70,7 @@ UNKNOWN_EXPECTED = {'inspection-fails': ['iptables_blocks_10250', 'ufw_blocks_10
                     # The tunnel is down: the API server reaches no kubelet, so their TLS is not proven.
                     'egress-9000-blocked': ['kubelet_not_serving'], 'egress-1194-blocked': ['kubelet_not_serving'],
                     'konnectivity-alpn-stripped': ['kubelet_not_serving'], 'udr-azure-firewall-blocks-443': ['kubelet_not_serving'],
-                    'udr-appliance-blocks-9000': ['kubelet_not_serving']}
+                    'udr-appliance-blocks-9000': ['kubelet_not_serving'], 'private-dns-unlinked': ['kubelet_not_serving']}
 
 BASE = {
     'name': 'unit', 'cluster': {'name': 'aks-lab', 'resource_group': 'rg-aks-lab'},

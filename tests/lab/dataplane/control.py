@@ -112,16 +112,23 @@ class KubeletDialer:
             kind = socket.SOCK_DGRAM if tunnel == 'aks-link' else socket.SOCK_STREAM
             sock = socket.socket(socket.AF_INET, kind)
         sock.settimeout(2)
+        address, hostname = self.plan['api_ip'], self.plan['fqdn']
+        if self.plan.get('private') and tunnel == 'konnectivity':
+            # a private cluster's agent dials the private FQDN: the private endpoint when the node resolves it (netns.py)
+            if not self.plan.get('private_dns_linked', True):
+                sock.close()
+                return False
+            address, hostname = self.plan['private_endpoint_ip'], self.plan['private_fqdn']
         try:
             if tunnel == 'aks-link':
                 sock.sendto(b'\x38' + os.urandom(8) + b'\0' * 5, (self.plan['api_ip'], 1194))
                 return bool(sock.recvfrom(512)[0])
-            sock.connect((self.plan['api_ip'], 9000 if tunnel == 'tunnel-front' else 443))
+            sock.connect((address, 9000 if tunnel == 'tunnel-front' else 443))
             if tunnel == 'tunnel-front':
                 return True
             context = ssl.create_default_context(cafile=self.ca_path)
             context.set_alpn_protocols(['konnectivity'])
-            with context.wrap_socket(sock, server_hostname=self.plan['fqdn']) as tls:
+            with context.wrap_socket(sock, server_hostname=hostname) as tls:
                 return tls.selected_alpn_protocol() == 'konnectivity'
         except (OSError, ssl.SSLError):
             return False

@@ -103,7 +103,8 @@ def _issue_certs(record, plan):
     own = [n for n in plan['nodes'].values() if any(e['kind'] == 'node' and e['name'] == n['ns'] for e in plan['namespaces'])][:64]
     kubelet = ca.issue_server_cert('kubelet', dns_names=[name for name, n in plan['nodes'].items() if n in own][:64] or ['kubelet'],
                                    ip_addresses=[n['ip'] for n in own])
-    api = ca.issue_server_cert('apiserver', dns_names=[plan['fqdn']], ip_addresses=[plan['api_ip']])
+    private = [plan['private_fqdn']] if plan.get('private') else []
+    api = ca.issue_server_cert('apiserver', dns_names=[plan['fqdn']] + private, ip_addresses=[plan['api_ip']])
     proxy = ca.issue_server_cert('tls-inspection', dns_names=[plan['fqdn']], ip_addresses=[plan['api_ip']])
     pki = {'dir': pki_dir, 'ca': ca.cert_path, 'kubelet_cert': kubelet[0], 'kubelet_key': kubelet[1], 'api_cert': api[0],
            'api_key': api[1], 'proxy_cert': proxy[0], 'proxy_key': proxy[1]}

@@ -34,7 +34,11 @@ def _sysctl(netns, settings):
 
 
 def _hosts_file(plan, names):
-    lines = ['127.0.0.1 localhost', '%s %s' % (plan['api_ip'], plan['fqdn'])]
+    lines = ['127.0.0.1 localhost']
+    if not plan.get('private'):
+        lines.append('%s %s' % (plan['api_ip'], plan['fqdn']))
+    elif plan.get('private_dns_linked', True):  # the private DNS zone linked to the node VNet: its A record
+        lines.append('%s %s' % (plan['private_endpoint_ip'], plan['private_fqdn']))
     for name in names[:1]:
         lines.append('%s %s' % (plan['nodes'][name]['ip'], name))
     return '\n'.join(lines) + '\n'
@@ -47,6 +51,11 @@ def _etc_netns(plan, record, entry):
     os.makedirs(path, exist_ok=True)
     with open(os.path.join(path, 'hosts'), 'w', encoding='ascii') as handle:
         handle.write(_hosts_file(plan, entry['nodes']))
+    if plan.get('private'):
+        # Any other name fails at once inside the namespace (nothing listens on its own loopback port 53), as the private
+        # FQDN does on Azure DNS without the zone link; no lookup leaves the lab.
+        with open(os.path.join(path, 'resolv.conf'), 'w', encoding='ascii') as handle:
+            handle.write('nameserver 127.0.0.1\noptions timeout:1 attempts:1\n')
     if os.path.isdir('/etc/ufw'):  # shared namespaces too: a script there must never reach the host's /etc/ufw
         shutil.copytree('/etc/ufw', os.path.join(path, 'ufw'), symlinks=True, dirs_exist_ok=True)
         conf = os.path.join(path, 'ufw', 'ufw.conf')
@@ -77,6 +86,9 @@ def router_ruleset(plan):
             lines.append('    iifname "lan0" %s dport %d counter %s comment "egress_blocked"' % (block['protocol'], block['port'], reject))
     lines.append('  }')
     lines.append('  chain pre_nat { type nat hook prerouting priority dstnat; policy accept;')
+    if plan.get('private'):  # the kube-apiserver private endpoint: its IP in the node subnet leads to the API server's 443
+        lines.append('    iifname "lan0" ip daddr %s tcp dport 443 counter dnat to %s:443 comment "private_endpoint"'
+                     % (plan['private_endpoint_ip'], api))
     if plan['alpn_stripped']:
         lines.append('    iifname "lan0" ip daddr %s tcp dport 443 counter redirect to :%d comment "tls_inspection"' % (api, plan['proxy_port']))
     lines.append('  }')
@@ -169,6 +181,7 @@ def build(plan, record, nsg_text, log=print):
     rt, api = plan['router_ns'], plan['api_ns']
     lines = ['link set lo up', 'link add wan0 type veth peer name eth0 netns %s' % api,
              'addr add %s/%d dev lan0' % (plan['gateway'], plan['prefixlen']), 'link set lan0 up',
+             *(['addr add %s/%d dev lan0' % (plan['private_endpoint_ip'], plan['prefixlen'])] if plan.get('private') else []),
              'addr add %s/24 dev wan0' % plan['router_wan_ip']]
     lines += ['addr add %s/24 dev wan0' % ip for ip in plan['snat_ips']]
     lines.append('link set wan0 up')

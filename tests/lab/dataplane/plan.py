@@ -101,6 +101,12 @@ def make_plan(scenario, topology, prefix, tunnel_nodes):
         'public_net': PUBLIC_NET, 'router_wan_ip': ROUTER_WAN_IP, 'api_ip': API_IP,
         'snat_ips': ['198.51.100.%d' % (10 + i) for i in range(int(scenario['snat'].get('outbound_ips', 1)))],
         'fqdn': topology['cluster']['fqdn'],
+        # A private cluster (issue 16): its API server is the private endpoint IP in the node subnet, on the router's LAN side
+        # (DNAT to the API server namespace); nodes resolve the private FQDN only when the private DNS zone is linked.
+        'private': bool(topology['cluster'].get('private')),
+        'private_fqdn': topology['cluster'].get('private_fqdn'),
+        'private_endpoint_ip': topology['cluster'].get('private_endpoint_ip'),
+        'private_dns_linked': not faults.get('private_dns_unlinked'),
         'bridge_ns': prefix + '-br', 'router_ns': prefix + '-rt', 'api_ns': prefix + '-api',
         'bridge_router_port': 'rt0',
         'namespaces': namespaces,

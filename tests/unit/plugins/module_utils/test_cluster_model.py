@@ -80,7 +80,9 @@ def test_nodes_are_mapped_by_provider_id_then_computer_name():
     ({'tunnel-front': [pod('t', 'n1', {'component': 'tunnel'})]}, False, False, 'tunnel-front', [9000]),
     ({'aks-link': [pod('a', 'n1', {'app': 'aks-link'})]}, False, False, 'aks-link', [1194]),
     ({}, False, False, 'none', []),
-    ({'konnectivity': [pod('k', 'n1', {'app': 'konnectivity-agent'})]}, True, False, 'konnectivity', []),
+    # a private cluster's konnectivity agents dial the private endpoint on 443 (issue 16)
+    ({'konnectivity': [pod('k', 'n1', {'app': 'konnectivity-agent'})]}, True, False, 'konnectivity', [443]),
+    ({'tunnel-front': [pod('t', 'n1', {'component': 'tunnel'})]}, True, False, 'tunnel-front', []),
     ({'konnectivity': [pod('k', 'n1', {'app': 'konnectivity-agent'})]}, False, True, 'konnectivity', []),
 ])
 def test_detect_tunnel(pods, private, vnet, component, ports):
