@@ -164,6 +164,22 @@ def deployment_summary(deployment):
     }
 
 
+def deployment_seen_by_ladder(ladder, namespace, name):
+    """The agent Deployment as the ladder's query read it, rebuilt from its `deployment` summary; None to read it again.
+
+    ladder: a konnectivity_ladder result. Used only when the ladder read a Deployment of this name in this namespace (a
+    missing one is read again: the ladder does not say which name it looked for). deployment_summary() of the object
+    returned equals the ladder's summary, which is all konnectivity_agent_info uses of the Deployment.
+    """
+    seen = (ladder or {}).get('deployment') or {}
+    ladder_namespace = ((ladder or {}).get('configmap') or {}).get('namespace')
+    if not seen.get('exists') or seen.get('name') != name or ladder_namespace != namespace:
+        return None
+    labels = {ADDON_MODE_LABEL: seen['addon_mode']} if seen.get('addon_mode') else {}
+    return {'metadata': {'name': name, 'namespace': namespace, 'labels': labels}, 'spec': {'replicas': seen.get('replicas')},
+            'status': {'readyReplicas': seen.get('ready_replicas') or 0, 'availableReplicas': seen.get('available_replicas') or 0}}
+
+
 # ---------------------------------------------------------------------------------------------
 # the ladder
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 from ansible_collections.aks.tunnel.plugins.module_utils import _kube
 
 OOM_EVENT_REASONS = ('OOMKilling', 'SystemOOM')
+OOM_EVENT_FIELD_SELECTOR = 'involvedObject.kind=Node,type=Warning'
 
 
 def _client():
@@ -52,21 +53,25 @@ class TunnelKube:
             return _kube.list_all(core.list_node, _request_timeout=self.timeout)
 
     def oom_events(self, namespace='default'):
-        """(OOMKilling and SystemOOM events, error text): a 403 is reported, not fatal (pod status is the primary signal)."""
+        """(OOMKilling and SystemOOM events, error text): a 403 is reported, not fatal (pod status is the primary signal).
+
+        One list for both reasons (a field selector cannot OR two reasons): both are Warning events about a Node
+        (node-problem-detector's kernel monitor reports a temporary problem as a Warning; the kubelet records SystemOOM with
+        EventTypeWarning on its node reference), so ``involvedObject.kind=Node,type=Warning`` returns every one of them and
+        the reasons are picked here. The list is paged to the end, so on a large cluster it costs pages, never events.
+        """
         from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
         core = _client().CoreV1Api(self.api_client)
-        events = []
-        for reason in OOM_EVENT_REASONS:
-            doing = 'list %s events in namespace %s' % (reason, namespace)
-            try:
-                events.extend(_kube.list_all(core.list_namespaced_event, namespace, field_selector='reason=%s' % reason,
-                                             _request_timeout=self.timeout))
-            except ApiException as exc:
-                if exc.status != 403:
-                    with self.guard(doing):
-                        raise
-                return events, _kube.describe_kube_error(exc, doing)
-        return events, None
+        doing = 'list the %s events in namespace %s' % (' and '.join(OOM_EVENT_REASONS), namespace)
+        try:
+            events = _kube.list_all(core.list_namespaced_event, namespace, field_selector=OOM_EVENT_FIELD_SELECTOR,
+                                    _request_timeout=self.timeout)
+        except ApiException as exc:
+            if exc.status != 403:
+                with self.guard(doing):
+                    raise
+            return [], _kube.describe_kube_error(exc, doing)
+        return [e for e in events if e.get('reason') in OOM_EVENT_REASONS], None
 
     def metrics(self, namespace, selector):
         """(pod metrics items, node metrics items, error text); both None when metrics.k8s.io is unavailable."""

@@ -50,6 +50,14 @@ options:
       - When given, the autoscaler Deployment and its ConfigMap are not read (a diagnosis has just evaluated them); O(configmap)
         is then not used.
     type: int
+  ladder:
+    description:
+      - The registered result of P(aks.tunnel.konnectivity_ladder#module) with O(aks.tunnel.konnectivity_ladder#module:state=query),
+        run just before on the same cluster (a diagnosis does).
+      - Its RV(aks.tunnel.konnectivity_ladder#module:expected_replicas) is used unless O(expected_replicas) is given, and the
+        autoscaler Deployment and its ConfigMap are not read again (O(configmap) is then not used). When it read the agent
+        Deployment O(deployment) in O(namespace), its replica counts are used and the Deployment is not read again either.
+    type: dict
   memory_threshold:
     description: Fraction of the memory limit (0 to 1) at which current usage counts as a problem.
     type: float
@@ -88,6 +96,11 @@ EXAMPLES = r'''
 - name: Check them on the cluster model read before (nodes and agent pods are not listed again)
   aks.tunnel.konnectivity_agent_info:
     cluster_model: "{{ aks }}"  # registered aks.tunnel.aks_cluster_info result
+
+- name: Check them after the ladder (the autoscaler, its ConfigMap and the agent Deployment are not read again)
+  aks.tunnel.konnectivity_agent_info:
+    cluster_model: "{{ aks }}"
+    ladder: "{{ ladder }}"  # registered aks.tunnel.konnectivity_ladder state=query result
 
 - name: Stricter memory threshold
   aks.tunnel.konnectivity_agent_info:
@@ -173,7 +186,7 @@ events_error:
   description: Why the node events could not be read (the check then relies on pod status alone).
   returned: when listing events in C(default) was forbidden
   type: str
-  sample: 'Failed to list OOMKilling events in namespace default (HTTP 403): Forbidden: ...'
+  sample: 'Failed to list the OOMKilling and SystemOOM events in namespace default (HTTP 403): Forbidden: ...'
 finding:
   description: The C(konnectivity_agent_scaling) finding from the pod side.
   returned: always
@@ -214,6 +227,7 @@ ARGUMENT_SPEC = _cluster_options.argument_spec(
     container=dict(type='str', default='konnectivity-agent'),
     configmap=dict(type='str'),
     expected_replicas=dict(type='int'),
+    ladder=dict(type='dict'),
     memory_threshold=dict(type='float', default=0.9),
     agent_processes=dict(type='list', elements='str', default=['proxy-agent', 'konnectivity-agent']),
 )
@@ -228,7 +242,10 @@ def main():
         module.fail('api_timeout must be >= 1, got %d' % params['api_timeout'])
     kube = _tunnel_kube.from_module(module)
     namespace = params['namespace']
-    deployment = kube.deployment(namespace, params['deployment'])
+    ladder = params['ladder']
+    deployment = _konnectivity.deployment_seen_by_ladder(ladder, namespace, params['deployment'])
+    if deployment is None:
+        deployment = kube.deployment(namespace, params['deployment'])
     model = _cluster_options.given_model(module)
     tunnel = (model or {}).get('tunnel') or {}
     if model is not None and (tunnel.get('namespace'), tunnel.get('selector')) == (namespace, params['label_selector']):
@@ -238,8 +255,10 @@ def main():
     events, events_error = kube.oom_events()
     nodes = _cluster_model.node_objects(model) if model is not None else kube.nodes()
     expected = params['expected_replicas']
-    if expected is not None:
-        configmap = None
+    if expected is None and ladder is not None:
+        expected = ladder.get('expected_replicas')
+    if expected is not None or ladder is not None:
+        configmap = None  # given, or the ladder just read the autoscaler and its ConfigMap (and found no count)
     else:
         autoscaler = kube.deployment(namespace, _konnectivity.AUTOSCALER_DEPLOYMENT, doing='read the autoscaler ConfigMap')
         name = params['configmap'] or _konnectivity.autoscaler_refs(autoscaler).get('configmap') or _konnectivity.DEFAULT_CONFIGMAP

@@ -130,8 +130,7 @@ class FakeCore:
 
     def list_namespaced_event(self, namespace, **kwargs):
         self.fake.calls.append(('list_event', namespace, kwargs.get('field_selector')))
-        reason = (kwargs.get('field_selector') or '').partition('=')[2]
-        return self.fake.page([e for e in self.fake.events if not reason or e.get('reason') == reason], kwargs)
+        return self.fake.page([e for e in self.fake.events if _fields_match(e, kwargs.get('field_selector'))], kwargs)
 
     def delete_namespaced_pod(self, name, namespace, **kwargs):
         self.fake.calls.append(('delete_pod', name, (kwargs.get('body') or {}).get('preconditions')))
@@ -140,6 +139,22 @@ class FakeCore:
         if self.fake.on_delete:
             self.fake.on_delete(self.fake, name)
         return _Response({'kind': 'Status', 'status': 'Success'})
+
+
+def _fields_match(obj, selector):
+    """A field selector of `path=value` terms joined by commas (AND), as the API server reads it; an event's `type` defaults to Normal."""
+    for term in (selector or '').split(','):
+        if not term:
+            continue
+        path, _eq, value = term.partition('=')
+        current = obj
+        for part in path.split('.'):
+            current = (current or {}).get(part) if isinstance(current, dict) else None
+        if current is None and path == 'type':
+            current = 'Normal'
+        if current != value:
+            return False
+    return True
 
 
 class FakeApps:

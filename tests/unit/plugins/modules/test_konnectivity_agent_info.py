@@ -43,13 +43,15 @@ def test_healthy_agents(fake_kube, capsys):
     assert result['nodes'][0] == {'name': 'n0', 'metrics_available': True, 'cpu_millicores': 1000, 'cpu_percent': 50, 'memory_mib': 4096,
                                   'memory_percent': 50, 'allocatable_cpu': '2', 'allocatable_memory': '8Gi'}
     assert result['nodes'][1]['metrics_available'] is False
-    assert ('list_event', 'default', 'reason=OOMKilling') in fake_kube.calls and ('list_event', 'default', 'reason=SystemOOM') in fake_kube.calls
+    # one list for both reasons (issue 11): the Warning events about nodes
+    assert [c for c in fake_kube.calls if c[0] == 'list_event'] == [('list_event', 'default', 'involvedObject.kind=Node,type=Warning')]
 
 
 def test_oom_killed_agent_is_a_problem(fake_kube, capsys):
     seed(fake_kube, [pod('a', 'n0', 4, {'reason': 'OOMKilled', 'exitCode': 137, 'finishedAt': '2026-11-25T20:00:00Z'}), pod('b', 'n1')])
     fake_kube.events = [{'reason': 'OOMKilling', 'message': 'Memory cgroup out of memory: Killed process 77 (proxy-agent) total-vm:1kB',
-                         'involvedObject': {'kind': 'Node', 'name': 'n0'}, 'source': {'component': 'kernel-monitor'}, 'count': 4}]
+                         'involvedObject': {'kind': 'Node', 'name': 'n0'}, 'source': {'component': 'kernel-monitor'}, 'count': 4,
+                         'type': 'Warning'}]
     result = run_module(konnectivity_agent_info.main, {}, capsys)
     finding = result['finding']
     assert finding['status'] == 'problem' and finding['affected_nodes'] == ['n0']
@@ -87,8 +89,8 @@ def test_forbidden_events_are_reported_not_fatal(fake_kube, capsys, monkeypatch)
     monkeypatch.setattr(fake_kube, 'page', page)
     result = run_module(konnectivity_agent_info.main, {}, capsys)
     assert result['finding']['status'] == 'problem'
-    assert result['events_error'].startswith('Failed to list OOMKilling events in namespace default (HTTP 403)')
-    assert result['finding']['evidence'][-1].startswith('node events unavailable: Failed to list OOMKilling events')
+    assert result['events_error'].startswith('Failed to list the OOMKilling and SystemOOM events in namespace default (HTTP 403)')
+    assert result['finding']['evidence'][-1].startswith('node events unavailable: Failed to list the OOMKilling and SystemOOM events')
     # Module warnings reach the JSON only when no controller code was imported into this process
     # (the filter tests import it), so check them only when present.
     if 'warnings' in result:
@@ -115,3 +117,46 @@ def test_forbidden_list_is_a_clear_failure(fake_kube, capsys):
     result = run_module(konnectivity_agent_info.main, {}, capsys)
     assert result['failed'] is True and result['status'] == 403
     assert result['msg'].startswith('Failed to read Deployment kube-system/konnectivity-agent (HTTP 403)')
+
+
+def test_one_event_list_keeps_only_the_oom_reasons(fake_kube, capsys):
+    """Both OOM reasons come from one list of Warning node events (issue 11); other reasons and Normal events are left out."""
+    seed(fake_kube, [pod('a', 'n0'), pod('b', 'n1')])
+    kill = {'message': 'Memory cgroup out of memory: Killed process 77 (proxy-agent) total-vm:1kB', 'involvedObject': {'kind': 'Node', 'name': 'n0'},
+            'count': 1, 'type': 'Warning'}
+    fake_kube.events = [dict(kill, reason='OOMKilling', source={'component': 'kernel-monitor'}),
+                        dict(kill, reason='SystemOOM', message='System OOM encountered, victim process: proxy-agent, pid: 77',
+                             source={'component': 'kubelet'}),
+                        dict(kill, reason='KernelOops', message='BUG: unable to handle kernel NULL pointer dereference'),
+                        dict(kill, reason='NodeReady', type='Normal')]
+    result = run_module(konnectivity_agent_info.main, {}, capsys)
+    assert [e['reason'] for e in result['oom_events']] == ['OOMKilling']
+    assert [e['reason'] for e in result['system_oom_events']] == ['SystemOOM']
+
+
+LADDER = {'expected_replicas': 3, 'configmap': {'namespace': 'kube-system', 'name': 'konnectivity-agent-autoscaler'},
+          'deployment': {'exists': True, 'name': 'konnectivity-agent', 'replicas': 2, 'ready_replicas': 2, 'available_replicas': 2,
+                         'addon_mode': 'Reconcile'}}
+
+
+@pytest.mark.parametrize('ladder, reads, deployment', [
+    # the ladder read the autoscaler, its ConfigMap and the agent Deployment: none of them is read again
+    (LADDER, [], LADDER['deployment']),
+    # the ladder found no count (no ConfigMap): the autoscaler is not read again either
+    (dict(LADDER, expected_replicas=None), [], LADDER['deployment']),
+    # the ladder found no Deployment, or another one: the agent Deployment is read
+    (dict(LADDER, deployment={'exists': False, 'name': None}), [('read_deployment', 'konnectivity-agent')], None),
+    (dict(LADDER, deployment=dict(LADDER['deployment'], name='other')), [('read_deployment', 'konnectivity-agent')], None),
+    (dict(LADDER, configmap={'namespace': 'other'}), [('read_deployment', 'konnectivity-agent')], None),
+])
+def test_the_ladders_reads_are_not_repeated(fake_kube, capsys, ladder, reads, deployment):
+    seed(fake_kube, [pod('a', 'n0'), pod('b', 'n1')], replicas=1)   # what a second read would see
+    result = run_module(konnectivity_agent_info.main, {'ladder': ladder}, capsys)
+    assert [c for c in fake_kube.calls if c[0] in ('read_deployment', 'read_configmap')] == reads
+    assert result['expected_replicas'] == ladder['expected_replicas']
+    if deployment:
+        assert result['deployment'] == deployment
+    else:
+        assert result['deployment']['replicas'] == 1
+    if deployment and ladder['expected_replicas']:
+        assert 'konnectivity-agent has 2 replica(s), fewer than the 3 the ladder gives' in result['finding']['summary']
