@@ -166,3 +166,97 @@ def test_private_cluster_is_read_and_repaired_through_the_run_command(lab_factor
     # the ladder repair: check mode, change, then nothing to change; the API server has the new ladder
     assert [r['changed'] for r in ladder] == [True, True, False, False]
     assert json.loads(_configmap(lab)['data']['ladder']) == {'nodesToReplicas': [[1, 3], [100, 4]]}
+
+
+# --------------------------------------------------------------------------- the private endpoint path (issue 16)
+
+PROBE_PLAYBOOK = '''
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/aks.tunnel.azure: "{{ aks_tunnel_azure_auth }}"
+  tasks:
+    - name: Cluster model through the Azure identity (the run command on a private cluster)
+      aks.tunnel.aks_cluster_info:
+        resource_group: "{{ aks_tunnel_resource_group }}"
+        name: "{{ aks_tunnel_cluster_name }}"
+      register: info
+    - name: The tunnel egress from the tunnel nodes, to the private FQDN
+      aks.tunnel.vmss_runcommand_probe:
+        resource_group: "{{ aks_tunnel_resource_group }}"
+        name: "{{ aks_tunnel_cluster_name }}"
+        cluster_model: "{{ info }}"
+        checks: [egress]
+        finding_for: [egress_ports_blocked]
+        run_timeout: 60
+      register: probe
+    - name: Dump
+      ansible.builtin.copy:
+        dest: "{{ out }}"
+        content: "{{ {'info': info, 'probe': probe} | to_json }}"
+'''
+
+
+def _plan(lab):
+    from ansible_collections.aks.tunnel.tests.lab.dataplane.record import LabRecord  # pylint: disable=import-outside-toplevel
+    return LabRecord.load(lab.state_dir).get('plan')
+
+
+def _in_node(plan, *argv):
+    import subprocess  # pylint: disable=import-outside-toplevel
+    ns = plan['nodes'][plan['tunnel_nodes'][0]]['ns']
+    return subprocess.run(['ip', 'netns', 'exec', ns] + list(argv), capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_private_cluster_api_server_is_reachable_only_through_the_private_endpoint(lab_factory):
+    import socket  # pylint: disable=import-outside-toplevel
+    import ssl  # pylint: disable=import-outside-toplevel
+    import time  # pylint: disable=import-outside-toplevel
+    from ansible_collections.aks.tunnel.tests.lab.dataplane.sh import in_netns  # pylint: disable=import-outside-toplevel
+    lab = lab_factory('private-cluster')
+    plan = _plan(lab)
+    fqdn, address = plan['private_fqdn'], plan['private_endpoint_ip']
+    # ARM names the same FQDN the nodes resolve; the endpoint lives in the node subnet
+    assert fqdn.startswith('aks-lab-64844604.') and fqdn.endswith('.privatelink.westeurope.azmk8s.io') and address == '10.240.255.254'
+    # inside the VNet (a node namespace): the private DNS zone's record, and konnectivity's TLS with ALPN through the endpoint
+    assert _in_node(plan, 'getent', 'hosts', fqdn).stdout.split() == [address, fqdn]
+    with in_netns(plan['nodes'][plan['tunnel_nodes'][0]]['ns']):
+        sock = socket.create_connection((address, 443), timeout=5)
+    context = ssl.create_default_context(cafile=_ca_path(lab))
+    context.set_alpn_protocols(['konnectivity'])
+    with context.wrap_socket(sock, server_hostname=fqdn) as tls:
+        assert tls.selected_alpn_protocol() == 'konnectivity'
+    # from the controller (the root namespace): the blackhole route for the lab subnet, failing at once
+    started = time.monotonic()
+    with pytest.raises(OSError):
+        socket.create_connection((address, 443), timeout=5).close()
+    assert time.monotonic() - started < 1
+
+
+def _ca_path(lab):
+    import yaml  # pylint: disable=import-outside-toplevel
+    with open(lab.vars_file, encoding='utf-8') as handle:
+        return yaml.safe_load(handle)['aks_tunnel_lab']['ca_path']
+
+
+def test_private_dns_zone_not_linked_to_the_node_vnet_is_egress_ports_blocked_with_the_link_to_create(lab_factory, tmp_path, monkeypatch):
+    lab = lab_factory('private-dns-unlinked')
+    plan = _plan(lab)
+    # the nodes cannot resolve the private FQDN (no zone link): at once, no lookup leaves the lab
+    assert _in_node(plan, 'getent', 'hosts', plan['private_fqdn']).returncode != 0
+    data = _run(lab, tmp_path, monkeypatch, PROBE_PLAYBOOK)
+    info, probe = data['info'], data['probe']
+    assert info['kube_access']['mode'] == 'run_command' and info['cluster']['private_dns_zone'] == 'system'
+    assert info['tunnel']['egress'] and info['cluster']['api_server_host'] == plan['private_fqdn']
+    finding = next(f for f in probe['findings'] if f['cause'] == 'egress_ports_blocked')
+    zone = plan['private_fqdn'].split('.', 1)[1]
+    assert finding['status'] == 'problem'
+    assert finding['affected_nodes'] == ['aks-nodepool1-64844604-vmss000000', 'aks-user1-64844604-vmss000000']
+    assert finding['summary'] == (
+        "the nodes cannot resolve the API server's private FQDN %s: the system private DNS zone %s in MC_rg-aks-lab_aks-lab_westeurope "
+        "is not linked to their VNet (or their DNS does not forward to Azure DNS): tunnel egress fails from 2 node(s)" % (plan['private_fqdn'], zone))
+    assert finding['evidence'] == ['%s: tls %s:443: TCP dns_failed' % (node, plan['private_fqdn']) for node in finding['affected_nodes']]
+    vnet = info['cluster']['vnet_ids'][0]
+    assert finding['remediation']['commands'] == [
+        'az network private-dns link vnet create --resource-group MC_rg-aks-lab_aks-lab_westeurope --zone-name %s --name %s-link '
+        '--virtual-network %s --registration-enabled false --subscription 00000000-0000-4000-8000-00000000a1b2' % (zone, vnet.rsplit('/', 1)[-1], vnet)]
