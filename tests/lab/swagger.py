@@ -72,7 +72,7 @@ EXACT_SPECS = {
     # Azure Firewall, Firewall Policy and IP groups (issue 16): the shared folder has none of them, so every api-version of the
     # group is validated against this one (the azure.azcollection pin's; the nearest the index held to 2026-03-01).
     ('azfw', '2024-03-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2024-03-01/' + f
-                             for f in ('azureFirewall.json', 'firewallPolicy.json', 'ipGroups.json')],
+                             for f in ('azureFirewall.json', 'firewallPolicy.json', 'ipGroups.json', 'serviceTags.json')],
 }
 SPEC_GROUPS['azfw'] = []
 # Microsoft.Resources (subscriptions, tenants) is not among the vendored specs: these schemas are written by the

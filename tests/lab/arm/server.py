@@ -39,6 +39,7 @@ from .lro import TERMINAL, async_operation_url, location_url
 from .providers import compute, containerservice as aks, credentials, insights, network as net, network_path, resources
 from .providers import detectors, natgateway
 from .providers import firewall
+from .providers import servicetags
 from .providers import kube_access
 from .state import ArmState
 from .versions import API_VERSIONS, shape_for_version
@@ -211,6 +212,9 @@ ROUTES = [
      ('azfw', 'IpGroups_ListByResourceGroup')),
     ('GET', SUB + '/providers/Microsoft.Network/ipGroups', firewall.ip_group_list, 'network', 'read', 'Microsoft.Network/ipGroups/read', 'ipGroups',
      ('azfw', 'IpGroups_List')),
+    # The Service Tag Discovery API: the published ranges of the service tags a firewall rule names (providers/servicetags.py).
+    ('GET', SUB + '/providers/Microsoft.Network/locations/{loc}/serviceTags', servicetags.service_tags_list, 'network', 'read',
+     'Microsoft.Network/locations/serviceTags/read', 'locations/serviceTags', ('azfw', 'ServiceTags_List')),
     ('GET', SUB + '/providers/{ns}/locations/{loc}/operations/{op}', None, 'ops', 'poll', '{ns}/locations/operations/read', 'locations/operations',
      ('lro', 'status')),
     ('GET', SUB + '/providers/{ns}/locations/{loc}/operationResults/{op}', None, 'ops', 'poll', '{ns}/locations/operationResults/read',

@@ -78,6 +78,7 @@ AZURE_SDK_ACTIONS = {
     ('firewall_policy_rule_collection_groups', 'begin_create_or_update'): 'Microsoft.Network/firewallPolicies/ruleCollectionGroups/write',
     ('firewall_policy_rule_collection_groups', 'begin_delete'): 'Microsoft.Network/firewallPolicies/ruleCollectionGroups/delete',
     ('ip_groups', 'get'): 'Microsoft.Network/ipGroups/read',
+    ('service_tags', 'list'): 'Microsoft.Network/locations/serviceTags/read',
 }
 AZURE_OPERATION_GROUPS = frozenset(group for group, _method in AZURE_SDK_ACTIONS) | frozenset((
     'agent_pools', 'load_balancers', 'public_ip_addresses', 'metric_definitions', 'virtual_machines', 'load_balancer_outbound_rules'))
