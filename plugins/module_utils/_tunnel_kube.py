@@ -73,18 +73,23 @@ class TunnelKube:
             return [], _kube.describe_kube_error(exc, doing)
         return [e for e in events if e.get('reason') in OOM_EVENT_REASONS], None
 
-    def metrics(self, namespace, selector):
-        """(pod metrics items, node metrics items, error text); both None when metrics.k8s.io is unavailable."""
+    def metrics(self, namespace, selector, nodes=True):
+        """(pod metrics items, node metrics items, error text); both None when metrics.k8s.io is unavailable.
+
+        nodes=False: the node metrics are not listed (None): one request less, and every node's metrics on a large cluster.
+        """
         from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
         custom = _client().CustomObjectsApi(self.api_client)
         try:
             pods = _kube.read_json(custom.list_namespaced_custom_object, 'metrics.k8s.io', 'v1beta1', namespace, 'pods',
                                    label_selector=selector, _request_timeout=self.timeout).get('items') or []
-            nodes = _kube.read_json(custom.list_cluster_custom_object, 'metrics.k8s.io', 'v1beta1', 'nodes',
-                                    _request_timeout=self.timeout).get('items') or []
+            node_items = None
+            if nodes:
+                node_items = _kube.read_json(custom.list_cluster_custom_object, 'metrics.k8s.io', 'v1beta1', 'nodes',
+                                             _request_timeout=self.timeout).get('items') or []
         except ApiException as exc:
             return None, None, _kube.describe_kube_error(exc, 'read metrics.k8s.io')
-        return pods, nodes, None
+        return pods, node_items, None
 
     def create_configmap(self, namespace, body):
         """Create; an ApiException (409 included) is raised to the caller, which decides."""

@@ -58,6 +58,14 @@ options:
         autoscaler Deployment and its ConfigMap are not read again (O(configmap) is then not used). When it read the agent
         Deployment O(deployment) in O(namespace), its replica counts are used and the Deployment is not read again either.
     type: dict
+  read_node_metrics:
+    description:
+      - List the nodes' C(metrics.k8s.io) usage for the RV(nodes) numbers of the agent nodes (C(kubectl top nodes)).
+      - The finding does not use them (the agents' own usage, from their pod metrics, decides), so a diagnosis sets
+        C(false) - one request less, and not every node's metrics on a large cluster; RV(nodes) then has
+        C(metrics_available=false) for each node.
+    type: bool
+    default: true
   memory_threshold:
     description: Fraction of the memory limit (0 to 1) at which current usage counts as a problem.
     type: float
@@ -166,7 +174,9 @@ system_oom_events:
   sample: [{node: aks-nodepool1-12345678-vmss000000, reason: SystemOOM, source: kubelet, count: 1, pid: 4242, process: proxy-agent, agent_process: true,
             last_timestamp: '2026-11-25T19:57:00Z', message: 'System OOM encountered, victim process: proxy-agent, pid: 4242'}]
 nodes:
-  description: C(kubectl top nodes) numbers for the agent nodes (percentages of allocatable, truncated).
+  description:
+    - C(kubectl top nodes) numbers for the agent nodes (percentages of allocatable, truncated).
+    - C(metrics_available) is false when they were not read (O(read_node_metrics=false)) or metrics-server did not answer.
   returned: always
   type: list
   elements: dict
@@ -228,6 +238,7 @@ ARGUMENT_SPEC = _cluster_options.argument_spec(
     configmap=dict(type='str'),
     expected_replicas=dict(type='int'),
     ladder=dict(type='dict'),
+    read_node_metrics=dict(type='bool', default=True),
     memory_threshold=dict(type='float', default=0.9),
     agent_processes=dict(type='list', elements='str', default=['proxy-agent', 'konnectivity-agent']),
 )
@@ -274,7 +285,7 @@ def main():
                                                 counts['schedulable_nodes'], counts['schedulable_cores'])
         except _ladder.LadderError:
             expected = None
-    pod_metrics, node_metrics, metrics_error = kube.metrics(namespace, params['label_selector'])
+    pod_metrics, node_metrics, metrics_error = kube.metrics(namespace, params['label_selector'], nodes=params['read_node_metrics'])
     try:
         result = _konnectivity.analyze_agents(pods, deployment, events, nodes, pod_metrics=pod_metrics, node_metrics=node_metrics,
                                               metrics_error=metrics_error, expected_replicas=expected,

@@ -7,7 +7,7 @@
 The diagnosis is the six detection modules in sequence, each given the registered aks_cluster_info result as
 `cluster_model`: aks_cluster_info, vmss_runcommand_probe (tcp_reachability + egress, inspect_unreachable),
 nsg_port_check, snat_usage_info, konnectivity_ladder (query) and konnectivity_agent_info (also given the ladder's
-result as `ladder`). The counts are
+result as `ladder`, and `read_node_metrics: false` as the diagnosis role does). The counts are
 deterministic (a healthy lab, Run Command latency 0), so the test asserts them; it also checks that the modules'
 own `api_calls` add up to what the emulators received (ARM journal, Kubernetes Audit-Id), so the budget is
 measured on the wire, not only by the modules' counters.
@@ -68,7 +68,7 @@ DIAGNOSIS = '''
     - {name: SNAT, aks.tunnel.snat_usage_info: "{{ cluster | combine(model) }}", register: snat}
     - {name: Ladder, aks.tunnel.konnectivity_ladder: "{{ {'state': 'query'} | combine(model) }}", register: ladder}
     - name: Agents (with the model, the ladder's result too; the autoscaler, its ConfigMap and the agent Deployment were just read)
-      aks.tunnel.konnectivity_agent_info: "{{ model | combine({'ladder': ladder} if use_model else {}) }}"
+      aks.tunnel.konnectivity_agent_info: "{{ model | combine({'ladder': ladder, 'read_node_metrics': false} if use_model else {}) }}"
       register: agents
     - name: Dump
       ansible.builtin.copy:
@@ -111,8 +111,9 @@ def test_healthy_diagnosis_with_the_model_stays_within_the_budget(lab, tmp_path)
     assert data['ladder']['finding']['status'] == 'ok' and data['agents']['finding']['status'] == 'ok'
     # the modules given the model read neither the cluster nor the nodes again
     assert calls['nsg']['kube'] == 0 and calls['snat']['kube'] == 0 and calls['probe']['kube'] == 0
-    # the agent check reads only what the ladder did not: the OOM events (one list for both reasons) and the two metrics lists
-    assert calls['agents']['kube'] == 3, calls
+    # the agent check reads only what the ladder did not and the finding uses: the OOM events (one list for both reasons)
+    # and the agents' pod metrics
+    assert calls['agents']['kube'] == 2, calls
 
 
 def test_the_model_changes_no_finding(lab, tmp_path):

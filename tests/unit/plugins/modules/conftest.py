@@ -177,11 +177,13 @@ class FakeCustom:
         self.fake = fake
 
     def list_namespaced_custom_object(self, group, version, namespace, plural, **kwargs):
+        self.fake.calls.append(('list_metrics', plural))
         if self.fake.metrics_error:
             raise self.fake.metrics_error
         return _Response({'items': self.fake.pod_metrics})
 
     def list_cluster_custom_object(self, group, version, plural, **kwargs):
+        self.fake.calls.append(('list_metrics', plural))
         if self.fake.metrics_error:
             raise self.fake.metrics_error
         return _Response({'items': self.fake.node_metrics})

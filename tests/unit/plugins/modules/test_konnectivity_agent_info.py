@@ -160,3 +160,15 @@ def test_the_ladders_reads_are_not_repeated(fake_kube, capsys, ladder, reads, de
         assert result['deployment']['replicas'] == 1
     if deployment and ladder['expected_replicas']:
         assert 'konnectivity-agent has 2 replica(s), fewer than the 3 the ladder gives' in result['finding']['summary']
+
+
+@pytest.mark.parametrize('read, listed', [(True, ['pods', 'nodes']), (False, ['pods'])])
+def test_node_metrics_are_listed_only_when_asked(fake_kube, capsys, read, listed):
+    """A diagnosis leaves the nodes' usage out (read_node_metrics=false): the finding is decided without it (issue 11)."""
+    seed(fake_kube, [pod('a', 'n0'), pod('b', 'n1')])
+    with_nodes = run_module(konnectivity_agent_info.main, {}, capsys)
+    fake_kube.calls.clear()
+    result = run_module(konnectivity_agent_info.main, {'read_node_metrics': read}, capsys)
+    assert [c[1] for c in fake_kube.calls if c[0] == 'list_metrics'] == listed
+    assert result['finding'] == with_nodes['finding'] and result['metrics_available'] is True
+    assert [n['metrics_available'] for n in result['nodes']] == ([True, False] if read else [False, False])
