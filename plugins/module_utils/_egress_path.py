@@ -45,6 +45,8 @@ def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=
     ({subscription, vnet_id, peering}) when it is in the hub subscription the node VNet is peered with, and {'absent': True,
     hub} when that hub was read and no firewall there owns the next hop either;
     ``ip_groups``: in ``firewall``, the IP groups its rules refer to ({id: {addresses} or {error}}, _firewall_policy._addresses);
+    ``service_tags``: in ``firewall``, the published ranges of the service tags they name (_firewall_policy.service_tag_ranges), and
+    ``service_tags_source``: where they come from (the Service Tag Discovery API read, for the evidence);
     ``policies``: the policy chain (for the repair plan); ``probe_blocked``: ['TCP 9000', ...] the probe saw blocked, [] when
     it saw them all pass, None when it did not probe the egress."""
     cause = _causes.EGRESS_PORTS_BLOCKED
@@ -108,7 +110,10 @@ def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=
     if firewall.get('error'):
         return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the tunnel egress goes to %s, but the Azure Firewall could not be '
                                     'read: %s' % (label, firewall['error']), nodes, evidence, {'route': route_view})
-    verdicts = [_fp.evaluate(firewall['network'], firewall['application'], f, firewall.get('ip_groups')) for f in flows]
+    verdicts = [_fp.evaluate(firewall['network'], firewall['application'], f, firewall.get('ip_groups'), firewall.get('service_tags'))
+                for f in flows]
+    if firewall.get('service_tags_source'):
+        evidence.append('service tags %s: %s' % (', '.join(sorted(firewall.get('service_tags') or {})), firewall['service_tags_source']))
     where = 'Azure Firewall %s%s%s' % (firewall['name'], ' (policy %s)' % firewall['policy'] if firewall.get('policy') else ' (classic rules)',
                                        ' in the hub subscription %s' % hub['subscription'] if hub else '')
     lines = []

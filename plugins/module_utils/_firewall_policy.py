@@ -16,8 +16,9 @@ Rule processing as Azure Firewall documents it ("Azure Firewall rule processing 
 * Nothing matches: denied (Azure Firewall denies by default).
 
 Three-valued matching like the NSG engine: IP groups are decided from their addresses when the module read them (else
-undecided, with the reason); service tags other than AzureCloud (see _service_tag), targetUrls and web categories (need TLS
-inspection / a category lookup) are undecidable. ``AzureCloud`` and ``AzureCloud.<region of the cluster>`` cover the public API
+undecided, with the reason); service tags other than AzureCloud from the IP ranges Azure publishes (Service Tag Discovery API,
+ServiceTags_List) when the module read them (else undecided, with the reason; see _service_tag); targetUrls and web categories
+(need TLS inspection / a category lookup) are undecidable. ``AzureCloud`` and ``AzureCloud.<region of the cluster>`` cover the public API
 server address (AKS serves it from the cluster's region; the AKS egress documentation allows exactly this tag); another
 region's tag does not, and no AzureCloud tag holds a private address (the node's source IP, a private API server). The first
 rule that surely matches decides; undecidable rules before it make the verdict Unknown unless they carry the same action.
@@ -158,8 +159,9 @@ def _service_tag(tag, ip, side):
     ``AzureCloud.<region>`` those of one region; AKS serves a public API server from the cluster's region (its egress rules
     allow exactly ``AzureCloud.<region>``). So for the public API server address AzureCloud and AzureCloud.<cluster region>
     match and another region's does not; a private address (node IP, private API server) is in no AzureCloud tag. Every other
-    tag (ApiManagement, Storage, AzureKubernetesService as an address, regional variants ...) needs the published IP ranges,
-    which are not read: undecided, never assumed."""
+    tag (ApiManagement, Storage, regional variants ...) is decided by the IP ranges Azure publishes for it (``side['tags']``,
+    service_tag_ranges of the module's ServiceTags_List read); not read, unreadable or not in Azure's list: undecided, never
+    assumed."""
     name = tag.lower()
     if name == 'azurecloud' or name.startswith('azurecloud.'):
         if not side['public']:
@@ -169,7 +171,24 @@ def _service_tag(tag, ip, side):
         if side.get('region'):
             return name == 'azurecloud.' + side['region'].lower(), None
         return None, "%s '%s' (the API server's region is not known)" % (side['name'], tag)
-    return None, "%s '%s' (a service tag: its IP ranges are not read, only AzureCloud and AzureCloud.<region> are decided)" % (side['name'], tag)
+    published = (side.get('tags') or {}).get(name)
+    if published is None:
+        return None, "%s '%s' (a service tag: its IP ranges were not read, only AzureCloud and AzureCloud.<region> are decided without them)" % (
+            side['name'], tag)
+    if published.get('error'):
+        return None, "%s '%s' (a service tag whose IP ranges are not known: %s)" % (side['name'], tag, published['error'])
+    bad = None
+    for prefix in published.get('prefixes') or []:
+        try:
+            network = ipaddress.ip_network(prefix, strict=False)
+        except ValueError:
+            bad = prefix
+            continue
+        if network.version == ip.version and ip in network:
+            return True, None
+    if bad:
+        return None, "%s '%s' (a published prefix is not a network: %r)" % (side['name'], tag, bad)
+    return False, None
 
 
 def _address_match(item, ip, side):
@@ -247,18 +266,84 @@ def rule_ip_groups(rules):
     return out
 
 
+def _is_address(item):
+    if item in ('*', 'any', 'Any'):
+        return True
+    try:
+        ipaddress.ip_network(item, strict=False)
+        return True
+    except ValueError:
+        pass
+    low, sep, high = item.partition('-')
+    if not sep:
+        return False
+    try:
+        ipaddress.ip_address(low.strip())
+        ipaddress.ip_address(high.strip())
+        return True
+    except ValueError:
+        return False
+
+
+def rule_service_tags(rules):
+    """The service tags the rules name (sources and destinations) that only Azure's published IP ranges decide (not AzureCloud
+    nor AzureCloud.<region>), each once (case-insensitive), in order: what the module reads ServiceTags_List for."""
+    seen, out = set(), []
+    for rule in rules:
+        for item in list(rule.get('sources') or []) + list(rule.get('destinations') or []):
+            item = str(item).strip()
+            name = item.lower()
+            if not item or _is_address(item) or name == 'azurecloud' or name.startswith('azurecloud.') or name in seen:
+                continue
+            seen.add(name)
+            out.append(item)
+    return out
+
+
+def service_tag_ranges(answer, names):
+    """{tag (lower case): {'prefixes': [...], 'region', 'system_service'} or {'error': reason}} for ``names`` from one
+    ServiceTags_List answer (REST or SDK as_dict: {name, cloud, changeNumber, values: [{name, id, properties: {region,
+    systemService, addressPrefixes}}], nextLink}). A tag the answer does not hold is undecided: Azure Firewall only takes tags
+    of that list, and a further page (nextLink) is not read."""
+    answer = answer or {}
+    values = {}
+    for value in answer.get('values') or []:
+        if not isinstance(value, dict):
+            continue
+        props = value.get('properties') if isinstance(value.get('properties'), dict) else {}
+        for key in (value.get('name'), value.get('id')):
+            if key:
+                values.setdefault(str(key).lower(), {
+                    'prefixes': [str(p).strip() for p in _get(props, 'addressPrefixes', 'address_prefixes', [])],
+                    'region': props.get('region') or '', 'system_service': _get(props, 'systemService', 'system_service', '')})
+    where = "Azure's service tag list (cloud %s, change number %s)" % (answer.get('cloud') or answer.get('name') or '?',
+                                                                       _get(answer, 'changeNumber', 'change_number', '?'))
+    more = _get(answer, 'nextLink', 'next_link')
+    out = {}
+    for name in names:
+        key = str(name).lower()
+        if key in values:
+            out[key] = values[key]
+        elif more:
+            out[key] = {'error': '%s has no such tag on its first page, and its further pages were not read' % where}
+        else:
+            out[key] = {'error': '%s has no such tag' % where}
+    return out
+
+
 def ip_group_addresses(resource):
     """{'addresses': [...]} of an ipGroups resource (REST or SDK as_dict)."""
     props = _props(resource)
     return {'addresses': [str(a).strip() for a in _get(props, 'ipAddresses', 'ip_addresses', [])]}
 
 
-def match(rule, flow, ip_groups=None):
-    """(True|False|None, reason) does the rule match the flow."""
+def match(rule, flow, ip_groups=None, service_tags=None):
+    """(True|False|None, reason) does the rule match the flow. ``service_tags``: service_tag_ranges of the tags the rules name."""
     ip = ipaddress.ip_address(flow['source_ip'])
     dest = ipaddress.ip_address(flow['destination_ip'])
-    source_side = {'name': 'source', 'public': ip.is_global, 'region': None}
-    dest_side = {'name': 'destination', 'public': bool(flow.get('azure_region')) or dest.is_global, 'region': flow.get('azure_region')}
+    source_side = {'name': 'source', 'public': ip.is_global, 'region': None, 'tags': service_tags}
+    dest_side = {'name': 'destination', 'public': bool(flow.get('azure_region')) or dest.is_global, 'region': flow.get('azure_region'),
+                 'tags': service_tags}
     if rule['kind'] == NETWORK:
         if not any(p in ('ANY', flow['protocol'].upper()) for p in rule['protocols']):
             return False, None
@@ -316,13 +401,14 @@ def rule_view(rule):
     return dict((k, rule.get(k)) for k in ('policy', 'group', 'group_priority', 'collection', 'collection_priority', 'kind', 'name', 'action'))
 
 
-def evaluate(network, application, flow, ip_groups=None):
+def evaluate(network, application, flow, ip_groups=None, service_tags=None):
     """The firewall's verdict on one flow: {access: Allow|Deny|Unknown, rule: rule_view or None, default: bool, reason,
-    undecided: [{rule, reason}], warning}. ``ip_groups``: the IP groups the rules refer to, as _addresses takes them."""
+    undecided: [{rule, reason}], warning}. ``ip_groups``: the IP groups the rules refer to, as _addresses takes them;
+    ``service_tags``: the published ranges of the service tags they name (service_tag_ranges)."""
     undecided = []
     for rules in (network, application):
         for rule in rules:
-            found, why = match(rule, flow, ip_groups)
+            found, why = match(rule, flow, ip_groups, service_tags)
             if found is False:
                 continue
             if found is None:

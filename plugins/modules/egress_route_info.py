@@ -62,9 +62,11 @@ notes:
     C(Microsoft.Network/networkInterfaces/effectiveRouteTable/action) for the effective routes (without it the route table
     decides); C(Microsoft.Network/virtualNetworks/read) on the node VNet for its peerings, and the same reads on the hub
     subscription of a peered hub VNet that holds the next hop.
-  - The IP groups the rules refer to are read (C(Microsoft.Network/ipGroups/read)) and decided from their addresses; one that
-    cannot be read, service tags other than C(AzureCloud) and C(AzureCloud.<region>), target URLs and web categories are not
-    resolved - a rule that may match through them makes the verdict C(unknown) when it could change it.
+  - The IP groups the rules refer to are read (C(Microsoft.Network/ipGroups/read)) and decided from their addresses. Service
+    tags other than C(AzureCloud) and C(AzureCloud.<region>) are decided from the IP ranges Azure publishes for them, read once
+    per run through the Service Tag Discovery API (C(Microsoft.Network/locations/serviceTags/read), in Reader) and only when a
+    rule names such a tag. An IP group or a service tag that cannot be read (or is not in Azure's list), target URLs and web
+    categories are not resolved - a rule that may match through them makes the verdict C(unknown) when it could change it.
 '''
 
 EXAMPLES = r'''
@@ -240,6 +242,40 @@ def read_ip_groups(network, subscription_id, group_ids):
     return out
 
 
+class ServiceTagReader:
+    """Azure's published service tag ranges (Service Tag Discovery API, ServiceTags_List), read at most once per run and only
+    when a firewall rule names a tag nothing else decides; a failed or forbidden read leaves those tags undecided with the reason."""
+
+    def __init__(self, network, location):
+        self.network = network
+        self.location = location
+        self.answer = None
+        self.error = None
+        self.reads = 0
+
+    def ranges(self, names):
+        """({tag (lower case): {prefixes, ...} or {error}}, where they come from) for ``names``; ({}, None) when there are none."""
+        if not names:
+            return {}, None
+        if self.answer is None and self.error is None:
+            if not self.location:
+                self.error = 'the cluster location is not known (the Service Tag Discovery API is read per location)'
+            else:
+                self.reads += 1
+                try:
+                    self.answer = _cluster_model.as_dict(self.network.service_tags.list(self.location)) or {}
+                except Exception as exc:  # pylint: disable=broad-except
+                    if not _is_api_error(exc):
+                        raise
+                    self.error = _error_text(exc, 'read the service tags at %s (Service Tag Discovery API, '
+                                                  'Microsoft.Network/locations/serviceTags/read)' % self.location)
+        if self.error:
+            return dict((str(n).lower(), {'error': self.error}) for n in names), None
+        answer = self.answer
+        return _firewall_policy.service_tag_ranges(answer, names), 'read from the Service Tag Discovery API at %s (cloud %s, change number %s)' % (
+            self.location, answer.get('cloud') or answer.get('name') or '?', answer.get('changeNumber') or answer.get('change_number') or '?')
+
+
 def probe_blocked(results):
     """['TCP 9000', ...] the probe saw blocked, [] when every egress check passed, None when none ran."""
     if results is None:
@@ -302,6 +338,7 @@ def main():
     source_prefixes = sorted(set(n['subnet_prefix'] for n in sources if n.get('subnet_prefix')))
     blocked = probe_blocked(params['probe_results'])
     firewalls = {}
+    service_tags = ServiceTagReader(network, cluster.get('location'))
     findings = []
     # One evaluation per node subnet of the tunnel nodes: each subnet has its own route table.
     for _key, nodes in sorted(subnets.items()):
@@ -310,7 +347,7 @@ def main():
         firewall, policies = None, None
         if hop.get('next_hop_type') == 'VirtualAppliance' and hop.get('next_hop_ip'):
             if hop['next_hop_ip'] not in firewalls:
-                firewalls[hop['next_hop_ip']] = locate_firewall(module, network, hop['next_hop_ip'], nodes[0]['subnet_id'])
+                firewalls[hop['next_hop_ip']] = locate_firewall(module, network, hop['next_hop_ip'], nodes[0]['subnet_id'], service_tags)
             firewall, policies = firewalls[hop['next_hop_ip']]
         source = nodes[0]
         flows = _egress_path.flows_of(tunnel, source.get('private_ip'), api_ip, cluster.get('api_server_host'), cluster.get('location'))
@@ -373,11 +410,12 @@ def peered_hub(network, subnet_id, ip, own_subscription):
     return None
 
 
-def locate_firewall(module, network, ip, subnet_id):
+def locate_firewall(module, network, ip, subnet_id, service_tags=None):
     """The Azure Firewall behind ``ip``: in the run's subscription, else in the hub subscription the node VNet is peered with
-    (read when the identity can; else {'error', 'hub'} for an UNKNOWN naming that subscription and the role it needs)."""
+    (read when the identity can; else {'error', 'hub'} for an UNKNOWN naming that subscription and the role it needs).
+    ``service_tags``: the run's ServiceTagReader (service tags are the same for every subscription of the cloud)."""
     own = module.azure.subscription_id
-    firewall, policies = read_firewall(network, ip, own)
+    firewall, policies = read_firewall(network, ip, own, service_tags)
     if firewall is not None:
         return firewall, policies
     try:
@@ -389,15 +427,16 @@ def locate_firewall(module, network, ip, subnet_id):
         return None, None
     if hub is None:
         return None, None
-    firewall, policies = read_firewall(module.azure.network_for(hub['subscription']), ip, hub['subscription'])
+    firewall, policies = read_firewall(module.azure.network_for(hub['subscription']), ip, hub['subscription'], service_tags)
     if firewall is None:
         return {'absent': True, 'hub': hub}, None
     firewall['hub'] = hub
     return firewall, policies
 
 
-def read_firewall(network, ip, subscription_id=None):
-    """(firewall for _egress_path.finding, policy chain) of the Azure Firewall that owns ``ip``: (None, None) when none does."""
+def read_firewall(network, ip, subscription_id=None, service_tags=None):
+    """(firewall for _egress_path.finding, policy chain) of the Azure Firewall that owns ``ip``: (None, None) when none does.
+    ``service_tags``: a ServiceTagReader for the tags the rules name (None: they stay undecided)."""
     try:
         found = find_firewall(network, ip)
         if found is None:
@@ -414,6 +453,9 @@ def read_firewall(network, ip, subscription_id=None):
         else:
             firewall['network'], firewall['application'] = _firewall_policy.classic_rules(found)
         firewall['ip_groups'] = read_ip_groups(network, subscription_id, _firewall_policy.rule_ip_groups(firewall['network'] + firewall['application']))
+        if service_tags is not None:
+            firewall['service_tags'], firewall['service_tags_source'] = service_tags.ranges(
+                _firewall_policy.rule_service_tags(firewall['network'] + firewall['application']))
         return firewall, policies
     except _firewall_policy.FirewallInputError as exc:
         return {'error': str(exc)}, None
