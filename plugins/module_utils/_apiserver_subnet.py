@@ -9,7 +9,11 @@ load balancer in a delegated subnet of the cluster VNet (``apiServerAccessProfil
 api-server-vnet-integration article (reference notes aks-tools-and-facts.md, 2026-04) lists the NSG rules it needs:
 
 * node (cluster) subnet -> API server subnet, TCP 443 and 4443;
-* ``AzureLoadBalancer`` (168.63.129.16, the load balancer's health probes) -> API server subnet, port 9988.
+* ``AzureLoadBalancer`` (168.63.129.16, the load balancer's health probes) -> API server subnet, port 9988;
+* and back: API server subnet -> the nodes, TCP 10250 (the kubelet). The article: the API server and the nodes "communicate
+  with each other through the API server VIP and pod IPs that are projected into the delegated subnet", so the API server's
+  kubelet requests (logs, exec, port-forward) come from the API server subnet and must pass the node subnet and NIC NSGs
+  (inbound) and the API server subnet's NSG (outbound).
 
 The two Microsoft articles disagree on 9988's protocol: the VNet integration article names the port only, the outbound
 rules article ("private clusters with NSGs") says UDP. Both protocols are evaluated: blocked when the NSGs deny both,
@@ -42,6 +46,8 @@ from ansible_collections.aks.tunnel.plugins.module_utils._causes import (
 )
 
 NODE_PORTS = (443, 4443)
+KUBELET_PORT = 10250
+APISERVER_SOURCE = 'apiserver_subnet'
 PROBE_PORT = 9988
 PROBE_PROTOCOLS = ('Tcp', 'Udp')
 LOAD_BALANCER_IP = _nsg.AZURE_PLATFORM_IP
@@ -89,12 +95,14 @@ def representative_ip(network):
 
 
 def check_flows(model, apiserver_subnet, nsgs):
-    """Evaluate node -> API server subnet TCP 443/4443 and AzureLoadBalancer -> 9988 (TCP and UDP, see the module doc).
+    """Evaluate node -> API server subnet TCP 443/4443, API server subnet -> node TCP 10250 and AzureLoadBalancer -> 9988 (TCP
+    and UDP, see the module doc).
 
     model: the cluster model (nodes with private_ip, nic_nsg_id, subnet_nsg_id; cluster vnet_address_prefixes);
     apiserver_subnet: the subnet GET body; nsgs: {lower-cased NSG id: NSG body} holding every NSG named.
     Returns {'apiserver_subnet': {id, prefix, nsg_id, address}, 'flows': [...], 'blocked': [...], 'unknown': [...]};
-    a flow is {source, source_nodes, port, protocol, access, rule, priority, nsg, position, reason}. Nodes with the same NSGs
+    a flow is {source (nodes | apiserver_subnet | AzureLoadBalancer), source_nodes (for apiserver_subnet: the nodes it goes to),
+    port, protocol, access, rule, priority, nsg, position, reason}. Nodes with the same NSGs
     (and rules that name no addresses) share one evaluation.
     """
     network = subnet_prefix(apiserver_subnet)
@@ -126,13 +134,19 @@ def check_flows(model, apiserver_subnet, nsgs):
                                          destination_subnet_nsg=destination, protocol='Tcp', source_ip=nodes[0]['private_ip'],
                                          destination_ip=address, destination_port=port, vnet_prefixes=vnet)
             flows.append(_flow('nodes', sorted(n.get('name') or n['private_ip'] for n in nodes), port, 'Tcp', verdict))
+    for (nic_nsg_id, subnet_nsg_id, _ip), nodes in sorted(groups.items()):
+        # the API server (from its subnet) -> the kubelets; source_nodes are the destination nodes here
+        verdict = _nsg.evaluate_path(source_subnet_nsg=destination, destination_subnet_nsg=nsg(subnet_nsg_id),
+                                     destination_nic_nsg=nsg(nic_nsg_id), protocol='Tcp', source_ip=address,
+                                     destination_ip=nodes[0]['private_ip'], destination_port=KUBELET_PORT, vnet_prefixes=vnet)
+        flows.append(_flow(APISERVER_SOURCE, sorted(n.get('name') or n['private_ip'] for n in nodes), KUBELET_PORT, 'Tcp', verdict))
     probe = []
     for protocol in PROBE_PROTOCOLS:
         verdict = _nsg.evaluate_path(destination_subnet_nsg=destination, protocol=protocol, source_ip=LOAD_BALANCER_IP,
                                      destination_ip=address, destination_port=PROBE_PORT, vnet_prefixes=vnet)
         probe.append(_flow('AzureLoadBalancer', [], PROBE_PORT, protocol, verdict))
     flows.extend(probe)
-    nodes_flows = [f for f in flows if f['source'] == 'nodes']
+    nodes_flows = [f for f in flows if f['source'] in ('nodes', APISERVER_SOURCE)]
     probe_access = set(f['access'] for f in probe)
     return {
         'apiserver_subnet': {'id': apiserver_subnet.get('id'), 'prefix': str(network), 'nsg_id': apiserver_nsg_id, 'address': address},
@@ -165,15 +179,18 @@ def _allow_command(flow, result, node_prefixes):
     inbound = flow['position'] in ('destination_subnet', 'destination_nic')
     nsg_id = flow['nsg'] if flow['nsg'] and flow['nsg'].startswith('/') else None
     nsg_label = flow['nsg'] or '<nsg>'
-    name = 'allow-apiserver-%d' % flow['port'] if flow['source'] == 'nodes' else 'allow-azurelb-%d' % flow['port']
+    name = 'allow-apiserver-%d' % flow['port'] if flow['source'] != 'AzureLoadBalancer' else 'allow-azurelb-%d' % flow['port']
     source = 'AzureLoadBalancer' if flow['source'] == 'AzureLoadBalancer' else ' '.join(node_prefixes) or 'VirtualNetwork'
+    destination = subnet['prefix']
+    if flow['source'] == APISERVER_SOURCE:  # the other way: from the API server subnet to the node subnet(s)
+        source, destination = subnet['prefix'], ' '.join(node_prefixes) or 'VirtualNetwork'
     # 9988: both protocols were denied; the articles disagree on which one AKS uses, so the rule allows both
     protocol = "'*'" if flow['source'] == 'AzureLoadBalancer' else flow['protocol']
     return ('az network nsg rule create -g %s --nsg-name %s -n %s --priority <%s> --direction %s --access Allow --protocol %s '
             '--source-address-prefixes %s --destination-address-prefixes %s --destination-port-ranges %d'
             % (_nsg_rg(nsg_id) if nsg_id else '<resource-group>', _nsg_name(nsg_id) if nsg_id else nsg_label, name,
                RULE_PRIORITY_HINT if flow['priority'] is None else 'below %d' % flow['priority'], 'Inbound' if inbound else 'Outbound',
-               protocol, source, subnet['prefix'], flow['port']))
+               protocol, source, destination, flow['port']))
 
 
 def finding(result, vnet_integration, tunnel_info=None, node_prefixes=()):
@@ -191,15 +208,26 @@ def finding(result, vnet_integration, tunnel_info=None, node_prefixes=()):
     if tunnel_line:
         evidence.append(tunnel_line)
     for flow in result['flows']:
+        if flow['source'] == APISERVER_SOURCE:
+            evidence.append('API server subnet -> nodes %s TCP %d: %s - %s' % (', '.join(flow['source_nodes'][:10]), flow['port'], flow['access'],
+                                                                              flow['reason']))
+            continue
         who = 'AzureLoadBalancer (168.63.129.16)' if flow['source'] == 'AzureLoadBalancer' else 'nodes %s' % ', '.join(flow['source_nodes'][:10])
         evidence.append('%s -> API server subnet %s %d: %s - %s' % (who, flow['protocol'].upper(), flow['port'], flow['access'], flow['reason']))
     affected = sorted(set(n for f in result['blocked'] for n in f['source_nodes']))
     if result['blocked']:
-        ports = sorted(set(f['port'] for f in result['blocked']))
+        ports = sorted(set(f['port'] for f in result['blocked'] if f['source'] != APISERVER_SOURCE))
+        back = [f for f in result['blocked'] if f['source'] == APISERVER_SOURCE]
         rules = sorted(set("'%s' (priority %s) in NSG %s" % (f['rule'] or 'no matching rule', f['priority'], _nsg_name(f['nsg']) or '?')
                            for f in result['blocked']))
-        summary = ('the NSGs block %s to the API server subnet %s (API Server VNet Integration): %s'
-                   % ('/'.join(('TCP %d' % p) if p != PROBE_PORT else ('TCP and UDP %d' % p) for p in ports), subnet['prefix'], '; '.join(rules)))
+        parts = []
+        if ports:
+            parts.append('%s to the API server subnet %s' % ('/'.join(('TCP %d' % p) if p != PROBE_PORT else ('TCP and UDP %d' % p) for p in ports),
+                                                            subnet['prefix']))
+        if back:
+            parts.append('TCP %d from the API server subnet %s to %d node(s)' % (KUBELET_PORT, subnet['prefix'],
+                                                                               len(set(n for f in back for n in f['source_nodes']))))
+        summary = 'the NSGs block %s (API Server VNet Integration): %s' % (' and '.join(parts), '; '.join(rules))
         commands = [_allow_command(f, result, node_prefixes) for f in result['blocked']]
         remediation = {'blocked_flows': [dict((k, f[k]) for k in ('source', 'port', 'protocol', 'nsg', 'rule', 'priority', 'position'))
                                          for f in result['blocked']],
@@ -216,6 +244,6 @@ def finding(result, vnet_integration, tunnel_info=None, node_prefixes=()):
         else:
             summary = 'cannot decide %d API server subnet flow(s) from the NSG rules' % len(result['unknown'])
         return make_finding(APISERVER_SUBNET_PORTS_BLOCKED, STATUS_UNKNOWN, summary, [], evidence)
-    summary = ('the NSGs allow the nodes TCP 443 and 4443 and AzureLoadBalancer TCP and UDP 9988 to the API server subnet %s'
-               % subnet['prefix'])
+    summary = ('the NSGs allow the nodes TCP 443 and 4443 and AzureLoadBalancer TCP and UDP 9988 to the API server subnet %s, and the API '
+               'server subnet TCP %d to the nodes' % (subnet['prefix'], KUBELET_PORT))
     return make_finding(APISERVER_SUBNET_PORTS_BLOCKED, STATUS_OK, summary, [], evidence)

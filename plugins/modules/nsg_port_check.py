@@ -24,7 +24,8 @@ description:
   - With API Server VNet Integration, also evaluates the flows the API server subnet (C(apiServerAccessProfile.subnetId))
     needs - every node to the subnet on TCP 443 and 4443 (node NIC and subnet NSGs outbound, the API server subnet's NSG
     inbound) and C(AzureLoadBalancer) (168.63.129.16) to it on port 9988 (TCP and UDP, as the articles disagree on it; C(unknown) when
-    only one is denied) - to a representative address of the subnet (its .4),
+    only one is denied) - to a representative address of the subnet (its .4), and back from that address to every node on TCP
+    10250 (the API server's kubelet requests; the subnet's NSG outbound, the node subnet and NIC NSGs inbound),
     and returns the C(apiserver_subnet_ports_blocked) finding (C(not_applicable) without VNet integration, C(unknown) when
     the subnet or its NSG cannot be read) with the exact C(az network nsg rule create) to add for each blocked flow.
 author: aks.tunnel contributors (@aks-tunnel)
@@ -141,7 +142,8 @@ findings:
 apiserver_subnet:
   description:
     - API Server VNet Integration - the API server subnet (id, prefix, NSG, the address the flows were evaluated to) and every
-      flow (C(source) nodes or AzureLoadBalancer, C(port), C(access), deciding C(rule), C(priority), C(nsg), C(reason));
+      flow (C(source) nodes, apiserver_subnet (to the C(source_nodes)) or AzureLoadBalancer, C(port), C(access), deciding C(rule),
+      C(priority), C(nsg), C(reason));
       C(blocked) and C(unknown) list the flows denied or undecided. Null without VNet integration or when it was not read.
   returned: success
   type: dict

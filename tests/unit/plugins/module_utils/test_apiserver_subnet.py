@@ -77,6 +77,16 @@ def test_unusable_subnets_are_refused(body):
     ((), (rule('deny-out-443', 100, 'Outbound', 'Deny', 443, '*', '10.225.0.0/28'),), 'problem', [('nodes', 443)]),
     # an allow before the deny
     ((rule('allow-4443', 150, 'Inbound', 'Allow', 4443, '10.224.0.0/16'), rule('deny-4443', 200, 'Inbound', 'Deny', 4443)), (), 'ok', []),
+    # the API server subnet -> the kubelets (TCP 10250): the node subnet's and NIC's inbound rules, the API server subnet's outbound
+    ((), (rule('deny-10250-in', 200, 'Inbound', 'Deny', 10250, '10.225.0.0/28'),), 'problem', [('apiserver_subnet', 10250)]),
+    ((), (rule('deny-10250-vnet', 200, 'Inbound', 'Deny', 10250, 'VirtualNetwork'),), 'problem', [('apiserver_subnet', 10250)]),
+    ((rule('deny-10250-out', 200, 'Outbound', 'Deny', 10250, '*', 'VirtualNetwork'),), (), 'problem', [('apiserver_subnet', 10250)]),
+    # a deny from elsewhere, or to another port, does not touch it
+    ((), (rule('deny-10250-other', 200, 'Inbound', 'Deny', 10250, '10.226.0.0/24'),), 'ok', []),
+    ((), (rule('allow-api', 150, 'Inbound', 'Allow', 10250, '10.225.0.0/28'), rule('deny-10250-all', 200, 'Inbound', 'Deny', 10250)), 'ok', []),
+    # both directions at once
+    ((rule('deny-4443', 200, 'Inbound', 'Deny', 4443, 'VirtualNetwork'),), (rule('deny-10250-in', 200, 'Inbound', 'Deny', 10250),), 'problem',
+     [('apiserver_subnet', 10250), ('nodes', 4443)]),
     # a tag the evaluator cannot resolve decides nothing: unknown, not ok
     ((rule('deny-cloud', 200, 'Inbound', 'Deny', 443, 'AzureCloud.westeurope'),), (), 'unknown', []),
 ])
@@ -88,12 +98,17 @@ def test_check_and_finding(api_rules, node_rules, status, blocked):
     assert finding['cause'] == 'apiserver_subnet_ports_blocked' and finding['status'] == status, finding
     assert any('10.225.0.4' in line for line in finding['evidence'])
     if status == 'problem':
-        if blocked[0][0] == 'nodes':
+        if blocked[0][0] != 'AzureLoadBalancer':
             assert finding['affected_nodes'] == ['aks-nodepool1-00000000', 'aks-nodepool1-00000001', 'aks-nodepool1-00000002']
         else:
             assert finding['affected_nodes'] == []
-        command = finding['remediation']['commands'][0]
-        assert '--destination-port-ranges %d' % blocked[0][1] in command and '--destination-address-prefixes 10.225.0.0/28' in command
+        command = next(c for c in finding['remediation']['commands'] if c.endswith('--destination-port-ranges %d' % blocked[0][1]))
+        if blocked[0][0] == 'apiserver_subnet':
+            assert '--destination-port-ranges 10250' in command and '--source-address-prefixes 10.225.0.0/28' in command
+            assert '--destination-address-prefixes 10.224.0.0/16' in command and 'TCP 10250 from the API server subnet' in finding['summary']
+            assert ('--direction Outbound' in command) is (api_rules != () and api_rules[0]['name'] == 'deny-10250-out')
+        else:
+            assert '--destination-port-ranges %d' % blocked[0][1] in command and '--destination-address-prefixes 10.225.0.0/28' in command
         assert ("--protocol '*'" if blocked[0][1] == 9988 else '--protocol Tcp') in command
     if status == 'unknown' and api_rules[0]['name'] == 'deny-lb':
         assert 'AKS\'s articles name 9988 without a protocol and as UDP' in finding['summary'], finding['summary']
@@ -102,8 +117,9 @@ def test_check_and_finding(api_rules, node_rules, status, blocked):
 def test_one_evaluation_per_nsg_combination():
     result = apisubnet.check_flows(model(), subnet(), nsgs())
     flows = [(f['source'], f['port'], len(f['source_nodes'])) for f in result['flows']]
-    assert flows == [('nodes', 443, 3), ('nodes', 4443, 3), ('AzureLoadBalancer', 9988, 0), ('AzureLoadBalancer', 9988, 0)]
-    assert [f['protocol'] for f in result['flows']] == ['Tcp', 'Tcp', 'Tcp', 'Udp']
+    assert flows == [('nodes', 443, 3), ('nodes', 4443, 3), ('apiserver_subnet', 10250, 3), ('AzureLoadBalancer', 9988, 0),
+                     ('AzureLoadBalancer', 9988, 0)]
+    assert [f['protocol'] for f in result['flows']] == ['Tcp', 'Tcp', 'Tcp', 'Tcp', 'Udp']
 
 
 def test_no_nsg_anywhere_allows():
