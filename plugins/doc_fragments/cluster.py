@@ -45,3 +45,23 @@ options:
     type: int
     default: 60
 '''
+
+    # The nodes the checked flows start from (SOURCE_NODES_ARGSPEC): nsg_port_check, network_path_info, egress_route_info.
+    SOURCE_NODES = r'''
+options:
+  source_nodes:
+    description:
+      - Nodes the checked flows start from (Kubernetes node names).
+      - Default - the nodes hosting the tunnel pods (from O(cluster_model), else read from Kubernetes).
+    type: list
+    elements: str
+'''
+
+    # The kubelet port (KUBELET_PORT_ARGSPEC): nsg_port_check, network_path_info, vmss_runcommand_probe.
+    KUBELET_PORT = r'''
+options:
+  port:
+    description: The kubelet port the API server reaches through the tunnel (TCP).
+    type: int
+    default: 10250
+'''

@@ -30,6 +30,16 @@ API_TIMEOUT_ARGSPEC = dict(
     api_timeout=dict(type='int', default=60),
 )
 
+# The nodes the checked flows start from (doc fragment aks.tunnel.cluster.SOURCE_NODES).
+SOURCE_NODES_ARGSPEC = dict(
+    source_nodes=dict(type='list', elements='str'),
+)
+
+# The kubelet port (doc fragment aks.tunnel.cluster.KUBELET_PORT).
+KUBELET_PORT_ARGSPEC = dict(
+    port=dict(type='int', default=10250),
+)
+
 
 def argument_spec(*shared, **options):
     """One argument spec from the shared parts (CLUSTER_ARGSPEC, ...) and the module's own options."""

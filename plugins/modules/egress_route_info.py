@@ -14,6 +14,7 @@ description:
   - Finds the route the tunnel egress takes from the node subnet to the API server - the effective routes of a tunnel node's
     NIC when they can be read (what Azure computed), else the node subnet's route table over the system routes (longest
     prefix, a user route over a system route of the same prefix). The route is named by its route table, name and prefix.
+    Each node subnet of O(source_nodes) is evaluated this way.
   - When the next hop is a virtual appliance whose IP is the private IP of an Azure Firewall in the subscription - or in the
     hub subscription of a VNet the node VNet is peered with, when the next hop is in that peering's remote address space (hub and
     spoke; read when the identity can, else the finding is C(unknown) naming that subscription and the Reader role) - evaluates
@@ -30,12 +31,6 @@ options:
   api_server_ip:
     description: The API server address the nodes reach. Default - the cluster's API server FQDN resolved here.
     type: str
-  source_nodes:
-    description:
-      - Nodes the egress starts from; each of their node subnets is evaluated (its route table, and the effective routes of a
-        node NIC in it). Default - the nodes hosting the tunnel pods.
-    type: list
-    elements: str
   probe_results:
     description:
       - The C(results) of M(aks.tunnel.vmss_runcommand_probe) (their C(checks.egress)); decides for an appliance that is not an
@@ -50,6 +45,7 @@ extends_documentation_fragment:
   - aks.tunnel.cluster
   - aks.tunnel.cluster.MODEL
   - aks.tunnel.cluster.API_TIMEOUT
+  - aks.tunnel.cluster.SOURCE_NODES
   - aks.tunnel.azure
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
@@ -297,8 +293,8 @@ def main():
     module = AksTunnelModule(
         _cluster_options.argument_spec(
             _cluster_options.CLUSTER_ARGSPEC, _cluster_options.MODEL_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC,
+            _cluster_options.SOURCE_NODES_ARGSPEC,
             api_server_ip=dict(type='str'),
-            source_nodes=dict(type='list', elements='str'),
             probe_results=dict(type='list', elements='dict'),
             read_effective_routes=dict(type='bool', default=True),
         ),

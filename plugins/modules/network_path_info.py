@@ -27,16 +27,6 @@ description:
     commands. Never changes anything.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
-  port:
-    description: The kubelet port the API server reaches through the tunnel.
-    type: int
-    default: 10250
-  source_nodes:
-    description:
-      - Nodes the flows start from. Default - the nodes hosting the tunnel pods (from O(cluster_model), else read from Kubernetes).
-      - With this option set (and no O(cluster_model)), Kubernetes is not queried.
-    type: list
-    elements: str
   unreachable:
     description:
       - The nodes the probe could not reach on O(port) - C(summary.unreachable_nodes) of M(aks.tunnel.vmss_runcommand_probe),
@@ -56,6 +46,8 @@ extends_documentation_fragment:
   - aks.tunnel.cluster
   - aks.tunnel.cluster.MODEL
   - aks.tunnel.cluster.API_TIMEOUT
+  - aks.tunnel.cluster.KUBELET_PORT
+  - aks.tunnel.cluster.SOURCE_NODES
   - aks.tunnel.azure
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
@@ -237,8 +229,7 @@ def main():
     module = AksTunnelModule(
         _cluster_options.argument_spec(
             _cluster_options.CLUSTER_ARGSPEC, _cluster_options.MODEL_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC,
-            port=dict(type='int', default=10250),
-            source_nodes=dict(type='list', elements='str'),
+            _cluster_options.KUBELET_PORT_ARGSPEC, _cluster_options.SOURCE_NODES_ARGSPEC,
             unreachable=dict(type='list', elements='dict'),
             read_routes=dict(type='bool', default=True),
             read_admin_rules=dict(type='bool', default=True),

@@ -30,16 +30,6 @@ description:
     the subnet or its NSG cannot be read) with the exact C(az network nsg rule create) to add for each blocked flow.
 author: aks.tunnel contributors (@aks-tunnel)
 options:
-  port:
-    description: The kubelet port the API server reaches through the tunnel.
-    type: int
-    default: 10250
-  source_nodes:
-    description:
-      - Nodes the flows start from. Default - the nodes hosting the tunnel pods (read from Kubernetes).
-      - With this option set (and no O(cluster_model)), Kubernetes is not queried.
-    type: list
-    elements: str
   check_egress:
     description: Also evaluate the tunnel's egress to the API server.
     type: bool
@@ -60,6 +50,8 @@ extends_documentation_fragment:
   - aks.tunnel.cluster
   - aks.tunnel.cluster.MODEL
   - aks.tunnel.cluster.API_TIMEOUT
+  - aks.tunnel.cluster.KUBELET_PORT
+  - aks.tunnel.cluster.SOURCE_NODES
   - aks.tunnel.azure
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
@@ -291,8 +283,7 @@ def main():
     module = AksTunnelModule(
         _cluster_options.argument_spec(
             _cluster_options.CLUSTER_ARGSPEC, _cluster_options.MODEL_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC,
-            port=dict(type='int', default=10250),
-            source_nodes=dict(type='list', elements='str'),
+            _cluster_options.KUBELET_PORT_ARGSPEC, _cluster_options.SOURCE_NODES_ARGSPEC,
             check_egress=dict(type='bool', default=True),
             api_server_ip=dict(type='str'),
             always_allow=dict(type='list', elements='dict'),

@@ -51,10 +51,6 @@ options:
       - Targets of C(tcp_reachability) as C(ip:port) strings. Default - every node's private IP on O(port).
     type: list
     elements: str
-  port:
-    description: Kubelet port for the default endpoints and the firewall inspection.
-    type: int
-    default: 10250
   egress_endpoints:
     description:
       - Egress checks instead of the tunnel component's. Default - the component's egress to the API server FQDN.
@@ -119,6 +115,7 @@ extends_documentation_fragment:
   - aks.tunnel.cluster
   - aks.tunnel.cluster.MODEL
   - aks.tunnel.cluster.API_TIMEOUT
+  - aks.tunnel.cluster.KUBELET_PORT
   - aks.tunnel.azure
   - aks.tunnel.kubernetes
   - aks.tunnel.attributes
@@ -302,11 +299,11 @@ def main():
     module = AksTunnelModule(
         _cluster_options.argument_spec(
             _cluster_options.CLUSTER_ARGSPEC, _cluster_options.MODEL_ARGSPEC, _cluster_options.API_TIMEOUT_ARGSPEC,
+            _cluster_options.KUBELET_PORT_ARGSPEC,
             checks=dict(type='list', elements='str', choices=['tcp_reachability', 'egress', 'firewall'],
                         default=['tcp_reachability', 'egress']),
             nodes=dict(type='list', elements='str'),
             endpoints=dict(type='list', elements='str'),
-            port=dict(type='int', default=10250),
             egress_endpoints=dict(type='list', elements='dict', options=dict(
                 kind=dict(type='str', required=True, choices=['tcp', 'tls', 'udp']),
                 host=dict(type='str'),
