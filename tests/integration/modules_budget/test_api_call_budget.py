@@ -16,31 +16,19 @@ measured on the wire, not only by the modules' counters.
 from __future__ import annotations
 
 import collections
-import importlib.util
 import json
-import os
 
 import pytest
 
+from ansible_collections.aks.tunnel.tests.integration.modules_network.network_lab import Lab, run_playbook
+from ansible_collections.aks.tunnel.tests.integration.modules_network.test_api_calls import Observer
+
 pytestmark = pytest.mark.lab
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 ARM_BUDGET = 28
 KUBE_BUDGET = 12
 MODULES = ('info', 'probe', 'nsg', 'snat', 'ladder', 'agents')
 
-
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_API_CALLS = _load(os.path.join(os.path.dirname(HERE), 'modules_network', 'test_api_calls.py'), 'aks_tunnel_budget_api_calls_helpers')
-Lab = _API_CALLS.Lab
-Observer = _API_CALLS.Observer
-run_playbook = _API_CALLS.run_playbook
 
 DIAGNOSIS = '''
 - hosts: localhost

@@ -12,7 +12,6 @@ in between. Nothing else talks to either emulator while the playbook runs.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import ssl
@@ -20,22 +19,10 @@ import urllib.request
 
 import pytest
 
+from ansible_collections.aks.tunnel.tests.integration.modules_network.network_lab import Lab, run_playbook
+
 pytestmark = pytest.mark.lab
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _neighbour():
-    """The helpers of test_network_modules_lab.py (Lab, run_playbook), loaded from the file next to this one."""
-    spec = importlib.util.spec_from_file_location('aks_tunnel_network_modules_lab_helpers', os.path.join(HERE, 'test_network_modules_lab.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_HELPERS = _neighbour()
-Lab = _HELPERS.Lab
-run_playbook = _HELPERS.run_playbook
 
 PLAYBOOK = '''
 - hosts: localhost

@@ -13,32 +13,15 @@ again) deletes exactly the blocking rule, leaves the other one alone, and the co
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import secrets
 import subprocess
-import sys
 
 import pytest
 
+from ansible_collections.aks.tunnel.tests.integration.modules_network.network_lab import run_playbook
+
 pytestmark = pytest.mark.lab
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _neighbour():
-    """The helpers of test_network_modules_lab.py (it also puts the collection tree on sys.path)."""
-    name = 'aks_tunnel_modules_network_helpers'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, 'test_network_modules_lab.py'))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_base = _neighbour()
-run_playbook, short_names, lab_factory = _base.run_playbook, _base.short_names, _base.lab_factory  # lab_factory: module-scoped fixture
 
 REPAIR = '''
 - hosts: localhost

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.aks.tunnel.tests.integration.modules_network import test_network_modules_lab as base
+from ansible_collections.aks.tunnel.tests.integration.modules_network.network_lab import run_playbook
 
 pytestmark = pytest.mark.lab
 
@@ -39,24 +39,10 @@ REJECT = ('-A INPUT -s 10.240.0.0/16 -p tcp -m tcp --dport 10250 -m comment --co
           '-j REJECT --reject-with tcp-reset')
 
 
-@pytest.fixture(scope='module')
-def lab_factory(tmp_path_factory):
-    labs = {}
-
-    def make(scenario):
-        if scenario not in labs:
-            labs[scenario] = base.Lab(scenario, tmp_path_factory.mktemp('lab-' + scenario))
-        return labs[scenario]
-
-    yield make
-    for lab in labs.values():
-        lab.down()
-
-
 def test_hardened_host_loses_only_its_blocking_reject(lab_factory, tmp_path):
     lab = lab_factory('iptables-hardened')
     node = 'aks-user1-64844604-vmss000000'
-    f1, f2, f3, f4 = base.run_playbook(tmp_path, FW, lab.vars_file, {'fw_nodes': [node], 'plan_only': False})['fw']
+    f1, f2, f3, f4 = run_playbook(tmp_path, FW, lab.vars_file, {'fw_nodes': [node], 'plan_only': False})['fw']
     (plan,) = f1['nodes']
     assert f1['changed'] is True and [a['spec'] for a in plan['actions']] == [REJECT] and plan['unresolved'] == []
     assert plan['actions'][0]['undo'].startswith('iptables -I INPUT 9 -s 10.240.0.0/16 ')  # after the 4 kube-proxy jumps of the node baseline
@@ -75,7 +61,7 @@ def test_hardened_host_loses_only_its_blocking_reject(lab_factory, tmp_path):
 ])
 def test_rules_that_do_not_block_the_tunnel_are_left_alone(lab_factory, tmp_path, scenario, node):
     lab = lab_factory(scenario)
-    f1 = base.run_playbook(tmp_path, FW, lab.vars_file, {'fw_nodes': [node], 'plan_only': True})['fw'][0]
+    f1 = run_playbook(tmp_path, FW, lab.vars_file, {'fw_nodes': [node], 'plan_only': True})['fw'][0]
     (plan,) = f1['nodes']
     assert f1['changed'] is False and plan['actions'] == [] and plan['unresolved'] == [], plan
     assert plan['before']['blocked_by'] is None and plan['fixed'] is True
