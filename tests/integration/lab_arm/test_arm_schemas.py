@@ -123,6 +123,8 @@ def _drive_everything(arm):
         ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/ipGroups/nope' % (sub, rg), NET, None),
         ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/ipGroups' % (sub, rg), NET, None),
         ('GET', '/subscriptions/%s/providers/Microsoft.Network/ipGroups' % sub, NET, None),
+        ('GET', '/subscriptions/%s/providers/Microsoft.Network/locations/westeurope/serviceTags' % sub, NET, None),
+        ('GET', '/subscriptions/%s/providers/Microsoft.Network/locations/westeurope/serviceTags' % sub, '2099-01-01', None),
         ('GET', '/subscriptions', RES, None), ('GET', '/subscriptions/' + sub, RES, None), ('GET', '/tenants', RES, None),
         ('GET', '/subscriptions/00000000-0000-4000-8000-0000000000ff', RES, None), ('GET', '/tenants', '2001-01-01', None),
     ]
