@@ -12,27 +12,14 @@ the lab API server's, which are the real API server's (`error trying to reach se
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import pytest
 
+from ansible_collections.aks.tunnel.tests.integration.modules_network.network_lab import ROOT, Lab, run_playbook
+
 # One lab for the module (make test runs pytest -n 2 --dist loadgroup); the last test removes the tunnel agents.
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group('apiserver_probe_lab')]
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_NETWORK = _load(os.path.join(os.path.dirname(HERE), 'modules_network', 'test_network_modules_lab.py'), 'aks_tunnel_apiserver_network_helpers')
-run_playbook = _NETWORK.run_playbook
-Lab = _NETWORK.Lab
 
 PROBE = '''
 - hosts: localhost
@@ -161,7 +148,7 @@ ROLE_TASKS = '''
 
 
 def test_role_source_runs_the_module_on_the_model_and_honours_the_skip_variable(lab, tmp_path):
-    tasks_file = os.path.join(_NETWORK.ROOT, 'ansible_collections', 'aks', 'tunnel', 'roles', 'diagnose', 'tasks', 'apiserver.yml')
+    tasks_file = os.path.join(ROOT, 'ansible_collections', 'aks', 'tunnel', 'roles', 'diagnose', 'tasks', 'apiserver.yml')
     data = run_playbook(tmp_path, ROLE_TASKS, lab.vars_file, {'tasks_file': tasks_file})
     # aks_tunnel_apiserver_probe: false - the module is not called, the evidence gets nothing
     assert data['skipped'] == {}
