@@ -11,6 +11,7 @@
   ``ruleCollectionGroups`` (FirewallPolicyRuleCollectionGroups_Get / _List / _CreateOrUpdate): config ``firewall``:
   {"name": "fw-hub", "resource_group": "rg-hub", "private_ip": "10.241.0.4", "policy": "fp-aks",
    "rule_collection_groups": [{"name": ..., "properties": {"priority": ..., "ruleCollections": [...]}}]} (REST shape).
+  ``virtual_hub``: the firewall is a Virtual WAN secured hub's (its private IP in hubIPAddresses, no ipConfigurations).
   A PUT of a rule collection group changes the policy the data plane's router enforces (state.nsg_changed(policy id,
   'firewall_policy') tells the lab's control process to re-render it).
 
@@ -152,6 +153,13 @@ def _firewall(state):
                                                                             'publicIPAddresses/%s-pip'
                                                                             % (firewall_subscription(state), rg, cfg.get('name') or 'fw-hub')}}}],
              'applicationRuleCollections': [], 'natRuleCollections': [], 'networkRuleCollections': []}
+    if cfg.get('virtual_hub'):
+        # A Virtual WAN secured hub's firewall (config ``virtual_hub``: the hub's name): no ipConfigurations, its private IP in
+        # hubIPAddresses, the hub in virtualHub, SKU AZFW_Hub (azureFirewall.json HubIPAddresses / virtualHub).
+        props.update(sku={'name': 'AZFW_Hub', 'tier': 'Standard'}, ipConfigurations=[],
+                     virtualHub={'id': '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/virtualHubs/%s'
+                                       % (firewall_subscription(state), rg, cfg['virtual_hub'])},
+                     hubIPAddresses={'privateIPAddress': cfg['private_ip'], 'publicIPs': {'addresses': [], 'count': 1}})
     if policy_id:
         props['firewallPolicy'] = {'id': policy_id}
     else:
