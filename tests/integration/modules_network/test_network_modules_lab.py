@@ -16,7 +16,8 @@ import time
 import pytest
 
 # Lab: tests of other folders load this file by path and take Lab and run_playbook from it.
-from ansible_collections.aks.tunnel.tests.integration.modules_network.network_lab import Lab, run_playbook, short_names  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.aks.tunnel.tests.integration.modules_network.network_lab import run_playbook, short_names
+from ansible_collections.aks.tunnel.tests.integration.modules_network.network_lab import Lab  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = pytest.mark.lab
 
