@@ -70,12 +70,25 @@ def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=
                                      'route': route_view})
     if hop['next_hop_type'] in ('Internet', 'VnetLocal'):
         return _causes.make_finding(cause, _causes.STATUS_OK, 'no firewall or appliance on the tunnel egress route: %s' % label, [], evidence)
-    if hop['next_hop_type'] != 'VirtualAppliance':
+    # A Virtual WAN secured hub: the spokes' route to the hub's Azure Firewall is a VirtualNetworkGateway route to its hub IP.
+    secured_hub = (hop['next_hop_type'] == 'VirtualNetworkGateway' and firewall is not None and not firewall.get('absent')
+                   and not firewall.get('error'))
+    if secured_hub:
+        evidence.append('next hop %s is the private IP of the Azure Firewall %s of the virtual hub %s (a Virtual WAN secured hub)'
+                        % (hop.get('next_hop_ip'), firewall.get('name'), str(firewall.get('virtual_hub') or '<not named>').rsplit('/', 1)[-1]))
+    elif hop['next_hop_type'] != 'VirtualAppliance':
+        if firewall is not None and firewall.get('error'):
+            evidence.append('the Azure Firewalls were not read to see whether one owns %s: %s' % (hop.get('next_hop_ip'), firewall['error']))
         if probe_blocked == []:
             return _causes.make_finding(cause, _causes.STATUS_OK, 'the tunnel egress (%s) passes %s (the probe got through)' % (ports, label), [],
                                         evidence)
-        return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the tunnel egress goes to a %s (%s): the firewall behind it is not '
-                                    'visible from Azure' % (hop['next_hop_type'], label), nodes, evidence, {'route': route_view})
+        why = 'the firewall behind it is not visible from Azure'
+        if hop['next_hop_type'] == 'VirtualNetworkGateway' and hop.get('next_hop_ip'):
+            why = ('no Azure Firewall of this subscription was found with %s as its virtual hub IP (%s)' % (
+                hop['next_hop_ip'], (firewall or {}).get('error') or 'an NVA or SaaS firewall in a virtual hub, a secured hub\'s firewall in '
+                'another subscription, or a VPN / ExpressRoute gateway'))
+        return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the tunnel egress goes to a %s (%s): %s' % (hop['next_hop_type'], label, why),
+                                    nodes, evidence, {'route': route_view})
     appliance_ip = hop.get('next_hop_ip')
     hub = (firewall or {}).get('hub')
     if firewall is not None and firewall.get('absent'):

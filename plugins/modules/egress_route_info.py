@@ -22,6 +22,9 @@ description:
     a Firewall Policy (parent policy first, rule collection groups and collections by priority, network rules before
     application rules, the C(AzureKubernetesService) FQDN tag) or the classic rule collections - and names the rule that
     denies, or says that none allows (Azure Firewall denies by default).
+  - A next hop of type C(VirtualNetworkGateway) with an IP (a route a Virtual WAN hub gives its spokes) is looked up the same
+    way among the subscription's Azure Firewalls by their virtual hub private IP (C(hubIPAddresses)): a secured hub's firewall
+    is evaluated like a VNet's; none found leaves the verdict to the probe (else C(unknown), naming the next hop).
   - For a denied flow it plans the rule collection group the repair adds (M(aks.tunnel.azure_firewall_rule)). For an appliance
     that is not an Azure Firewall it names the appliance and the exact allow to add; whether it blocks comes from the node
     probe (O(probe_results)).
@@ -109,7 +112,8 @@ routes:
   elements: dict
 firewall:
   description:
-    - The Azure Firewall that owns the next hop IP (C(name), C(id), C(policy), C(policy_id), C(kind), C(subscription)), or null.
+    - The Azure Firewall that owns the next hop IP (C(name), C(id), C(policy), C(policy_id), C(kind), C(subscription),
+      C(virtual_hub) - the virtual hub id of a Virtual WAN secured hub's firewall, else null), or null.
     - C(subscription) is another subscription of the tenant when the firewall is in the hub VNet the node VNet is peered with.
   returned: success
   type: dict
@@ -341,9 +345,13 @@ def main():
         route = read_route(module, network, nodes, api_ip, cluster.get('vnet_address_prefixes') or [])
         hop = route.get('route') or {}
         firewall, policies = None, None
-        if hop.get('next_hop_type') == 'VirtualAppliance' and hop.get('next_hop_ip'):
-            if hop['next_hop_ip'] not in firewalls:
+        if hop.get('next_hop_type') in ('VirtualAppliance', 'VirtualNetworkGateway') and hop.get('next_hop_ip'):
+            if hop['next_hop_ip'] not in firewalls and hop['next_hop_type'] == 'VirtualAppliance':
                 firewalls[hop['next_hop_ip']] = locate_firewall(module, network, hop['next_hop_ip'], nodes[0]['subnet_id'], service_tags)
+            elif hop['next_hop_ip'] not in firewalls:
+                # A route learned from a virtual hub (Virtual WAN): a secured hub's Azure Firewall has the next hop as its
+                # hubIPAddresses; the hub's own VNet is Microsoft's (not readable), so no peering lookup.
+                firewalls[hop['next_hop_ip']] = read_firewall(network, hop['next_hop_ip'], module.azure.subscription_id, service_tags)
             firewall, policies = firewalls[hop['next_hop_ip']]
         source = nodes[0]
         flows = _egress_path.flows_of(tunnel, source.get('private_ip'), api_ip, cluster.get('api_server_host'), cluster.get('location'))
@@ -352,7 +360,7 @@ def main():
         if hop:
             result['routes'].append(dict(hop, how=route.get('how'), subnet_id=source['subnet_id']))
         if firewall and not firewall.get('error') and not firewall.get('absent') and result['firewall'] is None:
-            result['firewall'] = dict((k, firewall.get(k)) for k in ('name', 'id', 'policy', 'policy_id', 'kind'))
+            result['firewall'] = dict((k, firewall.get(k)) for k in ('name', 'id', 'policy', 'policy_id', 'kind', 'virtual_hub'))
             result['firewall']['subscription'] = (firewall.get('hub') or {}).get('subscription') or module.azure.subscription_id
     result['route'] = result['routes'][0] if result['routes'] else None
     finding = findings[0] if len(findings) == 1 else _causes.combine_findings(findings)
@@ -440,7 +448,8 @@ def read_firewall(network, ip, subscription_id=None, service_tags=None):
         props = found.get('properties') or {}
         policy_id = (props.get('firewallPolicy') or {}).get('id')
         firewall = {'name': found.get('name'), 'id': found.get('id'), 'resource_group': _ids(found.get('id'))[0],
-                    'policy': None, 'policy_id': policy_id, 'kind': 'policy' if policy_id else 'classic'}
+                    'policy': None, 'policy_id': policy_id, 'kind': 'policy' if policy_id else 'classic',
+                    'virtual_hub': (props.get('virtualHub') or {}).get('id')}
         policies = None
         if policy_id:
             policies = read_policy_chain(network, policy_id)
