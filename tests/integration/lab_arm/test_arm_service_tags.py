@@ -5,8 +5,8 @@
 """egress_route_info's service tag read on the ARM emulator (issue 16), through azure-mgmt-network: the firewall's rules name
 service tags, the Service Tag Discovery API (ServiceTags_List) is read once and decides them from the published prefixes (the
 lab answers with the public sample's entries, tests/lab/arm/providers/servicetags.py); an identity without
-Microsoft.Network/locations/serviceTags/read gets ARM's 403 and every such tag stays unknown naming it. Every answer is validated
-against the vendored network 2024-03-01 extracts."""
+Microsoft.Network/locations/serviceTags/read gets ARM's 403 and every such tag stays unknown naming it. A Virtual WAN secured
+hub's firewall is found by its hub IP and evaluated. Every answer is validated against the vendored network 2024-03-01 extracts."""
 
 from __future__ import annotations
 
@@ -95,3 +95,30 @@ def test_service_tags_are_read_once_and_decide_or_stay_unknown_with_the_reason(t
     verdicts = _verdicts(denied)
     assert verdicts['TCP 9000']['access'] == 'Unknown' and 'AuthorizationFailed' in verdicts['TCP 9000']['reason']
     assert verdicts['TCP 443']['access'] == 'Unknown'
+
+
+def test_secured_hub_firewall_is_found_by_its_hub_ip_and_evaluated(tmp_path):
+    """A Virtual WAN secured hub's Azure Firewall (AZFW_Hub: no ipConfigurations, its private IP in hubIPAddresses) is found
+    through azure-mgmt-network by the VirtualNetworkGateway next hop the spokes learn, and its policy decides the flows."""
+    scenario = _scenario()
+    scenario['arm']['firewall'].update(virtual_hub='vhub-eastus2', private_ip='10.100.0.132')
+    config = scenario_mod.lab_config(scenario)
+    config['clients'] = [{'client_id': CONTRIBUTOR[0], 'client_secret': CONTRIBUTOR[1], 'role': 'contributor'}]
+    with ArmEmulator(config, executor=NullExecutor(), state_dir=str(tmp_path)) as emu:
+        network = _client(emu, CONTRIBUTOR)
+        firewall, policies = egress_route_info.read_firewall(network, '10.100.0.132', emu.state.subscription_id,
+                                                             egress_route_info.ServiceTagReader(network, 'eastus2'))
+        for entry in emu.journal():
+            if entry['spec'] and entry['spec'][0] == 'azfw':
+                swagger.SwaggerSchemas().validate_journal_entry(entry)
+    assert firewall['name'] == 'fw-hub' and firewall['virtual_hub'].endswith('/virtualHubs/vhub-eastus2')
+    route = {'route': {'prefix': '0.0.0.0/0', 'next_hop_type': 'VirtualNetworkGateway', 'next_hop_ip': '10.100.0.132',
+                       'source': 'VirtualNetworkGateway', 'table': None, 'name': None},
+             'label': 'a VirtualNetworkGateway route (0.0.0.0/0) -> VirtualNetworkGateway 10.100.0.132', 'how': 'effective_routes'}
+    tunnel = {'egress': [{'protocol': 'tcp', 'port': 9000}, {'protocol': 'tcp', 'port': 443}]}
+    flows = _egress_path.flows_of(tunnel, '10.240.0.4', API, None, 'eastus2')
+    found = _egress_path.finding(tunnel, flows, route, firewall, policies, ['10.240.0.0/16'], None, ['nodepool1-0'], API)
+    # TCP 9000 allowed through ServiceBus.EastUS2, TCP 443 denied by default (ApiManagement does not hold the API server)
+    assert found['status'] == 'problem' and 'denies the tunnel egress (TCP 443)' in found['summary'], found
+    assert any('of the virtual hub vhub-eastus2 (a Virtual WAN secured hub)' in e for e in found['evidence'])
+    assert found['remediation']['firewall']['policy'] == 'fp-aks'
