@@ -209,8 +209,8 @@ def finding(result, vnet_integration, tunnel_info=None, node_prefixes=()):
         evidence.append(tunnel_line)
     for flow in result['flows']:
         if flow['source'] == APISERVER_SOURCE:
-            evidence.append('API server subnet -> nodes %s TCP %d: %s - %s' % (', '.join(flow['source_nodes'][:10]), flow['port'], flow['access'],
-                                                                              flow['reason']))
+            evidence.append('API server subnet -> nodes %s TCP %d: %s - %s'
+                            % (', '.join(flow['source_nodes'][:10]), flow['port'], flow['access'], flow['reason']))
             continue
         who = 'AzureLoadBalancer (168.63.129.16)' if flow['source'] == 'AzureLoadBalancer' else 'nodes %s' % ', '.join(flow['source_nodes'][:10])
         evidence.append('%s -> API server subnet %s %d: %s - %s' % (who, flow['protocol'].upper(), flow['port'], flow['access'], flow['reason']))
@@ -222,11 +222,11 @@ def finding(result, vnet_integration, tunnel_info=None, node_prefixes=()):
                            for f in result['blocked']))
         parts = []
         if ports:
-            parts.append('%s to the API server subnet %s' % ('/'.join(('TCP %d' % p) if p != PROBE_PORT else ('TCP and UDP %d' % p) for p in ports),
-                                                            subnet['prefix']))
+            named = '/'.join(('TCP %d' % p) if p != PROBE_PORT else ('TCP and UDP %d' % p) for p in ports)
+            parts.append('%s to the API server subnet %s' % (named, subnet['prefix']))
         if back:
-            parts.append('TCP %d from the API server subnet %s to %d node(s)' % (KUBELET_PORT, subnet['prefix'],
-                                                                               len(set(n for f in back for n in f['source_nodes']))))
+            count = len(set(n for f in back for n in f['source_nodes']))
+            parts.append('TCP %d from the API server subnet %s to %d node(s)' % (KUBELET_PORT, subnet['prefix'], count))
         summary = 'the NSGs block %s (API Server VNet Integration): %s' % (' and '.join(parts), '; '.join(rules))
         commands = [_allow_command(f, result, node_prefixes) for f in result['blocked']]
         remediation = {'blocked_flows': [dict((k, f[k]) for k in ('source', 'port', 'protocol', 'nsg', 'rule', 'priority', 'position'))

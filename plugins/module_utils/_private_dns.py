@@ -77,9 +77,9 @@ def remediation(cluster, host):
                             'private endpoint (%s).' % (host, forwarding), 'dns': {'host': host, 'zone': None}})
     commands = [c for c in (link_command(zone, v) for v in vnet_ids) if c]
     where = 'the %s private DNS zone %s%s' % (zone['kind'], zone['name'] or '(name unknown)',
-                                                ' in %s' % zone['resource_group'] if zone.get('resource_group') else '')
-    summary = ('Link %s to the node VNet%s (%s).' % (where, ' ' + ', '.join(v.rsplit('/', 1)[-1] for v in vnet_ids) if vnet_ids else '',
-                                                       forwarding))
+                                              ' in %s' % zone['resource_group'] if zone.get('resource_group') else '')
+    vnet_names = ' ' + ', '.join(v.rsplit('/', 1)[-1] for v in vnet_ids) if vnet_ids else ''
+    summary = 'Link %s to the node VNet%s (%s).' % (where, vnet_names, forwarding)
     remedy = {'summary': summary, 'dns': {'host': host, 'zone': zone['name'], 'zone_resource_group': zone['resource_group'],
                                           'vnet_ids': vnet_ids}}
     if commands:
