@@ -143,6 +143,32 @@ def label(route):
     return '%s (%s) -> %s' % (where, route['prefix'], hop)
 
 
+def needs_gateway_check(result):
+    """True when ``result`` (egress_route) came from the route table and is a system route a gateway's route may override."""
+    hop = (result or {}).get('route') or {}
+    return (result or {}).get('how') == 'route_table' and str(hop.get('source')).lower() == 'default' and hop.get('next_hop_type') in (
+        HOP_INTERNET, HOP_NONE)
+
+
+def gateway_route_hidden(result, vnet):
+    """The reason the route table's answer ``result`` cannot stand, or None: the node VNet (REST or SDK dict) has a peering that
+    uses the remote VNet's gateways (a hub's VPN / ExpressRoute gateway or a virtual hub's router), whose routes - a forced
+    tunnelling or secured hub default route - override the system routes and are only in a NIC's effective routes."""
+    if not needs_gateway_check(result):
+        return None
+    props = _props(vnet or {})
+    names = []
+    for peering in props.get('virtualNetworkPeerings') or props.get('virtual_network_peerings') or []:
+        pprops = _props(peering)
+        if pprops.get('useRemoteGateways') or pprops.get('use_remote_gateways'):
+            names.append(peering.get('name') or '<unnamed>')
+    if not names:
+        return None
+    return ('the route table gives %s, but the node VNet uses the remote gateways of its peering %s: the routes they advertise '
+            '(a forced tunnelling or Virtual WAN hub default route) override the system routes and are only in the effective routes '
+            'of a node NIC, which were not read' % (result['label'], ', '.join(names)))
+
+
 def egress_route(ip, vnet_prefixes, route_table=None, effective_routes=None):
     """The route to the API server ``ip``: {route, how: effective_routes|route_table, label, reason}.
 

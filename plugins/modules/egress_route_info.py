@@ -24,7 +24,9 @@ description:
     denies, or says that none allows (Azure Firewall denies by default).
   - A next hop of type C(VirtualNetworkGateway) with an IP (a route a Virtual WAN hub gives its spokes) is looked up the same
     way among the subscription's Azure Firewalls by their virtual hub private IP (C(hubIPAddresses)): a secured hub's firewall
-    is evaluated like a VNet's; none found leaves the verdict to the probe (else C(unknown), naming the next hop).
+    is evaluated like a VNet's; none found leaves the verdict to the probe (else C(unknown), naming the next hop). Such routes
+    are only in the effective routes: when they are not read and the route table gives a system route while the node VNet uses a
+    peering's remote gateways, the route is C(unknown).
   - For a denied flow it plans the rule collection group the repair adds (M(aks.tunnel.azure_firewall_rule)). For an appliance
     that is not an Azure Firewall it names the appliance and the exact allow to add; whether it blocks comes from the node
     probe (O(probe_results)).
@@ -389,9 +391,24 @@ def read_route(module, network, nodes, api_ip, vnet_prefixes):
                 raise
             module.warn('%s; the route table decides' % _error_text(exc, 'read the effective routes of %s' % nic_id))
     try:
-        return _egress_route.egress_route(api_ip, vnet_prefixes, table, effective)
+        result = _egress_route.egress_route(api_ip, vnet_prefixes, table, effective)
     except (_egress_route.EgressRouteError, ValueError) as exc:
         return {'error': str(exc)}
+    if _egress_route.needs_gateway_check(result):
+        # Without the effective routes a gateway's routes (forced tunnelling, a Virtual WAN hub) are invisible: the VNet says
+        # whether there can be any.
+        vnet_rg, vnet_names = _ids(source['subnet_id'])
+        try:
+            vnet = _cluster_model.as_dict(network.virtual_networks.get(vnet_rg, vnet_names[0]))
+        except Exception as exc:  # pylint: disable=broad-except
+            if not _is_api_error(exc):
+                raise
+            return {'error': 'the route table gives %s, but whether the node VNet learns routes from a gateway is not known: %s' % (
+                result['label'], _error_text(exc, 'read the node VNet of %s' % source['subnet_id']))}
+        hidden = _egress_route.gateway_route_hidden(result, vnet)
+        if hidden:
+            return {'error': hidden}
+    return result
 
 
 def peered_hub(network, subnet_id, ip, own_subscription):

@@ -5,13 +5,15 @@
 """The egress finding behind a Virtual WAN secured hub (issue 16): the spokes' route to the hub's Azure Firewall is a
 VirtualNetworkGateway route whose next hop is the firewall's hub IP (hubIPAddresses.privateIPAddress). A firewall found with that
 IP is evaluated like a VNet firewall (allow, deny with the repair plan, unknown with the reason); none found, or the firewalls
-unreadable, leaves the verdict to the probe or UNKNOWN naming the next hop - never an OK without proof."""
+unreadable, leaves the verdict to the probe or UNKNOWN naming the next hop - never an OK without proof. Without the effective
+routes, a VNet that uses a peering's remote gateways may learn such a route: the route table's system route does not stand."""
 
 from __future__ import annotations
 
 import pytest
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _egress_path as ep
+from ansible_collections.aks.tunnel.plugins.module_utils import _egress_route
 from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_policy as fp
 
 API = '20.50.1.10'
@@ -68,3 +70,35 @@ def test_secured_hub_findings(firewall, policies, probe_blocked, status, fragmen
     if status == 'problem':
         assert found['remediation']['firewall']['policy'] == 'fp-vwan'
         assert found['remediation']['firewall']['rule_collection_group'] == fp.OWNED_NAME
+
+
+def _route_result(how, source, hop_type, prefix='0.0.0.0/0'):
+    return {'how': how, 'label': 'the system route (%s) -> %s' % (prefix, hop_type), 'reason': None,
+            'route': {'source': source, 'next_hop_type': hop_type, 'prefix': prefix, 'next_hop_ip': None}}
+
+
+def _vnet(*peerings):
+    return {'properties': {'virtualNetworkPeerings': [{'name': name, 'properties': {'useRemoteGateways': remote}} for name, remote in peerings]}}
+
+
+@pytest.mark.parametrize('result, vnet, hidden', [
+    # the route table's system route to the Internet, the VNet using a hub's gateways (a Virtual WAN connection, a VPN /
+    # ExpressRoute hub): a gateway's default route may override it -> not known
+    (_route_result('route_table', 'Default', 'Internet'), _vnet(('to-hub', True)), "peering to-hub"),
+    (_route_result('route_table', 'Default', 'None', '10.0.0.0/8'), _vnet(('a', False), ('b', True)), 'peering b:'),
+    # the SDK's snake_case
+    (_route_result('route_table', 'Default', 'Internet'),
+     {'virtual_network_peerings': [{'name': 'p', 'use_remote_gateways': True}]}, 'peering p:'),
+    # no peering uses remote gateways: the route table stands
+    (_route_result('route_table', 'Default', 'Internet'), _vnet(('to-hub', False)), None),
+    (_route_result('route_table', 'Default', 'Internet'), {}, None),
+    # a user route wins over a gateway's route of the same prefix; the effective routes already hold the gateway's routes
+    (_route_result('route_table', 'User', 'VirtualAppliance'), _vnet(('to-hub', True)), None),
+    (_route_result('effective_routes', 'Default', 'Internet'), _vnet(('to-hub', True)), None),
+])
+def test_gateway_routes_hidden_from_the_route_table(result, vnet, hidden):
+    reason = _egress_route.gateway_route_hidden(result, vnet)
+    if hidden is None:
+        assert reason is None
+    else:
+        assert hidden in reason and 'only in the effective routes' in reason, reason
