@@ -80,7 +80,12 @@ KEY_TYPES = {
                                         'priority': INT_OR_NULL, 'rules': {'type': ['array', 'null']}, 'refused': {'type': ['string', 'null']},
                                         'denied': {'type': 'array'}}},
             'appliance': {'type': 'object', 'description': 'a next hop that is no Azure Firewall: its IP and the exact allow to add',
-                          'properties': {'appliance_ip': {'type': ['string', 'null']}, 'route': STR, 'allow': STRS}}}),
+                          'properties': {'appliance_ip': {'type': ['string', 'null']}, 'route': STR, 'allow': STRS}},
+            # the nodes cannot resolve the API server FQDN (a private cluster's private DNS zone, issue 16)
+            'dns': {'type': 'object', 'description': 'the API server FQDN the nodes cannot resolve and the private DNS zone to link',
+                    'properties': {'host': STR, 'zone': {'type': ['string', 'null']}, 'zone_resource_group': {'type': ['string', 'null']},
+                                   'vnet_ids': STRS}},
+            'commands': described(STRS, 'the exact az network private-dns link vnet create per node VNet')}),
     'snat_exhaustion': (
         'Automatic repair of the managed cluster outbound profile (roles/remediate/tasks/snat.yml); refuses what does not fit; '
         'a NAT gateway is advice.', {

@@ -64,7 +64,7 @@ CAUSES = (
     Cause(IPTABLES_BLOCKS_10250, 'iptables rule on a node drops/rejects TCP 10250', 'iptables', (SOURCE_PROBE,), REPAIR_AUTOMATIC,
           'node_firewall', ('module', 'nodes', 'iptables', 'iptables_rules'), True),
     Cause(EGRESS_PORTS_BLOCKED, 'Tunnel egress to the API server is blocked', 'egress', (SOURCE_PROBE, SOURCE_NSG, SOURCE_EGRESS),
-          REPAIR_PARTIAL, 'egress', ('module', 'nsg_rules', 'egress', 'route', 'firewall', 'appliance'), False),
+          REPAIR_PARTIAL, 'egress', ('module', 'nsg_rules', 'egress', 'route', 'firewall', 'appliance', 'dns', 'commands'), False),
     # A NAT gateway finding (issue 16) has nat_gateway/nat_gateway_id/public_ips/fits instead of the load balancer's ports: advice only.
     Cause(SNAT_EXHAUSTION, 'SNAT port exhaustion (load balancer or NAT gateway)', 'snat', (SOURCE_SNAT,), REPAIR_AUTOMATIC, 'snat',
           ('allocated_outbound_ports', 'managed_outbound_ips', 'peak_ports', 'ips_needed', 'fits_current_ips', 'reason', 'advice',
