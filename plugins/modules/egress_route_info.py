@@ -23,9 +23,9 @@ description:
     application rules, the C(AzureKubernetesService) FQDN tag) or the classic rule collections - and names the rule that
     denies, or says that none allows (Azure Firewall denies by default).
   - A next hop of type C(VirtualNetworkGateway) with an IP (a route a Virtual WAN hub gives its spokes) is looked up the same
-    way among the subscription's Azure Firewalls by their virtual hub private IP (C(hubIPAddresses)): a secured hub's firewall
-    is evaluated like a VNet's; none found leaves the verdict to the probe (else C(unknown), naming the next hop). Such routes
-    are only in the effective routes: when they are not read and the route table gives a system route while the node VNet uses a
+    way among the subscription's Azure Firewalls by their virtual hub private IP (C(hubIPAddresses)); a secured hub's firewall
+    is evaluated like a VNet's, and none found leaves the verdict to the probe (else C(unknown), naming the next hop). Such routes
+    are only in the effective routes - when they are not read and the route table gives a system route while the node VNet uses a
     peering's remote gateways, the route is C(unknown).
   - For a denied flow it plans the rule collection group the repair adds (M(aks.tunnel.azure_firewall_rule)). For an appliance
     that is not an Azure Firewall it names the appliance and the exact allow to add; whether it blocks comes from the node

@@ -55,8 +55,11 @@ def _client(emu, who):
 def _verdicts(firewall):
     tunnel = {'egress': [{'protocol': 'tcp', 'port': 9000}, {'protocol': 'tcp', 'port': 443}, {'protocol': 'udp', 'port': 1194}]}
     flows = _egress_path.flows_of(tunnel, '10.240.0.4', API, None, 'eastus2')
-    return dict(('%s %d' % (f['protocol'], f['port']), fp.evaluate(firewall['network'], firewall['application'], f, firewall['ip_groups'],
-                                                                    firewall.get('service_tags'))) for f in flows)
+    verdicts = {}
+    for flow in flows:
+        verdicts['%s %d' % (flow['protocol'], flow['port'])] = fp.evaluate(firewall['network'], firewall['application'], flow, firewall['ip_groups'],
+                                                                           firewall.get('service_tags'))
+    return verdicts
 
 
 def test_service_tags_are_read_once_and_decide_or_stay_unknown_with_the_reason(tmp_path):

@@ -40,8 +40,8 @@ def _rules(*specs):
     return network
 
 
-def _ranges(names, answer=ANSWER):
-    return fp.service_tag_ranges(answer, names)
+def _ranges(names, answer=None):
+    return fp.service_tag_ranges(ANSWER if answer is None else answer, names)
 
 
 PAGED = dict(copy.deepcopy(ANSWER), nextLink='https://management.azure.com/next')
@@ -125,8 +125,8 @@ class _Network:
 
 
 @pytest.mark.parametrize('location, tags, first, expected', [
-    ('eastus2', _Tags(ANSWER), ['ServiceBus'], {'servicebus': {'prefixes': ['23.98.82.96/29', '40.68.127.68/32', '40.70.146.64/29'],
-                                                                 'region': '', 'system_service': 'AzureServiceBus'}}),
+    ('eastus2', _Tags(ANSWER), ['ServiceBus'],
+     {'servicebus': {'prefixes': ['23.98.82.96/29', '40.68.127.68/32', '40.70.146.64/29'], 'region': '', 'system_service': 'AzureServiceBus'}}),
     ('eastus2', _Tags(error=OSError('connection reset')), ['ServiceBus'], {'servicebus': {'error': 'connection reset'}}),
     (None, _Tags(ANSWER), ['ServiceBus'], {'servicebus': {'error': 'the cluster location is not known'}}),
 ])
