@@ -18,11 +18,11 @@ compat-core: setup
 	@tests/compat/ansible-core-matrix.sh
 
 # SDK range ends (requirements.txt lowest in .venv-compat, highest in .venv) on a lab, and the Azure CLI lab tests
-# (root; about 2.5 min). Also part of `make test`.
+# (root; about 2.5 min; part of `make test`), and the diagnose playbook with the lowest set (opt-in elsewhere, about 1 min).
 compat-sdk: setup
-	@AKS_TUNNEL_AZURE_SPECS=$${AKS_TUNNEL_AZURE_SPECS:-$(CURDIR)/../shared/azure-specs} PYTHONPATH=.tmp/dev .venv/bin/python -m pytest \
-	  -p no:cacheprovider -q tests/integration/lab_arm/test_sdk_range_floors.py tests/integration/lab_arm/test_sdk_range_smoke.py \
-	  tests/integration/clients_az
+	@AKS_TUNNEL_SDK_FLOOR_PLAYBOOK=1 AKS_TUNNEL_AZURE_SPECS=$${AKS_TUNNEL_AZURE_SPECS:-$(CURDIR)/../shared/azure-specs} PYTHONPATH=.tmp/dev \
+	  .venv/bin/python -m pytest -p no:cacheprovider -q tests/integration/lab_arm/test_sdk_range_floors.py \
+	  tests/integration/lab_arm/test_sdk_range_smoke.py tests/integration/playbooks/test_playbook_sdk_floor.py tests/integration/clients_az
 
 build: setup
 	.venv/bin/ansible-galaxy collection build --output-path dist/ --force
