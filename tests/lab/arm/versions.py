@@ -47,6 +47,8 @@ VERSION_FIELDS = (
     ('aks', 'Microsoft.ContainerService/managedClusters', ('eTag',), '2024-08-01'),
     ('aks', 'Microsoft.ContainerService/managedClusters', ('properties', 'apiServerAccessProfile', 'enableVnetIntegration'), '2024-08-01'),
     ('aks', 'Microsoft.ContainerService/managedClusters', ('properties', 'apiServerAccessProfile', 'subnetId'), '2024-08-01'),
+    # a scale set VM's `timeCreated` is not in the compute 2023-03-01 spec (tests/lab/specs/), it is in 2024-03-01
+    ('compute', 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines', ('properties', 'timeCreated'), '2023-03-01'),
 )
 
 

@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Each api-version's answer against its own spec, without a lab (the emulator's renderers and tests/lab/swagger.py).
+
+For every api-version the emulator accepts and the project has the exact spec of (swagger.spec_versions: the shared
+baseline or an extract in tests/lab/specs/), the body the emulator renders, shaped for that version
+(versions.shape_for_version), fits the spec and carries no property that version does not define.
+test_arm_api_versions.py checks the same over HTTPS on a lab; this one needs no root and runs in about a second.
+"""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from ansible_collections.aks.tunnel.tests.lab import swagger
+from ansible_collections.aks.tunnel.tests.lab.arm.providers import compute
+from ansible_collections.aks.tunnel.tests.lab.arm.versions import API_VERSIONS, shape_for_version
+
+SUB = '/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/MC_rg_aks_westeurope/providers'
+VMSS_ID = SUB + '/Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-12345678-vmss'
+
+
+def _state(nic_nsg=True):
+    return types.SimpleNamespace(
+        topology={'vnet': {'subnet_id': SUB + '/Microsoft.Network/virtualNetworks/aks-vnet/subnets/aks-subnet'},
+                  'nic_nsg': {'id': SUB + '/Microsoft.Network/networkSecurityGroups/nic-nsg'},
+                  'load_balancer': {'id': SUB + '/Microsoft.Network/loadBalancers/kubernetes'}, 'pools': []},
+        nic_nsg_enabled=nic_nsg, location='westeurope', config={'cluster': {'outbound_type': 'loadBalancer'}},
+        cluster_props={'kubernetes_version': '1.31.2'})
+
+
+POOL = {'vmss_id': VMSS_ID, 'vmss_name': 'aks-nodepool1-12345678-vmss', 'name': 'nodepool1', 'vm_size': 'Standard_D2s_v3', 'count': 1}
+NODE = {'vmss_name': POOL['vmss_name'], 'instance_id': '0', 'vm_id': VMSS_ID + '/virtualMachines/0', 'name': 'aks-nodepool1-12345678-vmss000000',
+        'nic_id': VMSS_ID + '/virtualMachines/0/networkInterfaces/aks-nodepool1-12345678-vmss'}
+
+
+def _bodies():
+    """(spec group, emulator category, operationId, body as the newest shape renders it)."""
+    state = _state()
+    vmss = compute.render_vmss(state, POOL)
+    vm = compute.render_vm(state, POOL, NODE, 'instanceView')
+    return [
+        ('compute', 'compute', 'VirtualMachineScaleSets_Get', vmss),
+        ('compute', 'compute', 'VirtualMachineScaleSets_List', {'value': [vmss]}),
+        ('compute', 'compute', 'VirtualMachineScaleSets_ListAll', {'value': [vmss]}),
+        ('compute', 'compute', 'VirtualMachineScaleSetVMs_Get', vm),
+        ('compute', 'compute', 'VirtualMachineScaleSetVMs_List', {'value': [compute.render_vm(state, POOL, NODE)]}),
+    ]
+
+
+# every (operation, api-version) the emulator accepts whose exact spec the project has
+CASES = [(group, category, operation_id, version) for group, category, operation_id, _body in _bodies()
+         for version in swagger.spec_versions(group) if version in API_VERSIONS[category]]
+
+
+@pytest.fixture(scope='module')
+def schemas():
+    return swagger.SwaggerSchemas()
+
+
+@pytest.mark.parametrize('group, category, operation_id, version', CASES, ids=['%s@%s' % (c[2], c[3]) for c in CASES])
+def test_the_answer_fits_the_spec_of_its_own_version(schemas, group, category, operation_id, version):
+    body = {op: b for _g, _c, op, b in _bodies()}[operation_id]
+    shaped = shape_for_version(category, version, body)
+    assert swagger.spec_version(group, version) == (version, True)
+    schemas.validate_response(group, operation_id, 200, shaped, version)
+    assert schemas.undefined_properties(schemas.response_schema(group, operation_id, 200, version), shaped) == [], (operation_id, version)
+
+
+@pytest.mark.parametrize('group, operation_id, version, body_path, undefined', [
+    # compute 2023-03-01 (azure-mgmt-compute 30.0.0) has no scale set VM `timeCreated`; 2024-03-01 has it
+    ('compute', 'VirtualMachineScaleSetVMs_Get', '2023-03-01', (), ['/properties/timeCreated']),
+    ('compute', 'VirtualMachineScaleSetVMs_Get', '2024-03-01', (), []),
+    ('compute', 'VirtualMachineScaleSetVMs_List', '2023-03-01', ('value',), ['/value/0/properties/timeCreated']),
+])
+def test_a_property_the_version_lacks_is_found(schemas, group, operation_id, version, body_path, undefined):
+    """The check above is not vacuous: the newest shape, unshaped, carries what the older spec does not define."""
+    vm = compute.render_vm(_state(), POOL, NODE)
+    body = {'value': [vm]} if body_path else vm
+    assert schemas.undefined_properties(schemas.response_schema(group, operation_id, 200, version), body) == undefined
