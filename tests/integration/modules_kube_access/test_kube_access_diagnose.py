@@ -6,8 +6,9 @@
 minute; the module-level tests next to this file run in make test).
 
 entra-only: the pipeline's service principal only (Entra token for the AKS server application); private-cluster: every
-Kubernetes request through the run command; diagnose-only Azure role without listClusterUserCredential: the Azure-side
-checks run, the Kubernetes side is UNKNOWN with the 403."""
+Kubernetes request through the run command; private-dns-unlinked: the same, and egress_ports_blocked names the private DNS
+zone link to create; diagnose-only Azure role without listClusterUserCredential: the Azure-side checks run, the Kubernetes
+side is UNKNOWN with the 403."""
 
 from __future__ import annotations
 
@@ -59,6 +60,20 @@ def test_diagnosis_without_kubeconfig_is_exact(tmp_path, monkeypatch, scenario, 
     statuses = {f['cause']: f['status'] for f in run.report['findings']}
     assert set(statuses.values()) <= {'ok', 'not_applicable'}, statuses
     assert statuses['konnectivity_agent_scaling'] == statuses['kubelet_not_serving'] == 'ok'
+
+
+def test_private_dns_zone_not_linked_is_diagnosed_through_the_run_command(tmp_path, monkeypatch):
+    run, expect = _diagnose_without_kubeconfig(tmp_path, monkeypatch, 'private-dns-unlinked')
+    assert run.rc == 2, run  # the verdict: a problem
+    assert 'egress_ports_blocked: az network private-dns link vnet create --resource-group MC_rg-aks-lab_aks-lab_westeurope' in run.output
+    assert 'Kubernetes through run_command' in run.output
+    assert run.report['problems'] == expect['problems'] == ['egress_ports_blocked']
+    finding = next(f for f in run.report['findings'] if f['cause'] == 'egress_ports_blocked')
+    assert finding['affected_nodes'] == ['aks-nodepool1-64844604-vmss000000', 'aks-user1-64844604-vmss000000']
+    assert "cannot resolve the API server's private FQDN" in finding['summary']
+    assert finding['remediation']['commands'][0].startswith('az network private-dns link vnet create --resource-group MC_rg-aks-lab_aks-lab_westeurope')
+    statuses = {f['cause']: f['status'] for f in run.report['findings']}
+    assert statuses['kubelet_not_serving'] == 'unknown' and 'problem' not in set(statuses.values()) - {statuses['egress_ports_blocked']}
 
 
 def test_without_kubernetes_access_the_azure_side_still_runs(tmp_path, monkeypatch):
