@@ -2,8 +2,8 @@
 # Copyright (c) 2026 aks.tunnel contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""diagnose.yml without any kubeconfig (issue 16), opt-in: AKS_TUNNEL_LAB_KUBE_ACCESS_PLAYBOOKS=1 (two playbook runs, about a
-minute; the module-level tests next to this file run in make test).
+"""diagnose.yml without any kubeconfig (issue 16), opt-in: AKS_TUNNEL_LAB_KUBE_ACCESS_PLAYBOOKS=1 (four playbook runs, about two
+minutes; the module-level tests next to this file run in make test).
 
 entra-only: the pipeline's service principal only (Entra token for the AKS server application); private-cluster: every
 Kubernetes request through the run command; private-dns-unlinked: the same, and egress_ports_blocked names the private DNS
