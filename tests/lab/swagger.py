@@ -69,6 +69,8 @@ EXACT_SPECS = {
     ('runcommand', '2023-03-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2023-03-01/runCommand.json'],
     # VM scale sets and their VMs (issue 15): azure-mgmt-compute 30.0.0, the lowest of the range
     ('compute', '2023-03-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2023-03-01/virtualMachineScaleSet.json'],
+    # and azure-mgmt-compute 33.0.0 (azure.azcollection's pin)
+    ('compute', '2024-07-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-07-01/virtualMachineScaleSet.json'],
     ('runcommand', '2024-07-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-07-01/runCommand.json'],
     ('aks', '2026-08-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2026-08-01/managedClusters.json'],
     # Azure Firewall, Firewall Policy and IP groups (issue 16): the shared folder has none of them, so every api-version of the
