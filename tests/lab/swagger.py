@@ -71,6 +71,8 @@ EXACT_SPECS = {
     ('compute', '2023-03-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2023-03-01/virtualMachineScaleSet.json'],
     # and azure-mgmt-compute 33.0.0 (azure.azcollection's pin)
     ('compute', '2024-07-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-07-01/virtualMachineScaleSet.json'],
+    # and azure-cli 2.91 (az vmss)
+    ('compute', '2024-11-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-11-01/virtualMachineScaleSet.json'],
     ('runcommand', '2024-07-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-07-01/runCommand.json'],
     ('aks', '2026-08-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2026-08-01/managedClusters.json'],
     # Azure Firewall, Firewall Policy and IP groups (issue 16): the shared folder has none of them, so every api-version of the
