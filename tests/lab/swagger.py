@@ -74,6 +74,7 @@ EXACT_SPECS = {
     # and azure-cli 2.91 (az vmss)
     ('compute', '2024-11-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-11-01/virtualMachineScaleSet.json'],
     ('runcommand', '2024-07-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-07-01/runCommand.json'],
+    ('runcommand', '2024-11-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-11-01/runCommand.json'],
     ('aks', '2026-08-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2026-08-01/managedClusters.json'],
     # Azure Firewall, Firewall Policy and IP groups (issue 16): the shared folder has none of them, so every api-version of the
     # group is validated against this one (the azure.azcollection pin's; the nearest the index held to 2026-03-01).

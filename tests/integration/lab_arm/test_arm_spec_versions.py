@@ -20,6 +20,8 @@ from ansible_collections.aks.tunnel.tests.lab import swagger
 from ansible_collections.aks.tunnel.tests.lab.arm.providers import compute
 from ansible_collections.aks.tunnel.tests.lab.arm.versions import API_VERSIONS, shape_for_version
 
+# pylint: disable=protected-access  # the emulator's own run command result builder
+
 SUB = '/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/MC_rg_aks_westeurope/providers'
 VMSS_ID = SUB + '/Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-12345678-vmss'
 
@@ -49,6 +51,9 @@ def _bodies():
         ('compute', 'compute', 'VirtualMachineScaleSets_ListAll', {'value': [vmss]}),
         ('compute', 'compute', 'VirtualMachineScaleSetVMs_Get', vm),
         ('compute', 'compute', 'VirtualMachineScaleSetVMs_List', {'value': [compute.render_vm(state, POOL, NODE)]}),
+        # the run command's final result (Location answer), the shape the Linux RunCommand handler reports
+        ('runcommand', 'compute', 'VirtualMachineScaleSetVMs_RunCommand',
+         compute._result('succeeded', 'Info', 'Provisioning succeeded', compute.format_output(b'Connection to 10.240.0.7 10250 port succeeded!\n', b''))),
     ]
 
 
