@@ -17,7 +17,7 @@ import types
 import pytest
 
 from ansible_collections.aks.tunnel.tests.lab import swagger
-from ansible_collections.aks.tunnel.tests.lab.arm.providers import compute
+from ansible_collections.aks.tunnel.tests.lab.arm.providers import compute, network
 from ansible_collections.aks.tunnel.tests.lab.arm.versions import API_VERSIONS, shape_for_version
 
 # pylint: disable=protected-access  # the emulator's own run command result builder
@@ -27,12 +27,15 @@ VMSS_ID = SUB + '/Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-123456
 
 
 def _state(nic_nsg=True):
+    lb_id = SUB + '/Microsoft.Network/loadBalancers/kubernetes'
+    pip = {'name': 'outbound-ip-1', 'id': SUB + '/Microsoft.Network/publicIPAddresses/outbound-ip-1', 'address': '20.0.0.1'}
     return types.SimpleNamespace(
         topology={'vnet': {'subnet_id': SUB + '/Microsoft.Network/virtualNetworks/aks-vnet/subnets/aks-subnet'},
                   'nic_nsg': {'id': SUB + '/Microsoft.Network/networkSecurityGroups/nic-nsg'},
-                  'load_balancer': {'id': SUB + '/Microsoft.Network/loadBalancers/kubernetes'}, 'pools': []},
+                  'load_balancer': {'id': lb_id, 'name': 'kubernetes'}, 'pools': [], 'nodes': [{'nic_id': VMSS_ID + '/virtualMachines/0/networkInterfaces/nic'}]},
         nic_nsg_enabled=nic_nsg, location='westeurope', config={'cluster': {'outbound_type': 'loadBalancer'}},
-        cluster_props={'kubernetes_version': '1.31.2'})
+        cluster_props={'kubernetes_version': '1.31.2'}, lb_etag='W/"1"', public_ips=lambda: [pip],
+        lb_profile={'allocated_outbound_ports': 1024, 'idle_timeout_in_minutes': 30})
 
 
 POOL = {'vmss_id': VMSS_ID, 'vmss_name': 'aks-nodepool1-12345678-vmss', 'name': 'nodepool1', 'vm_size': 'Standard_D2s_v3', 'count': 1}
@@ -51,6 +54,9 @@ def _bodies():
         ('compute', 'compute', 'VirtualMachineScaleSets_ListAll', {'value': [vmss]}),
         ('compute', 'compute', 'VirtualMachineScaleSetVMs_Get', vm),
         ('compute', 'compute', 'VirtualMachineScaleSetVMs_List', {'value': [compute.render_vm(state, POOL, NODE)]}),
+        ('network', 'network', 'LoadBalancers_Get', network.render_lb(state)),
+        ('network', 'network', 'LoadBalancers_List', {'value': [network.render_lb(state)]}),
+        ('network', 'network', 'LoadBalancerOutboundRules_List', {'value': network.render_lb(state)['properties']['outboundRules']}),
         # the run command's final result (Location answer), the shape the Linux RunCommand handler reports
         ('runcommand', 'compute', 'VirtualMachineScaleSetVMs_RunCommand',
          compute._result('succeeded', 'Info', 'Provisioning succeeded', compute.format_output(b'Connection to 10.240.0.7 10250 port succeeded!\n', b''))),
@@ -87,3 +93,11 @@ def test_a_property_the_version_lacks_is_found(schemas, group, operation_id, ver
     vm = compute.render_vm(_state(), POOL, NODE)
     body = {'value': [vm]} if body_path else vm
     assert schemas.undefined_properties(schemas.response_schema(group, operation_id, 200, version), body) == undefined
+
+
+@pytest.mark.parametrize('version, undefined', [('2023-04-01', ['/properties/backendAddressPools/0/properties/syncMode']), ('2024-01-01', [])])
+def test_a_backend_pool_sync_mode_is_only_in_newer_network_specs(schemas, version, undefined):
+    """The load balancer extract of 2023-04-01 (azure-mgmt-network 25.0.0) lacks the backend pool's syncMode that 2024-01-01 has."""
+    lb = network.render_lb(_state())
+    lb['properties']['backendAddressPools'][0]['properties']['syncMode'] = 'Automatic'
+    assert schemas.undefined_properties(schemas.response_schema('network', 'LoadBalancers_Get', 200, version), lb) == undefined
