@@ -45,7 +45,7 @@ VENDORED_VERSIONS = {'network': '2024-01-01', 'compute': '2024-03-01', 'runcomma
 SPEC_GROUPS = {
     'network': [NETWORK + f for f in ('networkSecurityGroup.json', 'virtualNetwork.json', 'vmssNetworkInterface.json', 'loadBalancer.json',
                                       'publicIpAddress.json', 'networkInterface.json', 'natGateway.json',
-                                      'routeTable.json')],
+                                      'routeTable.json', 'privateEndpoint.json')],
     'compute': [COMPUTE + 'virtualMachineScaleSet.json'],
     'runcommand': [COMPUTE + 'runCommand.json'],
     'aks': ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2024-02-01/managedClusters.json'],

@@ -40,6 +40,7 @@ from .providers import compute, containerservice as aks, credentials, insights, 
 from .providers import detectors, natgateway
 from .providers import firewall
 from .providers import servicetags
+from .providers import private_endpoint
 from .providers import kube_access
 from .state import ArmState
 from .versions import API_VERSIONS, shape_for_version
@@ -215,6 +216,11 @@ ROUTES = [
     # The Service Tag Discovery API: the published ranges of the service tags a firewall rule names (providers/servicetags.py).
     ('GET', SUB + '/providers/Microsoft.Network/locations/{loc}/serviceTags', servicetags.service_tags_list, 'network', 'read',
      'Microsoft.Network/locations/serviceTags/read', 'locations/serviceTags', ('azfw', 'ServiceTags_List')),
+    # A private cluster's API server private endpoint and its NIC: the address the nodes dial (issue 16, providers/private_endpoint.py).
+    ('GET', NET + '/privateEndpoints/{pe}', private_endpoint.endpoint_get, 'network', 'read', 'Microsoft.Network/privateEndpoints/read',
+     'privateEndpoints', ('network', 'PrivateEndpoints_Get')),
+    ('GET', NET + '/networkInterfaces/{nic}', private_endpoint.nic_get, 'network', 'read', 'Microsoft.Network/networkInterfaces/read',
+     'networkInterfaces', ('network', 'NetworkInterfaces_Get')),
     ('GET', SUB + '/providers/{ns}/locations/{loc}/operations/{op}', None, 'ops', 'poll', '{ns}/locations/operations/read', 'locations/operations',
      ('lro', 'status')),
     ('GET', SUB + '/providers/{ns}/locations/{loc}/operationResults/{op}', None, 'ops', 'poll', '{ns}/locations/operationResults/read',
