@@ -62,7 +62,8 @@ EXACT_SPECS = {
     ('network', '2022-01-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2022-01-01/networkSecurityGroup.json'],
     ('network', '2023-04-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2023-04-01/' + f
                                 for f in ('networkSecurityGroup.json', 'loadBalancer.json')],
-    ('network', '2024-03-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2024-03-01/networkSecurityGroup.json'],
+    ('network', '2024-03-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2024-03-01/' + f
+                                for f in ('networkSecurityGroup.json', 'loadBalancer.json', 'virtualNetwork.json', 'publicIpAddress.json')],
     ('metrics', '2018-01-01'): ['specification/monitor/resource-manager/Microsoft.Insights/stable/2018-01-01/metrics_API.json',
                                 'specification/monitor/resource-manager/Microsoft.Insights/stable/2018-01-01/metricDefinitions_API.json'],
     ('metrics', '2021-05-01'): ['specification/monitor/resource-manager/Microsoft.Insights/stable/2021-05-01/metrics_API.json',

@@ -27,7 +27,10 @@ def _calls(arm):
     return {
         'network': [(net + '/networkSecurityGroups/' + arm.nsg_name, 'network', 'NetworkSecurityGroups_Get'),
                     (net + '/networkSecurityGroups/%s/securityRules' % arm.nsg_name, 'network', 'SecurityRules_List'),
-                    (net + '/loadBalancers/kubernetes', 'network', 'LoadBalancers_Get')],
+                    (net + '/loadBalancers/kubernetes', 'network', 'LoadBalancers_Get'),
+                    (arm.topology['vnet']['id'], 'network', 'VirtualNetworks_Get'),
+                    (arm.topology['vnet']['id'] + '/subnets', 'network', 'Subnets_List'),
+                    (net + '/publicIPAddresses', 'network', 'PublicIPAddresses_List')],
         'network-vmss': [(vmss + '/networkInterfaces', 'network', 'NetworkInterfaces_ListVirtualMachineScaleSetNetworkInterfaces')],
         'compute': [(vmss, 'compute', 'VirtualMachineScaleSets_Get'), (vmss + '/virtualMachines', 'compute', 'VirtualMachineScaleSetVMs_List')],
         'aks': [(mc, 'aks', 'ManagedClusters_Get'), (mc + '/agentPools', 'aks', 'AgentPools_List')],
