@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.aks.tunnel.plugins.module_utils._data import condition_true, get_path
+from ansible_collections.aks.tunnel.plugins.module_utils import _private_endpoint
 
 TUNNEL_KONNECTIVITY = 'konnectivity'
 TUNNEL_FRONT = 'tunnel-front'
@@ -130,7 +131,12 @@ def fetch_azure(clients, resource_group, name):
         vnet_id = subnet_id.lower().split('/subnets/')[0]
         if vnet_id not in vnets:
             vnets[vnet_id] = as_dict(clients.network.virtual_networks.get(parsed['resource_group'], parsed['names'][0]))
-    return {'cluster': cluster, 'scale_sets': scale_sets, 'vms': vms, 'nics': nics, 'subnets': subnets, 'vnets': vnets}
+    result = {'cluster': cluster, 'scale_sets': scale_sets, 'vms': vms, 'nics': nics, 'subnets': subnets, 'vnets': vnets}
+    access = get_path(cluster, 'properties', 'apiServerAccessProfile') or {}
+    if access.get('enablePrivateCluster') and not access.get('enableVnetIntegration'):
+        # the API server's private endpoint address, read once here: the controller must not resolve the private FQDN (issue 16)
+        result['private_endpoint'] = _private_endpoint.fetch(clients.network, node_rg, get_path(cluster, 'properties', 'privateFQDN'), as_dict)
+    return result
 
 
 def fetch_kube(api_client, request_timeout, list_all):
@@ -403,6 +409,7 @@ def assemble(azure, kube=None):
         'load_balancer_sku': network.get('loadBalancerSku'),
         'agent_pools': agent_pools,
     }
+    cluster.update(_private_endpoint.model_fields(azure.get('private_endpoint'), private_fqdn))
     return {'model_version': MODEL_VERSION, 'cluster': cluster, 'nodes': nodes, 'tunnel': tunnel, 'kubernetes_read': kube is not None}
 
 

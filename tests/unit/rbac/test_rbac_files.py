@@ -57,6 +57,9 @@ AZURE_SDK_ACTIONS = {
     ('virtual_machine_scale_set_vms', 'begin_run_command'): RUNCOMMAND,
     ('network_interfaces', 'list_virtual_machine_scale_set_network_interfaces'): 'Microsoft.Compute/virtualMachineScaleSets/networkInterfaces/read',
     ('virtual_networks', 'get'): 'Microsoft.Network/virtualNetworks/read',
+    # A private cluster's API server address: its kube-apiserver private endpoint and that endpoint's NIC (_private_endpoint; issue 16).
+    ('private_endpoints', 'get'): 'Microsoft.Network/privateEndpoints/read',
+    ('network_interfaces', 'get'): 'Microsoft.Network/networkInterfaces/read',
     ('subnets', 'get'): 'Microsoft.Network/virtualNetworks/subnets/read',
     # The NAT gateway of the node subnets and its prefixes (snat_usage_info; issue 16).
     ('nat_gateways', 'get'): 'Microsoft.Network/natGateways/read',
