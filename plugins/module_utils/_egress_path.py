@@ -39,7 +39,7 @@ def flow_text(flow):
     return '%s %d' % (flow['protocol'], flow['port'])
 
 
-def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=(), probe_blocked=None, nodes=(), api_ip=None):
+def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=(), probe_blocked=None, nodes=(), api_ip=None, api_reason=None):
     """The finding. ``route``: _egress_route.egress_route() or {'error': reason}; ``firewall``: None (the next hop is not an
     Azure Firewall), {'error': reason}, or {name, id, policy_id, kind: policy|classic, network, application}; with ``hub``
     ({subscription, vnet_id, peering}) when it is in the hub subscription the node VNet is peered with, and {'absent': True,
@@ -53,8 +53,8 @@ def finding(tunnel, flows, route, firewall=None, policies=None, source_prefixes=
     if not tunnel.get('egress'):
         return _causes.make_finding(cause, _causes.STATUS_NOT_APPLICABLE, tunnel.get('egress_reason') or 'no tunnel egress is needed')
     if not api_ip:
-        return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the egress route was not evaluated: the API server address is not '
-                                    'known (it did not resolve here; give api_server_ip)')
+        return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the egress route was not evaluated: %s' % (
+            api_reason or 'the API server address is not known (it did not resolve here; give api_server_ip)'))
     if route.get('error') or route.get('route') is None:
         return _causes.make_finding(cause, _causes.STATUS_UNKNOWN, 'the route of the tunnel egress to %s is not known: %s'
                                     % (api_ip, route.get('error') or route.get('reason')))

@@ -76,7 +76,7 @@ def _blocking_entry(verdict, flow, port, protocol, nsgs):
     }
 
 
-def check_paths(model, nsgs, sources, port=10250, protocol='Tcp', egress=None, api_server_ip=None, nsg_bypass=None):
+def check_paths(model, nsgs, sources, port=10250, protocol='Tcp', egress=None, api_server_ip=None, nsg_bypass=None, api_server_reason=None):
     """Evaluate the kubelet path and, when ``egress`` is given, the egress path.
 
     ``model``: aks_cluster_info's model; ``nsgs``: {lower-case id: NSG in ARM shape}; ``sources``: model
@@ -205,7 +205,8 @@ def check_paths(model, nsgs, sources, port=10250, protocol='Tcp', egress=None, a
             result = {'node': src['name'], 'protocol': item['protocol'], 'port': item['port'], 'destination': api_server_ip,
                       'access': None, 'rule': None, 'nsg_id': None, 'reason': None}
             if not api_server_ip:
-                result.update(access=_nsg.UNKNOWN, reason='the API server address is unknown (give api_server_ip, playbook variable aks_tunnel_api_server_ip)')
+                result.update(access=_nsg.UNKNOWN, reason=api_server_reason or
+                              'the API server address is unknown (give api_server_ip, playbook variable aks_tunnel_api_server_ip)')
             elif not src.get('private_ip'):
                 result.update(access=_nsg.UNKNOWN, reason='the node has no private IP in the model')
             else:

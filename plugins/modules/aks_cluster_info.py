@@ -81,6 +81,18 @@ cluster:
       description: A private cluster's C(apiServerAccessProfile.privateDNSZone) (C(system), C(none) or a private DNS zone id); null otherwise.
       type: str
       returned: success
+    api_server_private_ip:
+      description:
+        - A private cluster's API server address, from its C(kube-apiserver) private endpoint in the node resource group (the
+          endpoint's C(customDnsConfigs), static C(ipConfigurations), else its NIC). Null when it could not be read.
+      type: str
+      returned: private clusters without API Server VNet Integration
+    api_server_private_ip_source: {description: Where RV(cluster.api_server_private_ip) was read., type: str,
+                                   returned: private clusters without API Server VNet Integration}
+    api_server_private_ip_error: {description: Why RV(cluster.api_server_private_ip) is null (the ARM error)., type: str,
+                                  returned: private clusters without API Server VNet Integration}
+    private_endpoint_id: {description: Resource id of the C(kube-apiserver) private endpoint., type: str,
+                          returned: private clusters without API Server VNet Integration}
     vnet_integration:
       description: Whether API Server VNet Integration is enabled (no tunnel with Azure CNI; konnectivity stays with CNI Overlay or BYOCNI).
       type: bool

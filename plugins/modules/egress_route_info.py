@@ -34,7 +34,9 @@ description:
 author: aks.tunnel contributors (@aks-tunnel)
 options:
   api_server_ip:
-    description: The API server address the nodes reach. Default - the cluster's API server FQDN resolved here.
+    description:
+      - The API server address the nodes reach. Default - for a private cluster, the address of its C(kube-apiserver) private
+        endpoint read from ARM (its private FQDN is never resolved on the controller); else the API server FQDN resolved here.
     type: str
   probe_results:
     description:
@@ -143,6 +145,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _egress_path
 from ansible_collections.aks.tunnel.plugins.module_utils import _egress_route
 from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_policy
+from ansible_collections.aks.tunnel.plugins.module_utils import _private_endpoint
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
 # A policy chain longer than this is refused (Azure allows one parent per policy; chains stay short).
@@ -324,14 +327,17 @@ def main():
         module.fail(str(exc))
     cluster = model['cluster']
     tunnel = model['tunnel']
-    api_ip = params['api_server_ip'] or (resolve_host(cluster.get('api_server_host')) if tunnel.get('egress') else None)
+    api_ip, api_reason = params['api_server_ip'], None
+    if not api_ip and tunnel.get('egress'):
+        # a private cluster: its private endpoint address from the model (the private FQDN is never resolved here)
+        api_ip, api_reason = _private_endpoint.api_server_address(cluster, resolve_host)
     subnets = {}
     for node in sources:
         if node.get('subnet_id'):
             subnets.setdefault(node['subnet_id'].lower(), []).append(node)
     result = {'route': None, 'routes': [], 'firewall': None, 'api_server_ip': api_ip}
     if not tunnel.get('egress') or not api_ip:
-        finding = _egress_path.finding(tunnel, [], {}, api_ip=api_ip)
+        finding = _egress_path.finding(tunnel, [], {}, api_ip=api_ip, api_reason=api_reason)
         module.exit(changed=False, egress_finding=finding, **result)
     if not subnets:
         finding = _egress_path.finding(tunnel, [], {'error': 'no tunnel node with a subnet in the model'}, api_ip=api_ip)

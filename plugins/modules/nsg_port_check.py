@@ -36,8 +36,10 @@ options:
     default: true
   api_server_ip:
     description:
-      - IP address of the API server for the egress evaluation. Default - the address the controller resolves the
-        API server FQDN to; the egress verdict is C(unknown) when it cannot be resolved.
+      - IP address of the API server for the egress evaluation. Default - for a private cluster, the address of its
+        C(kube-apiserver) private endpoint read from ARM (its private FQDN is never resolved on the controller); else the
+        address the controller resolves the API server FQDN to. The egress verdict is C(unknown), with the reason, when
+        neither is known.
     type: str
   always_allow:
     description:
@@ -221,6 +223,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _nsg_check
 from ansible_collections.aks.tunnel.plugins.module_utils import _network_path
+from ansible_collections.aks.tunnel.plugins.module_utils import _private_endpoint
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
 
 
@@ -311,11 +314,13 @@ def main():
         module.warn('source_nodes is set, so Kubernetes was not read and the tunnel component (and its egress) is unknown; '
                     'egress is not checked')
     egress = tunnel['egress'] if params['check_egress'] else []
-    api_ip = params['api_server_ip']
+    api_ip, api_reason = params['api_server_ip'], None
     if egress and not api_ip:
-        api_ip = resolve_host(model['cluster']['api_server_host'])
+        # a private cluster: its private endpoint address from the model (the private FQDN is never resolved here)
+        api_ip, api_reason = _private_endpoint.api_server_address(model['cluster'], resolve_host)
     bypass = _network_path.nsg_bypass(params['always_allow']) if params['always_allow'] else None
-    result = _nsg_check.check_paths(model, nsgs, sources, port=params['port'], egress=egress, api_server_ip=api_ip, nsg_bypass=bypass)
+    result = _nsg_check.check_paths(model, nsgs, sources, port=params['port'], egress=egress, api_server_ip=api_ip, nsg_bypass=bypass,
+                                   api_server_reason=api_reason)
     finding = _nsg_check.kubelet_finding(result, sources, port=params['port'])
     egress_finding = _nsg_check.egress_finding(result, tunnel if tunnel['component'] is not None else {'egress': []},
                                                checked=params['check_egress'])

@@ -190,10 +190,22 @@ PROBE_PLAYBOOK = '''
         finding_for: [egress_ports_blocked]
         run_timeout: 60
       register: probe
+    - name: The tunnel egress through the NSGs, to the private endpoint address read from ARM
+      aks.tunnel.nsg_port_check:
+        resource_group: "{{ aks_tunnel_resource_group }}"
+        name: "{{ aks_tunnel_cluster_name }}"
+        cluster_model: "{{ info }}"
+      register: nsg
+    - name: The tunnel egress route, to the private endpoint address read from ARM
+      aks.tunnel.egress_route_info:
+        resource_group: "{{ aks_tunnel_resource_group }}"
+        name: "{{ aks_tunnel_cluster_name }}"
+        cluster_model: "{{ info }}"
+      register: route
     - name: Dump
       ansible.builtin.copy:
         dest: "{{ out }}"
-        content: "{{ {'info': info, 'probe': probe} | to_json }}"
+        content: "{{ {'info': info, 'probe': probe, 'nsg': nsg, 'route': route} | to_json }}"
 '''
 
 
@@ -248,6 +260,16 @@ def test_private_dns_zone_not_linked_to_the_node_vnet_is_egress_ports_blocked_wi
     info, probe = data['info'], data['probe']
     assert info['kube_access']['mode'] == 'run_command' and info['cluster']['private_dns_zone'] == 'system'
     assert info['tunnel']['egress'] and info['cluster']['api_server_host'] == plan['private_fqdn']
+    # the API server address from the kube-apiserver private endpoint (ARM), not from a lookup of the private FQDN here
+    address = plan['private_endpoint_ip']
+    assert info['cluster']['api_server_private_ip'] == address and 'NIC kube-apiserver.nic.' in info['cluster']['api_server_private_ip_source']
+    nsg, route = data['nsg'], data['route']
+    assert nsg['api_server_ip'] == address and route['api_server_ip'] == address
+    assert {(e['destination'], e['port'], e['access']) for e in nsg['egress']} == {(address, 443, 'Allow')}, nsg['egress']
+    assert nsg['egress_finding']['status'] == 'ok', nsg['egress_finding']
+    # node subnet -> private endpoint (same VNet): the VnetLocal system route, no firewall or appliance on the way
+    assert route['egress_finding']['status'] == 'ok' and route['route']['next_hop_type'] == 'VnetLocal', route
+    assert route['egress_finding']['evidence'][0].startswith('the tunnel egress to the API server %s takes ' % address)
     finding = next(f for f in probe['findings'] if f['cause'] == 'egress_ports_blocked')
     zone = plan['private_fqdn'].split('.', 1)[1]
     assert finding['status'] == 'problem'
