@@ -139,9 +139,10 @@ def write_vars(record, scenario, topology, control):
             'kube_url': control['kube']['url'] if control else None, 'ca_path': ca_path,
         },
     }
-    if scenario['faults'].get('routes'):
+    if scenario['faults'].get('routes') and not scenario['cluster'].get('private'):
         # The API server FQDN resolves only inside the lab's namespaces; with a route table on the node subnet the egress
         # route check (and the NSG egress evaluation) needs its address, as a controller in Azure resolves it (issue 16).
+        # A private cluster needs none: its private endpoint address comes from ARM (the kube-apiserver private endpoint).
         data['aks_tunnel_api_server_ip'] = plan['api_ip']
     path = record.file('vars.yml')
     with open(path, 'w', encoding='utf-8') as handle:
