@@ -109,11 +109,14 @@ OWN_FILE = [('compute', op, v) for v in ('2023-03-01', '2024-07-01', '2024-11-01
             for op in ('VirtualMachineScaleSets_Get', 'VirtualMachineScaleSets_List', 'VirtualMachineScaleSets_ListAll',
                        'VirtualMachineScaleSetVMs_Get', 'VirtualMachineScaleSetVMs_List')]
 OWN_FILE += [('runcommand', 'VirtualMachineScaleSetVMs_RunCommand', v) for v in ('2023-03-01', '2024-07-01', '2024-11-01')]
-OWN_FILE += [('network', op, v) for v in ('2023-04-01', '2024-03-01')
+OWN_FILE += [('network', op, v) for v in ('2023-04-01', '2024-03-01', '2024-07-01')
              for op in ('LoadBalancers_Get', 'LoadBalancers_List', 'LoadBalancers_ListAll', 'LoadBalancerOutboundRules_List',
                         'LoadBalancerOutboundRules_Get')]
-OWN_FILE += [('network', op, '2024-03-01') for op in ('VirtualNetworks_Get', 'VirtualNetworks_List', 'VirtualNetworks_ListAll', 'Subnets_Get',
-                                                       'Subnets_List', 'PublicIPAddresses_Get', 'PublicIPAddresses_List', 'PublicIPAddresses_ListAll')]
+OWN_FILE += [('network', op, v) for v in ('2024-03-01', '2024-07-01')
+             for op in ('VirtualNetworks_Get', 'VirtualNetworks_List', 'VirtualNetworks_ListAll', 'Subnets_Get', 'Subnets_List',
+                        'PublicIPAddresses_Get', 'PublicIPAddresses_List', 'PublicIPAddresses_ListAll')]
+OWN_FILE += [('network', op, '2024-07-01') for op in ('NetworkSecurityGroups_Get', 'SecurityRules_List', 'SecurityRules_CreateOrUpdate',
+                                                       'DefaultSecurityRules_List')]
 
 
 @pytest.mark.parametrize('group, operation_id, version', OWN_FILE, ids=['%s@%s' % (c[1], c[2]) for c in OWN_FILE])
