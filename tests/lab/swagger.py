@@ -181,6 +181,15 @@ def spec_version(group, api_version):
         return versions[0], False
 
 
+def _versions_by_distance(group, version):
+    """`version` first, then the other spec versions of `group`, nearest in time first (the baseline first on a tie)."""
+    base = VENDORED_VERSIONS.get(group)
+    others = [v for v in spec_versions(group) if v != version]
+    if version:
+        others.sort(key=lambda v: (abs(_days(v) - _days(version)), v != base))
+    return ([version] if version else []) + others or [base]
+
+
 def _spec_files(group, version):
     """(root, relative files) of `group`'s spec at `version` (one of spec_versions)."""
     if (group, version) in EXACT_SPECS:
@@ -348,22 +357,17 @@ class SwaggerSchemas:
     def operation(self, group, operation_id, api_version=None):
         """(file, path template, method, operation) from the spec of `group` that `api_version` is validated against."""
         version, _exact = spec_version(group, api_version)
-        if version and version != VENDORED_VERSIONS.get(group):
-            root, rels = _spec_files(group, version)
+        # that version's files first; an operation its extracts leave out comes from the nearest other version that has it
+        # (the baseline wins a tie), so a partial extract never sends an operation further away than before it existed
+        for candidate in _versions_by_distance(group, version):
+            root, rels = _spec_files(group, candidate)
             for rel in rels:
-                path = os.path.normpath(os.path.join(root, rel))
+                path = os.path.normpath(os.path.join(root, rel)) if root else self._abs(rel)
                 spec = self._load(path)
                 for template, ops in spec.get('paths', {}).items():
                     for method, op in ops.items():
                         if isinstance(op, dict) and op.get('operationId') == operation_id:
                             return path, template, method.upper(), op
-        for rel in SPEC_GROUPS[group]:
-            path = self._abs(rel)
-            spec = self._load(path)
-            for template, ops in spec.get('paths', {}).items():
-                for method, op in ops.items():
-                    if isinstance(op, dict) and op.get('operationId') == operation_id:
-                        return path, template, method.upper(), op
         raise SpecNotFound('operation %s not found in spec group %s' % (operation_id, group))
 
     def definition_schema(self, rel_file, name):

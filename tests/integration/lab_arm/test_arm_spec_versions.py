@@ -123,3 +123,14 @@ OWN_FILE += [('network', op, '2024-07-01') for op in ('NetworkSecurityGroups_Get
 def test_the_operation_is_read_from_its_own_versions_file(schemas, group, operation_id, version):
     path, _template, _method, _op = schemas.operation(group, operation_id, version)
     assert path.startswith(swagger.PROJECT_SPECS) and '/stable/%s/' % version in path, path
+
+
+@pytest.mark.parametrize('group, operation_id, version, read_from', [
+    ('network', 'NetworkSecurityGroups_Get', '2026-03-01', 'stable/2024-07-01/'),  # nearest version, own file
+    ('network', 'LoadBalancers_Get', '2022-01-01', 'stable/2023-04-01/'),  # 2022-01-01's extract is the security group only
+    ('network', 'VirtualNetworks_Get', '2023-04-01', 'stable/2024-01-01/'),  # the baseline is nearer than 2024-03-01
+    ('network', 'Subnets_CreateOrUpdate', '2024-07-01', 'stable/2024-01-01/'),  # no extract keeps the subnet PUT
+    ('network', 'NetworkSecurityGroups_Get', None, 'stable/2024-01-01/'),  # errors and unversioned: the baseline
+])
+def test_an_operation_an_extract_leaves_out_comes_from_the_nearest_version_that_has_it(schemas, group, operation_id, version, read_from):
+    assert read_from in schemas.operation(group, operation_id, version)[0]
