@@ -64,9 +64,12 @@ EXACT_SPECS = {
                                 for f in ('networkSecurityGroup.json', 'loadBalancer.json')],
     ('network', '2024-03-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2024-03-01/' + f
                                 for f in ('networkSecurityGroup.json', 'loadBalancer.json', 'virtualNetwork.json', 'publicIpAddress.json')],
-    # az network vnet subnet (azure-cli 2.91); the nearest for 2025-07-01 .. 2026-03-01 (issue 15)
+    # az network vnet subnet (azure-cli 2.91) (issue 15)
     ('network', '2024-07-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2024-07-01/' + f
                                 for f in ('networkSecurityGroup.json', 'loadBalancer.json', 'virtualNetwork.json', 'publicIpAddress.json')],
+    # az network lb / vnet (azure-cli 2.91); the nearest for 2025-09-01 and 2026-03-01 (public IPs: 2024-07-01's)
+    ('network', '2025-07-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2025-07-01/' + f
+                                for f in ('networkSecurityGroup.json', 'loadBalancer.json', 'virtualNetwork.json')],
     ('metrics', '2018-01-01'): ['specification/monitor/resource-manager/Microsoft.Insights/stable/2018-01-01/metrics_API.json',
                                 'specification/monitor/resource-manager/Microsoft.Insights/stable/2018-01-01/metricDefinitions_API.json'],
     ('metrics', '2021-05-01'): ['specification/monitor/resource-manager/Microsoft.Insights/stable/2021-05-01/metrics_API.json',

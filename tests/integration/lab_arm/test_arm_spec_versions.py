@@ -109,14 +109,15 @@ OWN_FILE = [('compute', op, v) for v in ('2023-03-01', '2024-07-01', '2024-11-01
             for op in ('VirtualMachineScaleSets_Get', 'VirtualMachineScaleSets_List', 'VirtualMachineScaleSets_ListAll',
                        'VirtualMachineScaleSetVMs_Get', 'VirtualMachineScaleSetVMs_List')]
 OWN_FILE += [('runcommand', 'VirtualMachineScaleSetVMs_RunCommand', v) for v in ('2023-03-01', '2024-07-01', '2024-11-01')]
-OWN_FILE += [('network', op, v) for v in ('2023-04-01', '2024-03-01', '2024-07-01')
+OWN_FILE += [('network', op, v) for v in ('2023-04-01', '2024-03-01', '2024-07-01', '2025-07-01')
              for op in ('LoadBalancers_Get', 'LoadBalancers_List', 'LoadBalancers_ListAll', 'LoadBalancerOutboundRules_List',
                         'LoadBalancerOutboundRules_Get')]
 OWN_FILE += [('network', op, v) for v in ('2024-03-01', '2024-07-01')
              for op in ('VirtualNetworks_Get', 'VirtualNetworks_List', 'VirtualNetworks_ListAll', 'Subnets_Get', 'Subnets_List',
                         'PublicIPAddresses_Get', 'PublicIPAddresses_List', 'PublicIPAddresses_ListAll')]
-OWN_FILE += [('network', op, '2024-07-01') for op in ('NetworkSecurityGroups_Get', 'SecurityRules_List', 'SecurityRules_CreateOrUpdate',
-                                                       'DefaultSecurityRules_List')]
+OWN_FILE += [('network', op, v) for v in ('2025-07-01',) for op in ('VirtualNetworks_Get', 'Subnets_List')]
+OWN_FILE += [('network', op, v) for v in ('2024-07-01', '2025-07-01')
+             for op in ('NetworkSecurityGroups_Get', 'SecurityRules_List', 'SecurityRules_CreateOrUpdate', 'DefaultSecurityRules_List')]
 
 
 @pytest.mark.parametrize('group, operation_id, version', OWN_FILE, ids=['%s@%s' % (c[1], c[2]) for c in OWN_FILE])
@@ -126,7 +127,8 @@ def test_the_operation_is_read_from_its_own_versions_file(schemas, group, operat
 
 
 @pytest.mark.parametrize('group, operation_id, version, read_from', [
-    ('network', 'NetworkSecurityGroups_Get', '2026-03-01', 'stable/2024-07-01/'),  # nearest version, own file
+    ('network', 'NetworkSecurityGroups_Get', '2026-03-01', 'stable/2025-07-01/'),  # nearest version, own file
+    ('network', 'PublicIPAddresses_Get', '2026-03-01', 'stable/2024-07-01/'),  # 2025-07-01's extracts hold no public IP
     ('network', 'LoadBalancers_Get', '2022-01-01', 'stable/2023-04-01/'),  # 2022-01-01's extract is the security group only
     ('network', 'VirtualNetworks_Get', '2023-04-01', 'stable/2024-01-01/'),  # the baseline is nearer than 2024-03-01
     ('network', 'Subnets_CreateOrUpdate', '2024-07-01', 'stable/2024-01-01/'),  # no extract keeps the subnet PUT
