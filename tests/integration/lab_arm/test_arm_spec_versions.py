@@ -20,7 +20,8 @@ from ansible_collections.aks.tunnel.tests.lab import swagger
 from ansible_collections.aks.tunnel.tests.lab.arm.providers import compute, network
 from ansible_collections.aks.tunnel.tests.lab.arm.versions import API_VERSIONS, shape_for_version
 
-# pylint: disable=protected-access  # the emulator's own run command result builder
+# The emulator's own run command result builder (compute._result) renders the body under test.
+# pylint: disable=protected-access
 
 SUB = '/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/MC_rg_aks_westeurope/providers'
 VMSS_ID = SUB + '/Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-12345678-vmss'
@@ -32,7 +33,8 @@ def _state(nic_nsg=True):
     return types.SimpleNamespace(
         topology={'vnet': {'subnet_id': SUB + '/Microsoft.Network/virtualNetworks/aks-vnet/subnets/aks-subnet'},
                   'nic_nsg': {'id': SUB + '/Microsoft.Network/networkSecurityGroups/nic-nsg'},
-                  'load_balancer': {'id': lb_id, 'name': 'kubernetes'}, 'pools': [], 'nodes': [{'nic_id': VMSS_ID + '/virtualMachines/0/networkInterfaces/nic'}]},
+                  'load_balancer': {'id': lb_id, 'name': 'kubernetes'}, 'pools': [],
+                  'nodes': [{'nic_id': VMSS_ID + '/virtualMachines/0/networkInterfaces/nic'}]},
         nic_nsg_enabled=nic_nsg, location='westeurope', config={'cluster': {'outbound_type': 'loadBalancer'}},
         cluster_props={'kubernetes_version': '1.31.2'}, lb_etag='W/"1"', public_ips=lambda: [pip],
         lb_profile={'allocated_outbound_ports': 1024, 'idle_timeout_in_minutes': 30})
