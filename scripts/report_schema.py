@@ -84,7 +84,10 @@ KEY_TYPES = {
             # the nodes cannot resolve the API server FQDN (a private cluster's private DNS zone, issue 16)
             'dns': {'type': 'object', 'description': 'the API server FQDN the nodes cannot resolve and the private DNS zone to link',
                     'properties': {'host': STR, 'zone': {'type': ['string', 'null']}, 'zone_resource_group': {'type': ['string', 'null']},
-                                   'vnet_ids': STRS}},
+                                   'vnet_ids': STRS,
+                                   'links': {'type': 'array', 'description': "the zone's virtual network links as read (name, vnet, state)",
+                                             'items': {'type': 'object'}},
+                                   'links_error': {'type': 'string', 'description': 'why the virtual network links could not be read'}}},
             'commands': described(STRS, 'the exact az network private-dns link vnet create per node VNet')}),
     'snat_exhaustion': (
         'Automatic repair of the managed cluster outbound profile (roles/remediate/tasks/snat.yml); refuses what does not fit; '

@@ -63,6 +63,72 @@ def link_command(zone, vnet_id):
     return ' '.join(shlex.quote(w) for w in words)
 
 
+# The virtual network links of the zone (privatedns.json, VirtualNetworkLinks_List; Microsoft.Network/privateDnsZones/
+# virtualNetworkLinks/read, in Reader). azure-mgmt-network has no private DNS operations: a plain GET through its pipeline.
+LINKS_API_VERSION = '2024-06-01'
+
+
+def links_path(zone):
+    """The ARM path of the zone's virtualNetworkLinks list, or None when the zone is not named."""
+    if not zone or not zone.get('name') or not zone.get('resource_group') or not zone.get('subscription_id'):
+        return None
+    return '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/privateDnsZones/%s/virtualNetworkLinks' % (
+        zone['subscription_id'], zone['resource_group'], zone['name'])
+
+
+def link_state(links, vnet_ids, error=None):
+    """Which node VNets the zone's virtual network links (VirtualNetworkLinks_List ``value``) cover (pure).
+
+    ``{read, error, linked: [node VNet ids], unlinked: [node VNet ids], links: [{name, vnet, state}]}``; a link counts when its
+    virtualNetwork is a node VNet and it is not InProgress or Failed (virtualNetworkLinkState, provisioningState).
+    """
+    if error:
+        return {'read': False, 'error': error, 'linked': [], 'unlinked': [], 'links': []}
+    shown = []
+    done = set()
+    for link in links or []:
+        props = link.get('properties') or {}
+        vnet = ((props.get('virtualNetwork') or {}).get('id') or '')
+        state = props.get('virtualNetworkLinkState') or ''
+        shown.append({'name': link.get('name'), 'vnet': vnet, 'state': state or props.get('provisioningState')})
+        if vnet and state != 'InProgress' and props.get('provisioningState') not in ('Failed', 'Deleting', 'Canceled'):
+            done.add(vnet.lower())
+    vnet_ids = list(vnet_ids or [])
+    return {'read': True, 'error': None, 'links': shown, 'linked': [v for v in vnet_ids if v.lower() in done],
+            'unlinked': [v for v in vnet_ids if v.lower() not in done]}
+
+
+def needs_links(cluster, results):
+    """True when the links are worth reading: a private cluster with a named zone whose nodes failed name resolution."""
+    zone = zone_of(cluster)
+    if not zone or zone['kind'] == 'none' or not links_path(zone):
+        return False
+    return any(e.get('ok') is False and is_dns_failure(e.get('reason'))
+               for r in results or [] for e in (r.get('checks') or {}).get('egress') or [])
+
+
+def read_links(client, cluster):
+    """link_state() of the cluster's zone, read through ``client``'s pipeline (an azure-mgmt client: send_request)."""
+    from azure.core.rest import HttpRequest  # pylint: disable=import-outside-toplevel  # azure-core comes with every azure-mgmt SDK
+    path = links_path(zone_of(cluster))
+    vnet_ids = (cluster or {}).get('vnet_ids') or []
+    links = []
+    url = '%s?api-version=%s' % (path, LINKS_API_VERSION)
+    try:
+        for _page in range(20):  # 100 links a page; a zone has at most 1000 (Azure's limit)
+            response = client.send_request(HttpRequest('GET', url))
+            response.raise_for_status()
+            body = response.json()
+            links.extend(body.get('value') or [])
+            url = body.get('nextLink')
+            if not url:
+                break
+    except Exception as exc:  # pylint: disable=broad-except  # any SDK or HTTP error: the links are unknown, the advice stays general
+        text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        return link_state(None, vnet_ids, 'cannot read the virtual network links of %s: %s' % (path.rsplit('/', 2)[-2], text))
+    return link_state(links, vnet_ids)
+
+
 def remediation(cluster, host):
     """(summary, remediation dict) for nodes that cannot resolve the API server name ``host``."""
     zone = zone_of(cluster)
@@ -75,14 +141,35 @@ def remediation(cluster, host):
         return ('the nodes cannot resolve the API server FQDN %s (private cluster without a private DNS zone)' % host,
                 {'summary': 'The cluster has no private DNS zone (privateDNSZone none): the node VNet\'s DNS must resolve %s to the '
                             'private endpoint (%s).' % (host, forwarding), 'dns': {'host': host, 'zone': None}})
-    commands = [c for c in (link_command(zone, v) for v in vnet_ids) if c]
     where = 'the %s private DNS zone %s%s' % (zone['kind'], zone['name'] or '(name unknown)',
                                               ' in %s' % zone['resource_group'] if zone.get('resource_group') else '')
+    links = (cluster or {}).get('private_dns_links')
+    if links and links.get('read') and vnet_ids and not links['unlinked']:
+        # proven: the zone is linked to every node VNet, so the nodes' DNS is not Azure DNS (custom DNS servers)
+        names = ', '.join(v.rsplit('/', 1)[-1] for v in links['linked'])
+        return ('the nodes cannot resolve the API server\'s private FQDN %s although %s is linked to their VNet %s: their DNS servers '
+                'do not forward to Azure DNS %s' % (host, where, names, AZURE_DNS),
+                {'summary': 'Make the node VNet\'s custom DNS servers forward azmk8s.io (or the zone %s) to Azure DNS %s (the zone is '
+                            'linked to %s).' % (zone['name'], AZURE_DNS, names),
+                 'dns': {'host': host, 'zone': zone['name'], 'zone_resource_group': zone['resource_group'], 'vnet_ids': vnet_ids,
+                         'links': links['links']}})
+    if links and links.get('read') and links['unlinked']:
+        vnet_ids = links['unlinked']
+    commands = [c for c in (link_command(zone, v) for v in vnet_ids) if c]
     vnet_names = ' ' + ', '.join(v.rsplit('/', 1)[-1] for v in vnet_ids) if vnet_ids else ''
     summary = 'Link %s to the node VNet%s (%s).' % (where, vnet_names, forwarding)
     remedy = {'summary': summary, 'dns': {'host': host, 'zone': zone['name'], 'zone_resource_group': zone['resource_group'],
                                           'vnet_ids': vnet_ids}}
     if commands:
         remedy['commands'] = commands
+    if links and links.get('read'):
+        # proven from the zone's virtual network links
+        remedy['dns']['links'] = links['links']
+        return ('the nodes cannot resolve the API server\'s private FQDN %s: %s is not linked to their VNet %s (its virtual network '
+                'links: %s)' % (host, where, ', '.join(v.rsplit('/', 1)[-1] for v in vnet_ids),
+                                ', '.join('%s -> %s' % (l['name'], (l['vnet'] or '?').rsplit('/', 1)[-1]) for l in links['links']) or 'none'),
+                remedy)
+    if links and links.get('error'):
+        remedy['dns']['links_error'] = links['error']
     return ('the nodes cannot resolve the API server\'s private FQDN %s: %s is not linked to their VNet (or their DNS does not '
             'forward to Azure DNS)' % (host, where), remedy)

@@ -266,6 +266,7 @@ from ansible_collections.aks.tunnel.plugins.module_utils import _azure
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_model
 from ansible_collections.aks.tunnel.plugins.module_utils import _cluster_options
 from ansible_collections.aks.tunnel.plugins.module_utils import _node_probe
+from ansible_collections.aks.tunnel.plugins.module_utils import _private_dns
 from ansible_collections.aks.tunnel.plugins.module_utils import _probe_scripts as ps
 from ansible_collections.aks.tunnel.plugins.module_utils import _runcommand
 from ansible_collections.aks.tunnel.plugins.module_utils._module import AksTunnelModule
@@ -423,8 +424,12 @@ def main():
                 summary['errors'].append({'node': shaped['node'], 'error': shaped['error']})
     elapsed = round(time.monotonic() - started, 3)
 
+    cluster = model['cluster']
+    if 'egress_ports_blocked' in params['finding_for'] and _private_dns.needs_links(cluster, results):
+        # the nodes cannot resolve the private FQDN: the zone's virtual network links tell a missing link from custom DNS
+        cluster = dict(cluster, private_dns_links=_private_dns.read_links(module.azure.network, cluster))
     findings = _node_probe.findings(params['finding_for'], results, inspections, summary, checks, tunnel, egress_wanted, port=params['port'],
-                                    node_resource_group=node_rg, cluster=model['cluster'])
+                                    node_resource_group=node_rg, cluster=cluster)
     for result in results:
         if result['status'] != 'succeeded':
             module.warn('%s: %s' % (result['node'], result['error']))

@@ -362,6 +362,8 @@ def lab_config(scenario, extra_clients=()):
         + [dict(c) for c in extra_clients],
         'faults': [],
         'network_path': network_path_config(scenario, topology),
+        # the system private DNS zone's link to the node VNet (fault private_dns_unlinked: none; providers/private_endpoint.py)
+        'private_dns': {'linked': not scenario['faults'].get('private_dns_unlinked')},
     }
     for key, value in (scenario.get('arm') or {}).items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):

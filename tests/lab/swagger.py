@@ -90,6 +90,10 @@ EXACT_SPECS = {
                              for f in ('azureFirewall.json', 'firewallPolicy.json', 'ipGroups.json', 'serviceTags.json')],
 }
 SPEC_GROUPS['azfw'] = []
+# A private DNS zone's virtual network links (issue 16): privatedns.json is not in the shared folder; every api-version is
+# validated against this extract.
+EXACT_SPECS[('privatedns', '2024-06-01')] = ['specification/privatedns/resource-manager/Microsoft.Network/stable/2024-06-01/privatedns.json']
+SPEC_GROUPS['privatedns'] = []
 # Microsoft.Resources (subscriptions, tenants) is not among the vendored specs: these schemas are written by the
 # project from the REST reference of SubscriptionClient 2022-12-01 (Subscriptions - List / Get, Tenants - List), only
 # the fields the lab answers with, and stand in for the spec until its swagger is vendored.

@@ -57,3 +57,32 @@ def test_private_endpoint_address_is_read_from_arm_or_unknown_with_the_reason(tm
     denied_fields = _private_endpoint.model_fields(denied, cluster['private_fqdn'])
     assert denied_fields['api_server_private_ip'] is None
     assert 'AuthorizationFailed' in denied_fields['api_server_private_ip_error'] and 'privateEndpoints/read' in denied_fields['api_server_private_ip_error']
+
+
+def test_private_dns_zone_links_are_read_through_the_network_client(tmp_path):
+    """The system zone's virtual network links (VirtualNetworkLinks_List) through azure-mgmt-network's pipeline: linked to the node
+    VNet, none with the fault private_dns_unlinked, ARM's 403 without the read; validated against the privatedns.json extract."""
+    from ansible_collections.aks.tunnel.plugins.module_utils import _private_dns  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(ROOT, 'tests', 'lab', 'scenarios', 'private-dns-unlinked.yaml'), encoding='utf-8') as handle:
+        unlinked = scenario_mod.validate(yaml.safe_load(handle))
+    states = {}
+    for name, faults in (('linked', dict(unlinked['faults'], private_dns_unlinked=False)), ('unlinked', unlinked['faults'])):
+        config = scenario_mod.lab_config(dict(unlinked, faults=faults))
+        config['clients'] = [{'client_id': CONTRIBUTOR[0], 'client_secret': CONTRIBUTOR[1], 'role': 'contributor'},
+                             {'client_id': NO_PE[0], 'client_secret': NO_PE[1], 'role': 'reader',
+                              'not_actions': ['Microsoft.Network/privateDnsZones/virtualNetworkLinks/read']}]
+        with ArmEmulator(config, executor=NullExecutor(), state_dir=str(tmp_path / name)) as emu:
+            topo = emu.state.topology
+            cluster = {'private_cluster': True, 'private_fqdn': topo['cluster']['private_fqdn'], 'private_dns_zone': 'system',
+                       'node_resource_group': emu.state.node_resource_group, 'subscription_id': emu.state.subscription_id,
+                       'vnet_ids': [topo['vnet']['id']]}
+            states[name] = _private_dns.read_links(_client(emu, CONTRIBUTOR), cluster)
+            states[name + '-denied'] = _private_dns.read_links(_client(emu, NO_PE), cluster)
+            entries = [e for e in emu.journal() if '/virtualnetworklinks' in e['path'].lower()]
+            for entry in entries:
+                swagger.SwaggerSchemas().validate_journal_entry(entry)
+            assert [e['status'] for e in entries] == [200, 403]
+    vnet = topo['vnet']['id']
+    assert states['linked']['linked'] == [vnet] and states['linked']['unlinked'] == [] and states['linked']['links'][0]['state'] == 'Completed'
+    assert states['unlinked'] == {'read': True, 'error': None, 'links': [], 'linked': [], 'unlinked': [vnet]}
+    assert states['unlinked-denied']['read'] is False and 'AuthorizationFailed' in states['unlinked-denied']['error']

@@ -14,7 +14,10 @@ from ansible_collections.aks.tunnel.tests.lab import swagger
 from ansible_collections.aks.tunnel.tests.lab.arm.server import ROUTES
 
 NET, VMSS_NET, CMP, AKS, MON, RES = '2026-03-01', '2018-10-01', '2026-04-01', '2026-08-01', '2024-02-01', '2022-12-01'
-SPEC_OPS = sorted({tuple(r[7]) for r in ROUTES if r[7] and r[7][0] != 'lro'})
+# A private cluster's API server private endpoint, its NIC and the zone's links answer only on a private cluster (this lab is
+# public: they answer 404 here, validated below); test_arm_private_endpoint.py drives and validates their successes.
+PRIVATE_CLUSTER_OPS = {('network', 'PrivateEndpoints_Get'), ('network', 'NetworkInterfaces_Get'), ('privatedns', 'VirtualNetworkLinks_List')}
+SPEC_OPS = sorted({tuple(r[7]) for r in ROUTES if r[7] and r[7][0] != 'lro'} - PRIVATE_CLUSTER_OPS)
 
 
 def _drive_everything(arm):
@@ -98,6 +101,9 @@ def _drive_everything(arm):
                                        'timespan': 'PT5M', 'interval': 'PT1M', 'metricnamespace': 'Microsoft.Network/natGateways'}}),
         ('GET', '/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/natGateways/natgw-lab/providers/Microsoft.Insights/metrics'
          % (sub, rg), MON, {'params': {'metricnames': 'TotalConnectionCount,PacketDropCount', 'aggregation': 'Maximum,Total', 'timespan': 'PT5M'}}),
+        # a private cluster's endpoint, its NIC and zone links: not on this public cluster (404)
+        ('GET', net + '/privateEndpoints/kube-apiserver', NET, None), ('GET', net + '/networkInterfaces/kube-apiserver.nic.x', NET, None),
+        ('GET', net + '/privateDnsZones/z.example/virtualNetworkLinks', '2024-06-01', None),
         # the egress route and the Azure Firewall behind it (issue 16)
         ('GET', net + '/routeTables/rt-aks-nodes', NET, None), ('GET', net + '/routeTables/nope', NET, None),
         ('GET', '/subscriptions/%s/providers/Microsoft.Network/azureFirewalls' % sub, NET, None),

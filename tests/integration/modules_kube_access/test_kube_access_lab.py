@@ -274,11 +274,14 @@ def test_private_dns_zone_not_linked_to_the_node_vnet_is_egress_ports_blocked_wi
     zone = plan['private_fqdn'].split('.', 1)[1]
     assert finding['status'] == 'problem'
     assert finding['affected_nodes'] == ['aks-nodepool1-64844604-vmss000000', 'aks-user1-64844604-vmss000000']
+    vnet = info['cluster']['vnet_ids'][0]
+    # proven from the zone's virtual network links (read from ARM: none), not "linked or custom DNS"
     assert finding['summary'] == (
         "the nodes cannot resolve the API server's private FQDN %s: the system private DNS zone %s in MC_rg-aks-lab_aks-lab_westeurope "
-        "is not linked to their VNet (or their DNS does not forward to Azure DNS): tunnel egress fails from 2 node(s)" % (plan['private_fqdn'], zone))
+        "is not linked to their VNet %s (its virtual network links: none): tunnel egress fails from 2 node(s)"
+        % (plan['private_fqdn'], zone, vnet.rsplit('/', 1)[-1]))
+    assert finding['remediation']['dns']['links'] == [] and 'links_error' not in finding['remediation']['dns']
     assert finding['evidence'] == ['%s: tls %s:443: TCP dns_failed' % (node, plan['private_fqdn']) for node in finding['affected_nodes']]
-    vnet = info['cluster']['vnet_ids'][0]
     assert finding['remediation']['commands'] == [
         'az network private-dns link vnet create --resource-group MC_rg-aks-lab_aks-lab_westeurope --zone-name %s --name %s-link '
         '--virtual-network %s --registration-enabled false --subscription 00000000-0000-4000-8000-00000000a1b2' % (zone, vnet.rsplit('/', 1)[-1], vnet)]

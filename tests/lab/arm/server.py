@@ -219,6 +219,9 @@ ROUTES = [
     # A private cluster's API server private endpoint and its NIC: the address the nodes dial (issue 16, providers/private_endpoint.py).
     ('GET', NET + '/privateEndpoints/{pe}', private_endpoint.endpoint_get, 'network', 'read', 'Microsoft.Network/privateEndpoints/read',
      'privateEndpoints', ('network', 'PrivateEndpoints_Get')),
+    ('GET', NET + '/privateDnsZones/{zone}/virtualNetworkLinks', private_endpoint.zone_links_list, 'privatedns', 'read',
+     'Microsoft.Network/privateDnsZones/virtualNetworkLinks/read', 'privateDnsZones/virtualNetworkLinks',
+     ('privatedns', 'VirtualNetworkLinks_List')),
     ('GET', NET + '/networkInterfaces/{nic}', private_endpoint.nic_get, 'network', 'read', 'Microsoft.Network/networkInterfaces/read',
      'networkInterfaces', ('network', 'NetworkInterfaces_Get')),
     ('GET', SUB + '/providers/{ns}/locations/{loc}/operations/{op}', None, 'ops', 'poll', '{ns}/locations/operations/read', 'locations/operations',

@@ -12,6 +12,11 @@ IP (tests/lab/topology.py ``private_endpoint_ip``: the one the nodes' hosts file
 server). The endpoint carries no ``customDnsConfigs`` (AKS writes the private DNS zone's record itself, no DNS zone group), so
 the address is read from its NIC, as on Azure when the endpoint does not list it. Not served: private clusters with API Server
 VNet Integration (their API server is an internal load balancer, no private endpoint) and public clusters.
+
+The system private DNS zone (``<guid>.privatelink.<region>.azmk8s.io`` in the node resource group) answers its virtual network
+links (VirtualNetworkLinks_List, privatedns.json 2024-06-01 extract in tests/lab/specs/): one link to the node VNet, as AKS
+creates it, or none with the fault ``private_dns_unlinked`` (config ``private_dns.linked``), the same fault that leaves the
+private FQDN out of the nodes' hosts files. The zone itself and its records are not served.
 """
 
 from __future__ import annotations
@@ -89,3 +94,26 @@ def nic_get(ctx, p):
         if not _served(state) or p['rg'].lower() != state.node_resource_group.lower() or p['nic'].lower() != nic_name.lower():
             raise not_found(NIC_TYPE, p['nic'], p['rg'])
         return Response(200, render_nic(state))
+
+
+ZONE_TYPE = 'Microsoft.Network/privateDnsZones'
+
+
+def zone_links_list(ctx, p):
+    with ctx.state.lock:
+        state = ctx.state
+        cluster = state.topology['cluster']
+        zone = cluster.get('private_dns_zone')
+        if (not cluster.get('private') or not zone or p['rg'].lower() != state.node_resource_group.lower()
+                or p['zone'].lower() != zone.lower()):
+            raise not_found(ZONE_TYPE, p['zone'], p['rg'])
+        links = []
+        if (state.config.get('private_dns') or {}).get('linked', True):
+            vnet = state.topology['vnet']
+            link_id = '/subscriptions/%s/resourceGroups/%s/providers/%s/%s/virtualNetworkLinks/%s' % (
+                state.subscription_id, state.node_resource_group, ZONE_TYPE, zone, vnet['name'])
+            links.append({'id': link_id, 'name': vnet['name'], 'type': ZONE_TYPE + '/virtualNetworkLinks', 'location': 'global',
+                          'etag': stable_uuid('pdns-link-etag', link_id), 'tags': {},
+                          'properties': {'virtualNetwork': {'id': vnet['id']}, 'registrationEnabled': False, 'resolutionPolicy': 'Default',
+                                         'virtualNetworkLinkState': 'Completed', 'provisioningState': 'Succeeded'}})
+        return Response(200, {'value': links})
