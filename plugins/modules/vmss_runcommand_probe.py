@@ -82,7 +82,11 @@ options:
     elements: str
     default: []
   finding_for:
-    description: Causes to return findings for.
+    description:
+      - Causes to return findings for.
+      - For C(egress_ports_blocked) on a private cluster whose nodes cannot resolve the API server's private FQDN, the private DNS
+        zone's virtual network links are read (C(Microsoft.Network/privateDnsZones/virtualNetworkLinks/read)) to tell a missing
+        link from custom DNS servers that do not forward to Azure DNS.
     type: list
     elements: str
     choices: [ufw_blocks_10250, iptables_blocks_10250, nft_blocks_10250, kubelet_not_serving, egress_ports_blocked]
