@@ -147,12 +147,11 @@ def remediation(cluster, host):
     if links and links.get('read') and vnet_ids and not links['unlinked']:
         # proven: the zone is linked to every node VNet, so the nodes' DNS is not Azure DNS (custom DNS servers)
         names = ', '.join(v.rsplit('/', 1)[-1] for v in links['linked'])
+        dns = {'host': host, 'zone': zone['name'], 'zone_resource_group': zone['resource_group'], 'vnet_ids': vnet_ids, 'links': links['links']}
+        advice = ('Make the node VNet\'s custom DNS servers forward azmk8s.io (or the zone %s) to Azure DNS %s (the zone is linked to %s).'
+                  % (zone['name'], AZURE_DNS, names))
         return ('the nodes cannot resolve the API server\'s private FQDN %s although %s is linked to their VNet %s: their DNS servers '
-                'do not forward to Azure DNS %s' % (host, where, names, AZURE_DNS),
-                {'summary': 'Make the node VNet\'s custom DNS servers forward azmk8s.io (or the zone %s) to Azure DNS %s (the zone is '
-                            'linked to %s).' % (zone['name'], AZURE_DNS, names),
-                 'dns': {'host': host, 'zone': zone['name'], 'zone_resource_group': zone['resource_group'], 'vnet_ids': vnet_ids,
-                         'links': links['links']}})
+                'do not forward to Azure DNS %s' % (host, where, names, AZURE_DNS), {'summary': advice, 'dns': dns})
     if links and links.get('read') and links['unlinked']:
         vnet_ids = links['unlinked']
     commands = [c for c in (link_command(zone, v) for v in vnet_ids) if c]

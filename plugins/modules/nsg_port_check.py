@@ -320,7 +320,7 @@ def main():
         api_ip, api_reason = _private_endpoint.api_server_address(model['cluster'], resolve_host)
     bypass = _network_path.nsg_bypass(params['always_allow']) if params['always_allow'] else None
     result = _nsg_check.check_paths(model, nsgs, sources, port=params['port'], egress=egress, api_server_ip=api_ip, nsg_bypass=bypass,
-                                   api_server_reason=api_reason)
+                                    api_server_reason=api_reason)
     finding = _nsg_check.kubelet_finding(result, sources, port=params['port'])
     egress_finding = _nsg_check.egress_finding(result, tunnel if tunnel['component'] is not None else {'egress': []},
                                                checked=params['check_egress'])
