@@ -59,7 +59,7 @@ def _spawn(record, name, module, log):
     with open(logfile, 'ab') as out:
         subprocess.run(['setsid', '-f', sys.executable, '-m', module, '--state', record.state_dir], stdin=subprocess.DEVNULL,
                        stdout=out, stderr=out, env=_env(), check=True, cwd='/')
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a loaded 2-core CI machine can take many seconds to start Python with its imports
     while time.monotonic() < deadline:
         try:
             with open(pid_file, encoding='ascii') as handle:
