@@ -41,7 +41,7 @@ _LONGEST_FIRST = (
     'tests/integration/rbac/test_least_privilege_lab.py',
     'tests/integration/playbooks/test_playbooks_lab.py::test_diagnose_never_gives_a_false_all_clear',
     'tests/integration/playbooks/test_playbooks_lab.py::test_remediate_',
-    'tests/integration/playbooks/test_playbooks_lab.py::test_diagnose_is_exact_on_the_network_and_enterprise_scenarios',
+    'tests/integration/playbooks/test_playbooks_lab.py::test_diagnose_is_exact_on_the_enterprise_scenarios',
     'tests/integration/playbooks/',
     'tests/integration/modules_network/',
     'tests/integration/',

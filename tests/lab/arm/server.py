@@ -282,10 +282,11 @@ class RequestContext:
             return {'Retry-After': str(int(seconds))}
         wait_ms = int(self.state.settings['lro_retry_after_ms'])
         if op is not None:
-            # Back off with the operation's age (an eighth of it, up to lro_retry_after_max_ms): a short operation is
+            # Back off past 10 s of age (an eighth of the time beyond, up to lro_retry_after_max_ms): a short operation is
             # still seen at once, a two-minute Run Command is polled every second instead of five times a second
             # (each poll is an HTTPS request on the same 2 cores as the nodes).
-            wait_ms = max(wait_ms, min(int(self.state.settings['lro_retry_after_max_ms']), int(op.age_s() * 1000 / 8)))
+            beyond_ms = (op.age_s() - 10.0) * 1000 / 8
+            wait_ms = max(wait_ms, min(int(self.state.settings['lro_retry_after_max_ms']), int(beyond_ms)))
         return {'retry-after-ms': str(wait_ms)}
 
     def lro_headers(self, op, location):
