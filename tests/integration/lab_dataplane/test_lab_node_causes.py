@@ -9,20 +9,14 @@ cannot list iptables.  One lab per scenario; the node causes' statuses are compa
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
-import ansible_collections.aks.tunnel as collection
+from ansible_collections.aks.tunnel.tests.integration.modules_network import network_lab
 
 pytestmark = pytest.mark.lab
 
-# The directory holding ansible_collections/aks/tunnel as this test imported it (.tmp/dev or a copied tree).
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(list(collection.__path__)[0])))
 NODE_CAUSES = ['ufw_blocks_10250', 'iptables_blocks_10250', 'nft_blocks_10250', 'kubelet_not_serving']
 
 PROBE = '''
@@ -74,17 +68,7 @@ EXPECTED = {
 
 
 def run_playbook(tmp_path, lab_vars, extra):
-    playbook = tmp_path / 'play.yml'
-    playbook.write_text(textwrap.dedent(PROBE))
-    out = tmp_path / 'out.json'
-    extra_file = tmp_path / 'extra.json'
-    extra_file.write_text(json.dumps(dict(extra, out=str(out))))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=ROOT, ANSIBLE_NOCOLOR='1', ANSIBLE_DEPRECATION_WARNINGS='0')
-    ansible_playbook = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
-    proc = subprocess.run([ansible_playbook, str(playbook), '-e', '@' + lab_vars, '-e', '@' + str(extra_file)],
-                          capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=600, check=False)
-    assert proc.returncode == 0, 'ansible-playbook failed:\n%s\n%s' % (proc.stdout[-6000:], proc.stderr[-3000:])
-    return json.loads(out.read_text())
+    return network_lab.run_playbook(tmp_path, PROBE, lab_vars, extra)
 
 
 @pytest.mark.xdist_group('lab_dataplane')
