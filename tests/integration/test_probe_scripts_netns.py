@@ -147,10 +147,10 @@ class Lab:
             proc.kill()
             proc.wait(timeout=5)
 
-    def run(self, ns, checks, **kwargs):
+    def run(self, ns, checks, wrap=(), **kwargs):
         script = ps.build_probe_script(checks)
         params = ps.build_probe_parameters(**kwargs)
-        proc = subprocess.run(['ip', 'netns', 'exec', ns, 'bash', '-c', handler_script(script, params), 'bash'],
+        proc = subprocess.run(['ip', 'netns', 'exec', ns] + list(wrap) + ['bash', '-c', handler_script(script, params), 'bash'],
                               capture_output=True, text=True, timeout=120, check=False)
         assert len(proc.stdout.encode()) <= ps.OUTPUT_LIMIT, proc.stdout
         assert proc.stderr == ''
@@ -250,10 +250,11 @@ def clean_c(lab):
         lab.start_server('c', NS_C, IP_C, 'tcp:10250,tcp:10255,tcp:10260,udp:1194')
 
 
-@pytest.mark.parametrize('method', ['nc', 'devtcp'])
+@pytest.mark.parametrize('method', ['py', 'nc', 'devtcp'])
 def test_connect_classification(clean_c, method):
-    if method == 'nc' and not nsx(NS_A, 'bash', '-c', 'command -v nc', check=False).stdout:
-        pytest.skip('nc is not installed')
+    tool = {'py': 'python3', 'nc': 'nc'}.get(method)
+    if tool and not nsx(NS_A, 'bash', '-c', 'command -v %s' % tool, check=False).stdout:
+        pytest.skip('%s is not installed' % tool)
     nsx(NS_C, 'iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '10250', '-j', 'DROP')
     nsx(NS_C, 'iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '10255', '-j', 'REJECT', '--reject-with', 'tcp-reset')
     nsx(NS_C, 'iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '10260', '-j', 'REJECT')
@@ -267,6 +268,26 @@ def test_connect_classification(clean_c, method):
         '10.250.7.3:10255': 'refused', '10.250.7.3:10260': 'refused', '10.250.8.5:10250': 'unreachable',
     }, out
     assert parsed['summary']['m'] == method
+
+
+def test_connect_falls_back_when_python3_fails(clean_c):
+    """auto connects in one python3 process; a node where python3 does not run gets nc (or /dev/tcp), same verdicts."""
+    # the python3 the script finds on its own PATH (not the test runner's)
+    python3 = nsx(NS_A, 'bash', '-c', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; '
+                  'p=$(command -v python3) && readlink -f "$p"', check=False).stdout.strip()
+    if not python3 or not shutil.which('unshare'):
+        pytest.skip('python3 or unshare is not installed')
+    nsx(NS_C, 'iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '10250', '-j', 'DROP')
+    targets = [(IP_B, 10250), (IP_B, 10251), (IP_C, 10250), (IP_NOROUTE, 10250)]
+    want = {'10.250.7.2:10250': 'succeeded', '10.250.7.2:10251': 'refused', '10.250.7.3:10250': 'timed_out',
+            '10.250.8.5:10250': 'unreachable'}
+    out, parsed = clean_c.run(NS_A, ['connect'], targets=targets, timeout=1, run_id='auto1')
+    assert (parsed['targets'], parsed['summary']['m']) == (want, 'py'), out
+    # a private mount namespace where python3 is /bin/false: the script's python3 exits 1 and answers nothing
+    broken = ['unshare', '-m', 'sh', '-c', 'mount --bind /bin/false "$0" && exec "$@"', python3]
+    out, parsed = clean_c.run(NS_A, ['connect'], wrap=broken, targets=targets, timeout=1, run_id='auto2')
+    fallback = 'nc' if nsx(NS_A, 'bash', '-c', 'command -v nc', check=False).stdout else 'devtcp'
+    assert (parsed['targets'], parsed['summary']['m']) == (want, fallback), out
 
 
 def test_connect_range_parameter(clean_c):

@@ -174,8 +174,11 @@ def build(plan, record, nsg_text, log=print):
         ip_batch(lines, netns=entry['name'])
         settings = {'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1}
         if len(entry['ips']) > 1:
-            settings['net.core.somaxconn'] = 8192
-            settings['net.ipv4.tcp_max_syn_backlog'] = 8192
+            # a shared namespace stands in for up to 2500 kubelets: every tunnel node's probe connects to each of
+            # them within seconds (one python3 process per probe), so its one listener must queue them all (the
+            # services process drains the queue slower than 10 probes connect; a full queue drops SYNs = timeouts)
+            settings['net.core.somaxconn'] = 65535
+            settings['net.ipv4.tcp_max_syn_backlog'] = 65535
         _sysctl(entry['name'], settings)
     # 5. Router and API server.
     rt, api = plan['router_ns'], plan['api_ns']

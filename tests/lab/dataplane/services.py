@@ -38,14 +38,23 @@ BAD_REQUEST = (b'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=u
                b'400 Bad Request')
 
 
-def _listen_tcp(netns, port, backlog=4096, host='0.0.0.0'):
+def _listen_tcp(netns, port, backlog=4096, host='0.0.0.0', defer_accept=0):
     with in_netns(netns):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if defer_accept:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, defer_accept)
         sock.bind((host, port))
         sock.listen(backlog)
         sock.setblocking(False)
     return sock
+
+
+async def _serve_tcp(handler, netns, port, backlog=4096, defer_accept=0, **kwargs):
+    """asyncio server on a socket bound in `netns`; asyncio listens again with its own backlog (100 unless told),
+    so the same backlog is passed there (the kernel caps it at the namespace's net.core.somaxconn)."""
+    sock = _listen_tcp(netns, port, backlog, defer_accept=defer_accept)
+    return await asyncio.start_server(handler, sock=sock, backlog=backlog, **kwargs)
 
 
 def _bind_udp(netns, port):
@@ -202,24 +211,26 @@ class Services:
         for entry in plan['namespaces']:
             if entry['kubelet'] == 'down':
                 continue
-            sock = _listen_tcp(entry['name'], KUBELET_PORT, backlog=8192)
             plain = entry['kubelet'] == 'http'
 
             def handler(reader, writer, plain=plain):
                 return self._kubelet(reader, writer, plain)
-            self.servers.append(await asyncio.start_server(handler, sock=sock, ssl=None if plain else kubelet_ctx,
-                                                           ssl_handshake_timeout=15 if not plain else None))
+            # One process stands in for every kubelet (a shared namespace's one listener for up to 2500 of them), and each
+            # tunnel node's probe connects to all of them within seconds: the kernel completes those handshakes, and
+            # TCP_DEFER_ACCEPT keeps a connection that is reset before it sends a byte (the python3 connect probe closes
+            # so) out of accept(), so it costs this event loop nothing; a client that speaks (TLS, HTTP) is accepted as
+            # before. Without it 50,000 accepts and TLS set-ups starve the API server endpoints of this same loop.
+            self.servers.append(await _serve_tcp(handler, entry['name'], KUBELET_PORT, backlog=65535, defer_accept=5,
+                                                 ssl=None if plain else kubelet_ctx, ssl_handshake_timeout=15 if not plain else None))
         api_ctx = _server_context(pki['api_cert'], pki['api_key'], alpn=['konnectivity'])
         api = plan['api_ns']
-        self.servers.append(await asyncio.start_server(self._konnectivity, sock=_listen_tcp(api, 443), ssl=api_ctx,
-                                                       ssl_handshake_timeout=15))
-        self.servers.append(await asyncio.start_server(self._tunnelfront, sock=_listen_tcp(api, 9000)))
+        self.servers.append(await _serve_tcp(self._konnectivity, api, 443, ssl=api_ctx, ssl_handshake_timeout=15))
+        self.servers.append(await _serve_tcp(self._tunnelfront, api, 9000))
         loop = asyncio.get_running_loop()
         await loop.create_datagram_endpoint(AksLinkProtocol, sock=_bind_udp(api, 1194))
         if plan['alpn_stripped']:
             proxy_ctx = _server_context(pki['proxy_cert'], pki['proxy_key'])
-            self.servers.append(await asyncio.start_server(self._proxy, sock=_listen_tcp(plan['router_ns'], plan['proxy_port']),
-                                                           ssl=proxy_ctx, ssl_handshake_timeout=15))
+            self.servers.append(await _serve_tcp(self._proxy, plan['router_ns'], plan['proxy_port'], ssl=proxy_ctx, ssl_handshake_timeout=15))
 
 
 class AksLinkProtocol(asyncio.DatagramProtocol):

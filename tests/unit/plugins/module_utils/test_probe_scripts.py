@@ -28,7 +28,9 @@ BASH = shutil.which('bash')
 SHELLCHECK = shutil.which('shellcheck')
 
 FAKE_TCP = r'''
-# test double: the status of target 10.<b>.<c>.<d> is character (c*256+d) of $AKSTP_FAKE
+# test double: the status of target 10.<b>.<c>.<d> is character (c*256+d) of $AKSTP_FAKE (through the
+# per-target jobs: the one-process python3 connect is tested on real sockets, test_probe_scripts_netns.py)
+use_py=0 akstp_m=devtcp
 akstp_tcp() {
     local a b c d
     IFS=. read -r a b c d <<<"$1"
@@ -450,6 +452,7 @@ def test_build_probe_returns_script_and_parameters():
 
 # test double: every target times out on its first connect; on the second it answers as $AKSTP_FAKE says
 FLAKY_TCP = r'''
+use_py=0 akstp_m=devtcp
 akstp_tcp() {
     local a b c d
     IFS=. read -r a b c d <<<"$1"
