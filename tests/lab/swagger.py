@@ -83,6 +83,10 @@ EXACT_SPECS = {
     ('compute', '2024-11-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-11-01/virtualMachineScaleSet.json'],
     ('runcommand', '2024-07-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-07-01/runCommand.json'],
     ('runcommand', '2024-11-01'): ['specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-11-01/runCommand.json'],
+    # azure-mgmt-compute 39.0.0, the highest of the range: one TypeSpec-generated file holds the scale sets, their VMs and the run command
+    # (issue 15); its TrackedResource comes from the project's reduced common-types/resource-management/v3/types.json
+    ('compute', '2026-04-01'): ['specification/compute/resource-manager/Microsoft.Compute/Compute/stable/2026-04-01/ComputeRP.json'],
+    ('runcommand', '2026-04-01'): ['specification/compute/resource-manager/Microsoft.Compute/Compute/stable/2026-04-01/ComputeRP.json'],
     ('aks', '2026-08-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2026-08-01/managedClusters.json'],
     # Azure Firewall, Firewall Policy and IP groups (issue 16): the shared folder has none of them, so every api-version of the
     # group is validated against this one (the azure.azcollection pin's; the nearest the index held to 2026-03-01).
