@@ -97,6 +97,27 @@ def test_a_property_the_version_lacks_is_found(schemas, group, operation_id, ver
     assert schemas.undefined_properties(schemas.response_schema(group, operation_id, 200, version), body) == undefined
 
 
+# compute 2026-04-01 (azure-mgmt-compute 39.0.0, tests/lab/specs/ ComputeRP.json) adds these to 2024-11-01, and defines no `madeUpField`:
+# a 2026-04-01 answer is checked against its own file (before it was vendored, against 2024-11-01, which would report the first three)
+NEW_IN_2026_04_01 = [('properties', 'virtualMachineResourceId'), ('properties', 'storageProfile', 'osDisk', 'storageFaultDomainAlignment'),
+                     ('properties', 'hardwareProfile', 'processorMode')]
+
+
+@pytest.mark.parametrize('version, undefined', [
+    ('2024-11-01', ['/properties/virtualMachineResourceId', '/properties/storageProfile/osDisk/storageFaultDomainAlignment',
+                    '/properties/hardwareProfile/processorMode', '/properties/madeUpField']),
+    ('2026-04-01', ['/properties/madeUpField']),
+])
+def test_the_compute_2026_04_01_extract_defines_its_own_properties(schemas, version, undefined):
+    vm = compute.render_vm(_state(), POOL, NODE)
+    for path in NEW_IN_2026_04_01 + [('properties', 'madeUpField')]:
+        node = vm
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = 'x'
+    assert sorted(schemas.undefined_properties(schemas.response_schema('compute', 'VirtualMachineScaleSetVMs_Get', 200, version), vm)) == sorted(undefined)
+
+
 @pytest.mark.parametrize('version, undefined', [('2023-04-01', ['/properties/backendAddressPools/0/properties/syncMode']), ('2024-01-01', [])])
 def test_a_backend_pool_sync_mode_is_only_in_newer_network_specs(schemas, version, undefined):
     """The load balancer extract of 2023-04-01 (azure-mgmt-network 25.0.0) lacks the backend pool's syncMode that 2024-01-01 has."""
@@ -107,10 +128,10 @@ def test_a_backend_pool_sync_mode_is_only_in_newer_network_specs(schemas, versio
 
 # (spec group, operationId, api-version) answered from a vendored extract of that exact version, not the baseline nor a neighbour
 # (tests/lab/specs/README.md lists the files): a registration lost from swagger.EXACT_SPECS fails here.
-OWN_FILE = [('compute', op, v) for v in ('2023-03-01', '2024-07-01', '2024-11-01')
+OWN_FILE = [('compute', op, v) for v in ('2023-03-01', '2024-07-01', '2024-11-01', '2026-04-01')
             for op in ('VirtualMachineScaleSets_Get', 'VirtualMachineScaleSets_List', 'VirtualMachineScaleSets_ListAll',
                        'VirtualMachineScaleSetVMs_Get', 'VirtualMachineScaleSetVMs_List')]
-OWN_FILE += [('runcommand', 'VirtualMachineScaleSetVMs_RunCommand', v) for v in ('2023-03-01', '2024-07-01', '2024-11-01')]
+OWN_FILE += [('runcommand', 'VirtualMachineScaleSetVMs_RunCommand', v) for v in ('2023-03-01', '2024-07-01', '2024-11-01', '2026-04-01')]
 OWN_FILE += [('network', op, v) for v in ('2023-04-01', '2024-03-01', '2024-07-01', '2025-07-01')
              for op in ('LoadBalancers_Get', 'LoadBalancers_List', 'LoadBalancers_ListAll', 'LoadBalancerOutboundRules_List',
                         'LoadBalancerOutboundRules_Get')]
