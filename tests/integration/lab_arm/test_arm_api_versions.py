@@ -85,8 +85,9 @@ def test_a_response_is_validated_against_its_own_versions_spec(schemas):
     """The exact spec where the project has it (shared baseline or tests/lab/specs/), else the nearest version."""
     assert swagger.spec_version('aks', '2024-08-01') == ('2024-08-01', True)
     assert swagger.spec_version('runcommand', '2024-11-01') == ('2024-11-01', True)
-    assert swagger.spec_version('runcommand', '2026-04-01') == ('2024-11-01', False)
-    assert swagger.spec_version('compute', '2026-04-01') == ('2024-11-01', False)
+    assert swagger.spec_version('runcommand', '2026-04-01') == ('2026-04-01', True)
+    assert swagger.spec_version('compute', '2026-04-01') == ('2026-04-01', True)
+    assert swagger.spec_version('compute', '2025-06-01') == ('2024-11-01', False)  # a version without a file: the nearest
     cluster = {'location': 'westeurope', 'eTag': 'e'}
     assert schemas.undefined_properties(schemas.response_schema('aks', 'ManagedClusters_Get', 200, '2024-08-01'), cluster) == ['/eTag']
     assert schemas.undefined_properties(schemas.response_schema('aks', 'ManagedClusters_Get', 200, '2026-08-01'), cluster) == []
