@@ -13,12 +13,12 @@ import pytest
 from ansible_collections.aks.tunnel.plugins.module_utils import _egress_path
 from ansible_collections.aks.tunnel.plugins.module_utils import _firewall_policy as fp
 from ansible_collections.aks.tunnel.plugins.modules import egress_route_info
+from ansible_collections.aks.tunnel.tests.integration.lab_arm.inprocess_arm import CONTRIBUTOR, network_client
 from ansible_collections.aks.tunnel.tests.lab import scenario as scenario_mod
 from ansible_collections.aks.tunnel.tests.lab import swagger
 from ansible_collections.aks.tunnel.tests.lab.arm import ArmEmulator, NullExecutor
 from ansible_collections.aks.tunnel.tests.lab.topology import build_topology
 
-CONTRIBUTOR = ('22222222-2222-4222-8222-22222222e5f6', 'lab-client-secret')
 OTHER_SUB = '0b0b0b0b-0000-4000-8000-00000000beef'
 
 
@@ -45,15 +45,6 @@ def _scenario(rg, sub):
     return scenario_mod.validate(base)
 
 
-def _client(emu):
-    from azure.identity import ClientSecretCredential  # pylint: disable=import-outside-toplevel
-    from azure.mgmt.network import NetworkManagementClient  # pylint: disable=import-outside-toplevel
-    cred = ClientSecretCredential(emu.state.tenant_id, CONTRIBUTOR[0], CONTRIBUTOR[1], authority=emu.url, disable_instance_discovery=True,
-                                  connection_verify=emu.ca_path)
-    return NetworkManagementClient(cred, emu.state.subscription_id, base_url=emu.url, credential_scopes=[emu.url + '/.default'],
-                                   connection_verify=emu.ca_path, polling_interval=0.1)
-
-
 def test_ip_groups_are_read_and_decide_the_verdict(tmp_path):
     probe = build_topology(_scenario('rg-aks-lab', 'x'))
     scenario = _scenario('rg-aks-lab', probe['cluster']['subscription_id'])
@@ -63,7 +54,7 @@ def test_ip_groups_are_read_and_decide_the_verdict(tmp_path):
     schemas = swagger.SwaggerSchemas()
     with ArmEmulator(config, executor=NullExecutor(), state_dir=str(tmp_path)) as emu:
         sub = emu.state.subscription_id
-        firewall, policies = egress_route_info.read_firewall(_client(emu), '10.241.0.4', sub)
+        firewall, policies = egress_route_info.read_firewall(network_client(emu), '10.241.0.4', sub)
         assert (firewall['name'], firewall['policy'], policies[-1]['name']) == ('fw-hub', 'fp-aks', 'fp-aks')
         groups = firewall['ip_groups']
         ipg = '/subscriptions/%s/resourceGroups/rg-aks-lab/providers/Microsoft.Network/ipGroups/' % sub

@@ -13,27 +13,17 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _network_path
 from ansible_collections.aks.tunnel.plugins.modules import network_path_info
+from ansible_collections.aks.tunnel.tests.integration.lab_arm.inprocess_arm import CONTRIBUTOR, network_client
 from ansible_collections.aks.tunnel.tests.lab import scenario as scenario_mod
 from ansible_collections.aks.tunnel.tests.lab import swagger
 from ansible_collections.aks.tunnel.tests.lab.arm import ArmEmulator, NullExecutor
 from ansible_collections.aks.tunnel.tests.lab.topology import build_topology
-
-CONTRIBUTOR = ('22222222-2222-4222-8222-22222222e5f6', 'lab-client-secret')
 
 
 def _scenario(**faults):
     base = {'name': 'path', 'cluster': {'name': 'aks-lab', 'resource_group': 'rg-aks-lab'},
             'node_pools': [{'name': 'nodepool1', 'count': 2}, {'name': 'user1', 'count': 2}], 'faults': faults}
     return scenario_mod.validate(base)
-
-
-def _client(emu):
-    from azure.identity import ClientSecretCredential  # pylint: disable=import-outside-toplevel
-    from azure.mgmt.network import NetworkManagementClient  # pylint: disable=import-outside-toplevel
-    cred = ClientSecretCredential(emu.state.tenant_id, CONTRIBUTOR[0], CONTRIBUTOR[1], authority=emu.url, disable_instance_discovery=True,
-                                  connection_verify=emu.ca_path)
-    return NetworkManagementClient(cred, emu.state.subscription_id, base_url=emu.url, credential_scopes=[emu.url + '/.default'],
-                                   connection_verify=emu.ca_path, polling_interval=0.1)
 
 
 @pytest.fixture(scope='module')
@@ -56,7 +46,7 @@ def test_admin_rules_pages_and_spec(tmp_path, schemas):
     scenario = _scenario(admin_rules=rules)
     topology = build_topology(scenario)
     with ArmEmulator(_config(scenario), executor=NullExecutor(), state_dir=str(tmp_path)) as emu:
-        network = _client(emu)
+        network = network_client(emu)
         vnet = topology['vnet']['id']
         read = network_path_info.read_admin_rules(network, vnet)
         assert len(read) == 25
@@ -87,7 +77,7 @@ def test_effective_route_table_lro_and_spec(tmp_path, schemas):
                                   'next_hop_ip': '10.241.0.4'}])
     topology = build_topology(scenario)
     with ArmEmulator(_config(scenario), executor=NullExecutor(), state_dir=str(tmp_path)) as emu:
-        network = _client(emu)
+        network = network_client(emu)
         node = topology['nodes'][0]
         routes = network_path_info.read_routes(network, node['nic_id'], 30)
         hops = [(r.get('name'), r['source'], r['addressPrefix'], r['nextHopType']) for r in routes]
