@@ -13,7 +13,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from ansible_collections.aks.tunnel.plugins.module_utils import _network_path
 from ansible_collections.aks.tunnel.plugins.modules import network_path_info
-from ansible_collections.aks.tunnel.tests.integration.lab_arm.inprocess_arm import CONTRIBUTOR, network_client
+from ansible_collections.aks.tunnel.tests.integration.lab_arm.inprocess_arm import network_client
 from ansible_collections.aks.tunnel.tests.lab import scenario as scenario_mod
 from ansible_collections.aks.tunnel.tests.lab import swagger
 from ansible_collections.aks.tunnel.tests.lab.arm import ArmEmulator, NullExecutor
