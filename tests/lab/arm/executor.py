@@ -54,32 +54,24 @@ def write_script_file(script, parameters=()):
     return path
 
 
-class LocalBashExecutor:
-    """Runs `bash <file with handler_script(script, args)>` on this host (unit use; no isolation).
+class ScriptProcesses:
+    """Runs handler script files as killable process groups, and kills the ones still running on close()."""
 
-    `env` adds variables; the node's name/IP are exported as LAB_NODE_NAME / LAB_NODE_IP so tests
-    can see which node a script was meant for.
-    """
-
-    def __init__(self, env=None, cwd=None):
-        self.env = dict(env or {})
-        self.cwd = cwd
+    def __init__(self):
         self._procs = set()
         self._lock = threading.Lock()
-        self._closed = False
+        self.closed = threading.Event()
 
-    def run(self, node, script, args, timeout):
-        env = dict(os.environ)
-        env.update(self.env)
-        env['LAB_NODE_NAME'] = node.get('name', '')
-        env['LAB_NODE_IP'] = node.get('ip', '')
+    def run(self, argv_for, script, args, env, cwd, timeout):
+        """(returncode or None when closed, stdout, stderr) of `argv_for(path)` for the script file of
+        handler_script(script, args); killed (with its children) after `timeout` seconds."""
         path = write_script_file(script, args)
         try:
             with self._lock:
-                if self._closed:
-                    return b'', b'executor closed\n'
-                proc = subprocess.Popen(['bash', path], stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=self.cwd, start_new_session=True)
+                if self.closed.is_set():
+                    return None, b'', b'executor closed\n'
+                proc = subprocess.Popen(argv_for(path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        env=env, cwd=cwd, start_new_session=True)
                 self._procs.add(proc)
             try:
                 out, err = proc.communicate(timeout=timeout)
@@ -92,7 +84,7 @@ class LocalBashExecutor:
                     self._procs.discard(proc)
         finally:
             os.unlink(path)
-        return out, err
+        return proc.returncode, out, err
 
     @staticmethod
     def _kill(proc):
@@ -103,10 +95,34 @@ class LocalBashExecutor:
 
     def close(self):
         with self._lock:
-            self._closed = True
+            self.closed.set()
             procs = list(self._procs)
         for proc in procs:
             self._kill(proc)
+
+
+class LocalBashExecutor:
+    """Runs `bash <file with handler_script(script, args)>` on this host (unit use; no isolation).
+
+    `env` adds variables; the node's name/IP are exported as LAB_NODE_NAME / LAB_NODE_IP so tests
+    can see which node a script was meant for.
+    """
+
+    def __init__(self, env=None, cwd=None):
+        self.env = dict(env or {})
+        self.cwd = cwd
+        self._processes = ScriptProcesses()
+
+    def run(self, node, script, args, timeout):
+        env = dict(os.environ)
+        env.update(self.env)
+        env['LAB_NODE_NAME'] = node.get('name', '')
+        env['LAB_NODE_IP'] = node.get('ip', '')
+        _rc, out, err = self._processes.run(lambda path: ['bash', path], script, args, env, self.cwd, timeout)
+        return out, err
+
+    def close(self):
+        self._processes.close()
 
 
 class NullExecutor:

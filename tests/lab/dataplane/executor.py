@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 
-from ..arm.executor import write_script_file
+from ..arm.executor import ScriptProcesses
 from .record import LabRecord
 
 # $1 = host name, rest = the command; a private UTS namespace so `hostname` shows the node name.
@@ -46,9 +44,7 @@ _STUBS = {
 class NetnsExecutor:
     def __init__(self, plan):
         self.plan = plan
-        self._procs = set()
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
+        self._processes = ScriptProcesses()
         self._stub_dir = None
         self._stub_lock = threading.Lock()
         self.journal = []
@@ -58,7 +54,7 @@ class NetnsExecutor:
         tools = (self.plan.get('inspection_fails') or {}).get(name) or []
         if not tools:
             return []
-        with self._stub_lock:  # (run() holds self._lock while it builds the command)
+        with self._stub_lock:  # (command() is called while ScriptProcesses holds its lock)
             if self._stub_dir is None:
                 self._stub_dir = tempfile.mkdtemp(prefix='aks-tunnel-lab-stubs-')
         binds = []
@@ -93,46 +89,19 @@ class NetnsExecutor:
         name = node.get('name') if isinstance(node, dict) else node
         env = {'PATH': _PATH, 'HOME': '/root', 'LANG': 'C.UTF-8', 'LAB_NODE_NAME': name,
                'LAB_NODE_IP': self.plan['nodes'].get(name, {}).get('ip', '')}
-        path = write_script_file(script, args)
-        try:
-            with self._lock:
-                if self._closed.is_set():
-                    return b'', b'executor closed\n'
-                proc = subprocess.Popen(self.command(node, path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, env=env, cwd='/', start_new_session=True)
-                self._procs.add(proc)
-            try:
-                out, err = proc.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._kill(proc)
-                out, err = proc.communicate()
-                err = err + b'\nscript timed out after %ds\n' % int(timeout)
-            finally:
-                with self._lock:
-                    self._procs.discard(proc)
-        finally:
-            os.unlink(path)
-        self.journal.append({'node': name, 'rc': proc.returncode})
+        rc, out, err = self._processes.run(lambda path: self.command(node, path), script, args, env, '/', timeout)
+        if rc is None:
+            return out, err
+        self.journal.append({'node': name, 'rc': rc})
         del self.journal[:-200]
         if name in self.plan.get('cannot_report', []):
             # The script ran; the result never reaches "Azure".
-            self._closed.wait()
+            self._processes.closed.wait()
             return b'', b'executor closed\n'
         return out, err
 
-    @staticmethod
-    def _kill(proc):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
     def close(self):
-        self._closed.set()
-        with self._lock:
-            procs = list(self._procs)
-        for proc in procs:
-            self._kill(proc)
+        self._processes.close()
         if self._stub_dir:
             shutil.rmtree(self._stub_dir, ignore_errors=True)
 
