@@ -14,8 +14,11 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import re
 import shutil
+import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -482,3 +485,37 @@ def test_timed_out_targets_get_one_bounded_retry(n, parallelism, second, expecte
     assert proc.returncode == 0, proc.stderr
     parsed = ps.parse_probe_output(proc.stdout, targets, run_id='retry')
     assert [parsed['targets'][ps.target_key(ip, port)] for ip, port in targets] == [ps.STATUS_BY_LETTER[c] for c in expected]
+
+
+def _connect_program():
+    """The python3 program of the connect check, as the script carries it (between its heredoc markers)."""
+    script = ps.build_probe_script(['connect'])
+    match = re.search(r"<<'AKSTP_PY_END'\n(.*?)\nAKSTP_PY_END\n", script, re.S)
+    assert match, 'the connect check has no python3 program'
+    return match.group(1)
+
+
+@pytest.mark.parametrize('family, host', [(socket.AF_INET, '127.0.0.1'), (socket.AF_INET6, '::1')])
+def test_python_connect_program_on_loopback(tmp_path, family, host):
+    """The one-process connect on real loopback sockets: a listener answers (s), a closed port refuses (r), each line keeps
+    its target's index, and more targets than `parallel` all get an answer."""
+    try:
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.bind((host, 0))
+    except OSError as exc:
+        pytest.skip('no %s loopback here: %s' % (host, exc))
+    listener.listen(64)
+    closed = socket.socket(family, socket.SOCK_STREAM)
+    closed.bind((host, 0))  # bound, not listening: the kernel refuses connections to it
+    try:
+        open_port, closed_port = listener.getsockname()[1], closed.getsockname()[1]
+        targets = [(i, host, open_port if i % 3 else closed_port) for i in range(7, 17)]
+        (tmp_path / 'in').write_text(''.join('%d %s %d\n' % t for t in targets))
+        proc = subprocess.run([sys.executable, '-c', _connect_program(), str(tmp_path / 'in'), str(tmp_path / 'out'), '2', '4'],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert (proc.returncode, proc.stderr) == (0, '')
+        got = dict(line.split() for line in (tmp_path / 'out').read_text().splitlines())
+        assert got == {str(i): ('s' if i % 3 else 'r') for i, _h, _p in targets}
+    finally:
+        listener.close()
+        closed.close()
