@@ -70,6 +70,11 @@ EXACT_SPECS = {
     # az network lb / vnet (azure-cli 2.91); the nearest for 2025-09-01 and 2026-03-01 (public IPs: 2024-07-01's)
     ('network', '2025-07-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2025-07-01/' + f
                                 for f in ('networkSecurityGroup.json', 'loadBalancer.json', 'virtualNetwork.json')],
+    # VM scale set NICs (category network-vmss, issue 15): azure-mgmt-network 25.0.0 and 33.1.0 send 2018-10-01, az vmss nic 2023-09-01
+    ('network', '2018-10-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2018-10-01/' + f
+                                for f in ('vmssNetworkInterface.json', 'networkInterface.json')],
+    ('network', '2023-09-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2023-09-01/' + f
+                                for f in ('vmssNetworkInterface.json', 'networkInterface.json')],
     ('metrics', '2018-01-01'): ['specification/monitor/resource-manager/Microsoft.Insights/stable/2018-01-01/metrics_API.json',
                                 'specification/monitor/resource-manager/Microsoft.Insights/stable/2018-01-01/metricDefinitions_API.json'],
     ('metrics', '2021-05-01'): ['specification/monitor/resource-manager/Microsoft.Insights/stable/2021-05-01/metrics_API.json',

@@ -44,6 +44,9 @@ POOL = {'vmss_id': VMSS_ID, 'vmss_name': 'aks-nodepool1-12345678-vmss', 'name': 
 NODE = {'vmss_name': POOL['vmss_name'], 'instance_id': '0', 'vm_id': VMSS_ID + '/virtualMachines/0', 'name': 'aks-nodepool1-12345678-vmss000000',
         'nic_id': VMSS_ID + '/virtualMachines/0/networkInterfaces/aks-nodepool1-12345678-vmss'}
 
+NIC_NODE = dict(NODE, nic_name=POOL['vmss_name'], ip='10.224.0.4', subnet_id=SUB + '/Microsoft.Network/virtualNetworks/aks-vnet/subnets/aks-subnet',
+                nic_nsg_id=SUB + '/Microsoft.Network/networkSecurityGroups/nic-nsg')
+
 
 def _bodies():
     """(spec group, emulator category, operationId, body as the newest shape renders it)."""
@@ -59,6 +62,14 @@ def _bodies():
         ('network', 'network', 'LoadBalancers_Get', network.render_lb(state)),
         ('network', 'network', 'LoadBalancers_List', {'value': [network.render_lb(state)]}),
         ('network', 'network', 'LoadBalancerOutboundRules_List', {'value': network.render_lb(state)['properties']['outboundRules']}),
+        # a scale set VM's NIC (category network-vmss; the spec files are vmssNetworkInterface.json and networkInterface.json)
+        ('network', 'network-vmss', 'NetworkInterfaces_ListVirtualMachineScaleSetNetworkInterfaces', {'value': [network.render_nic(state, NIC_NODE)]}),
+        ('network', 'network-vmss', 'NetworkInterfaces_ListVirtualMachineScaleSetVMNetworkInterfaces', {'value': [network.render_nic(state, NIC_NODE)]}),
+        ('network', 'network-vmss', 'NetworkInterfaces_GetVirtualMachineScaleSetNetworkInterface', network.render_nic(state, NIC_NODE)),
+        ('network', 'network-vmss', 'NetworkInterfaces_ListVirtualMachineScaleSetIpConfigurations',
+         {'value': network.render_nic(state, NIC_NODE)['properties']['ipConfigurations']}),
+        ('network', 'network-vmss', 'NetworkInterfaces_GetVirtualMachineScaleSetIpConfiguration',
+         network.render_nic(state, NIC_NODE)['properties']['ipConfigurations'][0]),
         # the run command's final result (Location answer), the shape the Linux RunCommand handler reports
         ('runcommand', 'compute', 'VirtualMachineScaleSetVMs_RunCommand',
          compute._result('succeeded', 'Info', 'Provisioning succeeded', compute.format_output(b'Connection to 10.240.0.7 10250 port succeeded!\n', b''))),
@@ -141,6 +152,10 @@ OWN_FILE += [('network', op, v) for v in ('2024-03-01', '2024-07-01')
 OWN_FILE += [('network', op, v) for v in ('2025-07-01',) for op in ('VirtualNetworks_Get', 'Subnets_List')]
 OWN_FILE += [('network', op, v) for v in ('2024-07-01', '2025-07-01')
              for op in ('NetworkSecurityGroups_Get', 'SecurityRules_List', 'SecurityRules_CreateOrUpdate', 'DefaultSecurityRules_List')]
+OWN_FILE += [('network', op, v) for v in ('2018-10-01', '2023-09-01')
+             for op in ('NetworkInterfaces_ListVirtualMachineScaleSetNetworkInterfaces', 'NetworkInterfaces_ListVirtualMachineScaleSetVMNetworkInterfaces',
+                        'NetworkInterfaces_GetVirtualMachineScaleSetNetworkInterface', 'NetworkInterfaces_ListVirtualMachineScaleSetIpConfigurations',
+                        'NetworkInterfaces_GetVirtualMachineScaleSetIpConfiguration')]
 
 
 @pytest.mark.parametrize('group, operation_id, version', OWN_FILE, ids=['%s@%s' % (c[1], c[2]) for c in OWN_FILE])
@@ -159,3 +174,16 @@ def test_the_operation_is_read_from_its_own_versions_file(schemas, group, operat
 ])
 def test_an_operation_an_extract_leaves_out_comes_from_the_nearest_version_that_has_it(schemas, group, operation_id, version, read_from):
     assert read_from in schemas.operation(group, operation_id, version)[0]
+
+
+@pytest.mark.parametrize('version, undefined', [
+    ('2018-10-01', ['/properties/ipConfigurations/0/properties/gatewayLoadBalancer', '/properties/nicType']),
+    ('2023-09-01', []),
+])
+def test_a_nic_field_newer_than_2018_10_01_is_found(schemas, version, undefined):
+    """The scale set NIC extracts are their own: 2018-10-01 (azure-mgmt-network) lacks what az vmss nic's 2023-09-01 defines."""
+    nic = network.render_nic(_state(), NIC_NODE)
+    nic['properties']['nicType'] = 'Standard'
+    nic['properties']['ipConfigurations'][0]['properties']['gatewayLoadBalancer'] = {'id': 'x'}
+    schema = schemas.response_schema('network', 'NetworkInterfaces_GetVirtualMachineScaleSetNetworkInterface', 200, version)
+    assert sorted(schemas.undefined_properties(schema, nic)) == undefined

@@ -23,9 +23,10 @@ API_VERSIONS = {
     # az 2.91 (aaz, per command): nsg / nsg rule 2022-01-01, lb show 2025-07-01 (its SDK part 2023-04-01), vnet 2025-07-01,
     # subnet 2024-07-01, public-ip 2025-09-01; vendored spec 2024-01-01
     'network': ('2022-01-01', '2023-04-01', '2024-01-01', '2024-03-01', '2024-07-01', '2025-07-01', '2025-09-01', '2026-03-01'),
-    # VMSS NIC operations: azure-mgmt-network 33 sends 2018-10-01 (the spec's parameter enum says 2017-03-30), 25.0.0 its default
-    # 2023-04-01; az vmss nic 2023-09-01
-    'network-vmss': ('2017-03-30', '2018-10-01', '2023-04-01', '2023-09-01'),
+    # VMSS NIC operations: azure-mgmt-network 25.0.0 and 33.1.0 send 2018-10-01 (the spec file of that folder names 2017-03-30 in
+    # its parameter enum, but no supported client sends it: unclaimed, like any other), 25.0.0 also 2023-04-01;
+    # az vmss nic 2023-09-01. 2018-10-01 and 2023-09-01 are validated against their own extracts (tests/lab/specs/).
+    'network-vmss': ('2018-10-01', '2023-04-01', '2023-09-01'),
     # azure-mgmt-compute 30.0.0 -> 2023-03-01, 33.0.0 (azure.azcollection's pin) -> 2024-07-01, 39.0.0 -> 2026-04-01;
     # az 2.91 -> 2024-11-01; vendored spec 2024-03-01
     'compute': ('2023-03-01', '2024-03-01', '2024-07-01', '2024-11-01', '2026-04-01'),
