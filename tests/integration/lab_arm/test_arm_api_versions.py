@@ -59,7 +59,8 @@ def test_every_accepted_api_version_answers_in_the_spec_shape(arm, schemas, cate
 
 
 # every accepted version the project has the spec of (swagger.spec_version: the shared baseline or tests/lab/specs/)
-EXACT = [(category, version) for category, group in (('network', 'network'), ('compute', 'compute'), ('aks', 'aks'), ('insights', 'metrics'))
+EXACT = [(category, version) for category, group in (('network', 'network'), ('network-vmss', 'network'), ('compute', 'compute'), ('aks', 'aks'),
+                                                      ('insights', 'metrics'))
          for version in swagger.spec_versions(group) if version in API_VERSIONS[category]]
 
 
@@ -118,6 +119,13 @@ def test_other_api_versions_are_refused_like_arm(arm, category):
     error = response.json().get('error', response.json())
     assert error['code'] == 'NoRegisteredProviderFound'
     assert "API version '2015-06-15'" in error['message'] and ', '.join(API_VERSIONS[category]) in error['message']
+
+
+def test_the_scale_set_nic_version_no_client_sends_is_refused(arm):
+    """2017-03-30 is only the enum of the 2018-10-01 vmssNetworkInterface.json; no supported SDK nor az sends it."""
+    path = _calls(arm)['network-vmss'][0][0]
+    response = arm.arm('GET', path, '2017-03-30')
+    assert response.status_code == 400 and response.json()['error']['code'] == 'NoRegisteredProviderFound'
 
 
 def test_metadata_endpoints_describe_a_cloud_that_points_at_the_lab(arm):
