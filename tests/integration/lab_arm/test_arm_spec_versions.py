@@ -143,7 +143,7 @@ OWN_FILE = [('compute', op, v) for v in ('2023-03-01', '2024-07-01', '2024-11-01
             for op in ('VirtualMachineScaleSets_Get', 'VirtualMachineScaleSets_List', 'VirtualMachineScaleSets_ListAll',
                        'VirtualMachineScaleSetVMs_Get', 'VirtualMachineScaleSetVMs_List')]
 OWN_FILE += [('runcommand', 'VirtualMachineScaleSetVMs_RunCommand', v) for v in ('2023-03-01', '2024-07-01', '2024-11-01', '2026-04-01')]
-OWN_FILE += [('network', op, v) for v in ('2023-04-01', '2024-03-01', '2024-07-01', '2025-07-01', '2026-03-01')
+OWN_FILE += [('network', op, v) for v in ('2023-04-01', '2024-03-01', '2024-07-01', '2025-07-01', '2025-09-01', '2026-03-01')
              for op in ('LoadBalancers_Get', 'LoadBalancers_List', 'LoadBalancers_ListAll', 'LoadBalancerOutboundRules_List',
                         'LoadBalancerOutboundRules_Get')]
 OWN_FILE += [('network', op, v) for v in ('2024-03-01', '2024-07-01')
@@ -191,6 +191,7 @@ def test_a_nic_field_newer_than_2018_10_01_is_found(schemas, version, undefined)
 
 @pytest.mark.parametrize('version, undefined', [
     ('2025-07-01', ['/properties/frontendIPConfigurations/0/properties/ddosSettings', '/properties/scope']),
+    ('2025-09-01', []),
     ('2026-03-01', []),
 ])
 def test_the_network_2026_03_01_load_balancer_extract_defines_its_own_properties(schemas, version, undefined):
