@@ -31,13 +31,16 @@ def _state(nic_nsg=True):
     lb_id = SUB + '/Microsoft.Network/loadBalancers/kubernetes'
     pip = {'name': 'outbound-ip-1', 'id': SUB + '/Microsoft.Network/publicIPAddresses/outbound-ip-1', 'address': '20.0.0.1'}
     return types.SimpleNamespace(
-        topology={'vnet': {'subnet_id': SUB + '/Microsoft.Network/virtualNetworks/aks-vnet/subnets/aks-subnet'},
+        topology={'vnet': {'subnet_id': SUB + '/Microsoft.Network/virtualNetworks/aks-vnet/subnets/aks-subnet', 'name': 'aks-vnet',
+                           'id': SUB + '/Microsoft.Network/virtualNetworks/aks-vnet', 'subnet_name': 'aks-subnet',
+                           'subnet_prefix': '10.224.0.0/16', 'address_prefixes': ['10.224.0.0/12']},
                   'nic_nsg': {'id': SUB + '/Microsoft.Network/networkSecurityGroups/nic-nsg'},
                   'load_balancer': {'id': lb_id, 'name': 'kubernetes'}, 'pools': [],
                   'nodes': [{'nic_id': VMSS_ID + '/virtualMachines/0/networkInterfaces/nic'}]},
         nic_nsg_enabled=nic_nsg, location='westeurope', config={'cluster': {'outbound_type': 'loadBalancer'}},
         cluster_props={'kubernetes_version': '1.31.2'}, lb_etag='W/"1"', public_ips=lambda: [pip],
-        lb_profile={'allocated_outbound_ports': 1024, 'idle_timeout_in_minutes': 30})
+        lb_profile={'allocated_outbound_ports': 1024, 'idle_timeout_in_minutes': 30},
+        vnet_etag='W/"2"', subnet_etag='W/"3"', subnet_nsg_id=None)
 
 
 POOL = {'vmss_id': VMSS_ID, 'vmss_name': 'aks-nodepool1-12345678-vmss', 'name': 'nodepool1', 'vm_size': 'Standard_D2s_v3', 'count': 1}
@@ -62,6 +65,11 @@ def _bodies():
         ('network', 'network', 'LoadBalancers_Get', network.render_lb(state)),
         ('network', 'network', 'LoadBalancers_List', {'value': [network.render_lb(state)]}),
         ('network', 'network', 'LoadBalancerOutboundRules_List', {'value': network.render_lb(state)['properties']['outboundRules']}),
+        ('network', 'network', 'VirtualNetworks_Get', network.render_vnet(state)),
+        ('network', 'network', 'VirtualNetworks_List', {'value': [network.render_vnet(state)]}),
+        ('network', 'network', 'VirtualNetworks_ListAll', {'value': [network.render_vnet(state)]}),
+        ('network', 'network', 'Subnets_Get', network.render_subnet(state)),
+        ('network', 'network', 'Subnets_List', {'value': [network.render_subnet(state)]}),
         # a scale set VM's NIC (category network-vmss; the spec files are vmssNetworkInterface.json and networkInterface.json)
         ('network', 'network-vmss', 'NetworkInterfaces_ListVirtualMachineScaleSetNetworkInterfaces', {'value': [network.render_nic(state, NIC_NODE)]}),
         ('network', 'network-vmss', 'NetworkInterfaces_ListVirtualMachineScaleSetVMNetworkInterfaces', {'value': [network.render_nic(state, NIC_NODE)]}),
@@ -150,6 +158,8 @@ OWN_FILE += [('network', op, v) for v in ('2024-03-01', '2024-07-01')
              for op in ('VirtualNetworks_Get', 'VirtualNetworks_List', 'VirtualNetworks_ListAll', 'Subnets_Get', 'Subnets_List',
                         'PublicIPAddresses_Get', 'PublicIPAddresses_List', 'PublicIPAddresses_ListAll')]
 OWN_FILE += [('network', op, v) for v in ('2025-07-01',) for op in ('VirtualNetworks_Get', 'Subnets_List')]
+OWN_FILE += [('network', op, v) for v in ('2026-03-01',)
+             for op in ('VirtualNetworks_Get', 'VirtualNetworks_List', 'VirtualNetworks_ListAll', 'Subnets_Get', 'Subnets_List')]
 OWN_FILE += [('network', op, v) for v in ('2024-07-01', '2025-07-01')
              for op in ('NetworkSecurityGroups_Get', 'SecurityRules_List', 'SecurityRules_CreateOrUpdate', 'DefaultSecurityRules_List')]
 OWN_FILE += [('network', op, v) for v in ('2018-10-01', '2023-09-01')
@@ -200,3 +210,15 @@ def test_the_network_2026_03_01_load_balancer_extract_defines_its_own_properties
     lb['properties']['scope'] = 'Public'
     lb['properties']['frontendIPConfigurations'][0]['properties']['ddosSettings'] = {}
     assert sorted(schemas.undefined_properties(schemas.response_schema('network', 'LoadBalancers_Get', 200, version), lb)) == undefined
+
+
+@pytest.mark.parametrize('version, undefined', [
+    ('2025-07-01', ['/properties/subnets/0/properties/serviceGateway', '/properties/summarizedGatewayPrefixes']),
+    ('2026-03-01', []),
+])
+def test_the_network_2026_03_01_virtual_network_extract_defines_its_own_properties(schemas, version, undefined):
+    """azure-mgmt-network 33.1.0's virtual network (TypeSpec layout) adds `summarizedGatewayPrefixes` and the subnet's `serviceGateway`."""
+    vnet = network.render_vnet(_state())
+    vnet['properties']['summarizedGatewayPrefixes'] = {'addressPrefixes': ['10.0.0.0/8']}
+    vnet['properties']['subnets'][0]['properties']['serviceGateway'] = {'id': 'x'}
+    assert sorted(schemas.undefined_properties(schemas.response_schema('network', 'VirtualNetworks_Get', 200, version), vnet)) == undefined
