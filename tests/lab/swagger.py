@@ -70,12 +70,13 @@ EXACT_SPECS = {
     # az network lb / vnet (azure-cli 2.91); the nearest for 2025-09-01 and for 2026-03-01's other operations (public IPs: 2024-07-01's)
     ('network', '2025-07-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2025-07-01/' + f
                                 for f in ('networkSecurityGroup.json', 'loadBalancer.json', 'virtualNetwork.json')],
-    # azure-mgmt-network 33.1.0: load balancers from the TypeSpec layout (Network/stable/, `Common.*` definitions and its own reduced
-    # common.json of the same upstream commit); its other operations come from 2025-07-01, the nearest version that has them
+    # azure-mgmt-network 33.1.0: load balancers, virtual networks and subnets from the TypeSpec layout (Network/stable/; each file with
+    # the reduced common.json of its upstream commit); its other operations come from 2025-07-01, the nearest version that has them
     ('network', '2026-03-01'): ['specification/network/resource-manager/Microsoft.Network/Network/stable/2026-03-01/' + f
                                 for f in ('loadBalancer.json', 'virtualNetwork.json')],
-    # 2025-09-01 (az network public-ip; accepted for every network operation): its load balancer file, same layout
-    ('network', '2025-09-01'): ['specification/network/resource-manager/Microsoft.Network/Network/stable/2025-09-01/loadBalancer.json'],
+    # 2025-09-01 (az network public-ip; accepted for every network operation): its load balancer and virtual network files, same layout
+    ('network', '2025-09-01'): ['specification/network/resource-manager/Microsoft.Network/Network/stable/2025-09-01/' + f
+                                for f in ('loadBalancer.json', 'virtualNetwork.json')],
     # VM scale set NICs (category network-vmss, issue 15): azure-mgmt-network 25.0.0 and 33.1.0 send 2018-10-01, az vmss nic 2023-09-01
     ('network', '2018-10-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2018-10-01/' + f
                                 for f in ('vmssNetworkInterface.json', 'networkInterface.json')],

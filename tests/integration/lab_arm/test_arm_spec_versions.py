@@ -158,7 +158,7 @@ OWN_FILE += [('network', op, v) for v in ('2024-03-01', '2024-07-01')
              for op in ('VirtualNetworks_Get', 'VirtualNetworks_List', 'VirtualNetworks_ListAll', 'Subnets_Get', 'Subnets_List',
                         'PublicIPAddresses_Get', 'PublicIPAddresses_List', 'PublicIPAddresses_ListAll')]
 OWN_FILE += [('network', op, v) for v in ('2025-07-01',) for op in ('VirtualNetworks_Get', 'Subnets_List')]
-OWN_FILE += [('network', op, v) for v in ('2026-03-01',)
+OWN_FILE += [('network', op, v) for v in ('2025-09-01', '2026-03-01')
              for op in ('VirtualNetworks_Get', 'VirtualNetworks_List', 'VirtualNetworks_ListAll', 'Subnets_Get', 'Subnets_List')]
 OWN_FILE += [('network', op, v) for v in ('2024-07-01', '2025-07-01')
              for op in ('NetworkSecurityGroups_Get', 'SecurityRules_List', 'SecurityRules_CreateOrUpdate', 'DefaultSecurityRules_List')]
@@ -214,6 +214,7 @@ def test_the_network_2026_03_01_load_balancer_extract_defines_its_own_properties
 
 @pytest.mark.parametrize('version, undefined', [
     ('2025-07-01', ['/properties/subnets/0/properties/serviceGateway', '/properties/summarizedGatewayPrefixes']),
+    ('2025-09-01', []),
     ('2026-03-01', []),
 ])
 def test_the_network_2026_03_01_virtual_network_extract_defines_its_own_properties(schemas, version, undefined):
