@@ -18,6 +18,10 @@ description:
     TLS 443 with ALPN C(konnectivity), tunnel-front TCP 9000, aks-link UDP 1194); C(firewall) inspects ufw,
     iptables, nftables and whether something listens on the port. Selected checks are combined into ONE script
     per node.
+  - On the node the script needs bash and coreutils. The TCP connects of C(tcp_reachability) run in one C(python3) process
+    (non-blocking sockets, at most O(parallelism) at a time) when the node has python3, as AKS Ubuntu and Azure Linux nodes
+    do; otherwise, or when it fails, through C(nc) or bash's C(/dev/tcp) with the same verdicts (the script's summary line
+    names the tool used, C(m=py), C(m=nc) or C(m=devtcp)).
   - With O(inspect_unreachable), the nodes that could not be reached are then inspected (C(firewall)), again one
     script per node, in parallel - so a whole cluster costs one Run Command per tunnel node plus one per failing node.
     O(inspect_nodes) adds nodes to that round that answered on TCP but are suspect (for example the node a symptom names).
