@@ -24,6 +24,8 @@ import threading
 
 import jsonschema
 
+from .derived_specs import DERIVED
+
 
 def _detector_schemas():
     from .arm.providers.detectors import SCHEMAS  # pylint: disable=import-outside-toplevel
@@ -60,23 +62,25 @@ EXACT_SPECS = {
     ('aks', '2024-08-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2024-08-01/managedClusters.json'],
     ('aks', '2026-06-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2026-06-01/managedClusters.json'],
     ('network', '2022-01-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2022-01-01/networkSecurityGroup.json'],
+    # azure-mgmt-network 25.0.0, the lowest: its scale set NIC operations derived from its models (derived_specs)
     ('network', '2023-04-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2023-04-01/' + f
-                                for f in ('networkSecurityGroup.json', 'loadBalancer.json')],
+                                for f in ('networkSecurityGroup.json', 'loadBalancer.json')] + [DERIVED['network-2023-04-01']['file']],
     ('network', '2024-03-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2024-03-01/' + f
                                 for f in ('networkSecurityGroup.json', 'loadBalancer.json', 'virtualNetwork.json', 'publicIpAddress.json')],
     # az network vnet subnet (azure-cli 2.91) (issue 15)
     ('network', '2024-07-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2024-07-01/' + f
                                 for f in ('networkSecurityGroup.json', 'loadBalancer.json', 'virtualNetwork.json', 'publicIpAddress.json')],
-    # az network lb / vnet (azure-cli 2.91); the nearest for 2025-09-01 and for 2026-03-01's other operations (public IPs: 2024-07-01's)
+    # az network lb / vnet (azure-cli 2.91)
     ('network', '2025-07-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2025-07-01/' + f
                                 for f in ('networkSecurityGroup.json', 'loadBalancer.json', 'virtualNetwork.json')],
     # azure-mgmt-network 33.1.0: load balancers, virtual networks and subnets from the TypeSpec layout (Network/stable/; each file with
-    # the reduced common.json of its upstream commit); its other operations come from 2025-07-01, the nearest version that has them
+    # the reduced common.json of its upstream commit); security groups and public IPs derived from 33.1.0's models (derived_specs)
     ('network', '2026-03-01'): ['specification/network/resource-manager/Microsoft.Network/Network/stable/2026-03-01/' + f
-                                for f in ('loadBalancer.json', 'virtualNetwork.json')],
-    # 2025-09-01 (az network public-ip; accepted for every network operation): its load balancer and virtual network files, same layout
+                                for f in ('loadBalancer.json', 'virtualNetwork.json')] + [DERIVED['network-2026-03-01']['file']],
+    # 2025-09-01 (az network public-ip; accepted for every network operation): its load balancer and virtual network files, same layout;
+    # security groups and public IPs derived from bicep-types-az's 2025-09-01 types (derived_specs)
     ('network', '2025-09-01'): ['specification/network/resource-manager/Microsoft.Network/Network/stable/2025-09-01/' + f
-                                for f in ('loadBalancer.json', 'virtualNetwork.json')],
+                                for f in ('loadBalancer.json', 'virtualNetwork.json')] + [DERIVED['network-2025-09-01']['file']],
     # VM scale set NICs (category network-vmss, issue 15): azure-mgmt-network 25.0.0 and 33.1.0 send 2018-10-01, az vmss nic 2023-09-01
     ('network', '2018-10-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2018-10-01/' + f
                                 for f in ('vmssNetworkInterface.json', 'networkInterface.json')],

@@ -51,12 +51,38 @@ NIC_NODE = dict(NODE, nic_name=POOL['vmss_name'], ip='10.224.0.4', subnet_id=SUB
                 nic_nsg_id=SUB + '/Microsoft.Network/networkSecurityGroups/nic-nsg')
 
 
+NSG_ID = SUB + '/Microsoft.Network/networkSecurityGroups/nic-nsg'
+PIP = {'name': 'outbound-ip-1', 'id': SUB + '/Microsoft.Network/publicIPAddresses/outbound-ip-1', 'address': '20.0.0.1'}
+
+
+def _nsg():
+    """The NIC security group as the emulator stores it, with one rule built by the emulator's own validation (network.build_rule)."""
+    nsg = {'name': 'nic-nsg', 'id': NSG_ID, 'etag': 'W/"4"', 'location': 'westeurope', 'tags': {}, 'rules': [],
+           'resource_guid': '6a0e2c7d-1111-4b5e-9d3c-0123456789ab'}
+    nsg['rules'].append(network.build_rule(nsg, 'block-kubelet', {
+        'protocol': 'Tcp', 'access': 'Deny', 'direction': 'Inbound', 'priority': 200, 'sourcePortRange': '*',
+        'destinationPortRange': '10250', 'sourceAddressPrefix': 'VirtualNetwork', 'destinationAddressPrefix': '*'}, []))
+    return nsg
+
+
 def _bodies():
     """(spec group, emulator category, operationId, body as the newest shape renders it)."""
     state = _state()
     vmss = compute.render_vmss(state, POOL)
     vm = compute.render_vm(state, POOL, NODE, 'instanceView')
+    nsg = network.render_nsg(state, _nsg())
+    pip = network.render_public_ip(state, PIP)
     return [
+        ('network', 'network', 'NetworkSecurityGroups_Get', nsg),
+        ('network', 'network', 'NetworkSecurityGroups_List', {'value': [nsg]}),
+        ('network', 'network', 'NetworkSecurityGroups_ListAll', {'value': [nsg]}),
+        ('network', 'network', 'SecurityRules_Get', nsg['properties']['securityRules'][0]),
+        ('network', 'network', 'SecurityRules_List', {'value': nsg['properties']['securityRules']}),
+        ('network', 'network', 'DefaultSecurityRules_Get', nsg['properties']['defaultSecurityRules'][0]),
+        ('network', 'network', 'DefaultSecurityRules_List', {'value': nsg['properties']['defaultSecurityRules']}),
+        ('network', 'network', 'PublicIPAddresses_Get', pip),
+        ('network', 'network', 'PublicIPAddresses_List', {'value': [pip]}),
+        ('network', 'network', 'PublicIPAddresses_ListAll', {'value': [pip]}),
         ('compute', 'compute', 'VirtualMachineScaleSets_Get', vmss),
         ('compute', 'compute', 'VirtualMachineScaleSets_List', {'value': [vmss]}),
         ('compute', 'compute', 'VirtualMachineScaleSets_ListAll', {'value': [vmss]}),
@@ -168,15 +194,27 @@ OWN_FILE += [('network', op, v) for v in ('2018-10-01', '2023-09-01')
                         'NetworkInterfaces_GetVirtualMachineScaleSetIpConfiguration')]
 
 
-@pytest.mark.parametrize('group, operation_id, version', OWN_FILE, ids=['%s@%s' % (c[1], c[2]) for c in OWN_FILE])
+# ... or from a file derived from what Microsoft generated from that version's spec (tests/lab/derived_specs.py)
+OWN_DERIVED_FILE = [('network', op, version) for version in ('2025-09-01', '2026-03-01') for op in (
+    'NetworkSecurityGroups_Get', 'NetworkSecurityGroups_List', 'NetworkSecurityGroups_ListAll', 'NetworkSecurityGroups_CreateOrUpdate',
+    'SecurityRules_Get', 'SecurityRules_List', 'SecurityRules_CreateOrUpdate', 'SecurityRules_Delete', 'DefaultSecurityRules_Get',
+    'DefaultSecurityRules_List', 'PublicIPAddresses_Get', 'PublicIPAddresses_List', 'PublicIPAddresses_ListAll')]
+OWN_DERIVED_FILE += [('network', op, '2023-04-01') for op in (
+    'NetworkInterfaces_ListVirtualMachineScaleSetNetworkInterfaces', 'NetworkInterfaces_ListVirtualMachineScaleSetVMNetworkInterfaces',
+    'NetworkInterfaces_GetVirtualMachineScaleSetNetworkInterface', 'NetworkInterfaces_ListVirtualMachineScaleSetIpConfigurations',
+    'NetworkInterfaces_GetVirtualMachineScaleSetIpConfiguration')]
+
+
+@pytest.mark.parametrize('group, operation_id, version', OWN_FILE + OWN_DERIVED_FILE,
+                         ids=['%s@%s' % (c[1], c[2]) for c in OWN_FILE + OWN_DERIVED_FILE])
 def test_the_operation_is_read_from_its_own_versions_file(schemas, group, operation_id, version):
     path, _template, _method, _op = schemas.operation(group, operation_id, version)
-    assert path.startswith(swagger.PROJECT_SPECS) and '/stable/%s/' % version in path, path
+    folder = '/derived/%s/%s/' % (group, version) if (group, operation_id, version) in OWN_DERIVED_FILE else '/stable/%s/' % version
+    assert path.startswith(swagger.PROJECT_SPECS) and folder in path, path
 
 
 @pytest.mark.parametrize('group, operation_id, version, read_from', [
-    ('network', 'NetworkSecurityGroups_Get', '2026-03-01', 'stable/2025-07-01/'),  # nearest version, own file
-    ('network', 'PublicIPAddresses_Get', '2026-03-01', 'stable/2024-07-01/'),  # 2025-07-01's extracts hold no public IP
+    ('network', 'PublicIPAddresses_Get', '2025-07-01', 'derived/network/2025-09-01/'),  # 2025-07-01's extracts hold no public IP
     ('network', 'LoadBalancers_Get', '2022-01-01', 'stable/2023-04-01/'),  # 2022-01-01's extract is the security group only
     ('network', 'VirtualNetworks_Get', '2023-04-01', 'stable/2024-01-01/'),  # the baseline is nearer than 2024-03-01
     ('network', 'Subnets_CreateOrUpdate', '2024-07-01', 'stable/2024-01-01/'),  # no extract keeps the subnet PUT
@@ -223,3 +261,28 @@ def test_the_network_2026_03_01_virtual_network_extract_defines_its_own_properti
     vnet['properties']['summarizedGatewayPrefixes'] = {'addressPrefixes': ['10.0.0.0/8']}
     vnet['properties']['subnets'][0]['properties']['serviceGateway'] = {'id': 'x'}
     assert sorted(schemas.undefined_properties(schemas.response_schema('network', 'VirtualNetworks_Get', 200, version), vnet)) == undefined
+
+
+@pytest.mark.parametrize('version, undefined', [
+    ('2024-07-01', ['/properties/madeUpField', '/properties/upgradedToV2']),
+    ('2025-09-01', ['/properties/madeUpField']),
+    ('2026-03-01', ['/properties/madeUpField']),
+])
+def test_the_derived_public_ips_define_their_own_properties(schemas, version, undefined):
+    """The public IP of 2025-09-01 (derived from bicep-types-az) and of 2026-03-01 (from azure-mgmt-network 33.1.0's models) adds
+    `upgradedToV2`, and the check is not vacuous."""
+    pip = network.render_public_ip(_state(), PIP)
+    pip['properties'].update(upgradedToV2=False, madeUpField='x')
+    assert sorted(schemas.undefined_properties(schemas.response_schema('network', 'PublicIPAddresses_Get', 200, version), pip)) == undefined
+
+
+@pytest.mark.parametrize('version, undefined', [
+    ('2023-04-01', ['/properties/ipConfigurations/0/properties/privateIPAddressPrefixLength']),
+    ('2023-09-01', []),
+])
+def test_the_derived_2023_04_01_nic_lacks_what_2023_09_01_adds(schemas, version, undefined):
+    """azure-mgmt-network 25.0.0's scale set NIC (a file derived from its models) has no IP configuration prefix length."""
+    nic = network.render_nic(_state(), NIC_NODE)
+    nic['properties']['ipConfigurations'][0]['properties']['privateIPAddressPrefixLength'] = 28
+    schema = schemas.response_schema('network', 'NetworkInterfaces_GetVirtualMachineScaleSetNetworkInterface', 200, version)
+    assert sorted(schemas.undefined_properties(schema, nic)) == undefined

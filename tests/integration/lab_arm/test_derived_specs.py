@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The derived spec files (tests/lab/derived_specs.py) are reproducible, and each way of deriving them is faithful.
+
+- Reproducible: each file under tests/lab/specs/derived/ is exactly what its source gives today (azure-mgmt-network
+  33.1.0 runs in .venv, 25.0.0 in .venv-compat, both from scripts/setup.sh; the bicep-types-az extract is in the tree).
+- Faithful: where the project holds an upstream spec file of the same api-version as a source, the definitions derived
+  from that source agree with it (property names, types, enums, read-only flags), up to three levels deep. That is what
+  lets a derived file stand in for the upstream one the project could not read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.aks.tunnel.tests.integration.lab_arm.test_sdk_range_smoke import side_venv
+from ansible_collections.aks.tunnel.tests.lab import derived_specs, swagger
+
+# the per-release virtualenvs of scripts/setup.sh (the running one is .venv)
+RELEASE_VENVS = {('azure-mgmt-network', '25.0.0'): '.venv-compat'}
+LAB = os.path.dirname(os.path.abspath(derived_specs.__file__))
+NETWORK_STABLE = 'specification/network/resource-manager/Microsoft.Network/stable/'
+NETWORK_TYPESPEC = 'specification/network/resource-manager/Microsoft.Network/Network/stable/'
+# (derived key, upstream file the project holds at the same api-version, its definition, the model of the same name, how many
+# levels deep, the properties where they may differ)
+FAITHFUL = [
+    ('network-2023-04-01', NETWORK_STABLE + '2023-04-01/networkSecurityGroup.json', 'NetworkSecurityGroup', 'NetworkSecurityGroup', 3, ()),
+    ('network-2023-04-01', NETWORK_STABLE + '2023-04-01/networkSecurityGroup.json', 'SecurityRule', 'SecurityRule', 3, ()),
+    ('network-2023-04-01', NETWORK_STABLE + '2023-04-01/loadBalancer.json', 'LoadBalancer', 'LoadBalancer', 3, ()),
+    # 33.1.0 was generated from a later state of the 2026-03-01 spec than the stored 2bd38f23 (a spec version keeps changing
+    # until it ships): it adds the load balancer `mode` and the SKU name `Service`, and nothing else
+    ('network-2026-03-01', NETWORK_TYPESPEC + '2026-03-01/loadBalancer.json', 'Common.LoadBalancer', 'LoadBalancer', 3,
+     ('properties/mode', 'sku/name')),
+    ('network-2026-03-01', NETWORK_TYPESPEC + '2026-03-01/virtualNetwork.json', 'VirtualNetwork', 'VirtualNetwork', 3, ()),
+    # the bicep-types-az extract keeps these two load balancer sections for this check (one level: their references are reduced);
+    # like 33.1.0 it is of a later state than the stored c7e741ca, which lacks the SKU name `Service`
+    ('network-2025-09-01', NETWORK_TYPESPEC + '2025-09-01/loadBalancer.json', 'Common.LoadBalancerPropertiesFormat',
+     'LoadBalancerPropertiesFormat', 1, ()),
+    ('network-2025-09-01', NETWORK_TYPESPEC + '2025-09-01/loadBalancer.json', 'Common.LoadBalancerSku', 'LoadBalancerSku', 1, ('name',)),
+]
+
+
+def _run_in_release(key, *args):
+    """stdout of `python tests/lab/derived_specs.py ARGS` in a Python that has DERIVED[key]'s SDK release (if it is one)."""
+    entry = derived_specs.DERIVED[key]
+    venv = RELEASE_VENVS.get((entry['distribution'], entry['release']))
+    python = sys.executable
+    if venv:
+        found = side_venv(venv)
+        if found is None:
+            pytest.skip('%s (%s %s) is absent: run scripts/setup.sh' % (venv, entry['distribution'], entry['release']))
+        python = os.path.join(found, 'bin', 'python')
+    result = subprocess.run([python, os.path.join(LAB, 'derived_specs.py')] + list(args), capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.parametrize('key', sorted(derived_specs.DERIVED))
+def test_the_derived_file_is_what_its_source_gives(key):
+    with open(os.path.join(derived_specs.SPECS, derived_specs.DERIVED[key]['file']), encoding='utf-8') as handle:
+        assert handle.read() == _run_in_release(key, 'print', key), 'regenerate: python tests/lab/derived_specs.py write ' + key
+
+
+@pytest.mark.parametrize('key', sorted(derived_specs.DERIVED))
+def test_the_derived_file_is_registered_for_its_version(key):
+    entry = derived_specs.DERIVED[key]
+    assert entry['file'] in swagger.EXACT_SPECS[('network', entry['api_version'])]
+
+
+def _shape(resolve, node, depth, prefix='', out=None):
+    """{'a/b': (type, enum, readOnly)} of the properties `depth` levels deep (allOf merged, $refs followed; an array's items
+    count as its own level). A property whose target has no properties nor items is a leaf: upstream extracts reduce
+    references to other files to {}, so nothing below such a node is compared."""
+    out = {} if out is None else out
+    props = {}
+    for part in resolve(node):
+        props.update(part.get('properties') or {})
+    for name, prop in props.items():
+        parts = resolve(prop)
+        merged = {}
+        for part in reversed(parts):
+            merged.update(part)
+        read_only = bool(prop.get('readOnly') or merged.get('readOnly'))
+        path = prefix + name
+        # None: a property an upstream extract reduced to {} (its shape was not kept)
+        out[path] = (merged.get('type'), tuple(sorted(merged.get('enum') or ())), read_only) if any(parts) else None
+        if depth > 1:
+            target = merged.get('items') if merged.get('type') == 'array' else prop
+            if target is not None and any(p.get('properties') or p.get('allOf') for p in resolve(target)):
+                _shape(resolve, target, depth - 1, path + '/', out)
+    return out
+
+
+def _resolver(schemas, base_file):
+    """node -> [the node and every part its $ref / allOf chain reaches] (raw swagger, across files)."""
+    # pylint: disable=protected-access
+
+    def resolve(node, where=base_file):
+        if '$ref' in node:
+            target_file, _pointer, target = schemas._resolve(node['$ref'], where)
+            return [dict((k, v) for k, v in node.items() if k != '$ref')] + resolve(target, target_file)
+        parts = [node]
+        for part in node.get('allOf') or []:
+            parts += resolve(part, where)
+        return parts
+    return resolve
+
+
+@pytest.mark.parametrize('key, upstream_file, upstream_name, model, depth, drift', FAITHFUL, ids=['%s-%s' % (f[0], f[3]) for f in FAITHFUL])
+def test_the_derivation_agrees_with_the_upstream_file_of_the_same_version(tmp_path, key, upstream_file, upstream_name, model, depth, drift):
+    schemas = swagger.SwaggerSchemas()
+    upstream_path = os.path.join(swagger.PROJECT_SPECS, upstream_file)
+    upstream = _shape(_resolver(schemas, upstream_path), {'$ref': '#/definitions/' + upstream_name}, depth)
+    derived_path = tmp_path / 'derived.json'
+    derived_path.write_text(json.dumps({'definitions': json.loads(_run_in_release(key, 'definitions', key, model))}))
+    derived = _shape(_resolver(schemas, str(derived_path)), {'$ref': '#/definitions/' + model}, depth)
+    # below a node the upstream extract reduced to {} there is nothing to compare
+    leaves = [path for path in upstream if not any(other.startswith(path + '/') for other in upstream)]
+    derived = {path: shape for path, shape in derived.items() if not any(path.startswith(leaf + '/') for leaf in leaves)}
+    assert len(upstream) >= 2 and sum(shape is not None for shape in upstream.values()) >= 2
+    assert sorted(set(upstream) ^ set(derived)) == sorted(p for p in drift if p not in upstream)
+    differing = sorted(path for path, shape in upstream.items() if None not in (shape, derived.get(path)) and (
+        shape[1:] != derived[path][1:] or None not in (shape[0], derived[path][0]) and shape[0] != derived[path][0]))
+    assert differing == sorted(p for p in drift if p in upstream)
+
+
+def _inline_maps(definitions, schema):
+    """`schema` with a $ref to a plain string map (bicep's ResourceTags) replaced by the map itself (SDK models inline it)."""
+    target = definitions.get(schema.get('$ref', '').rsplit('/', 1)[-1])
+    if target and set(target) == {'type', 'additionalProperties'}:
+        return dict(target)
+    return schema
+
+
+@pytest.mark.parametrize('key', sorted(derived_specs.SDK_CROSS_CHECKS))
+def test_the_derived_file_agrees_with_the_sdk_release_of_its_version(key):
+    """bicep-types-az's 2025-09-01 types and azure-mgmt-network 32.0.0 (generated from 2025-09-01 too) give the same definitions:
+    every property's name, type, enum, read-only flag and reference, and the required lists."""
+    check = derived_specs.SDK_CROSS_CHECKS[key]
+    target = side_venv(check['target'])
+    if target is None:
+        pytest.skip('%s (%s %s alone) is absent: run scripts/setup.sh' % (check['target'], check['distribution'], check['release']))
+    result = subprocess.run([sys.executable, os.path.join(LAB, 'derived_specs.py'), 'crosscheck', key], capture_output=True, text=True,
+                            timeout=120, check=False, env=dict(os.environ, PYTHONPATH=target))
+    assert result.returncode == 0, result.stderr[-2000:]
+    from_sdk = json.loads(result.stdout)
+    with open(os.path.join(derived_specs.SPECS, derived_specs.DERIVED[key]['file']), encoding='utf-8') as handle:
+        derived = json.load(handle)['definitions']
+    compared = [name for name, schema in derived.items() if schema and name in from_sdk]
+    assert {'NetworkSecurityGroupPropertiesFormat', 'SecurityRulePropertiesFormat', 'PublicIPAddressPropertiesFormat'} <= set(compared)
+    for name in compared:
+        ours = {k: _inline_maps(derived, v) for k, v in derived[name].get('properties', {}).items()}
+        theirs = from_sdk[name].get('properties', {})
+        assert sorted(ours) == sorted(theirs), name
+        for prop, schema in ours.items():
+            normalized = [{k: sorted(v) if k == 'enum' else v for k, v in s.items()} for s in (schema, theirs[prop])]
+            assert normalized[0] == normalized[1], (name, prop)
+        assert sorted(derived[name].get('required', [])) == sorted(from_sdk[name].get('required', [])), name

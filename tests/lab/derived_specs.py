@@ -1,0 +1,456 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 aks.tunnel contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Swagger 2.0 files derived from what Microsoft generated from a spec, for api-versions whose spec file nobody could read.
+
+Where the upstream spec file of a version the lab accepts is not reachable (tests/lab/specs/README.md, "Derived
+files"), this module writes that version's definitions mechanically from something Microsoft generated from it, so
+`tests/lab/swagger.py` can validate the lab's answers against them. The operations' paths and operationIds come from a
+template spec the project holds (a nearby version); only their body and response schemas are replaced by the derived
+definitions. Three readers:
+
+- msrest models (azure-mgmt-network 25.x, one api-version per release): `_attribute_map` (wire keys, with
+  `properties.x` flattening), `_validation` (readonly, required), and the enum named by each attribute's `:vartype`
+  (msrest types enums as `str`), else its docstring's "Known values are" list;
+- TypeSpec models (azure-mgmt-network 33.x): `rest_field` (wire name, visibility: read-only when only "read"), the
+  type hints (Optional, list, dict, Union[str, Enum], Literal) and the enum classes;
+- Azure/bicep-types-az `types.md` sections (generated from the spec of one api-version), kept verbatim in
+  tests/lab/specs/derived/: each `* **name**: type {constraints} (flags): text` line; a type the kept sections do not
+  hold is reduced to {} (as the project's spec extracts reduce references to other files).
+
+`python tests/lab/derived_specs.py write KEY` (for an SDK source: in a Python that has the release named in DERIVED)
+rewrites a file; tests/integration/lab_arm/test_derived_specs.py checks each file is what its source gives, and that
+each reader agrees with an upstream spec file of the same version where the project has one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import importlib
+import json
+import os
+import re
+import sys
+import typing
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SPECS = os.path.join(HERE, 'specs')
+_STABLE = 'specification/network/resource-manager/Microsoft.Network/stable/'
+_NSG_OPERATIONS = ('NetworkSecurityGroups_Get', 'NetworkSecurityGroups_List', 'NetworkSecurityGroups_ListAll',
+                   'NetworkSecurityGroups_CreateOrUpdate', 'SecurityRules_Get', 'SecurityRules_List', 'SecurityRules_CreateOrUpdate',
+                   'SecurityRules_Delete', 'DefaultSecurityRules_Get', 'DefaultSecurityRules_List')
+_PIP_OPERATIONS = ('PublicIPAddresses_Get', 'PublicIPAddresses_List', 'PublicIPAddresses_ListAll')
+_VMSS_NIC_OPERATIONS = ('NetworkInterfaces_ListVirtualMachineScaleSetVMNetworkInterfaces',
+                        'NetworkInterfaces_ListVirtualMachineScaleSetNetworkInterfaces',
+                        'NetworkInterfaces_GetVirtualMachineScaleSetNetworkInterface',
+                        'NetworkInterfaces_ListVirtualMachineScaleSetIpConfigurations',
+                        'NetworkInterfaces_GetVirtualMachineScaleSetIpConfiguration')
+# security groups and public IPs: the nearest versions the project has extracts of
+_NSG_AND_PIP_TEMPLATES = ((_STABLE + '2025-07-01/networkSecurityGroup.json', _NSG_OPERATIONS),
+                          (_STABLE + '2024-07-01/publicIpAddress.json', _PIP_OPERATIONS))
+# key -> what a derived file is made of. `file`: relative to tests/lab/specs; `templates`: (spec file relative to
+# tests/lab/specs, operationIds taken from it).
+DERIVED = {
+    'network-2026-03-01': {
+        'api_version': '2026-03-01', 'distribution': 'azure-mgmt-network', 'release': '33.1.0',
+        'models': 'azure.mgmt.network.models', 'generator': 'typespec',
+        'file': 'derived/network/2026-03-01/networkSecurityGroup-publicIpAddress.json',
+        'templates': _NSG_AND_PIP_TEMPLATES,
+    },
+    'network-2023-04-01': {
+        'api_version': '2023-04-01', 'distribution': 'azure-mgmt-network', 'release': '25.0.0',
+        'models': 'azure.mgmt.network.models', 'generator': 'msrest',
+        'file': 'derived/network/2023-04-01/vmssNetworkInterface.json',
+        'templates': ((_STABLE + '2023-09-01/vmssNetworkInterface.json', _VMSS_NIC_OPERATIONS),),
+    },
+    # az network public-ip sends 2025-09-01: derived from the bicep types kept in the tree (no client of ours pins azure-mgmt-network
+    # 32.0.0, the release of that version), and checked against 32.0.0 where scripts/setup.sh installed it (SDK_CROSS_CHECKS)
+    'network-2025-09-01': {
+        'api_version': '2025-09-01', 'distribution': 'Azure/bicep-types-az', 'release': '430768b4dc20f00655986a1ed27cb1fc593041c6',
+        'models': 'derived/network/2025-09-01/types.md', 'generator': 'bicep-types-md',
+        'file': 'derived/network/2025-09-01/networkSecurityGroup-publicIpAddress.json',
+        'templates': _NSG_AND_PIP_TEMPLATES,
+    },
+}
+# A derived file from a non-SDK source, and the SDK release of the same api-version it is checked against where that release is at
+# hand (scripts/setup.sh installs it alone into `target`, without dependencies: .venv has them; it shadows .venv's release there).
+SDK_CROSS_CHECKS = {
+    'network-2025-09-01': {'distribution': 'azure-mgmt-network', 'release': '32.0.0', 'models': 'azure.mgmt.network.models',
+                           'generator': 'typespec', 'target': '.sdk-network-2025-09-01'},
+}
+_KNOWN_VALUES = re.compile(r'Known values are:(.*?)(?:\.\s*$|\.\s+[A-Z]|$)', re.S)
+_PRIMITIVES = {str: {'type': 'string'}, int: {'type': 'integer'}, float: {'type': 'number'}, bool: {'type': 'boolean'},
+               datetime.datetime: {'type': 'string', 'format': 'date-time'}, datetime.date: {'type': 'string'},
+               datetime.timedelta: {'type': 'string'}, bytes: {'type': 'string'}}
+_MSREST_PRIMITIVES = {'str': {'type': 'string'}, 'int': {'type': 'integer'}, 'long': {'type': 'integer'}, 'float': {'type': 'number'},
+                      'bool': {'type': 'boolean'}, 'iso-8601': {'type': 'string', 'format': 'date-time'},
+                      'rfc-1123': {'type': 'string'}, 'duration': {'type': 'string'}, 'date': {'type': 'string'},
+                      'bytearray': {'type': 'string'}, 'base64': {'type': 'string'}, 'object': {}}
+
+
+class DerivationError(RuntimeError):
+    """The SDK at hand is not the release a derived file names, or a model cannot be read."""
+
+
+def _unique(values):
+    return list(dict.fromkeys(values))
+
+
+def _ivar_known_values(module, cls, attr):
+    """The enum of the `:ivar attr:` of `cls` (or a base class): its `:vartype` enum class, else the "Known values are" list."""
+    for klass in cls.__mro__:
+        doc = klass.__dict__.get('__doc__') or ''
+        vartype = re.search(r':vartype %s: str or ~[\w.]+\.(\w+)' % re.escape(attr), doc)
+        enum_cls = getattr(module, vartype.group(1), None) if vartype else None
+        if isinstance(enum_cls, type) and issubclass(enum_cls, enum.Enum):
+            return _unique(m.value for m in enum_cls)
+        match = re.search(r':ivar %s:(.*?)(?=\n\s*:(?:vartype|ivar|keyword|param)\b|\Z)' % re.escape(attr), doc, re.S)
+        if match:
+            known = _KNOWN_VALUES.search(' '.join(match.group(1).split()))
+            return _unique(re.findall(r'"([^"]*)"', known.group(1))) if known else None
+    return None
+
+
+class _MsrestModels:
+    """msrest-generated models: the wire shape is `_attribute_map`, flattened `properties.x` keys become one nested object."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def model(self, name):
+        cls = getattr(self.module, name, None)
+        return cls if isinstance(cls, type) and hasattr(cls, '_attribute_map') else None
+
+    def _type(self, type_name, cls, attr, refs):
+        if type_name.startswith('[') and type_name.endswith(']'):
+            return {'type': 'array', 'items': self._type(type_name[1:-1], cls, attr, refs)}
+        if type_name.startswith('{') and type_name.endswith('}'):
+            return {'type': 'object', 'additionalProperties': self._type(type_name[1:-1], cls, attr, refs)}
+        if type_name in _MSREST_PRIMITIVES:
+            schema = dict(_MSREST_PRIMITIVES[type_name])
+            known = _ivar_known_values(self.module, cls, attr) if type_name == 'str' else None
+            if known:
+                schema['enum'] = known
+            return schema
+        if self.model(type_name) is None:
+            enum_cls = getattr(self.module, type_name, None)
+            if isinstance(enum_cls, type) and issubclass(enum_cls, enum.Enum):
+                return {'type': 'string', 'enum': _unique(m.value for m in enum_cls)}
+            raise DerivationError('%s.%s has the type %r, which is neither a model nor an enum' % (cls.__name__, attr, type_name))
+        refs.append(type_name)
+        return {'$ref': '#/definitions/' + type_name}
+
+    def definition(self, name, refs):
+        cls = self.model(name)
+        validation = getattr(cls, '_validation', {}) or {}
+        root = {'type': 'object', 'properties': {}}
+        for attr, spec in cls._attribute_map.items():
+            keys = [k.replace('\\.', '.') for k in re.split(r'(?<!\\)\.', spec['key'])]
+            schema = self._type(spec['type'], cls, attr, refs)
+            rules = validation.get(attr, {})
+            if rules.get('readonly'):
+                schema['readOnly'] = True
+            for rule, keyword in (('minimum', 'minimum'), ('maximum', 'maximum'), ('min_items', 'minItems'), ('max_items', 'maxItems')):
+                if rule in rules:
+                    schema[keyword] = rules[rule]
+            node = root
+            for key in keys[:-1]:
+                node = node['properties'].setdefault(key, {'type': 'object', 'properties': {}})
+            node['properties'][keys[-1]] = schema
+            if rules.get('required') and not rules.get('readonly'):
+                node.setdefault('required', []).append(keys[-1])
+        return root
+
+
+class _TypespecModels:
+    """TypeSpec-generated hybrid models: `rest_field` descriptors and type hints."""
+
+    def __init__(self, module):
+        self.module = module
+        namespace = dict(vars(importlib.import_module(module.__name__ + '._models')))
+        namespace['_models'] = module
+        self.namespace = namespace
+
+    def model(self, name):
+        cls = getattr(self.module, name, None)
+        return cls if isinstance(cls, type) and getattr(cls, '_is_model', False) else None
+
+    def _type(self, hint, cls, attr, refs):
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if origin is typing.Union:
+            args = [a for a in args if a is not type(None)]
+            enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
+            if enums:
+                return {'type': 'string', 'enum': _unique(m.value for e in enums for m in e)}
+            if len(args) == 1:
+                return self._type(args[0], cls, attr, refs)
+            return {}
+        if origin is typing.Literal:
+            return {'type': 'string', 'enum': list(args)}
+        if origin in (list, typing.List):
+            return {'type': 'array', 'items': self._type(args[0], cls, attr, refs)}
+        if origin in (dict, typing.Dict):
+            return {'type': 'object', 'additionalProperties': self._type(args[1], cls, attr, refs)}
+        if hint is typing.Any:
+            return {}
+        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            return {'type': 'string', 'enum': _unique(m.value for m in hint)}
+        if hint in _PRIMITIVES:
+            return dict(_PRIMITIVES[hint])
+        if isinstance(hint, type) and self.model(hint.__name__) is hint:
+            refs.append(hint.__name__)
+            return {'$ref': '#/definitions/' + hint.__name__}
+        raise DerivationError('%s.%s has the type %r, which the derivation does not know' % (cls.__name__, attr, hint))
+
+    def definition(self, name, refs):
+        cls = self.model(name)
+        hints = typing.get_type_hints(cls, globalns=self.namespace)
+        fields = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                if type(value).__name__ == '_RestField':
+                    fields[attr] = value
+        root = {'type': 'object', 'properties': {}}
+        for attr, field in fields.items():
+            hint = hints.get(attr, typing.Any)
+            schema = self._type(hint, cls, attr, refs)
+            if field._visibility == ['read']:
+                schema['readOnly'] = True
+            wire = field._rest_name_input or attr
+            root['properties'][wire] = schema
+            optional = typing.get_origin(hint) is typing.Union and type(None) in typing.get_args(hint)
+            if not optional and field._visibility != ['read']:
+                root.setdefault('required', []).append(wire)
+        return root
+
+
+class _BicepTypesModels:
+    """Sections of a bicep-types-az `types.md` (`## Name`, then `* **wire**: type {constraints} (flags): text` lines)."""
+
+    reduced_outside = True  # a type whose section is not kept becomes {}
+    _LINE = re.compile(r'^\* \*\*(?P<name>[^*]+)\*\*: (?P<rest>.*)$')
+    _TAIL = re.compile(r'^(?: \{(?P<constraints>[^}]*)\})?(?: \((?P<flags>[A-Za-z, ]+)\))?(?::.*)?$')
+
+    def __init__(self, path):
+        self.sections = {}
+        name = None
+        with open(path, encoding='utf-8') as handle:
+            for line in handle:
+                if line.startswith('## '):
+                    name = line[3:].strip()
+                    self.sections[name] = []
+                elif name and line.startswith('* **'):
+                    self.sections[name].append(line.rstrip('\n'))
+
+    def model(self, name):
+        return name if name in self.sections else None
+
+    @staticmethod
+    def _split_type(rest):
+        """(type text, the rest of the line): a [Name](#anchor)[], a ('a' | string)[] or a union / primitive."""
+        if rest.startswith('['):
+            end = rest.index(')') + 1
+        elif rest.startswith('('):
+            end = rest.index(')') + 1
+        else:
+            end = len(rest)
+            for stop in (' {', ' (', ':'):
+                index = rest.find(stop)
+                if index != -1:
+                    end = min(end, index)
+        if rest[end:end + 2] == '[]':
+            end += 2
+        return rest[:end], rest[end:]
+
+    def _type(self, text, refs):
+        if text.endswith('[]'):
+            inner = text[:-2]
+            if inner.startswith('(') and inner.endswith(')'):
+                inner = inner[1:-1]
+            return {'type': 'array', 'items': self._type(inner, refs)}
+        ref = re.fullmatch(r'\[(\w+)\]\(#\w+\)', text)
+        if ref:
+            refs.append(ref.group(1))
+            return {'$ref': '#/definitions/' + ref.group(1)}
+        if "'" in text:
+            values = [part.strip()[1:-1] for part in text.split('|') if part.strip().startswith("'")]
+            return {'type': 'string', 'enum': values}
+        primitive = {'string': {'type': 'string'}, 'int': {'type': 'integer'}, 'bool': {'type': 'boolean'}, 'any': {}}.get(text)
+        if primitive is None:
+            raise DerivationError('unknown bicep type %r' % text)
+        return dict(primitive)
+
+    def definition(self, name, refs):
+        root = {'type': 'object', 'properties': {}}
+        for line in self.sections[name]:
+            match = self._LINE.match(line)
+            type_text, tail = self._split_type(match.group('rest'))
+            if match.group('name') == 'Additional Properties Type':
+                root['additionalProperties'] = self._type(type_text, refs)
+                continue
+            schema = self._type(type_text, refs)
+            extra = self._TAIL.match(tail)
+            if extra is None:
+                raise DerivationError('%s: cannot read %r' % (name, line))
+            for constraint in (extra.group('constraints') or '').split(','):
+                key, _sep, value = constraint.partition(':')
+                keyword = {'minValue': 'minimum', 'maxValue': 'maximum'}.get(key.strip())
+                if keyword:
+                    schema[keyword] = int(value)
+            flags = [f.strip() for f in (extra.group('flags') or '').split(',')]
+            if 'ReadOnly' in flags:
+                schema['readOnly'] = True
+            if 'Required' in flags:
+                root.setdefault('required', []).append(match.group('name'))
+            root['properties'][match.group('name')] = schema
+        if not root['properties']:
+            del root['properties']
+        return root
+
+
+def _models(entry):
+    if entry['generator'] == 'bicep-types-md':
+        return _BicepTypesModels(os.path.join(SPECS, entry['models']))
+    module = importlib.import_module(entry['models'])
+    try:
+        from importlib import metadata  # pylint: disable=import-outside-toplevel
+        release = metadata.version(entry['distribution'])
+    except Exception as exc:  # pylint: disable=broad-except
+        raise DerivationError('%s is not installed: %s' % (entry['distribution'], exc)) from exc
+    if release != entry['release']:
+        raise DerivationError('%s %s is installed, the file is derived from %s' % (entry['distribution'], release, entry['release']))
+    return (_MsrestModels if entry['generator'] == 'msrest' else _TypespecModels)(module)
+
+
+def _template_operations(rel, operation_ids):
+    with open(os.path.join(SPECS, rel), encoding='utf-8') as handle:
+        spec = json.load(handle)
+    found = {}
+    for template, ops in spec['paths'].items():
+        for method, op in ops.items():
+            if isinstance(op, dict) and op.get('operationId') in operation_ids:
+                found[op['operationId']] = (template, method, op)
+    missing = sorted(set(operation_ids) - set(found))
+    if missing:
+        raise DerivationError('%s has no operation %s' % (rel, ', '.join(missing)))
+    return spec, found
+
+
+def _list_item(spec, name):
+    """The item definition of the template's list result `name` ({value: [item], nextLink}), or None."""
+    value = spec.get('definitions', {}).get(name, {}).get('properties', {}).get('value', {})
+    return _schema_name(spec, value.get('items', {})) or None if value.get('type') == 'array' else None
+
+
+def _schema_name(spec, schema):
+    """The definition name a template's `$ref` points at (the SDK names its model classes after the spec's definitions)."""
+    ref = schema.get('$ref', '')
+    name = ref.rsplit('/', 1)[-1]
+    return name[len('Common.'):] if name.startswith('Common.') else name
+
+
+def _closure(entry, models, roots, list_items=None):
+    """The definitions of the models named in `roots` and of every model they reach, sorted by name."""
+    definitions, queue, list_items = {}, list(roots), list_items or {}
+    while queue:
+        name = queue.pop()
+        if name in definitions:
+            continue
+        if models.model(name) is None and name in list_items:
+            # TypeSpec clients have no list result models: their pagers read `value` (a list of the item model) and `nextLink`
+            definitions[name] = {'type': 'object', 'properties': {
+                'value': {'type': 'array', 'items': {'$ref': '#/definitions/' + list_items[name]}}, 'nextLink': {'type': 'string'}}}
+            queue.append(list_items[name])
+            continue
+        if models.model(name) is None and getattr(models, 'reduced_outside', False):
+            definitions[name] = {}
+            continue
+        if models.model(name) is None:
+            raise DerivationError('%s %s has no model %s' % (entry['distribution'], entry['release'], name))
+        refs = []
+        definitions[name] = models.definition(name, refs)
+        queue.extend(refs)
+    return dict(sorted(definitions.items()))
+
+
+def derive_definitions(key, roots):
+    """The derived definitions of the SDK models `roots` (and all they reach) of DERIVED[key]'s release."""
+    entry = DERIVED[key]
+    return _closure(entry, _models(entry), roots)
+
+
+def cross_check_definitions(key):
+    """The definitions SDK_CROSS_CHECKS[key]'s release gives for the models the derived file of `key` defines (not reduced)."""
+    entry = SDK_CROSS_CHECKS[key]
+    models = _models(entry)
+    with open(os.path.join(SPECS, DERIVED[key]['file']), encoding='utf-8') as handle:
+        defined = json.load(handle)['definitions']
+    return _closure(entry, models, [name for name, schema in defined.items() if schema and models.model(name)])
+
+
+def derive(key):
+    """The swagger 2.0 document of DERIVED[key], from the SDK release it names (which must be the one installed)."""
+    entry = DERIVED[key]
+    models = _models(entry)
+    paths, roots, list_items = {}, [], {}
+    for rel, operation_ids in entry['templates']:
+        spec, found = _template_operations(rel, operation_ids)
+        list_items.update((name, _list_item(spec, name)) for name in spec.get('definitions', {}) if _list_item(spec, name))
+        for operation_id in operation_ids:
+            template, method, op = found[operation_id]
+            out = {'operationId': operation_id, 'responses': {}}
+            for param in op.get('parameters', []):
+                if param.get('in') == 'body':
+                    name = _schema_name(spec, param['schema'])
+                    roots.append(name)
+                    out['parameters'] = [{'name': param['name'], 'in': 'body', 'required': True,
+                                          'schema': {'$ref': '#/definitions/' + name}}]
+            for status, response in op['responses'].items():
+                if status == 'default':
+                    continue  # errors are validated against the baseline's CloudError
+                if 'schema' in response:
+                    name = _schema_name(spec, response['schema'])
+                    roots.append(name)
+                    out['responses'][status] = {'description': 'OK', 'schema': {'$ref': '#/definitions/' + name}}
+                else:
+                    out['responses'][status] = {'description': 'OK'}
+            paths.setdefault(template, {})[method] = out
+    definitions = _closure(entry, models, roots, list_items)
+    return {
+        'swagger': '2.0',
+        'info': {'title': 'NetworkManagementClient', 'version': entry['api_version'], 'x-aks-tunnel-derived': (
+            'Derived by tests/lab/derived_specs.py (%s) from %s %s, which Microsoft generated from the %s specs (MIT); '
+            'operation paths from the project\'s %s. Not an upstream file: see tests/lab/specs/README.md, "Derived files".'
+            % (key, entry['distribution'], entry['release'], entry['api_version'], ', '.join(rel for rel, _operations in entry['templates'])))},
+        'paths': paths,
+        'definitions': definitions,
+    }
+
+
+def dumps(document):
+    return json.dumps(document, indent=1, sort_keys=False) + '\n'
+
+
+def main(argv):
+    if len(argv) < 3 or argv[1] not in ('write', 'print', 'definitions', 'crosscheck') or argv[2] not in DERIVED:
+        sys.stderr.write('usage: python tests/lab/derived_specs.py write|print|crosscheck KEY, or definitions KEY MODEL...; KEY: %s\n'
+                         % ', '.join(DERIVED))
+        return 2
+    if argv[1] in ('definitions', 'crosscheck'):
+        sys.stdout.write(dumps(derive_definitions(argv[2], argv[3:]) if argv[1] == 'definitions' else cross_check_definitions(argv[2])))
+        return 0
+    text = dumps(derive(argv[2]))
+    if argv[1] == 'print':
+        sys.stdout.write(text)
+        return 0
+    path = os.path.join(SPECS, DERIVED[argv[2]]['file'])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write(text)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
