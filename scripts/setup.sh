@@ -74,6 +74,18 @@ side_venv() {  # side_venv DIR STAMP-CONTENT PIP-ARGS...
     echo "setup: NOTICE: could not build $dir; the tests that need it will be skipped" >&2
   fi
 }
+# azure-mgmt-network 32.0.0 alone (api-version 2025-09-01, no dependencies: .venv has them) in a target folder, for the check
+# that the 2025-09-01 derived spec file agrees with the models of the SDK release generated from that version (test_derived_specs.py)
+sdk_target() {  # sdk_target DIR REQUIREMENT
+  local dir=$1 want=$2
+  [[ -f $dir/.requirements.sha256 ]] && [[ $(cat "$dir/.requirements.sha256") == "$want" ]] && return 0
+  rm -rf "$dir"
+  if .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --target "$dir" "$want"; then
+    echo "$want" > "$dir/.requirements.sha256"
+  else
+    echo "setup: NOTICE: could not install $want into $dir; the tests that need it will be skipped" >&2
+  fi
+}
 # All at once: a first set-up takes about 100 s instead of 160 s for the first two.
 if [[ ${AKS_TUNNEL_SKIP_AZ_CLI:-0} != 1 ]]; then
   side_venv .venv-az "azure-cli==$AZURE_CLI_VERSION" "azure-cli==$AZURE_CLI_VERSION" &
@@ -81,5 +93,6 @@ fi
 if [[ ${AKS_TUNNEL_SKIP_COMPAT:-0} != 1 ]]; then
   side_venv .venv-compat "$(sha256sum requirements-compat-min.txt | cut -d' ' -f1)" -r requirements-compat-min.txt &
   side_venv .venv-azcoll "$(sha256sum requirements-azcollection.txt | cut -d' ' -f1)" -r requirements-azcollection.txt &
+  sdk_target .sdk-network-2025-09-01 azure-mgmt-network==32.0.0 &
 fi
 wait
