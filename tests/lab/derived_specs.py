@@ -50,35 +50,38 @@ _VMSS_NIC_OPERATIONS = ('NetworkInterfaces_ListVirtualMachineScaleSetVMNetworkIn
 # security groups and public IPs: the nearest versions the project has extracts of
 _NSG_AND_PIP_TEMPLATES = ((_STABLE + '2025-07-01/networkSecurityGroup.json', _NSG_OPERATIONS),
                           (_STABLE + '2024-07-01/publicIpAddress.json', _PIP_OPERATIONS))
+# What definitions are read from: SDK releases (`python`: the virtualenv of scripts/setup.sh that has the release; `target`:
+# a folder holding the release alone, put first on PYTHONPATH so it shadows that virtualenv's own) and bicep type extracts.
+SOURCES = {
+    'azure-mgmt-network 33.1.0': {'distribution': 'azure-mgmt-network', 'release': '33.1.0', 'models': 'azure.mgmt.network.models',
+                                  'generator': 'typespec', 'python': '.venv'},
+    'azure-mgmt-network 32.0.0': {'distribution': 'azure-mgmt-network', 'release': '32.0.0', 'models': 'azure.mgmt.network.models',
+                                  'generator': 'typespec', 'python': '.venv', 'target': '.sdk-network-2025-09-01'},
+    'azure-mgmt-network 25.0.0': {'distribution': 'azure-mgmt-network', 'release': '25.0.0', 'models': 'azure.mgmt.network.models',
+                                  'generator': 'msrest', 'python': '.venv-compat'},
+    'azure-mgmt-compute 39.0.0': {'distribution': 'azure-mgmt-compute', 'release': '39.0.0', 'models': 'azure.mgmt.compute.models',
+                                  'generator': 'typespec', 'python': '.venv'},
+    'bicep-types-az network 2025-09-01': {'distribution': 'Azure/bicep-types-az', 'release': '430768b4dc20f00655986a1ed27cb1fc593041c6',
+                                          'models': 'derived/network/2025-09-01/types.md', 'generator': 'bicep-types-md'},
+}
 # key -> what a derived file is made of. `file`: relative to tests/lab/specs; `templates`: (spec file relative to
-# tests/lab/specs, operationIds taken from it).
+# tests/lab/specs, operationIds taken from it); `cross_check`: another source of the same api-version it must agree with.
 DERIVED = {
     'network-2026-03-01': {
-        'api_version': '2026-03-01', 'distribution': 'azure-mgmt-network', 'release': '33.1.0',
-        'models': 'azure.mgmt.network.models', 'generator': 'typespec',
-        'file': 'derived/network/2026-03-01/networkSecurityGroup-publicIpAddress.json',
-        'templates': _NSG_AND_PIP_TEMPLATES,
+        'api_version': '2026-03-01', 'source': 'azure-mgmt-network 33.1.0',
+        'file': 'derived/network/2026-03-01/networkSecurityGroup-publicIpAddress.json', 'templates': _NSG_AND_PIP_TEMPLATES,
     },
     'network-2023-04-01': {
-        'api_version': '2023-04-01', 'distribution': 'azure-mgmt-network', 'release': '25.0.0',
-        'models': 'azure.mgmt.network.models', 'generator': 'msrest',
+        'api_version': '2023-04-01', 'source': 'azure-mgmt-network 25.0.0',
         'file': 'derived/network/2023-04-01/vmssNetworkInterface.json',
         'templates': ((_STABLE + '2023-09-01/vmssNetworkInterface.json', _VMSS_NIC_OPERATIONS),),
     },
     # az network public-ip sends 2025-09-01: derived from the bicep types kept in the tree (no client of ours pins azure-mgmt-network
-    # 32.0.0, the release of that version), and checked against 32.0.0 where scripts/setup.sh installed it (SDK_CROSS_CHECKS)
+    # 32.0.0, the release of that version), and checked against 32.0.0 where scripts/setup.sh installed it
     'network-2025-09-01': {
-        'api_version': '2025-09-01', 'distribution': 'Azure/bicep-types-az', 'release': '430768b4dc20f00655986a1ed27cb1fc593041c6',
-        'models': 'derived/network/2025-09-01/types.md', 'generator': 'bicep-types-md',
-        'file': 'derived/network/2025-09-01/networkSecurityGroup-publicIpAddress.json',
-        'templates': _NSG_AND_PIP_TEMPLATES,
+        'api_version': '2025-09-01', 'source': 'bicep-types-az network 2025-09-01', 'cross_check': 'azure-mgmt-network 32.0.0',
+        'file': 'derived/network/2025-09-01/networkSecurityGroup-publicIpAddress.json', 'templates': _NSG_AND_PIP_TEMPLATES,
     },
-}
-# A derived file from a non-SDK source, and the SDK release of the same api-version it is checked against where that release is at
-# hand (scripts/setup.sh installs it alone into `target`, without dependencies: .venv has them; it shadows .venv's release there).
-SDK_CROSS_CHECKS = {
-    'network-2025-09-01': {'distribution': 'azure-mgmt-network', 'release': '32.0.0', 'models': 'azure.mgmt.network.models',
-                           'generator': 'typespec', 'target': '.sdk-network-2025-09-01'},
 }
 _KNOWN_VALUES = re.compile(r'Known values are:(.*?)(?:\.\s*$|\.\s+[A-Z]|$)', re.S)
 _PRIMITIVES = {str: {'type': 'string'}, int: {'type': 'integer'}, float: {'type': 'number'}, bool: {'type': 'boolean'},
@@ -311,6 +314,7 @@ class _BicepTypesModels:
 
 
 def _models(entry):
+    """The reader of SOURCES entry `entry` (an SDK release must be the one importable here)."""
     if entry['generator'] == 'bicep-types-md':
         return _BicepTypesModels(os.path.join(SPECS, entry['models']))
     module = importlib.import_module(entry['models'])
@@ -375,25 +379,50 @@ def _closure(entry, models, roots, list_items=None):
     return dict(sorted(definitions.items()))
 
 
-def derive_definitions(key, roots):
-    """The derived definitions of the SDK models `roots` (and all they reach) of DERIVED[key]'s release."""
-    entry = DERIVED[key]
+def derive_definitions(source, roots):
+    """The definitions SOURCES[source] gives for the models `roots` and all they reach."""
+    entry = SOURCES[source]
     return _closure(entry, _models(entry), roots)
 
 
 def cross_check_definitions(key):
-    """The definitions SDK_CROSS_CHECKS[key]'s release gives for the models the derived file of `key` defines (not reduced)."""
-    entry = SDK_CROSS_CHECKS[key]
+    """The definitions DERIVED[key]'s `cross_check` source gives for the models its file defines (those not reduced)."""
+    entry = SOURCES[DERIVED[key]['cross_check']]
     models = _models(entry)
     with open(os.path.join(SPECS, DERIVED[key]['file']), encoding='utf-8') as handle:
         defined = json.load(handle)['definitions']
     return _closure(entry, models, [name for name, schema in defined.items() if schema and models.model(name)])
 
 
+def request_builders(source):
+    """{builder name: [HTTP method, URL template]} of the `build_*_request` functions of SOURCES[source]'s operations package.
+
+    The generated clients build every request in such a function; its URL template and method are the spec's path and verb
+    of the operation (`build_load_balancers_get_request` is LoadBalancers_Get).
+    """
+    entry = SOURCES[source]
+    _models(entry)  # the release check
+    package = importlib.import_module(entry['models'].rsplit('.', 1)[0] + '.operations')
+    builders = {}
+    folder = os.path.dirname(package.__file__)
+    for filename in sorted(os.listdir(folder)):
+        if not filename.endswith('.py'):
+            continue
+        with open(os.path.join(folder, filename), encoding='utf-8') as handle:
+            text = handle.read()
+        for match in re.finditer(r'^def build_(\w+)_request\((.*?)(?=^def |^class |\Z)', text, re.S | re.M):
+            url = re.search(r'_url = (?:kwargs\.pop\(\s*"template_url",\s*|\(\s*)?"([^"]+)"', match.group(2))
+            method = re.search(r'HttpRequest\(method="(\w+)"', match.group(2))
+            if url and method:
+                builders[match.group(1)] = [method.group(1), url.group(1)]
+    return dict(sorted(builders.items()))
+
+
 def derive(key):
-    """The swagger 2.0 document of DERIVED[key], from the SDK release it names (which must be the one installed)."""
+    """The swagger 2.0 document of DERIVED[key], from its source (an SDK release must be the one importable here)."""
     entry = DERIVED[key]
-    models = _models(entry)
+    source = SOURCES[entry['source']]
+    models = _models(source)
     paths, roots, list_items = {}, [], {}
     for rel, operation_ids in entry['templates']:
         spec, found = _template_operations(rel, operation_ids)
@@ -417,13 +446,13 @@ def derive(key):
                 else:
                     out['responses'][status] = {'description': 'OK'}
             paths.setdefault(template, {})[method] = out
-    definitions = _closure(entry, models, roots, list_items)
+    definitions = _closure(source, models, roots, list_items)
     return {
         'swagger': '2.0',
         'info': {'title': 'NetworkManagementClient', 'version': entry['api_version'], 'x-aks-tunnel-derived': (
             'Derived by tests/lab/derived_specs.py (%s) from %s %s, which Microsoft generated from the %s specs (MIT); '
             'operation paths from the project\'s %s. Not an upstream file: see tests/lab/specs/README.md, "Derived files".'
-            % (key, entry['distribution'], entry['release'], entry['api_version'], ', '.join(rel for rel, _operations in entry['templates'])))},
+            % (key, source['distribution'], source['release'], entry['api_version'], ', '.join(rel for rel, _operations in entry['templates'])))},
         'paths': paths,
         'definitions': definitions,
     }
@@ -434,18 +463,22 @@ def dumps(document):
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ('write', 'print', 'definitions', 'crosscheck') or argv[2] not in DERIVED:
-        sys.stderr.write('usage: python tests/lab/derived_specs.py write|print|crosscheck KEY, or definitions KEY MODEL...; KEY: %s\n'
-                         % ', '.join(DERIVED))
+    command, name = (argv[1], argv[2]) if len(argv) > 2 else (None, None)
+    if not (command in ('write', 'print', 'crosscheck') and name in DERIVED or command in ('definitions', 'builders') and name in SOURCES):
+        sys.stderr.write('usage: python tests/lab/derived_specs.py write|print|crosscheck KEY (%s), or definitions SOURCE MODEL..., '
+                         'or builders SOURCE (SOURCE: %s)\n' % (', '.join(DERIVED), '; '.join(SOURCES)))
         return 2
-    if argv[1] in ('definitions', 'crosscheck'):
-        sys.stdout.write(dumps(derive_definitions(argv[2], argv[3:]) if argv[1] == 'definitions' else cross_check_definitions(argv[2])))
+    if command == 'builders':
+        sys.stdout.write(dumps(request_builders(name)))
         return 0
-    text = dumps(derive(argv[2]))
-    if argv[1] == 'print':
+    if command in ('definitions', 'crosscheck'):
+        sys.stdout.write(dumps(derive_definitions(name, argv[3:]) if command == 'definitions' else cross_check_definitions(name)))
+        return 0
+    text = dumps(derive(name))
+    if command == 'print':
         sys.stdout.write(text)
         return 0
-    path = os.path.join(SPECS, DERIVED[argv[2]]['file'])
+    path = os.path.join(SPECS, DERIVED[name]['file'])
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w', encoding='utf-8') as handle:
         handle.write(text)

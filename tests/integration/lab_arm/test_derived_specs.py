@@ -8,13 +8,16 @@
   33.1.0 runs in .venv, 25.0.0 in .venv-compat, both from scripts/setup.sh; the bicep-types-az extract is in the tree).
 - Faithful: where the project holds an upstream spec file of the same api-version as a source, the definitions derived
   from that source agree with it (property names, types, enums, read-only flags), up to three levels deep. That is what
-  lets a derived file stand in for the upstream one the project could not read.
+  lets a derived file stand in for the upstream one the project could not read. The same check holds the project's spec
+  extracts to the SDK releases of their versions (azure-mgmt-network 32.0.0 and 33.1.0, azure-mgmt-compute 39.0.0).
+- Paths: every operation of the project's files at an SDK release's api-version is a request that release builds.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -23,42 +26,57 @@ import pytest
 from ansible_collections.aks.tunnel.tests.integration.lab_arm.test_sdk_range_smoke import side_venv
 from ansible_collections.aks.tunnel.tests.lab import derived_specs, swagger
 
-# the per-release virtualenvs of scripts/setup.sh (the running one is .venv)
-RELEASE_VENVS = {('azure-mgmt-network', '25.0.0'): '.venv-compat'}
 LAB = os.path.dirname(os.path.abspath(derived_specs.__file__))
 NETWORK_STABLE = 'specification/network/resource-manager/Microsoft.Network/stable/'
 NETWORK_TYPESPEC = 'specification/network/resource-manager/Microsoft.Network/Network/stable/'
-# (derived key, upstream file the project holds at the same api-version, its definition, the model of the same name, how many
-# levels deep, the properties where they may differ)
+COMPUTE_TYPESPEC = 'specification/compute/resource-manager/Microsoft.Compute/Compute/stable/'
+# (source, upstream file the project holds at the api-version the source was generated from, its definition, the source's model of
+# the same name, how many levels deep, the properties where they may differ)
 FAITHFUL = [
-    ('network-2023-04-01', NETWORK_STABLE + '2023-04-01/networkSecurityGroup.json', 'NetworkSecurityGroup', 'NetworkSecurityGroup', 3, ()),
-    ('network-2023-04-01', NETWORK_STABLE + '2023-04-01/networkSecurityGroup.json', 'SecurityRule', 'SecurityRule', 3, ()),
-    ('network-2023-04-01', NETWORK_STABLE + '2023-04-01/loadBalancer.json', 'LoadBalancer', 'LoadBalancer', 3, ()),
+    ('azure-mgmt-network 25.0.0', NETWORK_STABLE + '2023-04-01/networkSecurityGroup.json', 'NetworkSecurityGroup', 'NetworkSecurityGroup', 3, ()),
+    ('azure-mgmt-network 25.0.0', NETWORK_STABLE + '2023-04-01/networkSecurityGroup.json', 'SecurityRule', 'SecurityRule', 3, ()),
+    ('azure-mgmt-network 25.0.0', NETWORK_STABLE + '2023-04-01/loadBalancer.json', 'LoadBalancer', 'LoadBalancer', 3, ()),
     # 33.1.0 was generated from a later state of the 2026-03-01 spec than the stored 2bd38f23 (a spec version keeps changing
     # until it ships): it adds the load balancer `mode` and the SKU name `Service`, and nothing else
-    ('network-2026-03-01', NETWORK_TYPESPEC + '2026-03-01/loadBalancer.json', 'Common.LoadBalancer', 'LoadBalancer', 3,
+    ('azure-mgmt-network 33.1.0', NETWORK_TYPESPEC + '2026-03-01/loadBalancer.json', 'Common.LoadBalancer', 'LoadBalancer', 3,
      ('properties/mode', 'sku/name')),
-    ('network-2026-03-01', NETWORK_TYPESPEC + '2026-03-01/virtualNetwork.json', 'VirtualNetwork', 'VirtualNetwork', 3, ()),
+    ('azure-mgmt-network 33.1.0', NETWORK_TYPESPEC + '2026-03-01/virtualNetwork.json', 'VirtualNetwork', 'VirtualNetwork', 3, ()),
+    # the release of 2025-09-01 against that version's extracts (the virtual network file is paired with another commit's common.json)
+    ('azure-mgmt-network 32.0.0', NETWORK_TYPESPEC + '2025-09-01/loadBalancer.json', 'Common.LoadBalancer', 'LoadBalancer', 3, ('sku/name',)),
+    ('azure-mgmt-network 32.0.0', NETWORK_TYPESPEC + '2025-09-01/virtualNetwork.json', 'Common.VirtualNetwork', 'VirtualNetwork', 3, ()),
+    # azure-mgmt-compute 39.0.0 against the 2026-04-01 extract: it too is of a later state (the VM instance view's
+    # `capacityReservationType`, the storage profile's `diskApiVersion`); this check found the extract's VM `sku` had lost its read-only flag
+    ('azure-mgmt-compute 39.0.0', COMPUTE_TYPESPEC + '2026-04-01/ComputeRP.json', 'VirtualMachineScaleSetVM', 'VirtualMachineScaleSetVM', 3,
+     ('properties/instanceView/capacityReservationType', 'properties/storageProfile/diskApiVersion')),
+    ('azure-mgmt-compute 39.0.0', COMPUTE_TYPESPEC + '2026-04-01/ComputeRP.json', 'VirtualMachineScaleSet', 'VirtualMachineScaleSet', 3, ()),
+    ('azure-mgmt-compute 39.0.0', COMPUTE_TYPESPEC + '2026-04-01/ComputeRP.json', 'RunCommandInput', 'RunCommandInput', 3, ()),
+    ('azure-mgmt-compute 39.0.0', COMPUTE_TYPESPEC + '2026-04-01/ComputeRP.json', 'RunCommandResult', 'RunCommandResult', 3, ()),
     # the bicep-types-az extract keeps these two load balancer sections for this check (one level: their references are reduced);
-    # like 33.1.0 it is of a later state than the stored c7e741ca, which lacks the SKU name `Service`
-    ('network-2025-09-01', NETWORK_TYPESPEC + '2025-09-01/loadBalancer.json', 'Common.LoadBalancerPropertiesFormat',
+    # like 32.0.0 it is of a later state than the stored c7e741ca, which lacks the SKU name `Service`
+    ('bicep-types-az network 2025-09-01', NETWORK_TYPESPEC + '2025-09-01/loadBalancer.json', 'Common.LoadBalancerPropertiesFormat',
      'LoadBalancerPropertiesFormat', 1, ()),
-    ('network-2025-09-01', NETWORK_TYPESPEC + '2025-09-01/loadBalancer.json', 'Common.LoadBalancerSku', 'LoadBalancerSku', 1, ('name',)),
+    ('bicep-types-az network 2025-09-01', NETWORK_TYPESPEC + '2025-09-01/loadBalancer.json', 'Common.LoadBalancerSku', 'LoadBalancerSku', 1,
+     ('name',)),
 ]
 
 
-def _run_in_release(key, *args):
-    """stdout of `python tests/lab/derived_specs.py ARGS` in a Python that has DERIVED[key]'s SDK release (if it is one)."""
-    entry = derived_specs.DERIVED[key]
-    venv = RELEASE_VENVS.get((entry['distribution'], entry['release']))
-    python = sys.executable
-    if venv:
-        found = side_venv(venv)
+def _run_with(source, *args):
+    """stdout of `python tests/lab/derived_specs.py ARGS` where SOURCES[source] is importable (skips when its folder is absent)."""
+    entry = derived_specs.SOURCES[source]
+    python, env = sys.executable, dict(os.environ)
+    for kind in ('python', 'target'):
+        name = entry.get(kind)
+        if name in (None, '.venv'):
+            continue
+        found = side_venv(name)
         if found is None:
-            pytest.skip('%s (%s %s) is absent: run scripts/setup.sh' % (venv, entry['distribution'], entry['release']))
-        python = os.path.join(found, 'bin', 'python')
+            pytest.skip('%s (%s) is absent: run scripts/setup.sh' % (name, source))
+        if kind == 'python':
+            python = os.path.join(found, 'bin', 'python')
+        else:
+            env['PYTHONPATH'] = found
     result = subprocess.run([python, os.path.join(LAB, 'derived_specs.py')] + list(args), capture_output=True, text=True,
-                            timeout=120, check=False)
+                            timeout=120, check=False, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
@@ -66,13 +84,43 @@ def _run_in_release(key, *args):
 @pytest.mark.parametrize('key', sorted(derived_specs.DERIVED))
 def test_the_derived_file_is_what_its_source_gives(key):
     with open(os.path.join(derived_specs.SPECS, derived_specs.DERIVED[key]['file']), encoding='utf-8') as handle:
-        assert handle.read() == _run_in_release(key, 'print', key), 'regenerate: python tests/lab/derived_specs.py write ' + key
+        assert handle.read() == _run_with(derived_specs.DERIVED[key]['source'], 'print', key), \
+            'regenerate: python tests/lab/derived_specs.py write ' + key
 
 
 @pytest.mark.parametrize('key', sorted(derived_specs.DERIVED))
 def test_the_derived_file_is_registered_for_its_version(key):
     entry = derived_specs.DERIVED[key]
     assert entry['file'] in swagger.EXACT_SPECS[('network', entry['api_version'])]
+
+
+# (SDK release, spec group and api-version it sends): the project's files of that version (extracts and derived) against its requests
+REQUEST_BUILDERS = [('azure-mgmt-network 25.0.0', 'network', '2023-04-01'), ('azure-mgmt-network 32.0.0', 'network', '2025-09-01'),
+                    ('azure-mgmt-network 33.1.0', 'network', '2026-03-01'), ('azure-mgmt-compute 39.0.0', 'compute', '2026-04-01'),
+                    ('azure-mgmt-compute 39.0.0', 'runcommand', '2026-04-01')]
+
+
+def _template(path):
+    return re.sub(r'\{[^}]*\}', '{}', path).lower()
+
+
+@pytest.mark.parametrize('source, group, version', REQUEST_BUILDERS, ids=['%s-%s' % (r[0], r[1]) for r in REQUEST_BUILDERS])
+def test_the_spec_paths_are_those_the_sdk_release_requests(source, group, version):
+    """Each operation of the project's files at that version (paths taken from a nearby version where the upstream paths part
+    was not read, and every derived file) is a request the release generated from that version builds: same operationId, verb
+    and path (parameter names and the provider's case aside)."""
+    builders = {name.replace('_', ''): (method, _template(url)) for name, (method, url) in json.loads(_run_with(source, 'builders', source)).items()}
+    checked = []
+    for rel in swagger.EXACT_SPECS[(group, version)]:
+        with open(os.path.join(swagger.PROJECT_SPECS, rel), encoding='utf-8') as handle:
+            paths = json.load(handle)['paths']
+        for path, operations in paths.items():
+            for method, operation in operations.items():
+                if isinstance(operation, dict):
+                    name = operation['operationId'].replace('_', '').lower()
+                    assert builders.get(name) == (method.upper(), _template(path)), (rel, operation['operationId'])
+                    checked.append(operation['operationId'])
+    assert len(checked) >= 2
 
 
 def _shape(resolve, node, depth, prefix='', out=None):
@@ -114,13 +162,13 @@ def _resolver(schemas, base_file):
     return resolve
 
 
-@pytest.mark.parametrize('key, upstream_file, upstream_name, model, depth, drift', FAITHFUL, ids=['%s-%s' % (f[0], f[3]) for f in FAITHFUL])
-def test_the_derivation_agrees_with_the_upstream_file_of_the_same_version(tmp_path, key, upstream_file, upstream_name, model, depth, drift):
+@pytest.mark.parametrize('source, upstream_file, upstream_name, model, depth, drift', FAITHFUL, ids=['%s-%s' % (f[0], f[3]) for f in FAITHFUL])
+def test_the_derivation_agrees_with_the_upstream_file_of_the_same_version(tmp_path, source, upstream_file, upstream_name, model, depth, drift):
     schemas = swagger.SwaggerSchemas()
     upstream_path = os.path.join(swagger.PROJECT_SPECS, upstream_file)
     upstream = _shape(_resolver(schemas, upstream_path), {'$ref': '#/definitions/' + upstream_name}, depth)
     derived_path = tmp_path / 'derived.json'
-    derived_path.write_text(json.dumps({'definitions': json.loads(_run_in_release(key, 'definitions', key, model))}))
+    derived_path.write_text(json.dumps({'definitions': json.loads(_run_with(source, 'definitions', source, model))}))
     derived = _shape(_resolver(schemas, str(derived_path)), {'$ref': '#/definitions/' + model}, depth)
     # below a node the upstream extract reduced to {} there is nothing to compare
     leaves = [path for path in upstream if not any(other.startswith(path + '/') for other in upstream)]
@@ -140,18 +188,11 @@ def _inline_maps(definitions, schema):
     return schema
 
 
-@pytest.mark.parametrize('key', sorted(derived_specs.SDK_CROSS_CHECKS))
+@pytest.mark.parametrize('key', sorted(k for k, v in derived_specs.DERIVED.items() if v.get('cross_check')))
 def test_the_derived_file_agrees_with_the_sdk_release_of_its_version(key):
     """bicep-types-az's 2025-09-01 types and azure-mgmt-network 32.0.0 (generated from 2025-09-01 too) give the same definitions:
     every property's name, type, enum, read-only flag and reference, and the required lists."""
-    check = derived_specs.SDK_CROSS_CHECKS[key]
-    target = side_venv(check['target'])
-    if target is None:
-        pytest.skip('%s (%s %s alone) is absent: run scripts/setup.sh' % (check['target'], check['distribution'], check['release']))
-    result = subprocess.run([sys.executable, os.path.join(LAB, 'derived_specs.py'), 'crosscheck', key], capture_output=True, text=True,
-                            timeout=120, check=False, env=dict(os.environ, PYTHONPATH=target))
-    assert result.returncode == 0, result.stderr[-2000:]
-    from_sdk = json.loads(result.stdout)
+    from_sdk = json.loads(_run_with(derived_specs.DERIVED[key]['cross_check'], 'crosscheck', key))
     with open(os.path.join(derived_specs.SPECS, derived_specs.DERIVED[key]['file']), encoding='utf-8') as handle:
         derived = json.load(handle)['definitions']
     compared = [name for name, schema in derived.items() if schema and name in from_sdk]
