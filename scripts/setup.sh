@@ -74,14 +74,25 @@ side_venv() {  # side_venv DIR STAMP-CONTENT PIP-ARGS...
     echo "setup: NOTICE: could not build $dir; the tests that need it will be skipped" >&2
   fi
 }
-# azure-mgmt-network 32.0.0 alone (api-version 2025-09-01, no dependencies: .venv has them) in a target folder, for the check
-# that the 2025-09-01 derived spec file agrees with the models of the SDK release generated from that version (test_derived_specs.py)
-sdk_target() {  # sdk_target DIR REQUIREMENT
-  local dir=$1 want=$2
-  [[ -f $dir/.requirements.sha256 ]] && [[ $(cat "$dir/.requirements.sha256") == "$want" ]] && return 0
+# SDK releases alone (no dependencies: the virtualenvs have them) in .sdk/<name>-<version>/, for the spec files derived from the
+# release generated from an api-version the lab accepts (tests/lab/derived_specs.py; the list: tests/lab/specs/derived/sdk-releases.txt).
+# A multi-api release keeps only the api-version folder named and those its models.py imports (21.0.0: 318 MB -> 85 MB).
+sdk_target() {  # sdk_target REQUIREMENT [API-VERSION-FOLDER]
+  local want=$1 keep=${2:-} dir=.sdk/${1/==/-} package=${1%%==*}
+  [[ -f $dir/.requirements.sha256 ]] && [[ $(cat "$dir/.requirements.sha256") == "$want $keep" ]] && return 0
   rm -rf "$dir"
-  if .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --target "$dir" "$want"; then
-    echo "$want" > "$dir/.requirements.sha256"
+  if .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --target "$dir" "$want" &&
+     { [[ -z $keep ]] || .venv/bin/python - "$dir/azure/mgmt/${package#azure-mgmt-}" "$keep" <<'PRUNE'
+import os, re, shutil, sys
+package, keep = sys.argv[1], sys.argv[2]
+with open(os.path.join(package, 'models.py'), encoding='utf-8') as handle:
+    needed = set(re.findall(r'from \.(v\w+)\.models import', handle.read())) | {keep}
+for name in os.listdir(package):
+    if re.fullmatch(r'v\d{4}_\w+', name) and name not in needed:
+        shutil.rmtree(os.path.join(package, name))
+PRUNE
+     }; then
+    echo "$want $keep" > "$dir/.requirements.sha256"
   else
     echo "setup: NOTICE: could not install $want into $dir; the tests that need it will be skipped" >&2
   fi
@@ -93,6 +104,8 @@ fi
 if [[ ${AKS_TUNNEL_SKIP_COMPAT:-0} != 1 ]]; then
   side_venv .venv-compat "$(sha256sum requirements-compat-min.txt | cut -d' ' -f1)" -r requirements-compat-min.txt &
   side_venv .venv-azcoll "$(sha256sum requirements-azcollection.txt | cut -d' ' -f1)" -r requirements-azcollection.txt &
-  sdk_target .sdk-network-2025-09-01 azure-mgmt-network==32.0.0 &
+  while read -r requirement keep; do
+    [[ -z $requirement || $requirement == \#* ]] || sdk_target "$requirement" "$keep" &
+  done < tests/lab/specs/derived/sdk-releases.txt
 fi
 wait

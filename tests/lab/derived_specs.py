@@ -50,39 +50,122 @@ _VMSS_NIC_OPERATIONS = ('NetworkInterfaces_ListVirtualMachineScaleSetVMNetworkIn
 # security groups and public IPs: the nearest versions the project has extracts of
 _NSG_AND_PIP_TEMPLATES = ((_STABLE + '2025-07-01/networkSecurityGroup.json', _NSG_OPERATIONS),
                           (_STABLE + '2024-07-01/publicIpAddress.json', _PIP_OPERATIONS))
+# the other network operations the emulator serves, from the shared baseline (2024-01-01)
+_BASELINE = _STABLE + '2024-01-01/'
+_SUBNET_PUT = ((_BASELINE + 'virtualNetwork.json', ('Subnets_CreateOrUpdate',)),)
+_NIC_NAT_ROUTES = ((_BASELINE + 'networkInterface.json', ('NetworkInterfaces_Get', 'NetworkInterfaces_GetEffectiveRouteTable')),
+                   (_BASELINE + 'natGateway.json', ('NatGateways_Get', 'NatGateways_List', 'NatGateways_ListAll')),
+                   (_BASELINE + 'routeTable.json', ('RouteTables_Get',)),
+                   (_BASELINE + 'privateEndpoint.json', ('PrivateEndpoints_Get',)))
+_VNET_AND_PIP = ((_BASELINE + 'virtualNetwork.json', ('VirtualNetworks_Get', 'VirtualNetworks_List', 'VirtualNetworks_ListAll',
+                                                      'Subnets_Get', 'Subnets_List', 'Subnets_CreateOrUpdate')),
+                 (_BASELINE + 'publicIpAddress.json', _PIP_OPERATIONS))
+_LOAD_BALANCERS = ((_BASELINE + 'loadBalancer.json', ('LoadBalancers_Get', 'LoadBalancers_List', 'LoadBalancers_ListAll',
+                                                      'LoadBalancerOutboundRules_Get', 'LoadBalancerOutboundRules_List')),)
+# Azure Firewall, Firewall Policy, IP groups and service tags: the project's 2024-03-01 extracts (paths read upstream)
+_AZFW = 'specification/network/resource-manager/Microsoft.Network/stable/2024-03-01/'
+_FIREWALLS = ((_AZFW + 'azureFirewall.json', ('AzureFirewalls_Get', 'AzureFirewalls_List', 'AzureFirewalls_ListAll')),
+              (_AZFW + 'firewallPolicy.json', ('FirewallPolicies_Get', 'FirewallPolicyRuleCollectionGroups_Get', 'FirewallPolicyRuleCollectionGroups_List',
+                                               'FirewallPolicyRuleCollectionGroups_CreateOrUpdate', 'FirewallPolicyRuleCollectionGroups_Delete')),
+              (_AZFW + 'ipGroups.json', ('IpGroups_Get', 'IpGroups_ListByResourceGroup', 'IpGroups_List')),
+              (_AZFW + 'serviceTags.json', ('ServiceTags_List',)))
+_AKS_BASELINE = 'specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2024-02-01/managedClusters.json'
+# the managed cluster operations the project's extracts (Get and List only) leave out
+_AKS_WRITES = ((_AKS_BASELINE, ('ManagedClusters_CreateOrUpdate', 'ManagedClusters_UpdateTags', 'ManagedClusters_ListClusterAdminCredentials',
+                                'ManagedClusters_ListClusterUserCredentials', 'ManagedClusters_RunCommand', 'ManagedClusters_GetCommandResult')),)
 # What definitions are read from: SDK releases (`python`: the virtualenv of scripts/setup.sh that has the release; `target`:
 # a folder holding the release alone, put first on PYTHONPATH so it shadows that virtualenv's own) and bicep type extracts.
 SOURCES = {
     'azure-mgmt-network 33.1.0': {'distribution': 'azure-mgmt-network', 'release': '33.1.0', 'models': 'azure.mgmt.network.models',
                                   'generator': 'typespec', 'python': '.venv'},
     'azure-mgmt-network 32.0.0': {'distribution': 'azure-mgmt-network', 'release': '32.0.0', 'models': 'azure.mgmt.network.models',
-                                  'generator': 'typespec', 'python': '.venv', 'target': '.sdk-network-2025-09-01'},
+                                  'generator': 'typespec', 'python': '.venv', 'target': '.sdk/azure-mgmt-network-32.0.0'},
+    'azure-mgmt-network 31.0.0': {'distribution': 'azure-mgmt-network', 'release': '31.0.0', 'models': 'azure.mgmt.network.models',
+                                  'generator': 'typespec', 'python': '.venv', 'target': '.sdk/azure-mgmt-network-31.0.0'},
+    'azure-mgmt-network 29.0.0': {'distribution': 'azure-mgmt-network', 'release': '29.0.0', 'models': 'azure.mgmt.network.models',
+                                  'generator': 'msrest', 'python': '.venv', 'target': '.sdk/azure-mgmt-network-29.0.0'},
+    # multi-api (msrest needs the older core of .venv-compat); its 2022-01-01 folder
+    'azure-mgmt-network 21.0.0': {'distribution': 'azure-mgmt-network', 'release': '21.0.0', 'models': 'azure.mgmt.network.v2022_01_01.models',
+                                  'generator': 'msrest', 'python': '.venv-compat', 'target': '.sdk/azure-mgmt-network-21.0.0'},
+    'azure-mgmt-network 28.0.0': {'distribution': 'azure-mgmt-network', 'release': '28.0.0', 'models': 'azure.mgmt.network.models',
+                                  'generator': 'msrest', 'python': '.venv-azcoll'},
+    'azure-mgmt-network 26.0.0': {'distribution': 'azure-mgmt-network', 'release': '26.0.0', 'models': 'azure.mgmt.network.models',
+                                  'generator': 'msrest', 'python': '.venv', 'target': '.sdk/azure-mgmt-network-26.0.0'},
     'azure-mgmt-network 25.0.0': {'distribution': 'azure-mgmt-network', 'release': '25.0.0', 'models': 'azure.mgmt.network.models',
                                   'generator': 'msrest', 'python': '.venv-compat'},
     'azure-mgmt-compute 39.0.0': {'distribution': 'azure-mgmt-compute', 'release': '39.0.0', 'models': 'azure.mgmt.compute.models',
                                   'generator': 'typespec', 'python': '.venv'},
+    'azure-mgmt-containerservice 41.8.0': {'distribution': 'azure-mgmt-containerservice', 'release': '41.8.0',
+                                           'models': 'azure.mgmt.containerservice.models', 'generator': 'typespec', 'python': '.venv'},
+    'azure-mgmt-containerservice 41.6.0': {'distribution': 'azure-mgmt-containerservice', 'release': '41.6.0',
+                                           'models': 'azure.mgmt.containerservice.models', 'generator': 'typespec', 'python': '.venv-az'},
+    'azure-mgmt-containerservice 32.1.0': {'distribution': 'azure-mgmt-containerservice', 'release': '32.1.0',
+                                           'models': 'azure.mgmt.containerservice.v2024_08_01.models', 'generator': 'msrest',
+                                           'python': '.venv-azcoll'},
     'bicep-types-az network 2025-09-01': {'distribution': 'Azure/bicep-types-az', 'release': '430768b4dc20f00655986a1ed27cb1fc593041c6',
                                           'models': 'derived/network/2025-09-01/types.md', 'generator': 'bicep-types-md'},
 }
-# key -> what a derived file is made of. `file`: relative to tests/lab/specs; `templates`: (spec file relative to
-# tests/lab/specs, operationIds taken from it); `cross_check`: another source of the same api-version it must agree with.
+# key -> what a derived file is made of: the operations of a spec group at an api-version that the project's extracts leave
+# out, for the clients that send that version. `file`: relative to tests/lab/specs; `templates`: (spec file relative to
+# tests/lab/specs, else to the shared folder; operationIds taken from it); `cross_check`: another source of the same version it
+# must agree with.
 DERIVED = {
+    # azure-mgmt-network 33.1.0, the highest
     'network-2026-03-01': {
-        'api_version': '2026-03-01', 'source': 'azure-mgmt-network 33.1.0',
-        'file': 'derived/network/2026-03-01/networkSecurityGroup-publicIpAddress.json', 'templates': _NSG_AND_PIP_TEMPLATES,
+        'group': 'network', 'api_version': '2026-03-01', 'source': 'azure-mgmt-network 33.1.0', 'file': 'derived/network/2026-03-01/network.json',
+        'templates': _NSG_AND_PIP_TEMPLATES + _SUBNET_PUT + _NIC_NAT_ROUTES,
     },
+    # azure-mgmt-network 25.0.0, the lowest
     'network-2023-04-01': {
-        'api_version': '2023-04-01', 'source': 'azure-mgmt-network 25.0.0',
-        'file': 'derived/network/2023-04-01/vmssNetworkInterface.json',
-        'templates': ((_STABLE + '2023-09-01/vmssNetworkInterface.json', _VMSS_NIC_OPERATIONS),),
+        'group': 'network', 'api_version': '2023-04-01', 'source': 'azure-mgmt-network 25.0.0', 'file': 'derived/network/2023-04-01/network.json',
+        'templates': ((_STABLE + '2023-09-01/vmssNetworkInterface.json', _VMSS_NIC_OPERATIONS),) + _VNET_AND_PIP + _NIC_NAT_ROUTES,
+    },
+    # azure-mgmt-network 28.0.0, azure.azcollection's pin
+    'network-2024-03-01': {
+        'group': 'network', 'api_version': '2024-03-01', 'source': 'azure-mgmt-network 28.0.0', 'file': 'derived/network/2024-03-01/network.json',
+        'templates': _SUBNET_PUT + _NIC_NAT_ROUTES,
     },
     # az network public-ip sends 2025-09-01: derived from the bicep types kept in the tree (no client of ours pins azure-mgmt-network
     # 32.0.0, the release of that version), and checked against 32.0.0 where scripts/setup.sh installed it
     'network-2025-09-01': {
-        'api_version': '2025-09-01', 'source': 'bicep-types-az network 2025-09-01', 'cross_check': 'azure-mgmt-network 32.0.0',
+        'group': 'network', 'api_version': '2025-09-01', 'source': 'bicep-types-az network 2025-09-01', 'cross_check': 'azure-mgmt-network 32.0.0',
         'file': 'derived/network/2025-09-01/networkSecurityGroup-publicIpAddress.json', 'templates': _NSG_AND_PIP_TEMPLATES,
     },
+    # ... and the other operations at 2025-09-01 (accepted, sent by no client of ours) from 32.0.0
+    'network-2025-09-01-sdk': {
+        'group': 'network', 'api_version': '2025-09-01', 'source': 'azure-mgmt-network 32.0.0', 'file': 'derived/network/2025-09-01/network.json',
+        'templates': _SUBNET_PUT + _NIC_NAT_ROUTES,
+    },
+    # the versions the Azure CLI sends for some network commands (az network nsg 2022-01-01, subnet 2024-07-01, lb / vnet 2025-07-01):
+    # the other operations there, from the SDK release of each version
+    'network-2022-01-01': {
+        'group': 'network', 'api_version': '2022-01-01', 'source': 'azure-mgmt-network 21.0.0', 'file': 'derived/network/2022-01-01/network.json',
+        'templates': _LOAD_BALANCERS + _VNET_AND_PIP + _NIC_NAT_ROUTES,
+    },
+    'network-2024-07-01': {
+        'group': 'network', 'api_version': '2024-07-01', 'source': 'azure-mgmt-network 29.0.0', 'file': 'derived/network/2024-07-01/network.json',
+        'templates': _SUBNET_PUT + _NIC_NAT_ROUTES,
+    },
+    'network-2025-07-01': {
+        'group': 'network', 'api_version': '2025-07-01', 'source': 'azure-mgmt-network 31.0.0', 'file': 'derived/network/2025-07-01/network.json',
+        'templates': ((_BASELINE + 'publicIpAddress.json', _PIP_OPERATIONS),) + _SUBNET_PUT + _NIC_NAT_ROUTES,
+    },
+    # firewalls at every network api-version the emulator accepts but 2024-03-01 (the extract's), from the release of each
+    **{'azfw-' + version: {'group': 'azfw', 'api_version': version, 'source': source, 'file': 'derived/azfw/%s/firewalls.json' % version,
+                           'templates': _FIREWALLS}
+       for version, source in (('2022-01-01', 'azure-mgmt-network 21.0.0'), ('2023-04-01', 'azure-mgmt-network 25.0.0'),
+                               ('2024-01-01', 'azure-mgmt-network 26.0.0'), ('2024-07-01', 'azure-mgmt-network 29.0.0'),
+                               ('2025-07-01', 'azure-mgmt-network 31.0.0'), ('2025-09-01', 'azure-mgmt-network 32.0.0'),
+                               ('2026-03-01', 'azure-mgmt-network 33.1.0'))},
+    # azure-mgmt-containerservice 32.1.0 (azure.azcollection's pin), az aks (azure-cli 2.91: 41.6.0), 41.8.0 (the highest)
+    'aks-2024-08-01': {'group': 'aks', 'api_version': '2024-08-01', 'source': 'azure-mgmt-containerservice 32.1.0',
+                       'file': 'derived/aks/2024-08-01/managedClusters.json', 'templates': _AKS_WRITES},
+    'aks-2026-06-01': {'group': 'aks', 'api_version': '2026-06-01', 'source': 'azure-mgmt-containerservice 41.6.0',
+                       'file': 'derived/aks/2026-06-01/managedClusters.json', 'templates': _AKS_WRITES},
+    'aks-2026-08-01': {'group': 'aks', 'api_version': '2026-08-01', 'source': 'azure-mgmt-containerservice 41.8.0',
+                       'file': 'derived/aks/2026-08-01/managedClusters.json', 'templates': _AKS_WRITES},
 }
+_TITLES = {'network': 'NetworkManagementClient', 'azfw': 'NetworkManagementClient', 'aks': 'ContainerServiceClient'}
 _KNOWN_VALUES = re.compile(r'Known values are:(.*?)(?:\.\s*$|\.\s+[A-Z]|$)', re.S)
 _PRIMITIVES = {str: {'type': 'string'}, int: {'type': 'integer'}, float: {'type': 'number'}, bool: {'type': 'boolean'},
                datetime.datetime: {'type': 'string', 'format': 'date-time'}, datetime.date: {'type': 'string'},
@@ -91,6 +174,29 @@ _MSREST_PRIMITIVES = {'str': {'type': 'string'}, 'int': {'type': 'integer'}, 'lo
                       'bool': {'type': 'boolean'}, 'iso-8601': {'type': 'string', 'format': 'date-time'},
                       'rfc-1123': {'type': 'string'}, 'duration': {'type': 'string'}, 'date': {'type': 'string'},
                       'bytearray': {'type': 'string'}, 'base64': {'type': 'string'}, 'object': {}}
+
+
+def specs_root():
+    """AKS_TUNNEL_AZURE_SPECS, else the first `shared/azure-specs` beside the repo or beside one of its ancestors.
+
+    Walking up also finds it from a collection copy such as <repo>/.tmp/collections/ansible_collections/aks/tunnel.
+    """
+    env = os.environ.get('AKS_TUNNEL_AZURE_SPECS')
+    if env:
+        return env
+    default = None
+    for start in (os.path.realpath(__file__), os.path.abspath(__file__)):
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(start)))
+        parent = os.path.dirname(repo)
+        default = default or os.path.join(parent, 'shared', 'azure-specs')
+        while True:
+            candidate = os.path.join(parent, 'shared', 'azure-specs')
+            if os.path.isdir(os.path.join(candidate, 'specification')):
+                return candidate
+            if os.path.dirname(parent) == parent:
+                break
+            parent = os.path.dirname(parent)
+    return default
 
 
 class DerivationError(RuntimeError):
@@ -105,7 +211,7 @@ def _ivar_known_values(module, cls, attr):
     """The enum of the `:ivar attr:` of `cls` (or a base class): its `:vartype` enum class, else the "Known values are" list."""
     for klass in cls.__mro__:
         doc = klass.__dict__.get('__doc__') or ''
-        vartype = re.search(r':vartype %s: str or ~[\w.]+\.(\w+)' % re.escape(attr), doc)
+        vartype = re.search(r':vartype %s: str or\s+~[\w.]+\.(\w+)' % re.escape(attr), doc)
         enum_cls = getattr(module, vartype.group(1), None) if vartype else None
         if isinstance(enum_cls, type) and issubclass(enum_cls, enum.Enum):
             return _unique(m.value for m in enum_cls)
@@ -114,6 +220,20 @@ def _ivar_known_values(module, cls, attr):
             known = _KNOWN_VALUES.search(' '.join(match.group(1).split()))
             return _unique(re.findall(r'"([^"]*)"', known.group(1))) if known else None
     return None
+
+
+def _polymorphic(root, cls, subtypes, wire, base_value, refs):
+    """A polymorphic model the way swagger writes one: the base names its `discriminator` (its subtypes are reached through it),
+    each subtype has `allOf` the base and its `x-ms-discriminator-value` (tests/lab/swagger.py turns them into a oneOf)."""
+    if subtypes:
+        root['discriminator'] = wire
+        refs.extend(sorted(subtypes))
+    if base_value:
+        base, value = base_value
+        root['allOf'] = [{'$ref': '#/definitions/' + base}]
+        root['x-ms-discriminator-value'] = value
+        refs.append(base)
+    return root
 
 
 class _MsrestModels:
@@ -164,7 +284,11 @@ class _MsrestModels:
             node['properties'][keys[-1]] = schema
             if rules.get('required') and not rules.get('readonly'):
                 node.setdefault('required', []).append(keys[-1])
-        return root
+        own = vars(cls).get('_subtype_map') or {}
+        attr, values = next(iter(own.items())) if own else (None, {})
+        base_value = next(((base.__name__, value) for base in cls.__mro__[1:] for value, name in
+                           next(iter((vars(base).get('_subtype_map') or {'': {}}).values())).items() if name == cls.__name__), None)
+        return _polymorphic(root, cls, set(values.values()), cls._attribute_map[attr]['key'] if attr else None, base_value, refs)
 
 
 class _TypespecModels:
@@ -226,7 +350,11 @@ class _TypespecModels:
             optional = typing.get_origin(hint) is typing.Union and type(None) in typing.get_args(hint)
             if not optional and field._visibility != ['read']:
                 root.setdefault('required', []).append(wire)
-        return root
+        mapping = vars(cls).get('__mapping__') or {}
+        wire = next((f._rest_name_input or a for a, f in fields.items() if f._is_discriminator), None)
+        base_value = next(((base.__name__, value) for base in cls.__mro__[1:] for value, sub in
+                           (vars(base).get('__mapping__') or {}).items() if sub is cls), None)
+        return _polymorphic(root, cls, {sub.__name__ for sub in mapping.values()}, wire, base_value, refs)
 
 
 class _BicepTypesModels:
@@ -329,13 +457,18 @@ def _models(entry):
 
 
 def _template_operations(rel, operation_ids):
-    with open(os.path.join(SPECS, rel), encoding='utf-8') as handle:
+    """(spec, {operationId: (path, method, operation with its body parameter's $ref resolved)}) of `rel`: the project's file at
+    that path under tests/lab/specs, else the shared folder's (the baseline)."""
+    path = os.path.join(SPECS, rel)
+    with open(path if os.path.exists(path) else os.path.join(specs_root(), rel), encoding='utf-8') as handle:
         spec = json.load(handle)
     found = {}
     for template, ops in spec['paths'].items():
         for method, op in ops.items():
             if isinstance(op, dict) and op.get('operationId') in operation_ids:
-                found[op['operationId']] = (template, method, op)
+                params = [spec['parameters'][p['$ref'].rsplit('/', 1)[-1]] if str(p.get('$ref', '')).startswith('#/parameters/') else p
+                          for p in op.get('parameters', [])]
+                found[op['operationId']] = (template, method, dict(op, parameters=params))
     missing = sorted(set(operation_ids) - set(found))
     if missing:
         raise DerivationError('%s has no operation %s' % (rel, ', '.join(missing)))
@@ -410,11 +543,17 @@ def request_builders(source):
             continue
         with open(os.path.join(folder, filename), encoding='utf-8') as handle:
             text = handle.read()
-        for match in re.finditer(r'^def build_(\w+)_request\((.*?)(?=^def |^class |\Z)', text, re.S | re.M):
+        # one file per operation group (`_managed_clusters_operations.py`) names its builders without the group (`build_get_request`)
+        group = re.fullmatch(r'_(\w+)_operations\.py', filename)
+        # (older generators name the first request of a long-running operation `build_<operation>_request_initial`)
+        for match in re.finditer(r'^def build_(\w+?)_request(?:_initial)?\((.*?)(?=^def |^class |\Z)', text, re.S | re.M):
             url = re.search(r'_url = (?:kwargs\.pop\(\s*"template_url",\s*|\(\s*)?"([^"]+)"', match.group(2))
-            method = re.search(r'HttpRequest\(method="(\w+)"', match.group(2))
+            method = re.search(r'HttpRequest\(\s*method="(\w+)"', match.group(2))
             if url and method:
-                builders[match.group(1)] = [method.group(1), url.group(1)]
+                name = match.group(1)
+                if group and not name.startswith(group.group(1) + '_'):
+                    name = group.group(1) + '_' + name
+                builders[name] = [method.group(1), url.group(1)]
     return dict(sorted(builders.items()))
 
 
@@ -449,9 +588,9 @@ def derive(key):
     definitions = _closure(source, models, roots, list_items)
     return {
         'swagger': '2.0',
-        'info': {'title': 'NetworkManagementClient', 'version': entry['api_version'], 'x-aks-tunnel-derived': (
+        'info': {'title': _TITLES[entry['group']], 'version': entry['api_version'], 'x-aks-tunnel-derived': (
             'Derived by tests/lab/derived_specs.py (%s) from %s %s, which Microsoft generated from the %s specs (MIT); '
-            'operation paths from the project\'s %s. Not an upstream file: see tests/lab/specs/README.md, "Derived files".'
+            'operation paths from %s. Not an upstream file: see tests/lab/specs/README.md, "Derived files".'
             % (key, source['distribution'], source['release'], entry['api_version'], ', '.join(rel for rel, _operations in entry['templates'])))},
         'paths': paths,
         'definitions': definitions,
@@ -462,10 +601,25 @@ def dumps(document):
     return json.dumps(document, indent=1, sort_keys=False) + '\n'
 
 
+def _regenerate_all():
+    """Rewrite every derived file, each in the Python where its source is importable (the repository's virtualenvs and .sdk/)."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    repo = os.path.dirname(os.path.dirname(HERE))
+    for key, entry in DERIVED.items():
+        source = SOURCES[entry['source']]
+        python = os.path.join(repo, source.get('python', '.venv'), 'bin', 'python') if 'python' in source else sys.executable
+        env = dict(os.environ, PYTHONPATH=os.path.join(repo, source['target'])) if source.get('target') else dict(os.environ)
+        subprocess.run([python, os.path.abspath(__file__), 'write', key], check=True, env=env, timeout=300)
+        sys.stdout.write('wrote %s\n' % entry['file'])
+    return 0
+
+
 def main(argv):
+    if argv[1:] == ['regenerate']:
+        return _regenerate_all()
     command, name = (argv[1], argv[2]) if len(argv) > 2 else (None, None)
     if not (command in ('write', 'print', 'crosscheck') and name in DERIVED or command in ('definitions', 'builders') and name in SOURCES):
-        sys.stderr.write('usage: python tests/lab/derived_specs.py write|print|crosscheck KEY (%s), or definitions SOURCE MODEL..., '
+        sys.stderr.write('usage: python tests/lab/derived_specs.py regenerate, write|print|crosscheck KEY (%s), definitions SOURCE MODEL..., '
                          'or builders SOURCE (SOURCE: %s)\n' % (', '.join(DERIVED), '; '.join(SOURCES)))
         return 2
     if command == 'builders':

@@ -24,7 +24,7 @@ import threading
 
 import jsonschema
 
-from .derived_specs import DERIVED
+from .derived_specs import DERIVED, specs_root
 
 
 def _detector_schemas():
@@ -62,9 +62,8 @@ EXACT_SPECS = {
     ('aks', '2024-08-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2024-08-01/managedClusters.json'],
     ('aks', '2026-06-01'): ['specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2026-06-01/managedClusters.json'],
     ('network', '2022-01-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2022-01-01/networkSecurityGroup.json'],
-    # azure-mgmt-network 25.0.0, the lowest: its scale set NIC operations derived from its models (derived_specs)
     ('network', '2023-04-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2023-04-01/' + f
-                                for f in ('networkSecurityGroup.json', 'loadBalancer.json')] + [DERIVED['network-2023-04-01']['file']],
+                                for f in ('networkSecurityGroup.json', 'loadBalancer.json')],
     ('network', '2024-03-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2024-03-01/' + f
                                 for f in ('networkSecurityGroup.json', 'loadBalancer.json', 'virtualNetwork.json', 'publicIpAddress.json')],
     # az network vnet subnet (azure-cli 2.91) (issue 15)
@@ -74,13 +73,12 @@ EXACT_SPECS = {
     ('network', '2025-07-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2025-07-01/' + f
                                 for f in ('networkSecurityGroup.json', 'loadBalancer.json', 'virtualNetwork.json')],
     # azure-mgmt-network 33.1.0: load balancers, virtual networks and subnets from the TypeSpec layout (Network/stable/; each file with
-    # the reduced common.json of its upstream commit); security groups and public IPs derived from 33.1.0's models (derived_specs)
+    # the reduced common.json of its upstream commit)
     ('network', '2026-03-01'): ['specification/network/resource-manager/Microsoft.Network/Network/stable/2026-03-01/' + f
-                                for f in ('loadBalancer.json', 'virtualNetwork.json')] + [DERIVED['network-2026-03-01']['file']],
-    # 2025-09-01 (az network public-ip; accepted for every network operation): its load balancer and virtual network files, same layout;
-    # security groups and public IPs derived from bicep-types-az's 2025-09-01 types (derived_specs)
+                                for f in ('loadBalancer.json', 'virtualNetwork.json')],
+    # 2025-09-01 (az network public-ip; accepted for every network operation): its load balancer and virtual network files, same layout
     ('network', '2025-09-01'): ['specification/network/resource-manager/Microsoft.Network/Network/stable/2025-09-01/' + f
-                                for f in ('loadBalancer.json', 'virtualNetwork.json')] + [DERIVED['network-2025-09-01']['file']],
+                                for f in ('loadBalancer.json', 'virtualNetwork.json')],
     # VM scale set NICs (category network-vmss, issue 15): azure-mgmt-network 25.0.0 and 33.1.0 send 2018-10-01, az vmss nic 2023-09-01
     ('network', '2018-10-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2018-10-01/' + f
                                 for f in ('vmssNetworkInterface.json', 'networkInterface.json')],
@@ -109,6 +107,10 @@ EXACT_SPECS = {
     ('azfw', '2024-03-01'): ['specification/network/resource-manager/Microsoft.Network/stable/2024-03-01/' + f
                              for f in ('azureFirewall.json', 'firewallPolicy.json', 'ipGroups.json', 'serviceTags.json')],
 }
+# The operations a version's extracts leave out, derived from what Microsoft generated from that version's spec (SDK models, bicep
+# types: tests/lab/derived_specs.py, tests/lab/specs/README.md "Derived files"); listed after the extracts, which win where both have one.
+for _derived in DERIVED.values():
+    EXACT_SPECS.setdefault((_derived['group'], _derived['api_version']), []).append(_derived['file'])
 SPEC_GROUPS['azfw'] = []
 # A private DNS zone's virtual network links (issue 16): privatedns.json is not in the shared folder; every api-version is
 # validated against this extract.
@@ -236,29 +238,6 @@ class SchemaValidationError(AssertionError):
         self.errors = errors
 
 
-def specs_root():
-    """AKS_TUNNEL_AZURE_SPECS, else the first `shared/azure-specs` beside the repo or beside one of its ancestors.
-
-    Walking up also finds it from a collection copy such as <repo>/.tmp/collections/ansible_collections/aks/tunnel.
-    """
-    env = os.environ.get('AKS_TUNNEL_AZURE_SPECS')
-    if env:
-        return env
-    default = None
-    for start in (os.path.realpath(__file__), os.path.abspath(__file__)):
-        repo = os.path.dirname(os.path.dirname(os.path.dirname(start)))
-        parent = os.path.dirname(repo)
-        default = default or os.path.join(parent, 'shared', 'azure-specs')
-        while True:
-            candidate = os.path.join(parent, 'shared', 'azure-specs')
-            if os.path.isdir(os.path.join(candidate, 'specification')):
-                return candidate
-            if os.path.dirname(parent) == parent:
-                break
-            parent = os.path.dirname(parent)
-    return default
-
-
 def _check_datetime(value):
     if not isinstance(value, str):
         return True
@@ -381,14 +360,19 @@ class SwaggerSchemas:
         return root
 
     # --- lookups --------------------------------------------------------------------------------
-    def operation(self, group, operation_id, api_version=None):
-        """(file, path template, method, operation) from the spec of `group` that `api_version` is validated against."""
+    def operation(self, group, operation_id, api_version=None, upstream_only=False):
+        """(file, path template, method, operation) from the spec of `group` that `api_version` is validated against.
+
+        `upstream_only`: skip the derived files (they describe no error responses: errors come from an upstream file).
+        """
         version, _exact = spec_version(group, api_version)
         # that version's files first; an operation its extracts leave out comes from the nearest other version that has it
         # (the baseline wins a tie), so a partial extract never sends an operation further away than before it existed
         for candidate in _versions_by_distance(group, version):
             root, rels = _spec_files(group, candidate)
             for rel in rels:
+                if upstream_only and rel.startswith('derived/'):
+                    continue
                 path = os.path.normpath(os.path.join(root, rel)) if root else self._abs(rel)
                 spec = self._load(path)
                 for template, ops in spec.get('paths', {}).items():
@@ -417,7 +401,7 @@ class SwaggerSchemas:
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
-            path, _template, _method, op = self.operation(group, operation_id, version)
+            path, _template, _method, op = self.operation(group, operation_id, version, upstream_only=int(status) >= 400)
             responses = op.get('responses', {})
             response = responses.get(str(status))
             if response is None and int(status) >= 400:
