@@ -247,3 +247,22 @@ def test_the_derived_file_agrees_with_the_sdk_release_of_its_version(key):
             normalized = [{k: sorted(v) if k == 'enum' else v for k, v in s.items()} for s in (schema, theirs[prop])]
             assert normalized[0] == normalized[1], (name, prop)
         assert sorted(derived[name].get('required', [])) == sorted(from_sdk[name].get('required', [])), name
+
+
+EXAMPLES = os.path.join(derived_specs.SPECS, 'examples')
+EXAMPLE_FILES = sorted(os.path.relpath(os.path.join(folder, name), EXAMPLES) for folder, _dirs, names in os.walk(EXAMPLES) for name in names)
+
+
+@pytest.mark.parametrize('rel', EXAMPLE_FILES)
+def test_an_upstream_example_fits_the_spec_file_of_its_version(rel):
+    """Microsoft's own examples of an api-version (tests/lab/specs/examples/<group>/<version>/, upstream x-ms-examples) fit the
+    file the lab validates that version against, a derived one included, and carry nothing it does not define."""
+    group, version, _name = rel.split(os.sep)
+    with open(os.path.join(EXAMPLES, rel), encoding='utf-8') as handle:
+        example = json.load(handle)
+    assert example['parameters']['api-version'] == version
+    schemas = swagger.SwaggerSchemas()
+    body = example['responses']['200']['body']
+    schemas.validate_response(group, example['operationId'], 200, body, version)
+    assert schemas.undefined_properties(schemas.response_schema(group, example['operationId'], 200, version), body) == []
+    assert '/derived/' in schemas.operation(group, example['operationId'], version)[0]
