@@ -4,24 +4,25 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Swagger 2.0 files derived from what Microsoft generated from a spec, for api-versions whose spec file nobody could read.
 
-Where the upstream spec file of a version the lab accepts is not reachable (tests/lab/specs/README.md, "Derived
-files"), this module writes that version's definitions mechanically from something Microsoft generated from it, so
-`tests/lab/swagger.py` can validate the lab's answers against them. The operations' paths and operationIds come from a
-template spec the project holds (a nearby version); only their body and response schemas are replaced by the derived
-definitions. Three readers:
+Every (operation, api-version) the lab's ARM emulator accepts is validated against a file of that version (tests/lab/swagger.py,
+EXACT_SPECS). Where no upstream file of a version could be read (tests/lab/specs/README.md, "Derived files"), this module writes
+one mechanically from a SOURCE generated from that version's spec: an SDK release, or bicep-types-az `types.md` sections kept in
+tests/lab/specs/derived/. A DERIVED entry names the source and the operations; their paths, verbs and operationIds come from a
+template (the project's extract of a nearby version, the shared baseline, or the shells in derived/templates/operations.json);
+only their body and success response schemas point at the derived definitions. Three readers:
 
-- msrest models (azure-mgmt-network 25.x, one api-version per release): `_attribute_map` (wire keys, with
-  `properties.x` flattening), `_validation` (readonly, required), and the enum named by each attribute's `:vartype`
-  (msrest types enums as `str`), else its docstring's "Known values are" list;
-- TypeSpec models (azure-mgmt-network 33.x): `rest_field` (wire name, visibility: read-only when only "read"), the
-  type hints (Optional, list, dict, Union[str, Enum], Literal) and the enum classes;
-- Azure/bicep-types-az `types.md` sections (generated from the spec of one api-version), kept verbatim in
-  tests/lab/specs/derived/: each `* **name**: type {constraints} (flags): text` line; a type the kept sections do not
-  hold is reduced to {} (as the project's spec extracts reduce references to other files).
+- msrest models: `_attribute_map` (wire keys; `properties.x` becomes a nested object), `_validation` (read-only, required,
+  bounds), the enum class an attribute's `:vartype` names (else its docstring's "Known values"), `_subtype_map` (polymorphism);
+- TypeSpec models: `rest_field` (wire name; read-only when visible only to "read"), the type hints (Optional, list, dict,
+  Union[str, Enum], Literal), `__mapping__` (polymorphism); list results are written as `{value: [item], nextLink}`;
+- bicep `types.md` lines (`* **name**: type {constraints} (flags): text`); a type whose section is not kept becomes {}.
 
-`python tests/lab/derived_specs.py write KEY` (for an SDK source: in a Python that has the release named in DERIVED)
-rewrites a file; tests/integration/lab_arm/test_derived_specs.py checks each file is what its source gives, and that
-each reader agrees with an upstream spec file of the same version where the project has one.
+SPEC_CORRECTIONS lists the known spec inaccuracies a release carries and the derived files correct. `request_builders` reads
+the `build_<operation>_request` functions of a release, against which tests check every path of that version.
+
+Commands (in the Python that has the source; `regenerate` finds each one under the repository):
+`python tests/lab/derived_specs.py regenerate`, `write|print|crosscheck KEY`, `definitions SOURCE MODEL...`, `builders SOURCE`.
+tests/integration/lab_arm/test_derived_specs.py checks the files against their sources, the upstream files and the examples.
 """
 
 from __future__ import annotations
