@@ -249,7 +249,7 @@ def _ivar_known_values(module, cls, attr):
     return None
 
 
-def _polymorphic(root, cls, subtypes, wire, base_value, refs):
+def _polymorphic(root, subtypes, wire, base_value, refs):
     """A polymorphic model the way swagger writes one: the base names its `discriminator` (its subtypes are reached through it),
     each subtype has `allOf` the base and its `x-ms-discriminator-value` (tests/lab/swagger.py turns them into a oneOf)."""
     if subtypes:
@@ -313,9 +313,9 @@ class _MsrestModels:
                 node.setdefault('required', []).append(keys[-1])
         own = vars(cls).get('_subtype_map') or {}
         attr, values = next(iter(own.items())) if own else (None, {})
-        base_value = next(((base.__name__, value) for base in cls.__mro__[1:] for value, name in
-                           next(iter((vars(base).get('_subtype_map') or {'': {}}).values())).items() if name == cls.__name__), None)
-        return _polymorphic(root, cls, set(values.values()), cls._attribute_map[attr]['key'] if attr else None, base_value, refs)
+        base_value = next(((base.__name__, value) for base in cls.__mro__[1:] for subtypes in (vars(base).get('_subtype_map') or {}).values()
+                           for value, name in subtypes.items() if name == cls.__name__), None)
+        return _polymorphic(root, set(values.values()), cls._attribute_map[attr]['key'] if attr else None, base_value, refs)
 
 
 class _TypespecModels:
@@ -381,7 +381,7 @@ class _TypespecModels:
         wire = next((f._rest_name_input or a for a, f in fields.items() if f._is_discriminator), None)
         base_value = next(((base.__name__, value) for base in cls.__mro__[1:] for value, sub in
                            (vars(base).get('__mapping__') or {}).items() if sub is cls), None)
-        return _polymorphic(root, cls, {sub.__name__ for sub in mapping.values()}, wire, base_value, refs)
+        return _polymorphic(root, {sub.__name__ for sub in mapping.values()}, wire, base_value, refs)
 
 
 class _BicepTypesModels:
@@ -634,14 +634,31 @@ def dumps(document):
     return json.dumps(document, indent=1, sort_keys=False) + '\n'
 
 
+def runtime(source, locate):
+    """(python, environment) in which SOURCES[source] is importable. `locate(folder)` gives the path of a virtualenv or .sdk/
+    folder of scripts/setup.sh, or None; a folder it cannot find raises LookupError(folder). `.venv` is the running Python."""
+    entry = SOURCES[source]
+    python, env = sys.executable, dict(os.environ)
+    for kind in ('python', 'target'):
+        folder = entry.get(kind)
+        if folder in (None, '.venv'):
+            continue
+        found = locate(folder)
+        if found is None:
+            raise LookupError(folder)
+        if kind == 'python':
+            python = os.path.join(found, 'bin', 'python')
+        else:
+            env['PYTHONPATH'] = found
+    return python, env
+
+
 def _regenerate_all():
     """Rewrite every derived file, each in the Python where its source is importable (the repository's virtualenvs and .sdk/)."""
     import subprocess  # pylint: disable=import-outside-toplevel
     repo = os.path.dirname(os.path.dirname(HERE))
     for key, entry in DERIVED.items():
-        source = SOURCES[entry['source']]
-        python = os.path.join(repo, source.get('python', '.venv'), 'bin', 'python') if 'python' in source else sys.executable
-        env = dict(os.environ, PYTHONPATH=os.path.join(repo, source['target'])) if source.get('target') else dict(os.environ)
+        python, env = runtime(entry['source'], lambda folder: os.path.join(repo, folder))
         subprocess.run([python, os.path.abspath(__file__), 'write', key], check=True, env=env, timeout=300)
         sys.stdout.write('wrote %s\n' % entry['file'])
     return 0

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
@@ -94,19 +93,10 @@ FAITHFUL = [
 
 def _run_with(source, *args):
     """stdout of `python tests/lab/derived_specs.py ARGS` where SOURCES[source] is importable (skips when its folder is absent)."""
-    entry = derived_specs.SOURCES[source]
-    python, env = sys.executable, dict(os.environ)
-    for kind in ('python', 'target'):
-        name = entry.get(kind)
-        if name in (None, '.venv'):
-            continue
-        found = side_venv(name)
-        if found is None:
-            pytest.skip('%s (%s) is absent: run scripts/setup.sh' % (name, source))
-        if kind == 'python':
-            python = os.path.join(found, 'bin', 'python')
-        else:
-            env['PYTHONPATH'] = found
+    try:
+        python, env = derived_specs.runtime(source, side_venv)
+    except LookupError as missing:
+        pytest.skip('%s (%s) is absent: run scripts/setup.sh' % (missing, source))
     result = subprocess.run([python, os.path.join(LAB, 'derived_specs.py')] + list(args), capture_output=True, text=True,
                             timeout=120, check=False, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
